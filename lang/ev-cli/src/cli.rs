@@ -1,0 +1,79 @@
+//! Command-line definitions (clap). Parsed arguments are turned into
+//! [`Settings`](crate::settings::Settings) before any command runs.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// ev: one language for your whole infrastructure.
+#[derive(Debug, Parser)]
+#[command(name = "ev", version, about, long_about = None)]
+pub struct Cli {
+    /// Use colours: auto (when writing to a terminal and NO_COLOR is unset), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// How diagnostics are printed: for people (human) or one JSON object per line (json).
+    #[arg(long, global = true, value_enum, default_value_t = MessageFormat::Human)]
+    pub message_format: MessageFormat,
+
+    /// The repository root (default: the nearest directory upwards holding everything.ev).
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse, resolve and check a program (exit 0 when clean, 1 on errors).
+    Check {
+        /// The entry file (default: everything.ev at the root).
+        path: Option<PathBuf>,
+    },
+    /// Evaluate a program and print its exports (or one expression).
+    Eval {
+        /// The entry file (default: everything.ev at the root).
+        path: Option<PathBuf>,
+        /// An expression to evaluate in the entry file's scope instead.
+        #[arg(short = 'e', long = "expr", value_name = "EXPR")]
+        expr: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Ev)]
+        format: OutputFormat,
+    },
+}
+
+/// `--color` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when the output is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// `--message-format` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MessageFormat {
+    /// Rendered reports.
+    Human,
+    /// JSON lines.
+    Json,
+}
+
+/// `ev eval --format` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// JSON.
+    Json,
+    /// YAML.
+    Yaml,
+    /// ev syntax.
+    Ev,
+}

@@ -1,0 +1,34 @@
+//! `ev check`: report every problem in a program.
+
+use ev_core::check::check;
+use ev_core::Evaluator;
+
+use crate::printer::Output;
+use crate::settings::Settings;
+
+/// Runs `ev check` on `entry`.
+pub fn run(settings: &Settings, entry: &str) -> Output {
+    let mut out = Output::default();
+    let Some((program, fs)) = super::load(settings, entry, &mut out) else {
+        return out;
+    };
+    let ev = Evaluator::new(&program, &fs);
+    let diagnostics = check(&program, &ev);
+    out.diagnostics(settings, &diagnostics, &program.sources);
+    if diagnostics.is_empty() {
+        let files = program.modules.iter().filter(|m| !m.is_stdlib).count();
+        out.stderr.push_str(&format!(
+            "ok: {entry}: {files} file{}, {} resource{} checked\n",
+            if files == 1 { "" } else { "s" },
+            program.resources.len(),
+            if program.resources.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+        ));
+    } else {
+        out.code = 1;
+    }
+    out
+}

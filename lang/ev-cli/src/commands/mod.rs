@@ -1,0 +1,26 @@
+//! One module per command. Each runs on the evaluation thread and returns
+//! an [`Output`](crate::printer::Output); none prints directly.
+
+pub mod check;
+pub mod eval;
+
+use ev_core::fs::OsFs;
+use ev_core::Program;
+
+use crate::printer::Output;
+use crate::settings::Settings;
+
+/// Loads the program at `entry`, or explains why the entry file is missing.
+pub fn load(settings: &Settings, entry: &str, out: &mut Output) -> Option<(Program, OsFs)> {
+    let fs = OsFs::new(settings.root.clone());
+    if !settings.root.join(entry).is_file() {
+        out.stderr.push_str(&format!(
+            "error: no {entry} in {}\n  help: run ev in a repository with an {entry}, or pass -C DIR or a path\n",
+            settings.root.display()
+        ));
+        out.code = 1;
+        return None;
+    }
+    let program = ev_core::load(&fs, entry);
+    Some((program, fs))
+}

@@ -1,0 +1,68 @@
+//! The `ev` binary: a thin face over `ev-core`. It parses arguments, runs
+//! the command on a thread with a large stack (deep programs then end in a
+//! recursion-limit diagnostic, not a crash) and prints what it returns.
+
+mod cli;
+mod commands;
+mod printer;
+mod settings;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::printer::{emit, Output};
+use crate::settings::Settings;
+
+fn main() {
+    let cli = Cli::parse();
+    let settings = match Settings::resolve(&cli) {
+        Ok(s) => s,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            std::process::exit(2);
+        }
+    };
+    let output = match run(cli.command, settings) {
+        Ok(out) => out,
+        Err(msg) => Output {
+            stderr: format!("error: {msg}\n"),
+            code: 2,
+            ..Output::default()
+        },
+    };
+    std::process::exit(emit(&output));
+}
+
+fn run(command: Command, settings: Settings) -> Result<Output, String> {
+    let result = std::panic::catch_unwind(move || {
+        ev_core::eval::run_with_stack(move || -> Result<Output, String> {
+            Ok(match command {
+                Command::Check { path } => {
+                    let entry = settings.entry(path.as_deref())?;
+                    commands::check::run(&settings, &entry)
+                }
+                Command::Eval { path, expr, format } => {
+                    let entry = settings.entry(path.as_deref())?;
+                    commands::eval::run(&settings, &entry, expr.as_deref(), format)
+                }
+            })
+        })
+    });
+    match result {
+        Ok(r) => r,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Ok(Output {
+                stderr: format!(
+                    "error[E0999]: internal error: {what}\n  = note: this is a bug in ev, please report it with the input that caused it\n"
+                ),
+                code: 101,
+                ..Output::default()
+            })
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! All output goes through here: data on stdout, diagnostics and talk on stderr.
+
+use std::io::Write;
+
+use ev_core::diagnostic::{render_human, render_json_lines, RenderOptions};
+use ev_core::Diagnostic;
+use ev_syntax::SourceMap;
+
+use crate::cli::MessageFormat;
+use crate::settings::Settings;
+
+/// What a command produced, written out by [`emit`] on the main thread.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// For stdout.
+    pub stdout: String,
+    /// For stderr.
+    pub stderr: String,
+    /// The process exit code.
+    pub code: i32,
+}
+
+impl Output {
+    /// Appends rendered diagnostics (and a summary line for humans) to stderr.
+    pub fn diagnostics(
+        &mut self,
+        settings: &Settings,
+        diagnostics: &[Diagnostic],
+        sources: &SourceMap,
+    ) {
+        if diagnostics.is_empty() {
+            return;
+        }
+        match settings.message_format {
+            MessageFormat::Human => {
+                self.stderr.push_str(&render_human(
+                    diagnostics,
+                    sources,
+                    RenderOptions {
+                        color: settings.color,
+                    },
+                ));
+                let n = diagnostics.len();
+                self.stderr.push_str(&format!(
+                    "{n} error{} found\n",
+                    if n == 1 { "" } else { "s" }
+                ));
+            }
+            MessageFormat::Json => self
+                .stderr
+                .push_str(&render_json_lines(diagnostics, sources)),
+        }
+    }
+}
+
+/// Writes an output and returns its exit code.
+pub fn emit(out: &Output) -> i32 {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.stdout.as_bytes());
+    let _ = stdout.flush();
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(out.stderr.as_bytes());
+    out.code
+}

@@ -1,0 +1,996 @@
+//! Builtin functions. Each has a name, named parameters (so builtins accept
+//! named arguments like user functions) and an implementation here.
+//!
+//! Evaluation is hermetic: builtins read only files inside the repository
+//! (through the core's [`FileSystem`](crate::fs::FileSystem)), never the
+//! environment or the network.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::rc::Rc;
+
+use ev_syntax::Span;
+
+use crate::error::{EvalError, EvalErrorKind};
+use crate::eval::{format_float, wrong_type, EvalResult, Evaluator};
+use crate::fs::{normalize, PathError};
+use crate::intern::Sym;
+use crate::value::*;
+
+macro_rules! builtins {
+    ($( $variant:ident => $name:literal ($($param:literal),*) / $required:literal, $doc:literal; )*) => {
+        /// A builtin function.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Builtin {
+            $( #[doc = $doc] $variant, )*
+        }
+
+        impl Builtin {
+            /// Every builtin.
+            pub const ALL: &'static [Builtin] = &[ $( Builtin::$variant, )* ];
+
+            /// Its name in ev.
+            pub fn name(self) -> &'static str {
+                match self { $( Builtin::$variant => $name, )* }
+            }
+
+            /// Its parameter names.
+            pub fn params(self) -> &'static [&'static str] {
+                match self { $( Builtin::$variant => &[$($param),*], )* }
+            }
+
+            /// How many leading parameters are required.
+            pub fn required(self) -> usize {
+                match self { $( Builtin::$variant => $required, )* }
+            }
+
+            /// Its one-line documentation.
+            pub fn doc(self) -> &'static str {
+                match self { $( Builtin::$variant => $doc, )* }
+            }
+
+            /// The builtin with this name.
+            pub fn from_name(name: &str) -> Option<Builtin> {
+                match name { $( $name => Some(Builtin::$variant), )* _ => None }
+            }
+        }
+    };
+}
+
+builtins! {
+    Split => "split" ("s", "sep") / 2, "split(s, sep): the parts of `s` between occurrences of `sep`.";
+    Join => "join" ("xs", "sep") / 2, "join(xs, sep): the strings of `xs` joined with `sep`.";
+    Trim => "trim" ("s") / 1, "trim(s): `s` without leading and trailing whitespace.";
+    Replace => "replace" ("s", "from", "to") / 3, "replace(s, from, to): `s` with every `from` replaced by `to`.";
+    Lower => "lower" ("s") / 1, "lower(s): `s` in lower case.";
+    Upper => "upper" ("s") / 1, "upper(s): `s` in upper case.";
+    StartsWith => "starts_with" ("s", "prefix") / 2, "starts_with(s, prefix): whether `s` begins with `prefix`.";
+    EndsWith => "ends_with" ("s", "suffix") / 2, "ends_with(s, suffix): whether `s` ends with `suffix`.";
+    Contains => "contains" ("haystack", "needle") / 2, "contains(haystack, needle): substring test for strings, membership for lists.";
+    Format => "format" ("template", "args") / 1, "format(template, ...args): `template` with each `{}` replaced by the next argument.";
+    ToString => "to_string" ("value") / 1, "to_string(value): a string, number, Bool or null as text.";
+    ToInt => "to_int" ("value") / 1, "to_int(value): a decimal string (or float, truncated) as an Int.";
+    Map => "map" ("xs", "f") / 2, "map(xs, f): `f` applied to each element.";
+    Filter => "filter" ("xs", "pred") / 2, "filter(xs, pred): the elements for which `pred` is true.";
+    FlatMap => "flat_map" ("xs", "f") / 2, "flat_map(xs, f): the lists returned by `f`, concatenated.";
+    Len => "len" ("value") / 1, "len(value): length of a list, string (in characters) or record.";
+    Sort => "sort" ("xs") / 1, "sort(xs): numbers or strings in ascending order.";
+    SortBy => "sort_by" ("xs", "key") / 2, "sort_by(xs, key): `xs` ordered by `key(x)` (stable).";
+    Unique => "unique" ("xs") / 1, "unique(xs): `xs` without repeats, first occurrences kept.";
+    Any => "any" ("xs", "pred") / 2, "any(xs, pred): whether `pred` holds for some element.";
+    All => "all" ("xs", "pred") / 2, "all(xs, pred): whether `pred` holds for every element.";
+    Range => "range" ("start", "end") / 1, "range(n) is 0..n-1; range(a, b) is a..b-1.";
+    Zip => "zip" ("xs", "ys") / 2, "zip(xs, ys): pairs `[x, y]` up to the shorter length.";
+    GroupBy => "group_by" ("xs", "key") / 2, "group_by(xs, key): a record from each `key(x)` to the elements with that key.";
+    Fold => "fold" ("xs", "init", "f") / 3, "fold(xs, init, f): `f(...f(f(init, x0), x1)..., xn)`.";
+    Reverse => "reverse" ("xs") / 1, "reverse(xs): `xs` back to front.";
+    Flatten => "flatten" ("xss") / 1, "flatten(xss): a list of lists concatenated.";
+    Keys => "keys" ("record") / 1, "keys(record): field names in order.";
+    Values => "values" ("record") / 1, "values(record): field values in order.";
+    Has => "has" ("record", "key") / 2, "has(record, key): whether the field exists.";
+    Get => "get" ("record", "key", "default") / 2, "get(record, key, default): a field, or `default` (an error without one) when absent.";
+    MapValues => "map_values" ("record", "f") / 2, "map_values(record, f): the record with `f(key, value)` as each value.";
+    Merge => "merge" ("records") / 1, "merge(a, b, ...): shallow merge, later records win (`a // b`).";
+    Remove => "remove" ("record", "keys") / 2, "remove(record, key, ...): the record without these fields.";
+    ToEntries => "to_entries" ("record") / 1, "to_entries(record): `[{ key, value }]` in order.";
+    FromEntries => "from_entries" ("entries") / 1, "from_entries(entries): a record from `[{ key, value }]`.";
+    Json => "json" ("path") / 1, "json(path): a JSON file of the repository as a value.";
+    Yaml => "yaml" ("path") / 1, "yaml(path): a YAML file of the repository as a value.";
+    Toml => "toml" ("path") / 1, "toml(path): a TOML file of the repository as a value.";
+    Text => "text" ("path") / 1, "text(path): a file of the repository as a string.";
+    JsonOrUnknown => "json_or_unknown" ("path") / 1, "json_or_unknown(path): like json(), but a missing file is a value not known until apply.";
+    TextOrUnknown => "text_or_unknown" ("path") / 1, "text_or_unknown(path): like text() (trimmed), but a missing file is a value not known until apply.";
+    Sha256 => "sha256" ("s") / 1, "sha256(s): the hex SHA-256 digest of a string.";
+    ToJson => "to_json" ("value") / 1, "to_json(value): the value as compact JSON text.";
+    Ip => "ip" ("address") / 1, "ip(address): a validated, normalized IPv4 or IPv6 address.";
+    Cidr => "cidr" ("prefix") / 1, "cidr(prefix): `{ network, prefix_len, size, version }` of a CIDR prefix.";
+    CidrHost => "cidr_host" ("prefix", "n") / 2, "cidr_host(prefix, n): the n-th address of a prefix (0 is the network address).";
+    CidrContains => "cidr_contains" ("prefix", "address") / 2, "cidr_contains(prefix, address): whether the address lies in the prefix.";
+    Error => "error" ("message") / 1, "error(message): stops evaluation with this message.";
+    Secret => "secret" ("file", "key") / 2, "secret(file, key): a reference to `key` in the sops-encrypted `file`; opaque.";
+    TypeOf => "type_of" ("value") / 1, "type_of(value): the value's type name.";
+    IsKnown => "is_known" ("value") / 1, "is_known(value): false for values not known until apply.";
+}
+
+/// Calls a builtin with evaluated arguments.
+pub fn call(
+    ev: &Evaluator<'_>,
+    b: Builtin,
+    mut args: Vec<Value>,
+    named: Vec<(Sym, Span, Value)>,
+    span: Span,
+) -> EvalResult {
+    let bad = |msg: String| Err(EvalError::new(EvalErrorKind::BadArguments(msg), span));
+    let params = b.params();
+    let variadic = matches!(b, Builtin::Format | Builtin::Merge | Builtin::Remove);
+    if !variadic && args.len() > params.len() {
+        return bad(format!(
+            "`{}` takes at most {} argument{}, but {} were given",
+            b.name(),
+            params.len(),
+            if params.len() == 1 { "" } else { "s" },
+            args.len()
+        ));
+    }
+    let mut slots: Vec<Option<Value>> = args.drain(..).map(Some).collect();
+    if variadic && !named.is_empty() {
+        return bad(format!("`{}` takes only positional arguments", b.name()));
+    }
+    let filled = if variadic { b.required() } else { params.len() };
+    if slots.len() < filled {
+        slots.resize(filled, None);
+    }
+    for (name, name_span, value) in named {
+        match params.iter().position(|p| *p == name.as_str()) {
+            Some(i) => match slots.get_mut(i) {
+                Some(slot @ None) => *slot = Some(value),
+                _ => {
+                    return Err(EvalError::new(
+                        EvalErrorKind::BadArguments(format!("argument `{name}` is given twice")),
+                        name_span,
+                    ))
+                }
+            },
+            None => {
+                return Err(EvalError::new(
+                    EvalErrorKind::BadArguments(format!(
+                        "`{}` has no parameter `{name}` (its parameters: {})",
+                        b.name(),
+                        params.join(", ")
+                    )),
+                    name_span,
+                ))
+            }
+        }
+    }
+    for (i, p) in params.iter().enumerate().take(b.required()) {
+        if slots.get(i).is_none_or(|s| s.is_none()) {
+            return bad(format!("`{}` is missing argument `{p}`", b.name()));
+        }
+    }
+    let args: Vec<Value> = slots
+        .into_iter()
+        .map(|s| s.unwrap_or(Value::Null))
+        .collect();
+    // Unknown arguments make the result unknown, except for builtins that
+    // inspect knownness or build containers of possibly unknown values.
+    if !matches!(b, Builtin::IsKnown | Builtin::TypeOf | Builtin::Error) {
+        if let Some(Value::Unknown(u)) = args.iter().find(|a| matches!(a, Value::Unknown(_))) {
+            return Ok(Value::Unknown(u.clone()));
+        }
+    }
+    let cx = Cx { ev, b, span };
+    cx.run(args)
+}
+
+struct Cx<'a, 'p> {
+    ev: &'a Evaluator<'p>,
+    b: Builtin,
+    span: Span,
+}
+
+fn arg(args: &[Value], i: usize) -> &Value {
+    args.get(i).unwrap_or(&Value::Null)
+}
+
+impl Cx<'_, '_> {
+    fn invalid(&self, message: impl Into<String>) -> Box<EvalError> {
+        EvalError::new(
+            EvalErrorKind::InvalidArgument {
+                function: self.b.name().to_string(),
+                message: message.into(),
+            },
+            self.span,
+        )
+    }
+
+    fn wrong(&self, param: usize, expected: &str, found: &Value) -> Box<EvalError> {
+        let pname = self.b.params().get(param).copied().unwrap_or("argument");
+        wrong_type(
+            &format!("`{}` argument `{pname}`", self.b.name()),
+            expected,
+            found,
+            self.span,
+        )
+    }
+
+    fn str<'v>(&self, args: &'v [Value], i: usize) -> EvalResult<&'v str> {
+        match arg(args, i) {
+            Value::Str(s) => Ok(s),
+            Value::Secret(_) => Err(EvalError::new(EvalErrorKind::SecretInString, self.span)),
+            other => Err(self.wrong(i, "a String", other)),
+        }
+    }
+
+    fn int(&self, args: &[Value], i: usize) -> EvalResult<i64> {
+        match arg(args, i) {
+            Value::Int(n) => Ok(*n),
+            other => Err(self.wrong(i, "an Int", other)),
+        }
+    }
+
+    fn list<'v>(&self, args: &'v [Value], i: usize) -> EvalResult<&'v Rc<[Value]>> {
+        match arg(args, i) {
+            Value::List(xs) => Ok(xs),
+            other => Err(self.wrong(i, "a List", other)),
+        }
+    }
+
+    fn record<'v>(&self, args: &'v [Value], i: usize) -> EvalResult<&'v Rc<Record>> {
+        match arg(args, i) {
+            Value::Record(r) => Ok(r),
+            other => Err(self.wrong(i, "a Record", other)),
+        }
+    }
+
+    fn apply(&self, f: &Value, args: Vec<Value>) -> EvalResult {
+        self.ev.call(f, args, Vec::new(), self.span)
+    }
+
+    fn predicate(&self, f: &Value, x: Value) -> EvalResult<Option<bool>> {
+        match self.apply(f, vec![x])? {
+            Value::Bool(b) => Ok(Some(b)),
+            Value::Unknown(_) => Ok(None),
+            other => Err(wrong_type(
+                &format!("the function passed to `{}`", self.b.name()),
+                "to return a Bool",
+                &other,
+                self.span,
+            )),
+        }
+    }
+
+    fn display(&self, v: &Value) -> EvalResult<String> {
+        Ok(match v {
+            Value::Str(s) => s.to_string(),
+            Value::Int(n) => n.to_string(),
+            Value::Float(f) => format_float(*f),
+            Value::Bool(b) => b.to_string(),
+            Value::Null => "null".into(),
+            Value::Secret(_) => {
+                return Err(EvalError::new(EvalErrorKind::SecretInString, self.span))
+            }
+            other => {
+                return Err(wrong_type(
+                    &format!("`{}`", self.b.name()),
+                    "a String, number, Bool or null",
+                    other,
+                    self.span,
+                ))
+            }
+        })
+    }
+
+    fn path(&self, args: &[Value]) -> EvalResult<String> {
+        let raw = self.str(args, 0)?;
+        match normalize(raw) {
+            Ok(p) => Ok(p),
+            Err(PathError::EscapesRoot) => Err(EvalError::new(
+                EvalErrorKind::PathEscapesRoot(raw.to_string()),
+                self.span,
+            )),
+            Err(PathError::Empty) => Err(self.invalid("the path is empty")),
+        }
+    }
+
+    fn run(&self, args: Vec<Value>) -> EvalResult {
+        let a = &args;
+        Ok(match self.b {
+            Builtin::Split => {
+                let s = self.str(a, 0)?;
+                let sep = self.str(a, 1)?;
+                if sep.is_empty() {
+                    Value::List(s.chars().map(|c| Value::str(&c.to_string())).collect())
+                } else {
+                    Value::List(s.split(sep).map(Value::str).collect())
+                }
+            }
+            Builtin::Join => {
+                let xs = self.list(a, 0)?;
+                let sep = self.str(a, 1)?;
+                let mut out = String::new();
+                for (i, x) in xs.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(sep);
+                    }
+                    match x {
+                        Value::Unknown(u) => return Ok(Value::Unknown(u.clone())),
+                        other => out.push_str(&self.display(other)?),
+                    }
+                }
+                Value::Str(Rc::from(out))
+            }
+            Builtin::Trim => Value::str(self.str(a, 0)?.trim()),
+            Builtin::Replace => {
+                let from = self.str(a, 1)?;
+                if from.is_empty() {
+                    return Err(self.invalid("`from` must not be empty"));
+                }
+                Value::str(&self.str(a, 0)?.replace(from, self.str(a, 2)?))
+            }
+            Builtin::Lower => Value::str(&self.str(a, 0)?.to_lowercase()),
+            Builtin::Upper => Value::str(&self.str(a, 0)?.to_uppercase()),
+            Builtin::StartsWith => Value::Bool(self.str(a, 0)?.starts_with(self.str(a, 1)?)),
+            Builtin::EndsWith => Value::Bool(self.str(a, 0)?.ends_with(self.str(a, 1)?)),
+            Builtin::Contains => match arg(a, 0) {
+                Value::Str(s) => Value::Bool(s.contains(self.str(a, 1)?)),
+                Value::List(xs) => {
+                    let needle = arg(a, 1);
+                    let mut found = Some(false);
+                    for x in xs.iter() {
+                        match self.ev.equal(x, needle, self.span)? {
+                            Some(true) => {
+                                found = Some(true);
+                                break;
+                            }
+                            Some(false) => {}
+                            None => found = None,
+                        }
+                    }
+                    match found {
+                        Some(b) => Value::Bool(b),
+                        None => unknown("a list element is not known yet"),
+                    }
+                }
+                other => return Err(self.wrong(0, "a String or List", other)),
+            },
+            Builtin::Format => {
+                let template = self.str(a, 0)?;
+                let explicit: Vec<&Value> = a.iter().skip(1).collect();
+                let mut out = String::new();
+                let mut next = 0usize;
+                let mut chars = template.chars().peekable();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '{' if chars.peek() == Some(&'{') => {
+                            chars.next();
+                            out.push('{');
+                        }
+                        '}' if chars.peek() == Some(&'}') => {
+                            chars.next();
+                            out.push('}');
+                        }
+                        '{' if chars.peek() == Some(&'}') => {
+                            chars.next();
+                            let Some(v) = explicit.get(next) else {
+                                return Err(self.invalid(format!(
+                                    "the template has more `{{}}` than the {} argument(s) given",
+                                    explicit.len()
+                                )));
+                            };
+                            next += 1;
+                            out.push_str(&self.display(v)?);
+                        }
+                        c => out.push(c),
+                    }
+                }
+                if next < explicit.len() {
+                    return Err(self.invalid(format!(
+                        "{} argument(s) given but the template uses {}",
+                        explicit.len(),
+                        next
+                    )));
+                }
+                Value::Str(Rc::from(out))
+            }
+            Builtin::ToString => Value::str(&self.display(arg(a, 0))?),
+            Builtin::ToInt => match arg(a, 0) {
+                Value::Int(n) => Value::Int(*n),
+                Value::Float(f) if f.is_finite() && f.abs() < 9.2e18 => Value::Int(*f as i64),
+                Value::Str(s) => match s.trim().parse::<i64>() {
+                    Ok(n) => Value::Int(n),
+                    Err(_) => return Err(self.invalid(format!("{s:?} is not an integer"))),
+                },
+                other => return Err(self.wrong(0, "a String or number", other)),
+            },
+            Builtin::Map => {
+                let xs = self.list(a, 0)?;
+                let f = arg(a, 1);
+                let mut out = Vec::with_capacity(xs.len());
+                for x in xs.iter() {
+                    out.push(self.apply(f, vec![x.clone()])?);
+                }
+                Value::List(Rc::from(out))
+            }
+            Builtin::Filter => {
+                let xs = self.list(a, 0)?;
+                let f = arg(a, 1);
+                let mut out = Vec::new();
+                for x in xs.iter() {
+                    match self.predicate(f, x.clone())? {
+                        Some(true) => out.push(x.clone()),
+                        Some(false) => {}
+                        None => return Ok(unknown("a filter condition is not known yet")),
+                    }
+                }
+                Value::List(Rc::from(out))
+            }
+            Builtin::FlatMap => {
+                let xs = self.list(a, 0)?;
+                let f = arg(a, 1);
+                let mut out = Vec::new();
+                for x in xs.iter() {
+                    match self.apply(f, vec![x.clone()])? {
+                        Value::List(ys) => out.extend(ys.iter().cloned()),
+                        Value::Unknown(u) => return Ok(Value::Unknown(u)),
+                        other => {
+                            return Err(wrong_type(
+                                "the function passed to `flat_map`",
+                                "to return a List",
+                                &other,
+                                self.span,
+                            ))
+                        }
+                    }
+                }
+                Value::List(Rc::from(out))
+            }
+            Builtin::Len => match arg(a, 0) {
+                Value::List(xs) => Value::Int(xs.len() as i64),
+                Value::Str(s) => Value::Int(s.chars().count() as i64),
+                Value::Record(r) => Value::Int(r.len() as i64),
+                other => return Err(self.wrong(0, "a List, String or Record", other)),
+            },
+            Builtin::Sort => {
+                let xs = self.list(a, 0)?;
+                let mut keyed: Vec<(Value, Value)> =
+                    xs.iter().map(|x| (x.clone(), x.clone())).collect();
+                self.sort_keyed(&mut keyed)?;
+                Value::List(keyed.into_iter().map(|(_, v)| v).collect())
+            }
+            Builtin::SortBy => {
+                let xs = self.list(a, 0)?;
+                let f = arg(a, 1);
+                let mut keyed = Vec::with_capacity(xs.len());
+                for x in xs.iter() {
+                    keyed.push((self.apply(f, vec![x.clone()])?, x.clone()));
+                }
+                self.sort_keyed(&mut keyed)?;
+                Value::List(keyed.into_iter().map(|(_, v)| v).collect())
+            }
+            Builtin::Unique => {
+                let xs = self.list(a, 0)?;
+                let mut out: Vec<Value> = Vec::new();
+                let mut seen_str: HashSet<Rc<str>> = HashSet::new();
+                let mut seen_int: HashSet<i64> = HashSet::new();
+                for x in xs.iter() {
+                    let fresh = match x {
+                        Value::Str(s) => seen_str.insert(s.clone()),
+                        Value::Int(n) => seen_int.insert(*n),
+                        Value::Unknown(u) => return Ok(Value::Unknown(u.clone())),
+                        other => {
+                            let mut fresh = true;
+                            for y in &out {
+                                if self.ev.equal(other, y, self.span)? == Some(true) {
+                                    fresh = false;
+                                    break;
+                                }
+                            }
+                            fresh
+                        }
+                    };
+                    if fresh {
+                        out.push(x.clone());
+                    }
+                }
+                Value::List(Rc::from(out))
+            }
+            Builtin::Any | Builtin::All => {
+                let xs = self.list(a, 0)?;
+                let f = arg(a, 1);
+                let want = matches!(self.b, Builtin::Any);
+                let mut unknown_seen = false;
+                for x in xs.iter() {
+                    match self.predicate(f, x.clone())? {
+                        Some(b) if b == want => return Ok(Value::Bool(want)),
+                        Some(_) => {}
+                        None => unknown_seen = true,
+                    }
+                }
+                if unknown_seen {
+                    unknown("a condition is not known yet")
+                } else {
+                    Value::Bool(!want)
+                }
+            }
+            Builtin::Range => {
+                let (start, end) = match arg(a, 1) {
+                    Value::Null => (0, self.int(a, 0)?),
+                    _ => (self.int(a, 0)?, self.int(a, 1)?),
+                };
+                let len = end.saturating_sub(start).max(0);
+                if len > 50_000_000 {
+                    return Err(self.invalid(format!("a range of {len} elements is too large")));
+                }
+                Value::List((start..end.max(start)).map(Value::Int).collect())
+            }
+            Builtin::Zip => {
+                let xs = self.list(a, 0)?;
+                let ys = self.list(a, 1)?;
+                Value::List(
+                    xs.iter()
+                        .zip(ys.iter())
+                        .map(|(x, y)| Value::List(Rc::from(vec![x.clone(), y.clone()])))
+                        .collect(),
+                )
+            }
+            Builtin::GroupBy => {
+                let xs = self.list(a, 0)?;
+                let f = arg(a, 1);
+                let mut groups: Vec<(Sym, Vec<Value>)> = Vec::new();
+                let mut index: std::collections::HashMap<Sym, usize> =
+                    std::collections::HashMap::new();
+                for x in xs.iter() {
+                    let key = match self.apply(f, vec![x.clone()])? {
+                        Value::Unknown(u) => return Ok(Value::Unknown(u)),
+                        k => Sym::new(&self.display(&k)?),
+                    };
+                    match index.get(&key) {
+                        Some(&i) => {
+                            if let Some(g) = groups.get_mut(i) {
+                                g.1.push(x.clone());
+                            }
+                        }
+                        None => {
+                            index.insert(key, groups.len());
+                            groups.push((key, vec![x.clone()]));
+                        }
+                    }
+                }
+                Value::Record(Rc::new(Record::new(
+                    groups
+                        .into_iter()
+                        .map(|(k, v)| (k, Thunk::Ready(Value::List(Rc::from(v)))))
+                        .collect(),
+                )))
+            }
+            Builtin::Fold => {
+                let xs = self.list(a, 0)?;
+                let f = arg(a, 2);
+                let mut acc = arg(a, 1).clone();
+                for x in xs.iter() {
+                    acc = self.apply(f, vec![acc, x.clone()])?;
+                }
+                acc
+            }
+            Builtin::Reverse => {
+                let xs = self.list(a, 0)?;
+                Value::List(xs.iter().rev().cloned().collect())
+            }
+            Builtin::Flatten => {
+                let xs = self.list(a, 0)?;
+                let mut out = Vec::new();
+                for x in xs.iter() {
+                    match x {
+                        Value::List(ys) => out.extend(ys.iter().cloned()),
+                        Value::Unknown(u) => return Ok(Value::Unknown(u.clone())),
+                        other => return Err(self.wrong(0, "a List of Lists", other)),
+                    }
+                }
+                Value::List(Rc::from(out))
+            }
+            Builtin::Keys => {
+                let r = self.record(a, 0)?;
+                Value::List(
+                    r.fields()
+                        .iter()
+                        .map(|(k, _)| Value::str(k.as_str()))
+                        .collect(),
+                )
+            }
+            Builtin::Values => {
+                let r = self.record(a, 0)?;
+                let mut out = Vec::with_capacity(r.len());
+                for (_, t) in r.fields() {
+                    out.push(self.ev.force(t, self.span)?);
+                }
+                Value::List(Rc::from(out))
+            }
+            Builtin::Has => {
+                let r = self.record(a, 0)?;
+                Value::Bool(r.get(Sym::new(self.str(a, 1)?)).is_some())
+            }
+            Builtin::Get => {
+                let r = self.record(a, 0)?;
+                let key = self.str(a, 1)?;
+                match r.get(Sym::new(key)) {
+                    Some(t) => self.ev.force(t, self.span)?,
+                    None if a.len() > 2 => arg(a, 2).clone(),
+                    None => {
+                        return Err(EvalError::new(
+                            EvalErrorKind::NoSuchField {
+                                field: key.to_string(),
+                                suggestions: crate::suggest::similar(
+                                    key,
+                                    r.fields().iter().map(|(k, _)| k.as_str()),
+                                ),
+                            },
+                            self.span,
+                        ))
+                    }
+                }
+            }
+            Builtin::MapValues => {
+                let r = self.record(a, 0)?;
+                let f = arg(a, 1);
+                let mut fields = Vec::with_capacity(r.len());
+                for (k, t) in r.fields() {
+                    let v = self.ev.force(t, self.span)?;
+                    fields.push((
+                        *k,
+                        Thunk::Ready(self.apply(f, vec![Value::str(k.as_str()), v])?),
+                    ));
+                }
+                Value::Record(Rc::new(Record::new(fields)))
+            }
+            Builtin::Merge => {
+                let mut builder = RecordBuilder::new();
+                for (i, x) in a.iter().enumerate() {
+                    match x {
+                        Value::Record(r) => {
+                            for (k, t) in r.fields() {
+                                builder.set(*k, t.clone());
+                            }
+                        }
+                        Value::Null if i > 0 => {}
+                        other => return Err(self.wrong(0, "Records", other)),
+                    }
+                }
+                Value::Record(Rc::new(builder.build()))
+            }
+            Builtin::Remove => {
+                let r = self.record(a, 0)?;
+                let mut drop = HashSet::new();
+                for (i, k) in a.iter().enumerate().skip(1) {
+                    match k {
+                        Value::Str(s) => {
+                            drop.insert(Sym::new(s));
+                        }
+                        Value::List(ks) => {
+                            for k in ks.iter() {
+                                if let Value::Str(s) = k {
+                                    drop.insert(Sym::new(s));
+                                }
+                            }
+                        }
+                        Value::Null => {}
+                        other => return Err(self.wrong(i.min(1), "a String", other)),
+                    }
+                }
+                Value::Record(Rc::new(Record::new(
+                    r.fields()
+                        .iter()
+                        .filter(|(k, _)| !drop.contains(k))
+                        .cloned()
+                        .collect(),
+                )))
+            }
+            Builtin::ToEntries => {
+                let r = self.record(a, 0)?;
+                let key = Sym::new("key");
+                let value = Sym::new("value");
+                Value::List(
+                    r.fields()
+                        .iter()
+                        .map(|(k, t)| {
+                            Value::Record(Rc::new(Record::new(vec![
+                                (key, Thunk::Ready(Value::str(k.as_str()))),
+                                (value, t.clone()),
+                            ])))
+                        })
+                        .collect(),
+                )
+            }
+            Builtin::FromEntries => {
+                let xs = self.list(a, 0)?;
+                let key = Sym::new("key");
+                let value = Sym::new("value");
+                let mut builder = RecordBuilder::new();
+                for x in xs.iter() {
+                    let Value::Record(r) = x else {
+                        return Err(self.wrong(0, "a List of `{ key, value }` records", x));
+                    };
+                    let k = match r.get(key) {
+                        Some(t) => self.ev.force(t, self.span)?,
+                        None => return Err(self.invalid("an entry has no `key` field")),
+                    };
+                    let k = match k {
+                        Value::Str(s) => s,
+                        other => return Err(self.wrong(0, "String keys", &other)),
+                    };
+                    let v = r.get(value).cloned().unwrap_or(Thunk::Ready(Value::Null));
+                    builder.set(Sym::new(&k), v);
+                }
+                Value::Record(Rc::new(builder.build()))
+            }
+            Builtin::Json | Builtin::Yaml | Builtin::Toml | Builtin::Text => {
+                let path = self.path(a)?;
+                self.read_data(&path, false)?
+            }
+            Builtin::JsonOrUnknown | Builtin::TextOrUnknown => {
+                let path = self.path(a)?;
+                self.read_data(&path, true)?
+            }
+            Builtin::Sha256 => {
+                use sha2::{Digest, Sha256};
+                let digest = Sha256::digest(self.str(a, 0)?.as_bytes());
+                let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+                Value::Str(Rc::from(hex))
+            }
+            Builtin::ToJson => {
+                let json = crate::output::to_json(self.ev, arg(a, 0), self.span)?;
+                Value::str(&json.to_string())
+            }
+            Builtin::Ip => {
+                let s = self.str(a, 0)?;
+                match s.parse::<IpAddr>() {
+                    Ok(ip) => Value::str(&ip.to_string()),
+                    Err(_) => return Err(self.invalid(format!("{s:?} is not an IP address"))),
+                }
+            }
+            Builtin::Cidr => {
+                let net = self.parse_cidr(self.str(a, 0)?)?;
+                Value::Record(Rc::new(Record::new(vec![
+                    (
+                        Sym::new("network"),
+                        Thunk::Ready(Value::str(&net.nth(0).to_string())),
+                    ),
+                    (
+                        Sym::new("prefix_len"),
+                        Thunk::Ready(Value::Int(i64::from(net.prefix))),
+                    ),
+                    (
+                        Sym::new("size"),
+                        Thunk::Ready(match i64::try_from(net.size()) {
+                            Ok(n) => Value::Int(n),
+                            Err(_) => Value::str(&net.size().to_string()),
+                        }),
+                    ),
+                    (
+                        Sym::new("version"),
+                        Thunk::Ready(Value::Int(if net.v6 { 6 } else { 4 })),
+                    ),
+                ])))
+            }
+            Builtin::CidrHost => {
+                let net = self.parse_cidr(self.str(a, 0)?)?;
+                let n = self.int(a, 1)?;
+                let Ok(n) = u128::try_from(n) else {
+                    return Err(self.invalid(format!("host number {n} is negative")));
+                };
+                if n >= net.size() {
+                    return Err(self.invalid(format!(
+                        "host number {n} is outside the prefix, which has {} addresses",
+                        net.size()
+                    )));
+                }
+                Value::str(&net.nth(n).to_string())
+            }
+            Builtin::CidrContains => {
+                let net = self.parse_cidr(self.str(a, 0)?)?;
+                let s = self.str(a, 1)?;
+                let ip: IpAddr = s
+                    .parse()
+                    .map_err(|_| self.invalid(format!("{s:?} is not an IP address")))?;
+                Value::Bool(net.contains(ip))
+            }
+            Builtin::Error => match arg(a, 0) {
+                Value::Str(s) => {
+                    return Err(EvalError::new(
+                        EvalErrorKind::UserError(s.to_string()),
+                        self.span,
+                    ))
+                }
+                other => {
+                    return Err(EvalError::new(
+                        EvalErrorKind::UserError(format!(
+                            "error() called with {}",
+                            other.type_name()
+                        )),
+                        self.span,
+                    ))
+                }
+            },
+            Builtin::Secret => {
+                let file = self.path(a)?;
+                let key = self.str(a, 1)?;
+                if key.is_empty() {
+                    return Err(self.invalid("the secret key must not be empty"));
+                }
+                Value::Secret(Rc::new(SecretRef {
+                    file,
+                    key: key.to_string(),
+                }))
+            }
+            Builtin::TypeOf => Value::str(arg(a, 0).type_name()),
+            Builtin::IsKnown => Value::Bool(!matches!(arg(a, 0), Value::Unknown(_))),
+        })
+    }
+
+    fn sort_keyed(&self, keyed: &mut [(Value, Value)]) -> EvalResult<()> {
+        let mut kind: Option<&'static str> = None;
+        for (k, _) in keyed.iter() {
+            let this = match k {
+                Value::Int(_) | Value::Float(_) => "number",
+                Value::Str(_) => "string",
+                Value::Unknown(_) => {
+                    return Err(EvalError::new(
+                        EvalErrorKind::UnknownNeeded {
+                            operation: format!("`{}`", self.b.name()),
+                            reason: "a sort key is not known yet".into(),
+                        },
+                        self.span,
+                    ))
+                }
+                other => return Err(self.wrong(0, "numbers or strings", other)),
+            };
+            match kind {
+                None => kind = Some(this),
+                Some(k) if k != this => {
+                    return Err(self.invalid("cannot sort a mix of numbers and strings"))
+                }
+                _ => {}
+            }
+        }
+        keyed.sort_by(|(a, _), (b, _)| match (a, b) {
+            (Value::Int(x), Value::Int(y)) => x.cmp(y),
+            (Value::Str(x), Value::Str(y)) => x.cmp(y),
+            (x, y) => num(x)
+                .partial_cmp(&num(y))
+                .unwrap_or(std::cmp::Ordering::Equal),
+        });
+        Ok(())
+    }
+
+    fn read_data(&self, path: &str, missing_is_unknown: bool) -> EvalResult {
+        let key = (path.to_string(), self.b.name());
+        if let Some(cached) = self.ev.data_cache.borrow().get(&key) {
+            return cached.clone();
+        }
+        let result = self.read_data_uncached(path, missing_is_unknown);
+        self.ev.data_cache.borrow_mut().insert(key, result.clone());
+        result
+    }
+
+    fn read_data_uncached(&self, path: &str, missing_is_unknown: bool) -> EvalResult {
+        let text = match self.ev.fs.read(path) {
+            Ok(t) => t,
+            Err(e) if missing_is_unknown && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(unknown(&format!("{path} does not exist yet")))
+            }
+            Err(e) => {
+                return Err(EvalError::new(
+                    EvalErrorKind::FileRead {
+                        path: path.to_string(),
+                        message: if e.kind() == std::io::ErrorKind::NotFound {
+                            "no such file".to_string()
+                        } else {
+                            e.to_string()
+                        },
+                    },
+                    self.span,
+                ))
+            }
+        };
+        let bad = |message: String| {
+            EvalError::new(
+                EvalErrorKind::BadData {
+                    path: path.to_string(),
+                    message,
+                },
+                self.span,
+            )
+        };
+        let json: serde_json::Value = match self.b {
+            Builtin::Text => return Ok(Value::Str(Rc::from(text))),
+            Builtin::TextOrUnknown => return Ok(Value::str(text.trim())),
+            Builtin::Json | Builtin::JsonOrUnknown => {
+                serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?
+            }
+            Builtin::Yaml => serde_saphyr::from_str(&text).map_err(|e| bad(e.to_string()))?,
+            _ => toml::from_str(&text).map_err(|e| bad(e.to_string()))?,
+        };
+        Ok(crate::output::from_json(&json))
+    }
+
+    fn parse_cidr(&self, s: &str) -> EvalResult<Net> {
+        let bad = || self.invalid(format!("{s:?} is not a CIDR prefix like 192.0.2.0/24"));
+        let (addr, len) = s.split_once('/').ok_or_else(bad)?;
+        let ip: IpAddr = addr.parse().map_err(|_| bad())?;
+        let prefix: u8 = len.parse().map_err(|_| bad())?;
+        let (bits, v6, raw) = match ip {
+            IpAddr::V4(v4) => (32u8, false, u128::from(u32::from(v4))),
+            IpAddr::V6(v6) => (128u8, true, u128::from(v6)),
+        };
+        if prefix > bits {
+            return Err(self.invalid(format!(
+                "prefix length /{prefix} is longer than {bits} bits"
+            )));
+        }
+        let host_bits = u32::from(bits - prefix);
+        let mask = if host_bits >= 128 {
+            0
+        } else {
+            (!0u128) << host_bits
+        };
+        let mask = if v6 { mask } else { mask & 0xffff_ffff };
+        Ok(Net {
+            base: raw & mask,
+            prefix,
+            bits,
+            v6,
+        })
+    }
+}
+
+fn num(v: &Value) -> f64 {
+    match v {
+        Value::Int(n) => *n as f64,
+        Value::Float(f) => *f,
+        _ => 0.0,
+    }
+}
+
+fn unknown(reason: &str) -> Value {
+    Value::Unknown(Rc::new(Unknown {
+        reason: reason.to_string(),
+    }))
+}
+
+struct Net {
+    base: u128,
+    prefix: u8,
+    bits: u8,
+    v6: bool,
+}
+
+impl Net {
+    fn size(&self) -> u128 {
+        let host_bits = u32::from(self.bits - self.prefix);
+        if host_bits >= 128 {
+            u128::MAX
+        } else {
+            1u128 << host_bits
+        }
+    }
+
+    fn nth(&self, n: u128) -> IpAddr {
+        let raw = self.base.wrapping_add(n);
+        if self.v6 {
+            IpAddr::V6(std::net::Ipv6Addr::from(raw))
+        } else {
+            IpAddr::V4(std::net::Ipv4Addr::from(
+                u32::try_from(raw & 0xffff_ffff).unwrap_or(0),
+            ))
+        }
+    }
+
+    fn contains(&self, ip: IpAddr) -> bool {
+        let raw = match (ip, self.v6) {
+            (IpAddr::V4(v4), false) => u128::from(u32::from(v4)),
+            (IpAddr::V6(v6), true) => u128::from(v6),
+            _ => return false,
+        };
+        raw >= self.base && raw - self.base < self.size()
+    }
+}

@@ -1,0 +1,272 @@
+//! The diagnostic model and its renderers.
+//!
+//! Every stage reports errors as its own data type; `crate::errors` turns
+//! them into [`Diagnostic`]s, and this module renders those for terminals
+//! (ariadne) and machines (JSON). The LSP crate maps the same struct onto LSP
+//! diagnostics. Codes are stable: never renumber, only add.
+
+use ev_syntax::{SourceMap, Span};
+use serde_json::json;
+
+/// How serious a diagnostic is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    /// The program cannot be used.
+    Error,
+    /// Suspicious but usable.
+    Warning,
+}
+
+/// A span with a message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Label {
+    /// Where.
+    pub span: Span,
+    /// What to say there (may be empty).
+    pub message: String,
+}
+
+impl Label {
+    /// A label at `span` saying `message`.
+    pub fn new(span: Span, message: impl Into<String>) -> Label {
+        Label {
+            span,
+            message: message.into(),
+        }
+    }
+}
+
+/// One user-facing problem report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    /// Stable code such as `E0201`; see [`CODES`].
+    pub code: &'static str,
+    /// Error or warning.
+    pub severity: Severity,
+    /// One-line summary.
+    pub message: String,
+    /// The main location.
+    pub primary: Label,
+    /// Related locations (a schema field, the first definition, a trace step).
+    pub secondary: Vec<Label>,
+    /// Extra facts.
+    pub notes: Vec<String>,
+    /// What to do about it.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error with a code, message and primary label.
+    pub fn error(code: &'static str, message: impl Into<String>, primary: Label) -> Diagnostic {
+        Diagnostic {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            primary,
+            secondary: Vec::new(),
+            notes: Vec::new(),
+            help: None,
+        }
+    }
+
+    /// Adds a secondary label.
+    pub fn with_label(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
+        self.secondary.push(Label::new(span, message));
+        self
+    }
+
+    /// Adds a note.
+    pub fn with_note(mut self, note: impl Into<String>) -> Diagnostic {
+        self.notes.push(note.into());
+        self
+    }
+
+    /// Sets the help text.
+    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// Every diagnostic code with a short title. Each has a page at
+/// `docs/diagnostics/<CODE>.md` (a test keeps the two in step).
+pub const CODES: &[(&str, &str)] = &[
+    ("E0101", "unexpected token"),
+    ("E0102", "invalid character"),
+    ("E0103", "unterminated string"),
+    ("E0104", "integer literal too large"),
+    ("E0105", "invalid escape sequence"),
+    ("E0106", "invalid syntax"),
+    ("E0201", "unbound name"),
+    ("E0202", "imported file not found"),
+    ("E0203", "import cycle"),
+    ("E0204", "name not exported"),
+    ("E0205", "duplicate definition"),
+    ("E0206", "unknown resource kind"),
+    ("E0207", "duplicate resource"),
+    ("E0208", "path escapes the repository"),
+    ("E0209", "not a kind"),
+    ("E0210", "unknown type"),
+    ("E0211", "invalid import path"),
+    ("E0212", "duplicate field"),
+    ("E0213", "`or` without a field access"),
+    ("E0301", "unknown field"),
+    ("E0302", "missing field"),
+    ("E0303", "type mismatch"),
+    ("E0304", "value not allowed"),
+    ("E0305", "validation failed"),
+    ("E0401", "wrong type for operation"),
+    ("E0402", "no such field"),
+    ("E0403", "division by zero"),
+    ("E0404", "integer overflow"),
+    ("E0405", "cycle in definitions"),
+    ("E0406", "recursion limit reached"),
+    ("E0407", "wrong arguments"),
+    ("E0408", "invalid argument value"),
+    ("E0409", "secret used as plain text"),
+    ("E0410", "error raised by the program"),
+    ("E0411", "cannot read file"),
+    ("E0412", "index out of range"),
+    ("E0413", "evaluation step limit reached"),
+    ("E0414", "invalid data file"),
+    ("E0415", "not a function"),
+    ("E0416", "value not known yet"),
+    ("E0417", "value cannot be exported as data"),
+    ("E0999", "internal error"),
+];
+
+/// The title of a code, if it exists.
+pub fn code_title(code: &str) -> Option<&'static str> {
+    CODES.iter().find(|(c, _)| *c == code).map(|(_, t)| *t)
+}
+
+/// Options for human rendering.
+#[derive(Clone, Copy, Debug)]
+pub struct RenderOptions {
+    /// Use ANSI colours.
+    pub color: bool,
+}
+
+/// Renders diagnostics as ariadne reports into a string.
+pub fn render_human(
+    diagnostics: &[Diagnostic],
+    sources: &SourceMap,
+    options: RenderOptions,
+) -> String {
+    use ariadne::{Color, Config, IndexType, Label as ALabel, Report, ReportKind};
+    let mut out = Vec::new();
+    let cache = ariadne::sources(
+        sources
+            .iter()
+            .map(|(_, f)| (f.path.clone(), f.text.to_string()))
+            .collect::<Vec<_>>(),
+    );
+    let mut cache = cache;
+    for diag in diagnostics {
+        let path_of = |span: Span| {
+            sources
+                .get(span.file)
+                .map(|f| f.path.clone())
+                .unwrap_or_default()
+        };
+        let kind = match diag.severity {
+            Severity::Error => ReportKind::Error,
+            Severity::Warning => ReportKind::Warning,
+        };
+        let primary = (path_of(diag.primary.span), diag.primary.span.range());
+        let mut report = Report::build(kind, primary.clone())
+            .with_config(
+                Config::default()
+                    .with_color(options.color)
+                    .with_index_type(IndexType::Byte),
+            )
+            .with_code(diag.code)
+            .with_message(&diag.message)
+            .with_label({
+                let label = ALabel::new(primary).with_order(0);
+                let label = if diag.primary.message.is_empty() {
+                    label
+                } else {
+                    label.with_message(&diag.primary.message)
+                };
+                if options.color {
+                    label.with_color(Color::Red)
+                } else {
+                    label
+                }
+            });
+        for (i, sec) in diag.secondary.iter().enumerate() {
+            let label = ALabel::new((path_of(sec.span), sec.span.range()))
+                .with_order(i32::try_from(i + 1).unwrap_or(i32::MAX));
+            let label = if sec.message.is_empty() {
+                label
+            } else {
+                label.with_message(&sec.message)
+            };
+            report = report.with_label(if options.color {
+                label.with_color(Color::Blue)
+            } else {
+                label
+            });
+        }
+        for note in &diag.notes {
+            report = report.with_note(note);
+        }
+        if let Some(help) = &diag.help {
+            report = report.with_help(help);
+        }
+        let _ = report.finish().write(&mut cache, &mut out);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A span as JSON: file, byte range and 1-based line/column range.
+fn span_json(span: Span, sources: &SourceMap) -> serde_json::Value {
+    let Some(file) = sources.get(span.file) else {
+        return json!(null);
+    };
+    let (l1, c1) = file.line_col(span.start);
+    let (l2, c2) = file.line_col(span.end);
+    json!({
+        "file": file.path,
+        "byte_start": span.start,
+        "byte_end": span.end,
+        "line_start": l1 + 1,
+        "column_start": c1 + 1,
+        "line_end": l2 + 1,
+        "column_end": c2 + 1,
+    })
+}
+
+/// One diagnostic as a JSON object (the `--message-format json` schema).
+pub fn to_json(diag: &Diagnostic, sources: &SourceMap) -> serde_json::Value {
+    let label = |l: &Label, primary: bool| {
+        let mut v = span_json(l.span, sources);
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("message".into(), json!(l.message));
+            obj.insert("primary".into(), json!(primary));
+        }
+        v
+    };
+    let mut labels = vec![label(&diag.primary, true)];
+    labels.extend(diag.secondary.iter().map(|l| label(l, false)));
+    json!({
+        "code": diag.code,
+        "severity": match diag.severity { Severity::Error => "error", Severity::Warning => "warning" },
+        "message": diag.message,
+        "span": span_json(diag.primary.span, sources),
+        "labels": labels,
+        "notes": diag.notes,
+        "help": diag.help,
+    })
+}
+
+/// Renders diagnostics as JSON lines, one object per line.
+pub fn render_json_lines(diagnostics: &[Diagnostic], sources: &SourceMap) -> String {
+    let mut out = String::new();
+    for d in diagnostics {
+        out.push_str(&to_json(d, sources).to_string());
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,1538 @@
+//! The evaluator: computes values from the resolved program.
+//!
+//! Top-level bindings, `let` bindings and record fields are lazy (evaluated
+//! on first use, then cached), which lets definitions refer to each other in
+//! any order across files; a value that needs itself is a cycle error.
+//! Function arguments and list elements are evaluated eagerly. Values not
+//! known until apply ([`Value::Unknown`]) flow through operations instead of
+//! failing; secrets refuse to become text.
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use ev_syntax::ast::{BinaryOp, UnaryOp};
+use ev_syntax::Span;
+
+use crate::error::{EvalError, EvalErrorKind, SchemaError, SchemaErrorKind};
+use crate::fs::FileSystem;
+use crate::intern::Sym;
+use crate::ir::*;
+use crate::program::{Binding, Program};
+use crate::schema::{SchemaDef, Type};
+use crate::suggest::similar;
+use crate::value::*;
+
+/// Result of evaluation.
+pub type EvalResult<T = Value> = Result<T, Box<EvalError>>;
+
+/// Resource limits that turn runaway programs into diagnostics.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Maximum nesting of calls and lazy evaluations.
+    pub max_depth: u32,
+    /// Maximum evaluation steps.
+    pub max_steps: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_depth: 3_000,
+            max_steps: 2_000_000_000,
+        }
+    }
+}
+
+/// The stack size evaluation needs for [`Limits::default`]; run evaluation on
+/// a thread with at least this much stack (see [`run_with_stack`]).
+pub const STACK_SIZE: usize = 1 << 30;
+
+/// Runs `f` on a thread with [`STACK_SIZE`] of stack, so deep programs hit
+/// the recursion limit (a diagnostic) instead of overflowing the stack.
+pub fn run_with_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let handle = std::thread::Builder::new().stack_size(STACK_SIZE).spawn(f);
+    match handle {
+        Ok(h) => match h.join() {
+            Ok(v) => v,
+            Err(panic) => std::panic::resume_unwind(panic),
+        },
+        Err(e) => panic!("cannot start the evaluation thread: {e}"),
+    }
+}
+
+enum ResourceState {
+    Pending,
+    Forcing,
+    Done(Value),
+    Failed(Box<EvalError>),
+}
+
+/// Evaluation state over one [`Program`].
+pub struct Evaluator<'p> {
+    /// The program.
+    pub program: &'p Program,
+    pub(crate) fs: &'p dyn FileSystem,
+    globals: Vec<Vec<Thunk>>,
+    resources: RefCell<Vec<ResourceState>>,
+    collections: Vec<OnceCell<Value>>,
+    exports: Vec<OnceCell<Value>>,
+    pub(crate) data_cache: RefCell<HashMap<(String, &'static str), EvalResult>>,
+    depth: Cell<u32>,
+    steps: Cell<u64>,
+    limits: Limits,
+    /// Labels of the globals and resources being evaluated, outermost first.
+    forcing: RefCell<Vec<(String, Span)>>,
+    name_sym: Sym,
+}
+
+impl<'p> Evaluator<'p> {
+    /// An evaluator reading data files through `fs`.
+    pub fn new(program: &'p Program, fs: &'p dyn FileSystem) -> Evaluator<'p> {
+        Evaluator::with_limits(program, fs, Limits::default())
+    }
+
+    /// An evaluator with explicit limits.
+    pub fn with_limits(
+        program: &'p Program,
+        fs: &'p dyn FileSystem,
+        limits: Limits,
+    ) -> Evaluator<'p> {
+        let globals = program
+            .modules
+            .iter()
+            .map(|m| {
+                m.globals
+                    .iter()
+                    .map(|g| match &g.node.ir {
+                        Ir::Const(v) => Thunk::Ready(v.clone()),
+                        _ => Thunk::lazy(g.node.clone(), None),
+                    })
+                    .collect()
+            })
+            .collect();
+        Evaluator {
+            program,
+            fs,
+            globals,
+            resources: RefCell::new(
+                program
+                    .resources
+                    .iter()
+                    .map(|_| ResourceState::Pending)
+                    .collect(),
+            ),
+            collections: program.kinds.iter().map(|_| OnceCell::new()).collect(),
+            exports: program.modules.iter().map(|_| OnceCell::new()).collect(),
+            data_cache: RefCell::new(HashMap::new()),
+            depth: Cell::new(0),
+            steps: Cell::new(0),
+            limits,
+            forcing: RefCell::new(Vec::new()),
+            name_sym: Sym::new("name"),
+        }
+    }
+
+    /// Evaluation steps taken so far.
+    pub fn steps(&self) -> u64 {
+        self.steps.get()
+    }
+
+    /// The value of a top-level binding.
+    pub fn global(&self, g: GlobalRef, use_span: Span) -> EvalResult {
+        let Some(thunk) = self
+            .globals
+            .get(g.module.0 as usize)
+            .and_then(|m| m.get(g.slot as usize))
+        else {
+            return Err(EvalError::new(EvalErrorKind::Poisoned, use_span));
+        };
+        if let Thunk::Ready(v) = thunk {
+            return Ok(v.clone());
+        }
+        let label = self
+            .program
+            .global(g)
+            .map(|d| (d.name.to_string(), d.span))
+            .unwrap_or_else(|| ("?".into(), use_span));
+        self.force_labelled(thunk, label, use_span)
+    }
+
+    /// The exports of a module as a record.
+    pub fn module_exports(&self, m: ModuleId) -> Value {
+        let Some(cell) = self.exports.get(m.0 as usize) else {
+            return Value::empty_record();
+        };
+        cell.get_or_init(|| {
+            let fields = self
+                .program
+                .module(m)
+                .map(|mi| {
+                    mi.exports
+                        .iter()
+                        .map(|(sym, b)| (*sym, self.binding_thunk(*b, mi.file)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Value::Record(Rc::new(Record::new(fields)))
+        })
+        .clone()
+    }
+
+    fn binding_thunk(&self, b: Binding, file: ev_syntax::FileId) -> Thunk {
+        let span = Span::new(file, 0, 0);
+        let ir = match b {
+            Binding::Global(g) => Ir::Global(g),
+            Binding::Resource(r) => Ir::Resource(r),
+            Binding::Kind(k) => Ir::KindCollection(k),
+            Binding::Module(m) => Ir::ModuleExports(m),
+            Binding::Builtin(bi) => Ir::Builtin(bi),
+            Binding::Poisoned => Ir::Poisoned,
+        };
+        Thunk::lazy(Rc::new(Node { ir, span }), None)
+    }
+
+    /// All resources of a kind, as a record keyed by resource name.
+    pub fn kind_collection(&self, k: KindId) -> Value {
+        let Some(cell) = self.collections.get(k.0 as usize) else {
+            return Value::empty_record();
+        };
+        cell.get_or_init(|| {
+            let fields = self
+                .program
+                .resources
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.kind == k)
+                .map(|(i, r)| {
+                    let node = Rc::new(Node {
+                        ir: Ir::Resource(ResourceId(i as u32)),
+                        span: r.name_span,
+                    });
+                    (Sym::new(&r.name), Thunk::lazy(node, None))
+                })
+                .collect();
+            Value::Record(Rc::new(Record::new(fields)))
+        })
+        .clone()
+    }
+
+    /// The checked value of a resource: its body conformed to its kind's schema.
+    pub fn resource(&self, id: ResourceId, use_span: Span) -> EvalResult {
+        let Some(def) = self.program.resource(id) else {
+            return Err(EvalError::new(EvalErrorKind::Poisoned, use_span));
+        };
+        let kind_name = self
+            .program
+            .kind(def.kind)
+            .map(|k| k.name.to_string())
+            .unwrap_or_default();
+        let label = (format!("{kind_name} `{}`", def.name), def.name_span);
+        {
+            let mut states = self.resources.borrow_mut();
+            match states.get_mut(id.0 as usize) {
+                Some(ResourceState::Done(v)) => return Ok(v.clone()),
+                Some(ResourceState::Failed(e)) => return Err(e.clone()),
+                Some(state @ ResourceState::Pending) => *state = ResourceState::Forcing,
+                Some(ResourceState::Forcing) => {
+                    drop(states);
+                    return Err(self.cycle_error(&label, use_span));
+                }
+                None => return Err(EvalError::new(EvalErrorKind::Poisoned, use_span)),
+            }
+        }
+        self.forcing.borrow_mut().push(label.clone());
+        let result = self.check_resource(id);
+        self.forcing.borrow_mut().pop();
+        let result = result.map_err(|mut e| {
+            if !matches!(e.kind, EvalErrorKind::Cycle { .. }) {
+                e.trace
+                    .push((format!("while checking {}", label.0), label.1));
+            }
+            e
+        });
+        if let Some(state) = self.resources.borrow_mut().get_mut(id.0 as usize) {
+            *state = match &result {
+                Ok(v) => ResourceState::Done(v.clone()),
+                Err(e) => ResourceState::Failed(e.clone()),
+            };
+        }
+        result
+    }
+
+    fn check_resource(&self, id: ResourceId) -> EvalResult {
+        let Some(def) = self.program.resource(id) else {
+            return Err(EvalError::new(
+                EvalErrorKind::Poisoned,
+                Span::new(ev_syntax::FileId(0), 0, 0),
+            ));
+        };
+        let body = self.eval(&def.body, &None)?;
+        let Value::Record(rec) = body else {
+            return Err(EvalError::new(
+                EvalErrorKind::WrongType {
+                    operation: "a resource body".into(),
+                    expected: "a record".into(),
+                    found: body.type_name().into(),
+                },
+                def.body.span,
+            ));
+        };
+        let Some(kind) = self.program.kind(def.kind) else {
+            return Ok(Value::Record(rec));
+        };
+        // The declared name fills a `name` field the body leaves out.
+        let rec = match &kind.schema {
+            Type::Schema(g, _) if rec.get(self.name_sym).is_none() => {
+                let has_name = match self.global(*g, def.name_span)? {
+                    Value::Schema(s) => s.field(self.name_sym).is_some(),
+                    _ => false,
+                };
+                if has_name {
+                    let mut fields = vec![(self.name_sym, Thunk::Ready(Value::str(&def.name)))];
+                    fields.extend(rec.fields().iter().cloned());
+                    let spans = rec.spans.as_ref().map(|s| {
+                        let mut v = vec![(def.name_span, def.name_span)];
+                        v.extend(s.iter().copied());
+                        Rc::from(v)
+                    });
+                    Rc::new(Record::with_spans(fields, spans))
+                } else {
+                    rec
+                }
+            }
+            _ => rec,
+        };
+        let mut errors = Vec::new();
+        let value = self.conform(
+            Value::Record(rec),
+            &kind.schema,
+            "",
+            def.name_span,
+            None,
+            &mut errors,
+        )?;
+        if errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(EvalError::new(EvalErrorKind::Schema(errors), def.name_span))
+        }
+    }
+
+    fn cycle_error(&self, label: &(String, Span), use_span: Span) -> Box<EvalError> {
+        let stack = self.forcing.borrow();
+        let start = stack.iter().position(|l| l == label).unwrap_or(0);
+        let chain: Vec<(String, Span)> = stack.iter().skip(start).cloned().collect();
+        EvalError::new(EvalErrorKind::Cycle { chain }, use_span)
+    }
+
+    /// Forces a thunk.
+    pub fn force(&self, thunk: &Thunk, use_span: Span) -> EvalResult {
+        match thunk {
+            Thunk::Ready(v) => Ok(v.clone()),
+            Thunk::Lazy(cell) => self.force_cell(cell, use_span, None),
+        }
+    }
+
+    fn force_labelled(&self, thunk: &Thunk, label: (String, Span), use_span: Span) -> EvalResult {
+        match thunk {
+            Thunk::Ready(v) => Ok(v.clone()),
+            Thunk::Lazy(cell) => self.force_cell(cell, use_span, Some(label)),
+        }
+    }
+
+    fn force_cell(
+        &self,
+        cell: &Rc<LazyCell>,
+        use_span: Span,
+        label: Option<(String, Span)>,
+    ) -> EvalResult {
+        if let LazyState::Done(v) = &*cell.state.borrow() {
+            return Ok(v.clone());
+        }
+        let state = std::mem::replace(&mut *cell.state.borrow_mut(), LazyState::Forcing);
+        match state {
+            LazyState::Done(v) => {
+                *cell.state.borrow_mut() = LazyState::Done(v.clone());
+                Ok(v)
+            }
+            LazyState::Forcing => {
+                let label = label.unwrap_or_else(|| ("this value".into(), use_span));
+                Err(self.cycle_error(&label, use_span))
+            }
+            LazyState::Pending { node, env } => {
+                if let Some(l) = &label {
+                    self.forcing.borrow_mut().push(l.clone());
+                }
+                let result = self.nested(use_span, || self.eval(&node, &env));
+                if label.is_some() {
+                    self.forcing.borrow_mut().pop();
+                }
+                match &result {
+                    Ok(v) => *cell.state.borrow_mut() = LazyState::Done(v.clone()),
+                    Err(_) => *cell.state.borrow_mut() = LazyState::Pending { node, env },
+                }
+                result
+            }
+        }
+    }
+
+    fn nested<T>(&self, span: Span, f: impl FnOnce() -> EvalResult<T>) -> EvalResult<T> {
+        let depth = self.depth.get();
+        if depth >= self.limits.max_depth {
+            return Err(EvalError::new(
+                EvalErrorKind::RecursionLimit(self.limits.max_depth),
+                span,
+            ));
+        }
+        self.depth.set(depth + 1);
+        let r = f();
+        self.depth.set(depth);
+        r
+    }
+
+    fn thunk_of(&self, node: &Rc<Node>, env: &Env) -> EvalResult<Thunk> {
+        Ok(match &node.ir {
+            Ir::Const(v) => Thunk::Ready(v.clone()),
+            Ir::Local { depth, index } => {
+                lookup_local(env, *depth, *index).unwrap_or(Thunk::Ready(Value::Null))
+            }
+            Ir::Lambda(def) => Thunk::Ready(Value::Func(Rc::new(Func::Closure {
+                def: def.clone(),
+                env: env.clone(),
+            }))),
+            _ => Thunk::lazy(node.clone(), env.clone()),
+        })
+    }
+
+    /// Evaluates a node in an environment.
+    pub fn eval(&self, node: &Node, env: &Env) -> EvalResult {
+        let steps = self.steps.get() + 1;
+        self.steps.set(steps);
+        if steps > self.limits.max_steps {
+            return Err(EvalError::new(
+                EvalErrorKind::StepLimit(self.limits.max_steps),
+                node.span,
+            ));
+        }
+        let span = node.span;
+        match &node.ir {
+            Ir::Const(v) => Ok(v.clone()),
+            Ir::Local { depth, index } => match lookup_local(env, *depth, *index) {
+                Some(t) => self.force(&t, span),
+                None => Err(EvalError::new(EvalErrorKind::Poisoned, span)),
+            },
+            Ir::Global(g) => self.global(*g, span),
+            Ir::Resource(r) => self.resource(*r, span),
+            Ir::KindCollection(k) => Ok(self.kind_collection(*k)),
+            Ir::ModuleExports(m) => Ok(self.module_exports(*m)),
+            Ir::Builtin(b) => Ok(Value::Func(Rc::new(Func::Builtin(*b)))),
+            Ir::Interp(parts) => self.interp(parts, env),
+            Ir::List(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(self.eval(item, env)?);
+                }
+                Ok(Value::List(Rc::from(out)))
+            }
+            Ir::ListComp { body, clauses } => {
+                let mut out = Vec::new();
+                let known = self.comprehension(clauses, env, &mut |ev, env| {
+                    out.push(ev.eval(body, env)?);
+                    Ok(())
+                })?;
+                match known {
+                    Ok(()) => Ok(Value::List(Rc::from(out))),
+                    Err(u) => Ok(Value::Unknown(u)),
+                }
+            }
+            Ir::Record(lit) => self.record(lit, env),
+            Ir::RecordComp {
+                key,
+                value,
+                clauses,
+            } => {
+                let mut builder = RecordBuilder::new();
+                let known = self.comprehension(clauses, env, &mut |ev, env| {
+                    let k = ev.eval(key, env)?;
+                    let k = ev.key_string(&k, key.span, "a record comprehension key")?;
+                    let sym = Sym::new(&k);
+                    if builder.contains(sym) {
+                        return Err(EvalError::new(
+                            EvalErrorKind::InvalidArgument {
+                                function: "record comprehension".into(),
+                                message: format!("the key `{k}` is produced twice"),
+                            },
+                            key.span,
+                        ));
+                    }
+                    builder.set(sym, ev.thunk_of(value, env)?);
+                    Ok(())
+                })?;
+                match known {
+                    Ok(()) => Ok(Value::Record(Rc::new(builder.build()))),
+                    Err(u) => Ok(Value::Unknown(u)),
+                }
+            }
+            Ir::Select { target, field } => {
+                let t = self.eval(target, env)?;
+                self.select(&t, *field, span)
+            }
+            Ir::SelectDyn { target, key } => {
+                let t = self.eval(target, env)?;
+                let k = self.eval(key, env)?;
+                if let Value::Unknown(u) = &k {
+                    return Ok(Value::Unknown(u.clone()));
+                }
+                let k = self.key_string(&k, key.span, "a field name")?;
+                self.select(&t, Sym::new(&k), span)
+            }
+            Ir::Index { target, index } => {
+                let t = self.eval(target, env)?;
+                let i = self.eval(index, env)?;
+                self.index(&t, &i, span)
+            }
+            Ir::Or { target, default } => match self.eval_optional(target, env)? {
+                Some(v) => Ok(v),
+                None => self.eval(default, env),
+            },
+            Ir::Call { func, args, named } => {
+                let f = self.eval(func, env)?;
+                let mut arg_values = Vec::with_capacity(args.len());
+                for a in args {
+                    arg_values.push(self.eval(a, env)?);
+                }
+                let mut named_values = Vec::with_capacity(named.len());
+                for (name, name_span, a) in named {
+                    named_values.push((*name, *name_span, self.eval(a, env)?));
+                }
+                self.call(&f, arg_values, named_values, span)
+            }
+            Ir::Lambda(def) => Ok(Value::Func(Rc::new(Func::Closure {
+                def: def.clone(),
+                env: env.clone(),
+            }))),
+            Ir::Let { value, body } => {
+                let thunk = self.thunk_of(value, env)?;
+                let frame = Some(Rc::new(Frame {
+                    slots: vec![thunk],
+                    parent: env.clone(),
+                }));
+                self.eval(body, &frame)
+            }
+            Ir::If {
+                cond,
+                then,
+                otherwise,
+            } => match self.eval(cond, env)? {
+                Value::Bool(true) => self.eval(then, env),
+                Value::Bool(false) => self.eval(otherwise, env),
+                Value::Unknown(u) => Ok(Value::Unknown(u)),
+                other => Err(wrong_type("an `if` condition", "a Bool", &other, cond.span)),
+            },
+            Ir::Unary(op, operand) => {
+                let v = self.eval(operand, env)?;
+                match (op, v) {
+                    (_, Value::Unknown(u)) => Ok(Value::Unknown(u)),
+                    (UnaryOp::Neg, Value::Int(n)) => n
+                        .checked_neg()
+                        .map(Value::Int)
+                        .ok_or_else(|| EvalError::new(EvalErrorKind::Overflow, span)),
+                    (UnaryOp::Neg, Value::Float(n)) => Ok(Value::Float(-n)),
+                    (UnaryOp::Not, Value::Bool(b)) => Ok(Value::Bool(!b)),
+                    (UnaryOp::Neg, other) => {
+                        Err(wrong_type("`-`", "a number", &other, operand.span))
+                    }
+                    (UnaryOp::Not, other) => Err(wrong_type("`!`", "a Bool", &other, operand.span)),
+                }
+            }
+            Ir::Binary(op, l, r) => self.binary(*op, l, r, env, span),
+            Ir::Poisoned => Err(EvalError::new(EvalErrorKind::Poisoned, span)),
+        }
+    }
+
+    /// Evaluates a field-access path, giving `None` when a field is missing
+    /// (or an intermediate value is null) — the semantics of `or`.
+    fn eval_optional(&self, node: &Node, env: &Env) -> EvalResult<Option<Value>> {
+        let (target, key) = match &node.ir {
+            Ir::Select { target, field } => (target, Some(*field)),
+            Ir::SelectDyn { target, .. } | Ir::Index { target, .. } => (target, None),
+            _ => return self.eval(node, env).map(Some),
+        };
+        let Some(t) = self.eval_optional(target, env)? else {
+            return Ok(None);
+        };
+        match (&t, key, &node.ir) {
+            (Value::Null, _, _) => Ok(None),
+            (Value::Unknown(u), _, _) => Ok(Some(Value::Unknown(u.clone()))),
+            (Value::Record(rec), Some(field), _) => match rec.get(field) {
+                Some(th) => self.force(th, node.span).map(Some),
+                None => Ok(None),
+            },
+            (_, _, Ir::SelectDyn { key, .. }) => {
+                let k = self.eval(key, env)?;
+                let k = self.key_string(&k, key.span, "a field name")?;
+                match &t {
+                    Value::Record(rec) => match rec.get(Sym::new(&k)) {
+                        Some(th) => self.force(th, node.span).map(Some),
+                        None => Ok(None),
+                    },
+                    other => Err(wrong_type("field access", "a Record", other, target.span)),
+                }
+            }
+            (_, _, Ir::Index { index, .. }) => {
+                let i = self.eval(index, env)?;
+                match (&t, &i) {
+                    (Value::List(items), Value::Int(n)) => {
+                        Ok(usize::try_from(*n).ok().and_then(|n| items.get(n)).cloned())
+                    }
+                    (Value::Record(rec), Value::Str(k)) => match rec.get(Sym::new(k)) {
+                        Some(th) => self.force(th, node.span).map(Some),
+                        None => Ok(None),
+                    },
+                    _ => self.index(&t, &i, node.span).map(Some),
+                }
+            }
+            (other, _, _) => Err(wrong_type("field access", "a Record", other, target.span)),
+        }
+    }
+
+    fn key_string(&self, v: &Value, span: Span, what: &str) -> EvalResult<String> {
+        match v {
+            Value::Str(s) => Ok(s.to_string()),
+            Value::Secret(_) => Err(EvalError::new(EvalErrorKind::SecretInString, span)),
+            Value::Unknown(u) => Err(EvalError::new(
+                EvalErrorKind::UnknownNeeded {
+                    operation: what.to_string(),
+                    reason: u.reason.clone(),
+                },
+                span,
+            )),
+            other => Err(wrong_type(what, "a String", other, span)),
+        }
+    }
+
+    /// `record.field`.
+    pub fn select(&self, target: &Value, field: Sym, span: Span) -> EvalResult {
+        match target {
+            Value::Record(rec) => match rec.get(field) {
+                Some(t) => self.force(t, span),
+                None => Err(EvalError::new(
+                    EvalErrorKind::NoSuchField {
+                        field: field.to_string(),
+                        suggestions: similar(
+                            field.as_str(),
+                            rec.fields().iter().map(|(k, _)| k.as_str()),
+                        ),
+                    },
+                    span,
+                )),
+            },
+            Value::Unknown(u) => Ok(Value::Unknown(u.clone())),
+            other => Err(wrong_type(
+                &format!("accessing field `{field}`"),
+                "a Record",
+                other,
+                span,
+            )),
+        }
+    }
+
+    fn index(&self, target: &Value, index: &Value, span: Span) -> EvalResult {
+        match (target, index) {
+            (Value::Unknown(u), _) | (_, Value::Unknown(u)) => Ok(Value::Unknown(u.clone())),
+            (Value::List(items), Value::Int(n)) => usize::try_from(*n)
+                .ok()
+                .and_then(|i| items.get(i))
+                .cloned()
+                .ok_or_else(|| {
+                    EvalError::new(
+                        EvalErrorKind::IndexOutOfRange {
+                            index: *n,
+                            len: items.len(),
+                        },
+                        span,
+                    )
+                }),
+            (Value::Record(_), Value::Str(k)) => self.select(target, Sym::new(k), span),
+            (Value::List(_), other) => Err(wrong_type("list indexing", "an Int", other, span)),
+            (Value::Record(_), other) => {
+                Err(wrong_type("record indexing", "a String", other, span))
+            }
+            (other, _) => Err(wrong_type("indexing", "a List or Record", other, span)),
+        }
+    }
+
+    fn interp(&self, parts: &[InterpPart], env: &Env) -> EvalResult {
+        let mut out = String::new();
+        for part in parts {
+            match part {
+                InterpPart::Text(t) => out.push_str(t),
+                InterpPart::Expr(node) => {
+                    let v = self.eval(node, env)?;
+                    match v {
+                        Value::Str(s) => out.push_str(&s),
+                        Value::Int(n) => {
+                            use std::fmt::Write;
+                            let _ = write!(out, "{n}");
+                        }
+                        Value::Float(n) => out.push_str(&format_float(n)),
+                        Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+                        Value::Null => out.push_str("null"),
+                        Value::Unknown(u) => return Ok(Value::Unknown(u)),
+                        Value::Secret(_) => {
+                            return Err(EvalError::new(EvalErrorKind::SecretInString, node.span))
+                        }
+                        other => {
+                            return Err(wrong_type(
+                                "string interpolation",
+                                "a String, number, Bool or null",
+                                &other,
+                                node.span,
+                            ))
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Value::Str(Rc::from(out)))
+    }
+
+    fn record(&self, lit: &RecordLit, env: &Env) -> EvalResult {
+        let all_static = lit.spans.is_some();
+        if all_static {
+            let mut fields = Vec::with_capacity(lit.fields.len());
+            for f in &lit.fields {
+                if let Some(KeyLit::Static(sym)) = f.path.first() {
+                    fields.push((*sym, self.thunk_of(&f.value, env)?));
+                }
+            }
+            return Ok(Value::Record(Rc::new(Record::with_spans(
+                fields,
+                lit.spans.clone(),
+            ))));
+        }
+        let mut builder = RecordBuilder::new();
+        for f in &lit.fields {
+            let sym = match f.path.first() {
+                Some(KeyLit::Static(sym)) => *sym,
+                Some(KeyLit::Dynamic(node)) => {
+                    let k = self.eval(node, env)?;
+                    Sym::new(&self.key_string(&k, node.span, "a field name")?)
+                }
+                None => continue,
+            };
+            if builder.contains(sym) {
+                return Err(EvalError::new(
+                    EvalErrorKind::InvalidArgument {
+                        function: "record".into(),
+                        message: format!("the field `{sym}` is set twice"),
+                    },
+                    f.key_span,
+                ));
+            }
+            builder.set(sym, self.thunk_of(&f.value, env)?);
+        }
+        Ok(Value::Record(Rc::new(builder.build())))
+    }
+
+    /// Runs the clauses of a comprehension, calling `emit` for each binding.
+    /// Returns `Err(unknown)` (inside `Ok`) when an iterated value is unknown.
+    #[allow(clippy::type_complexity)]
+    fn comprehension(
+        &self,
+        clauses: &[IrClause],
+        env: &Env,
+        emit: &mut dyn FnMut(&Self, &Env) -> EvalResult<()>,
+    ) -> EvalResult<Result<(), Rc<Unknown>>> {
+        let Some((first, rest)) = clauses.split_first() else {
+            emit(self, env)?;
+            return Ok(Ok(()));
+        };
+        match first {
+            IrClause::If(cond) => match self.eval(cond, env)? {
+                Value::Bool(true) => self.comprehension(rest, env, emit),
+                Value::Bool(false) => Ok(Ok(())),
+                Value::Unknown(u) => Ok(Err(u)),
+                other => Err(wrong_type("an `if` filter", "a Bool", &other, cond.span)),
+            },
+            IrClause::For { iter, vars } => {
+                let v = self.eval(iter, env)?;
+                match (&v, *vars) {
+                    (Value::List(items), 1) => {
+                        for item in items.iter() {
+                            let frame = Some(Rc::new(Frame {
+                                slots: vec![Thunk::Ready(item.clone())],
+                                parent: env.clone(),
+                            }));
+                            if let Err(u) = self.comprehension(rest, &frame, emit)? {
+                                return Ok(Err(u));
+                            }
+                        }
+                        Ok(Ok(()))
+                    }
+                    (Value::List(items), _) => {
+                        for (i, item) in items.iter().enumerate() {
+                            let frame = Some(Rc::new(Frame {
+                                slots: vec![
+                                    Thunk::Ready(Value::Int(i as i64)),
+                                    Thunk::Ready(item.clone()),
+                                ],
+                                parent: env.clone(),
+                            }));
+                            if let Err(u) = self.comprehension(rest, &frame, emit)? {
+                                return Ok(Err(u));
+                            }
+                        }
+                        Ok(Ok(()))
+                    }
+                    (Value::Record(rec), n) => {
+                        for (k, t) in rec.fields() {
+                            let slots = if n == 1 {
+                                vec![Thunk::Ready(Value::str(k.as_str()))]
+                            } else {
+                                vec![Thunk::Ready(Value::str(k.as_str())), t.clone()]
+                            };
+                            let frame = Some(Rc::new(Frame {
+                                slots,
+                                parent: env.clone(),
+                            }));
+                            if let Err(u) = self.comprehension(rest, &frame, emit)? {
+                                return Ok(Err(u));
+                            }
+                        }
+                        Ok(Ok(()))
+                    }
+                    (Value::Unknown(u), _) => Ok(Err(u.clone())),
+                    (other, _) => Err(wrong_type("`for`", "a List or Record", other, iter.span)),
+                }
+            }
+        }
+    }
+
+    /// Calls a function value.
+    pub fn call(
+        &self,
+        f: &Value,
+        args: Vec<Value>,
+        named: Vec<(Sym, Span, Value)>,
+        span: Span,
+    ) -> EvalResult {
+        match f {
+            Value::Func(func) => match &**func {
+                Func::Builtin(b) => crate::builtins::call(self, *b, args, named, span),
+                Func::Closure { def, env } => self.call_closure(def, env, args, named, span),
+            },
+            Value::Unknown(u) => Ok(Value::Unknown(u.clone())),
+            other => Err(EvalError::new(
+                EvalErrorKind::NotCallable(other.type_name().into()),
+                span,
+            )),
+        }
+    }
+
+    fn call_closure(
+        &self,
+        def: &Rc<LambdaDef>,
+        env: &Env,
+        args: Vec<Value>,
+        named: Vec<(Sym, Span, Value)>,
+        span: Span,
+    ) -> EvalResult {
+        let n = def.params.len();
+        let fname = def
+            .name
+            .map(|s| format!("`{s}`"))
+            .unwrap_or_else(|| "this function".into());
+        if args.len() > n {
+            return Err(EvalError::new(
+                EvalErrorKind::BadArguments(format!(
+                    "{fname} takes {n} argument{}, but {} were given",
+                    if n == 1 { "" } else { "s" },
+                    args.len()
+                )),
+                span,
+            ));
+        }
+        let mut slots: Vec<Option<Value>> = args.into_iter().map(Some).collect();
+        slots.resize(n, None);
+        for (name, name_span, value) in named {
+            match def.params.iter().position(|p| *p == name) {
+                Some(i) => {
+                    if let Some(slot) = slots.get_mut(i) {
+                        if slot.is_some() {
+                            return Err(EvalError::new(
+                                EvalErrorKind::BadArguments(format!(
+                                    "argument `{name}` is given twice"
+                                )),
+                                name_span,
+                            ));
+                        }
+                        *slot = Some(value);
+                    }
+                }
+                None => {
+                    let hint = similar(name.as_str(), def.params.iter().map(|p| p.as_str()));
+                    let mut msg = format!("{fname} has no parameter `{name}`");
+                    if let Some(h) = hint.first() {
+                        msg.push_str(&format!(" (did you mean `{h}`?)"));
+                    }
+                    return Err(EvalError::new(EvalErrorKind::BadArguments(msg), name_span));
+                }
+            }
+        }
+        let mut frame_slots: Vec<Thunk> = Vec::with_capacity(n);
+        for (i, slot) in slots.into_iter().enumerate() {
+            let value = match slot {
+                Some(v) => v,
+                None => match def.defaults.get(i).and_then(|d| d.as_ref()) {
+                    Some(default) => {
+                        let tmp = Some(Rc::new(Frame {
+                            slots: frame_slots.clone(),
+                            parent: env.clone(),
+                        }));
+                        self.eval(default, &tmp)?
+                    }
+                    None => {
+                        let pname = def.params.get(i).map(|p| p.as_str()).unwrap_or("?");
+                        return Err(EvalError::new(
+                            EvalErrorKind::BadArguments(format!(
+                                "{fname} is missing argument `{pname}`"
+                            )),
+                            span,
+                        ));
+                    }
+                },
+            };
+            frame_slots.push(Thunk::Ready(value));
+        }
+        let frame = Some(Rc::new(Frame {
+            slots: frame_slots,
+            parent: env.clone(),
+        }));
+        self.nested(span, || self.eval(&def.body, &frame))
+    }
+
+    fn binary(&self, op: BinaryOp, l: &Node, r: &Node, env: &Env, span: Span) -> EvalResult {
+        // Short-circuit operators first.
+        if matches!(op, BinaryOp::And | BinaryOp::Or) {
+            let lv = self.eval(l, env)?;
+            return match (op, lv) {
+                (BinaryOp::And, Value::Bool(false)) => Ok(Value::Bool(false)),
+                (BinaryOp::Or, Value::Bool(true)) => Ok(Value::Bool(true)),
+                (_, Value::Bool(_)) => match self.eval(r, env)? {
+                    Value::Bool(b) => Ok(Value::Bool(b)),
+                    Value::Unknown(u) => Ok(Value::Unknown(u)),
+                    other => Err(wrong_type(
+                        &format!("`{}`", op.as_str()),
+                        "a Bool",
+                        &other,
+                        r.span,
+                    )),
+                },
+                (_, Value::Unknown(u)) => Ok(Value::Unknown(u)),
+                (_, other) => Err(wrong_type(
+                    &format!("`{}`", op.as_str()),
+                    "a Bool",
+                    &other,
+                    l.span,
+                )),
+            };
+        }
+        let lv = self.eval(l, env)?;
+        let rv = self.eval(r, env)?;
+        binary_values(self, op, lv, rv, span, l.span, r.span)
+    }
+
+    /// Structural equality (forces records).
+    pub fn equal(&self, a: &Value, b: &Value, span: Span) -> EvalResult<Option<bool>> {
+        Ok(Some(match (a, b) {
+            (Value::Unknown(_), _) | (_, Value::Unknown(_)) => return Ok(None),
+            (Value::Null, Value::Null) => true,
+            (Value::Bool(x), Value::Bool(y)) => x == y,
+            (Value::Int(x), Value::Int(y)) => x == y,
+            (Value::Float(x), Value::Float(y)) => x == y,
+            (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => {
+                (*x as f64) == *y
+            }
+            (Value::Str(x), Value::Str(y)) => x == y,
+            (Value::Secret(x), Value::Secret(y)) => x == y,
+            (Value::List(x), Value::List(y)) => {
+                if x.len() != y.len() {
+                    return Ok(Some(false));
+                }
+                for (a, b) in x.iter().zip(y.iter()) {
+                    match self.equal(a, b, span)? {
+                        Some(true) => {}
+                        other => return Ok(other),
+                    }
+                }
+                true
+            }
+            (Value::Record(x), Value::Record(y)) => {
+                if x.len() != y.len() {
+                    return Ok(Some(false));
+                }
+                for (k, t) in x.fields() {
+                    let Some(u) = y.get(*k) else {
+                        return Ok(Some(false));
+                    };
+                    let a = self.force(t, span)?;
+                    let b = self.force(u, span)?;
+                    match self.equal(&a, &b, span)? {
+                        Some(true) => {}
+                        other => return Ok(other),
+                    }
+                }
+                true
+            }
+            (Value::Func(x), Value::Func(y)) => Rc::ptr_eq(x, y),
+            (Value::Schema(x), Value::Schema(y)) => Rc::ptr_eq(x, y),
+            _ => false,
+        }))
+    }
+
+    /// Deep merge: records merge recursively, anything else is replaced.
+    pub fn deep_merge(&self, a: &Rc<Record>, b: &Rc<Record>, span: Span) -> EvalResult<Value> {
+        let mut builder = RecordBuilder::new();
+        for (k, t) in a.fields() {
+            builder.set(*k, t.clone());
+        }
+        for (k, t) in b.fields() {
+            let merged = match builder.get(*k) {
+                Some(existing) => {
+                    let left = self.force(existing, span)?;
+                    let right = self.force(t, span)?;
+                    match (&left, &right) {
+                        (Value::Record(x), Value::Record(y)) => {
+                            Thunk::Ready(self.deep_merge(x, y, span)?)
+                        }
+                        _ => Thunk::Ready(right),
+                    }
+                }
+                None => t.clone(),
+            };
+            builder.set(*k, merged);
+        }
+        Ok(Value::Record(Rc::new(builder.build())))
+    }
+
+    /// Checks `value` against `ty`, filling schema defaults. Violations are
+    /// pushed to `errors` (all of them, not just the first); evaluation
+    /// errors met on the way are returned.
+    pub fn conform(
+        &self,
+        value: Value,
+        ty: &Type,
+        path: &str,
+        span: Span,
+        decl: Option<Span>,
+        errors: &mut Vec<SchemaError>,
+    ) -> EvalResult {
+        let mismatch = |errors: &mut Vec<SchemaError>, v: &Value| {
+            errors.push(SchemaError {
+                kind: SchemaErrorKind::TypeMismatch {
+                    path: display_path(path),
+                    expected: ty.to_string(),
+                    found: v.type_name().to_string(),
+                },
+                span,
+                schema_span: decl,
+            });
+        };
+        match (ty, &value) {
+            (_, Value::Unknown(_)) | (Type::Any, _) => Ok(value),
+            (Type::Null, Value::Null)
+            | (Type::Bool, Value::Bool(_))
+            | (Type::Int, Value::Int(_))
+            | (Type::Float, Value::Float(_))
+            | (Type::String, Value::Str(_))
+            | (Type::Secret, Value::Secret(_))
+            | (Type::Function, Value::Func(_))
+            | (Type::Record, Value::Record(_)) => Ok(value),
+            (Type::Float, Value::Int(n)) => Ok(Value::Float(*n as f64)),
+            (Type::Literal(expected), Value::Str(s)) if expected == s => Ok(value),
+            (Type::Literal(_), _) => {
+                self.not_allowed(ty, &value, path, span, decl, errors);
+                Ok(value)
+            }
+            (Type::List(inner), Value::List(items)) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    out.push(self.conform(
+                        item.clone(),
+                        inner,
+                        &format!("{path}[{i}]"),
+                        span,
+                        decl,
+                        errors,
+                    )?);
+                }
+                Ok(Value::List(Rc::from(out)))
+            }
+            (Type::Map(inner), Value::Record(rec)) => {
+                let mut fields = Vec::with_capacity(rec.len());
+                for (k, t) in rec.fields() {
+                    let v = self.force(t, span)?;
+                    let at = rec.value_span(*k).unwrap_or(span);
+                    let v =
+                        self.conform(v, inner, &join_path(path, k.as_str()), at, decl, errors)?;
+                    fields.push((*k, Thunk::Ready(v)));
+                }
+                Ok(Value::Record(Rc::new(Record::with_spans(
+                    fields,
+                    rec.spans.clone(),
+                ))))
+            }
+            (Type::Union(alts), _) => {
+                if ty.literals().is_some() {
+                    if let Value::Str(s) = &value {
+                        if alts.iter().any(|a| matches!(a, Type::Literal(l) if l == s)) {
+                            return Ok(value);
+                        }
+                    }
+                    self.not_allowed(ty, &value, path, span, decl, errors);
+                    return Ok(value);
+                }
+                // The first alternative that accepts the value wins; if none
+                // does, report the alternative with the fewest problems when
+                // it is the only one matching the value's shape.
+                let mut best: Option<Vec<SchemaError>> = None;
+                for alt in alts {
+                    let mut scratch = Vec::new();
+                    let v = self.conform(value.clone(), alt, path, span, decl, &mut scratch)?;
+                    if scratch.is_empty() {
+                        return Ok(v);
+                    }
+                    let shape_matches = !scratch.iter().any(|e| {
+                        matches!(&e.kind, SchemaErrorKind::TypeMismatch { path: p, .. } if *p == display_path(path))
+                    });
+                    if shape_matches && best.as_ref().is_none_or(|b| scratch.len() < b.len()) {
+                        best = Some(scratch);
+                    }
+                }
+                match best {
+                    Some(errs) => errors.extend(errs),
+                    None => mismatch(errors, &value),
+                }
+                Ok(value)
+            }
+            (Type::Schema(g, _), Value::Record(rec)) => {
+                let schema = match self.global(*g, span)? {
+                    Value::Schema(s) => s,
+                    _ => return Ok(value),
+                };
+                self.conform_record(rec, &schema, path, span, errors)
+            }
+            _ => {
+                mismatch(errors, &value);
+                Ok(value)
+            }
+        }
+    }
+
+    fn not_allowed(
+        &self,
+        ty: &Type,
+        value: &Value,
+        path: &str,
+        span: Span,
+        decl: Option<Span>,
+        errors: &mut Vec<SchemaError>,
+    ) {
+        let allowed: Vec<String> = ty
+            .literals()
+            .unwrap_or_default()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let kind = match value {
+            Value::Str(s) => SchemaErrorKind::NotAllowed {
+                path: display_path(path),
+                value: s.to_string(),
+                suggestions: similar(s, allowed.iter().map(|a| a.as_str())),
+                allowed,
+            },
+            other => SchemaErrorKind::TypeMismatch {
+                path: display_path(path),
+                expected: ty.to_string(),
+                found: other.type_name().to_string(),
+            },
+        };
+        errors.push(SchemaError {
+            kind,
+            span,
+            schema_span: decl,
+        });
+    }
+
+    fn conform_record(
+        &self,
+        rec: &Rc<Record>,
+        schema: &Rc<SchemaDef>,
+        path: &str,
+        span: Span,
+        errors: &mut Vec<SchemaError>,
+    ) -> EvalResult {
+        let schema_name = schema.name.to_string();
+        for (k, _) in rec.fields() {
+            if schema.field(*k).is_none() {
+                errors.push(SchemaError {
+                    kind: SchemaErrorKind::UnknownField {
+                        field: k.to_string(),
+                        schema: schema_name.clone(),
+                        suggestions: similar(
+                            k.as_str(),
+                            schema.fields.iter().map(|f| f.name.as_str()),
+                        ),
+                    },
+                    span: rec.key_span(*k).unwrap_or(span),
+                    schema_span: Some(schema.span),
+                });
+            }
+        }
+        let mut fields: Vec<(Sym, Thunk)> = Vec::with_capacity(schema.fields.len());
+        let mut spans: Vec<(Span, Span)> = Vec::with_capacity(schema.fields.len());
+        for field in &schema.fields {
+            let fpath = join_path(path, field.name.as_str());
+            match rec.get(field.name) {
+                Some(t) => {
+                    let at = rec.value_span(field.name).unwrap_or(span);
+                    let v = self.force(t, at)?;
+                    let v = if matches!(v, Value::Null) && field.optional {
+                        v
+                    } else {
+                        self.conform(v, &field.ty, &fpath, at, Some(field.span), errors)?
+                    };
+                    fields.push((field.name, Thunk::Ready(v)));
+                    spans.push((rec.key_span(field.name).unwrap_or(span), at));
+                }
+                None => match &field.default {
+                    Some(default) => {
+                        let self_rec = Value::Record(Rc::new(Record::new(fields.clone())));
+                        let env = Some(Rc::new(Frame {
+                            slots: vec![Thunk::Ready(self_rec)],
+                            parent: None,
+                        }));
+                        let v = self.eval(default, &env)?;
+                        let v = self.conform(
+                            v,
+                            &field.ty,
+                            &fpath,
+                            default.span,
+                            Some(field.span),
+                            errors,
+                        )?;
+                        fields.push((field.name, Thunk::Ready(v)));
+                        spans.push((field.span, default.span));
+                    }
+                    None if field.optional => {}
+                    None => errors.push(SchemaError {
+                        kind: SchemaErrorKind::MissingField {
+                            field: field.name.to_string(),
+                            ty: field.ty.to_string(),
+                            schema: schema_name.clone(),
+                        },
+                        span,
+                        schema_span: Some(field.span),
+                    }),
+                },
+            }
+        }
+        let result = Rc::new(Record::with_spans(fields, Some(Rc::from(spans))));
+        let self_value = Value::Record(result.clone());
+        for field in &schema.fields {
+            if field.checks.is_empty() {
+                continue;
+            }
+            let Some(t) = result.get(field.name) else {
+                continue;
+            };
+            let v = self.force(t, span)?;
+            let at = result.value_span(field.name).unwrap_or(span);
+            for check in &field.checks {
+                let env = Some(Rc::new(Frame {
+                    slots: vec![Thunk::Ready(self_value.clone()), Thunk::Ready(v.clone())],
+                    parent: None,
+                }));
+                self.run_check(
+                    check,
+                    &env,
+                    &join_path(path, field.name.as_str()),
+                    at,
+                    errors,
+                )?;
+            }
+        }
+        for check in &schema.checks {
+            let env = Some(Rc::new(Frame {
+                slots: vec![Thunk::Ready(self_value.clone())],
+                parent: None,
+            }));
+            self.run_check(check, &env, path, span, errors)?;
+        }
+        Ok(self_value)
+    }
+
+    fn run_check(
+        &self,
+        check: &crate::schema::CheckDef,
+        env: &Env,
+        path: &str,
+        span: Span,
+        errors: &mut Vec<SchemaError>,
+    ) -> EvalResult<()> {
+        match self.eval(&check.cond, env)? {
+            Value::Bool(true) | Value::Unknown(_) => Ok(()),
+            Value::Bool(false) => {
+                let message = match &check.message {
+                    Some(m) => match self.eval(m, env)? {
+                        Value::Str(s) => s.to_string(),
+                        other => format!("validation failed ({})", other.type_name()),
+                    },
+                    None => "validation failed".to_string(),
+                };
+                errors.push(SchemaError {
+                    kind: SchemaErrorKind::CheckFailed {
+                        path: display_path(path),
+                        message,
+                    },
+                    span,
+                    schema_span: Some(check.span),
+                });
+                Ok(())
+            }
+            other => Err(wrong_type("a check", "a Bool", &other, check.cond.span)),
+        }
+    }
+
+    /// Forces every lazy part of a value (records, lists), for output.
+    pub fn deep_force(&self, v: &Value, span: Span) -> EvalResult<()> {
+        match v {
+            Value::Record(rec) => {
+                for (_, t) in rec.fields() {
+                    let inner = self.force(t, rec_span(rec, span))?;
+                    self.deep_force(&inner, span)?;
+                }
+                Ok(())
+            }
+            Value::List(items) => {
+                for item in items.iter() {
+                    self.deep_force(item, span)?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn rec_span(_rec: &Record, span: Span) -> Span {
+    span
+}
+
+fn lookup_local(env: &Env, depth: u32, index: u32) -> Option<Thunk> {
+    let mut frame = env.as_ref()?;
+    for _ in 0..depth {
+        frame = frame.parent.as_ref()?;
+    }
+    frame.slots.get(index as usize).cloned()
+}
+
+fn display_path(path: &str) -> String {
+    if path.is_empty() {
+        "value".to_string()
+    } else {
+        path.to_string()
+    }
+}
+
+fn join_path(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// Formats a float the way ev prints it (always with a `.` or exponent).
+pub fn format_float(n: f64) -> String {
+    if n.fract() == 0.0 && n.is_finite() && n.abs() < 1e15 {
+        format!("{n:.1}")
+    } else {
+        format!("{n}")
+    }
+}
+
+/// A wrong-type error.
+pub fn wrong_type(operation: &str, expected: &str, found: &Value, span: Span) -> Box<EvalError> {
+    EvalError::new(
+        EvalErrorKind::WrongType {
+            operation: operation.to_string(),
+            expected: expected.to_string(),
+            found: found.type_name().to_string(),
+        },
+        span,
+    )
+}
+
+fn binary_values(
+    ev: &Evaluator<'_>,
+    op: BinaryOp,
+    lv: Value,
+    rv: Value,
+    span: Span,
+    lspan: Span,
+    rspan: Span,
+) -> EvalResult {
+    use Value::*;
+    let opname = format!("`{}`", op.as_str());
+    if let (Secret(_), _) | (_, Secret(_)) = (&lv, &rv) {
+        if matches!(op, BinaryOp::Add) {
+            let at = if matches!(lv, Secret(_)) {
+                lspan
+            } else {
+                rspan
+            };
+            return Err(EvalError::new(EvalErrorKind::SecretInString, at));
+        }
+    }
+    match op {
+        BinaryOp::Eq | BinaryOp::NotEq => {
+            return Ok(match ev.equal(&lv, &rv, span)? {
+                Some(eq) => Bool(eq == matches!(op, BinaryOp::Eq)),
+                None => unknown_of(&lv, &rv),
+            })
+        }
+        _ => {}
+    }
+    if matches!(lv, Unknown(_)) || matches!(rv, Unknown(_)) {
+        return Ok(unknown_of(&lv, &rv));
+    }
+    let overflow = || EvalError::new(EvalErrorKind::Overflow, span);
+    let div_zero = || EvalError::new(EvalErrorKind::DivisionByZero, rspan);
+    match (op, &lv, &rv) {
+        (BinaryOp::Add, Int(a), Int(b)) => a.checked_add(*b).map(Int).ok_or_else(overflow),
+        (BinaryOp::Sub, Int(a), Int(b)) => a.checked_sub(*b).map(Int).ok_or_else(overflow),
+        (BinaryOp::Mul, Int(a), Int(b)) => a.checked_mul(*b).map(Int).ok_or_else(overflow),
+        (BinaryOp::Div, Int(_), Int(0)) | (BinaryOp::Rem, Int(_), Int(0)) => Err(div_zero()),
+        (BinaryOp::Div, Int(a), Int(b)) => a.checked_div(*b).map(Int).ok_or_else(overflow),
+        (BinaryOp::Rem, Int(a), Int(b)) => a.checked_rem(*b).map(Int).ok_or_else(overflow),
+        (
+            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem,
+            Int(_) | Float(_),
+            Int(_) | Float(_),
+        ) => {
+            let a = as_f64(&lv);
+            let b = as_f64(&rv);
+            Ok(Float(match op {
+                BinaryOp::Add => a + b,
+                BinaryOp::Sub => a - b,
+                BinaryOp::Mul => a * b,
+                BinaryOp::Div => {
+                    if b == 0.0 {
+                        return Err(div_zero());
+                    }
+                    a / b
+                }
+                _ => {
+                    if b == 0.0 {
+                        return Err(div_zero());
+                    }
+                    a % b
+                }
+            }))
+        }
+        (BinaryOp::Add, Str(a), Str(b)) => {
+            let mut s = String::with_capacity(a.len() + b.len());
+            s.push_str(a);
+            s.push_str(b);
+            Ok(Str(Rc::from(s)))
+        }
+        (BinaryOp::Add, List(a), List(b)) => {
+            let mut v = Vec::with_capacity(a.len() + b.len());
+            v.extend(a.iter().cloned());
+            v.extend(b.iter().cloned());
+            Ok(List(Rc::from(v)))
+        }
+        (BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge, _, _) => {
+            let ord = match (&lv, &rv) {
+                (Int(a), Int(b)) => a.cmp(b),
+                (Int(_) | Float(_), Int(_) | Float(_)) => as_f64(&lv)
+                    .partial_cmp(&as_f64(&rv))
+                    .unwrap_or(std::cmp::Ordering::Equal),
+                (Str(a), Str(b)) => a.cmp(b),
+                (Int(_) | Float(_) | Str(_), other) => {
+                    return Err(wrong_type(
+                        &opname,
+                        &format!("{} on both sides", article_type(&lv)),
+                        other,
+                        rspan,
+                    ))
+                }
+                (other, _) => return Err(wrong_type(&opname, "numbers or strings", other, lspan)),
+            };
+            use std::cmp::Ordering::*;
+            Ok(Bool(match op {
+                BinaryOp::Lt => ord == Less,
+                BinaryOp::Le => ord != Greater,
+                BinaryOp::Gt => ord == Greater,
+                _ => ord != Less,
+            }))
+        }
+        (BinaryOp::Merge, Record(a), Record(b)) => {
+            let mut builder = RecordBuilder::new();
+            for (k, t) in a.fields().iter().chain(b.fields().iter()) {
+                builder.set(*k, t.clone());
+            }
+            Ok(Record(Rc::new(builder.build())))
+        }
+        (BinaryOp::DeepMerge, Record(a), Record(b)) => ev.deep_merge(a, b, span),
+        (BinaryOp::Merge | BinaryOp::DeepMerge, Record(_), other) => {
+            Err(wrong_type(&opname, "a Record", other, rspan))
+        }
+        (BinaryOp::Merge | BinaryOp::DeepMerge, other, _) => {
+            Err(wrong_type(&opname, "a Record", other, lspan))
+        }
+        (BinaryOp::Add, Int(_) | Float(_), other) => {
+            Err(wrong_type(&opname, "a number", other, rspan))
+        }
+        (BinaryOp::Add, Str(_), other) => Err(wrong_type(
+            &opname,
+            "a String (convert with to_string)",
+            other,
+            rspan,
+        )),
+        (BinaryOp::Add, List(_), other) => Err(wrong_type(&opname, "a List", other, rspan)),
+        (BinaryOp::Add, other, _) => Err(wrong_type(
+            &opname,
+            "numbers, strings or lists",
+            other,
+            lspan,
+        )),
+        (_, Int(_) | Float(_), other) => Err(wrong_type(&opname, "a number", other, rspan)),
+        (_, other, _) => Err(wrong_type(&opname, "numbers", other, lspan)),
+    }
+}
+
+fn article_type(v: &Value) -> &'static str {
+    match v {
+        Value::Str(_) => "strings",
+        _ => "numbers",
+    }
+}
+
+fn as_f64(v: &Value) -> f64 {
+    match v {
+        Value::Int(n) => *n as f64,
+        Value::Float(f) => *f,
+        _ => 0.0,
+    }
+}
+
+fn unknown_of(a: &Value, b: &Value) -> Value {
+    match (a, b) {
+        (Value::Unknown(u), _) | (_, Value::Unknown(u)) => Value::Unknown(u.clone()),
+        _ => Value::Null,
+    }
+}

@@ -1,0 +1,24 @@
+//! The core of ev: diagnostics, loading and name resolution, evaluation,
+//! schemas and output. It does no I/O of its own: files are read through
+//! [`fs::FileSystem`], and nothing here prints.
+
+#![deny(clippy::unwrap_used)]
+
+pub mod builtins;
+pub mod check;
+pub mod diagnostic;
+pub mod error;
+pub mod eval;
+pub mod fs;
+pub mod intern;
+pub mod ir;
+pub mod output;
+pub mod program;
+pub mod schema;
+pub mod stdlib;
+pub mod suggest;
+pub mod value;
+
+pub use diagnostic::Diagnostic;
+pub use eval::Evaluator;
+pub use program::{load, Program};

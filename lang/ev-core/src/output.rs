@@ -1,0 +1,228 @@
+//! Converting values to and from data formats (JSON, YAML) and printing
+//! them as ev source text. Secrets and unknowns never print their contents:
+//! they become `(secret)` / `(known after apply)` markers.
+
+use std::fmt::Write;
+use std::rc::Rc;
+
+use ev_syntax::Span;
+
+use crate::error::{EvalError, EvalErrorKind};
+use crate::eval::{format_float, EvalResult, Evaluator};
+use crate::intern::Sym;
+use crate::value::{Record, Thunk, Value};
+
+/// A JSON document as a value (objects keep their key order).
+pub fn from_json(json: &serde_json::Value) -> Value {
+    match json {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().unwrap_or(0.0)),
+        },
+        serde_json::Value::String(s) => Value::str(s),
+        serde_json::Value::Array(items) => Value::List(items.iter().map(from_json).collect()),
+        serde_json::Value::Object(map) => Value::Record(Rc::new(Record::new(
+            map.iter()
+                .map(|(k, v)| (Sym::new(k), Thunk::Ready(from_json(v))))
+                .collect(),
+        ))),
+    }
+}
+
+/// The marker printed in place of a secret.
+pub const SECRET_MARKER: &str = "(secret)";
+/// The marker printed in place of an unknown value.
+pub const UNKNOWN_MARKER: &str = "(known after apply)";
+
+/// A value as JSON, forcing it completely. Secrets and unknowns become their
+/// markers; functions and schemas are an error.
+pub fn to_json(ev: &Evaluator<'_>, v: &Value, span: Span) -> EvalResult<serde_json::Value> {
+    Ok(match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Int(n) => serde_json::Value::from(*n),
+        Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(serde_json::Value::Number)
+            .unwrap_or(serde_json::Value::Null),
+        Value::Str(s) => serde_json::Value::String(s.to_string()),
+        Value::List(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items.iter() {
+                out.push(to_json(ev, item, span)?);
+            }
+            serde_json::Value::Array(out)
+        }
+        Value::Record(rec) => {
+            let mut map = serde_json::Map::with_capacity(rec.len());
+            for (k, t) in rec.fields() {
+                let at = rec.value_span(*k).unwrap_or(span);
+                let value = ev.force(t, at)?;
+                map.insert(k.as_str().to_string(), to_json(ev, &value, at)?);
+            }
+            serde_json::Value::Object(map)
+        }
+        Value::Secret(_) => serde_json::Value::String(SECRET_MARKER.into()),
+        Value::Unknown(_) => serde_json::Value::String(UNKNOWN_MARKER.into()),
+        Value::Func(_) | Value::Schema(_) => {
+            return Err(EvalError::new(
+                EvalErrorKind::NotData(v.type_name().into()),
+                span,
+            ))
+        }
+    })
+}
+
+/// A value as YAML text.
+pub fn to_yaml(ev: &Evaluator<'_>, v: &Value, span: Span) -> EvalResult<String> {
+    let json = to_json(ev, v, span)?;
+    serde_saphyr::to_string(&json).map_err(|e| {
+        EvalError::new(
+            EvalErrorKind::InvalidArgument {
+                function: "yaml output".into(),
+                message: e.to_string(),
+            },
+            span,
+        )
+    })
+}
+
+/// Whether `key` can be written without quotes in ev source.
+pub fn is_bare_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && !key.ends_with('-')
+        && ev_syntax::token::Keyword::from_word(key).is_none()
+}
+
+/// Quotes a string as an ev literal.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '$' => out.push_str("\\$"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Options for printing values as ev text.
+#[derive(Clone, Copy, Debug)]
+pub struct PrettyOptions {
+    /// Lists longer than this are folded (`... and N more`); `None` prints all.
+    pub fold_lists: Option<usize>,
+}
+
+/// Prints a value as ev source text, indented, forcing it completely.
+pub fn to_ev(
+    ev: &Evaluator<'_>,
+    v: &Value,
+    span: Span,
+    options: PrettyOptions,
+) -> EvalResult<String> {
+    let mut out = String::new();
+    write_ev(ev, v, span, 0, options, &mut out)?;
+    Ok(out)
+}
+
+fn write_ev(
+    ev: &Evaluator<'_>,
+    v: &Value,
+    span: Span,
+    indent: usize,
+    options: PrettyOptions,
+    out: &mut String,
+) -> EvalResult<()> {
+    let pad = "  ".repeat(indent + 1);
+    let end_pad = "  ".repeat(indent);
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Float(f) => out.push_str(&format_float(*f)),
+        Value::Str(s) => out.push_str(&quote(s)),
+        Value::Secret(_) => out.push_str(SECRET_MARKER),
+        Value::Unknown(_) => out.push_str(UNKNOWN_MARKER),
+        Value::Func(f) => out.push_str(match &**f {
+            crate::value::Func::Builtin(b) => b.name(),
+            crate::value::Func::Closure { .. } => "<function>",
+        }),
+        Value::Schema(s) => {
+            let _ = write!(out, "<schema {}>", s.name);
+        }
+        Value::List(items) => {
+            if items.is_empty() {
+                out.push_str("[]");
+                return Ok(());
+            }
+            let scalar = items
+                .iter()
+                .all(|i| !matches!(i, Value::List(_) | Value::Record(_)));
+            let shown = options
+                .fold_lists
+                .map_or(items.len(), |n| n.min(items.len()));
+            if scalar && items.len() <= 8 {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write_ev(ev, item, span, indent, options, out)?;
+                }
+                out.push(']');
+                return Ok(());
+            }
+            out.push_str("[\n");
+            for item in items.iter().take(shown) {
+                out.push_str(&pad);
+                write_ev(ev, item, span, indent + 1, options, out)?;
+                out.push_str(",\n");
+            }
+            if shown < items.len() {
+                let _ = writeln!(out, "{pad}# ... and {} more", items.len() - shown);
+            }
+            out.push_str(&end_pad);
+            out.push(']');
+        }
+        Value::Record(rec) => {
+            if rec.is_empty() {
+                out.push_str("{}");
+                return Ok(());
+            }
+            out.push_str("{\n");
+            for (k, t) in rec.fields() {
+                let at = rec.value_span(*k).unwrap_or(span);
+                let value = ev.force(t, at)?;
+                out.push_str(&pad);
+                if is_bare_key(k.as_str()) {
+                    out.push_str(k.as_str());
+                } else {
+                    out.push_str(&quote(k.as_str()));
+                }
+                out.push_str(" = ");
+                write_ev(ev, &value, at, indent + 1, options, out)?;
+                out.push('\n');
+            }
+            out.push_str(&end_pad);
+            out.push('}');
+        }
+    }
+    Ok(())
+}
