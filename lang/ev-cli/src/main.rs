@@ -9,6 +9,10 @@ mod settings;
 
 use clap::Parser;
 
+/// mimalloc: the evaluator allocates many small, short-lived values.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use crate::cli::{Cli, Command};
 use crate::printer::{emit, Output};
 use crate::settings::Settings;
@@ -36,7 +40,7 @@ fn main() {
 fn run(command: Command, settings: Settings) -> Result<Output, String> {
     let result = std::panic::catch_unwind(move || {
         ev_core::eval::run_with_stack(move || -> Result<Output, String> {
-            Ok(match command {
+            let output = match command {
                 Command::Check { path } => {
                     let entry = settings.entry(path.as_deref())?;
                     commands::check::run(&settings, &entry)
@@ -45,7 +49,10 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                     let entry = settings.entry(path.as_deref())?;
                     commands::eval::run(&settings, &entry, expr.as_deref(), format)
                 }
-            })
+            };
+            // Exit from here: tearing down the evaluation thread (and freeing
+            // everything it built) would only cost time.
+            std::process::exit(emit(&output));
         })
     });
     match result {

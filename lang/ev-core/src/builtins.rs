@@ -116,13 +116,18 @@ builtins! {
 pub fn call(
     ev: &Evaluator<'_>,
     b: Builtin,
-    mut args: Vec<Value>,
+    mut args: Args,
     named: Vec<(Sym, Span, Value)>,
     span: Span,
 ) -> EvalResult {
     let bad = |msg: String| Err(EvalError::new(EvalErrorKind::BadArguments(msg), span));
     let params = b.params();
     let variadic = matches!(b, Builtin::Format | Builtin::Merge | Builtin::Remove);
+    // Fast path: positional arguments only, within the builtin's arity.
+    if named.is_empty() && !variadic && args.len() >= b.required() && args.len() <= params.len() {
+        args.resize(params.len(), Value::Null);
+        return finish(ev, b, &args, span);
+    }
     if !variadic && args.len() > params.len() {
         return bad(format!(
             "`{}` takes at most {} argument{}, but {} were given",
@@ -168,10 +173,14 @@ pub fn call(
             return bad(format!("`{}` is missing argument `{p}`", b.name()));
         }
     }
-    let args: Vec<Value> = slots
+    let args: Args = slots
         .into_iter()
         .map(|s| s.unwrap_or(Value::Null))
         .collect();
+    finish(ev, b, &args, span)
+}
+
+fn finish(ev: &Evaluator<'_>, b: Builtin, args: &[Value], span: Span) -> EvalResult {
     // Unknown arguments make the result unknown, except for builtins that
     // inspect knownness or build containers of possibly unknown values.
     if !matches!(b, Builtin::IsKnown | Builtin::TypeOf | Builtin::Error) {
@@ -243,12 +252,12 @@ impl Cx<'_, '_> {
         }
     }
 
-    fn apply(&self, f: &Value, args: Vec<Value>) -> EvalResult {
+    fn apply(&self, f: &Value, args: Args) -> EvalResult {
         self.ev.call(f, args, Vec::new(), self.span)
     }
 
     fn predicate(&self, f: &Value, x: Value) -> EvalResult<Option<bool>> {
-        match self.apply(f, vec![x])? {
+        match self.apply(f, smallvec::smallvec![x])? {
             Value::Bool(b) => Ok(Some(b)),
             Value::Unknown(_) => Ok(None),
             other => Err(wrong_type(
@@ -293,8 +302,7 @@ impl Cx<'_, '_> {
         }
     }
 
-    fn run(&self, args: Vec<Value>) -> EvalResult {
-        let a = &args;
+    fn run(&self, a: &[Value]) -> EvalResult {
         Ok(match self.b {
             Builtin::Split => {
                 let s = self.str(a, 0)?;
@@ -408,7 +416,7 @@ impl Cx<'_, '_> {
                 let f = arg(a, 1);
                 let mut out = Vec::with_capacity(xs.len());
                 for x in xs.iter() {
-                    out.push(self.apply(f, vec![x.clone()])?);
+                    out.push(self.apply(f, smallvec::smallvec![x.clone()])?);
                 }
                 Value::List(Rc::from(out))
             }
@@ -430,7 +438,7 @@ impl Cx<'_, '_> {
                 let f = arg(a, 1);
                 let mut out = Vec::new();
                 for x in xs.iter() {
-                    match self.apply(f, vec![x.clone()])? {
+                    match self.apply(f, smallvec::smallvec![x.clone()])? {
                         Value::List(ys) => out.extend(ys.iter().cloned()),
                         Value::Unknown(u) => return Ok(Value::Unknown(u)),
                         other => {
@@ -463,7 +471,7 @@ impl Cx<'_, '_> {
                 let f = arg(a, 1);
                 let mut keyed = Vec::with_capacity(xs.len());
                 for x in xs.iter() {
-                    keyed.push((self.apply(f, vec![x.clone()])?, x.clone()));
+                    keyed.push((self.apply(f, smallvec::smallvec![x.clone()])?, x.clone()));
                 }
                 self.sort_keyed(&mut keyed)?;
                 Value::List(keyed.into_iter().map(|(_, v)| v).collect())
@@ -541,7 +549,7 @@ impl Cx<'_, '_> {
                 let mut index: std::collections::HashMap<Sym, usize> =
                     std::collections::HashMap::new();
                 for x in xs.iter() {
-                    let key = match self.apply(f, vec![x.clone()])? {
+                    let key = match self.apply(f, smallvec::smallvec![x.clone()])? {
                         Value::Unknown(u) => return Ok(Value::Unknown(u)),
                         k => Sym::new(&self.display(&k)?),
                     };
@@ -569,7 +577,7 @@ impl Cx<'_, '_> {
                 let f = arg(a, 2);
                 let mut acc = arg(a, 1).clone();
                 for x in xs.iter() {
-                    acc = self.apply(f, vec![acc, x.clone()])?;
+                    acc = self.apply(f, smallvec::smallvec![acc, x.clone()])?;
                 }
                 acc
             }
@@ -638,7 +646,9 @@ impl Cx<'_, '_> {
                     let v = self.ev.force(t, self.span)?;
                     fields.push((
                         *k,
-                        Thunk::Ready(self.apply(f, vec![Value::str(k.as_str()), v])?),
+                        Thunk::Ready(
+                            self.apply(f, smallvec::smallvec![Value::str(k.as_str()), v])?,
+                        ),
                     ));
                 }
                 Value::Record(Rc::new(Record::new(fields)))

@@ -147,8 +147,13 @@ impl<'p> Evaluator<'p> {
         else {
             return Err(EvalError::new(EvalErrorKind::Poisoned, use_span));
         };
-        if let Thunk::Ready(v) = thunk {
-            return Ok(v.clone());
+        match thunk {
+            Thunk::Ready(v) => return Ok(v.clone()),
+            Thunk::Lazy(cell) => {
+                if let LazyState::Done(v) = &*cell.state.borrow() {
+                    return Ok(v.clone());
+                }
+            }
         }
         let label = self
             .program
@@ -435,45 +440,13 @@ impl<'p> Evaluator<'p> {
                 }
                 Ok(Value::List(Rc::from(out)))
             }
-            Ir::ListComp { body, clauses } => {
-                let mut out = Vec::new();
-                let known = self.comprehension(clauses, env, &mut |ev, env| {
-                    out.push(ev.eval(body, env)?);
-                    Ok(())
-                })?;
-                match known {
-                    Ok(()) => Ok(Value::List(Rc::from(out))),
-                    Err(u) => Ok(Value::Unknown(u)),
-                }
-            }
+            Ir::ListComp { body, clauses } => self.list_comp(body, clauses, env),
             Ir::Record(lit) => self.record(lit, env),
             Ir::RecordComp {
                 key,
                 value,
                 clauses,
-            } => {
-                let mut builder = RecordBuilder::new();
-                let known = self.comprehension(clauses, env, &mut |ev, env| {
-                    let k = ev.eval(key, env)?;
-                    let k = ev.key_string(&k, key.span, "a record comprehension key")?;
-                    let sym = Sym::new(&k);
-                    if builder.contains(sym) {
-                        return Err(EvalError::new(
-                            EvalErrorKind::InvalidArgument {
-                                function: "record comprehension".into(),
-                                message: format!("the key `{k}` is produced twice"),
-                            },
-                            key.span,
-                        ));
-                    }
-                    builder.set(sym, ev.thunk_of(value, env)?);
-                    Ok(())
-                })?;
-                match known {
-                    Ok(()) => Ok(Value::Record(Rc::new(builder.build()))),
-                    Err(u) => Ok(Value::Unknown(u)),
-                }
-            }
+            } => self.record_comp(key, value, clauses, env),
             Ir::Select { target, field } => {
                 let t = self.eval(target, env)?;
                 self.select(&t, *field, span)
@@ -496,18 +469,7 @@ impl<'p> Evaluator<'p> {
                 Some(v) => Ok(v),
                 None => self.eval(default, env),
             },
-            Ir::Call { func, args, named } => {
-                let f = self.eval(func, env)?;
-                let mut arg_values = Vec::with_capacity(args.len());
-                for a in args {
-                    arg_values.push(self.eval(a, env)?);
-                }
-                let mut named_values = Vec::with_capacity(named.len());
-                for (name, name_span, a) in named {
-                    named_values.push((*name, *name_span, self.eval(a, env)?));
-                }
-                self.call(&f, arg_values, named_values, span)
-            }
+            Ir::Call { func, args, named } => self.eval_call(func, args, named, env, span),
             Ir::Lambda(def) => Ok(Value::Func(Rc::new(Func::Closure {
                 def: def.clone(),
                 env: env.clone(),
@@ -515,7 +477,7 @@ impl<'p> Evaluator<'p> {
             Ir::Let { value, body } => {
                 let thunk = self.thunk_of(value, env)?;
                 let frame = Some(Rc::new(Frame {
-                    slots: vec![thunk],
+                    slots: smallvec::smallvec![thunk],
                     parent: env.clone(),
                 }));
                 self.eval(body, &frame)
@@ -551,8 +513,74 @@ impl<'p> Evaluator<'p> {
         }
     }
 
+    #[inline(never)]
+    fn list_comp(&self, body: &Node, clauses: &[IrClause], env: &Env) -> EvalResult {
+        let mut out = Vec::new();
+        let known = self.comprehension(clauses, env, &mut |ev, env| {
+            out.push(ev.eval(body, env)?);
+            Ok(())
+        })?;
+        match known {
+            Ok(()) => Ok(Value::List(Rc::from(out))),
+            Err(u) => Ok(Value::Unknown(u)),
+        }
+    }
+
+    #[inline(never)]
+    fn record_comp(
+        &self,
+        key: &Node,
+        value: &Rc<Node>,
+        clauses: &[IrClause],
+        env: &Env,
+    ) -> EvalResult {
+        let mut builder = RecordBuilder::new();
+        let known = self.comprehension(clauses, env, &mut |ev, env| {
+            let k = ev.eval(key, env)?;
+            let k = ev.key_string(&k, key.span, "a record comprehension key")?;
+            let sym = Sym::new(&k);
+            if builder.contains(sym) {
+                return Err(EvalError::new(
+                    EvalErrorKind::InvalidArgument {
+                        function: "record comprehension".into(),
+                        message: format!("the key `{k}` is produced twice"),
+                    },
+                    key.span,
+                ));
+            }
+            builder.set(sym, ev.thunk_of(value, env)?);
+            Ok(())
+        })?;
+        match known {
+            Ok(()) => Ok(Value::Record(Rc::new(builder.build()))),
+            Err(u) => Ok(Value::Unknown(u)),
+        }
+    }
+
+    #[inline(never)]
+    fn eval_call(
+        &self,
+        func: &Node,
+        args: &[Node],
+        named: &[(Sym, Span, Node)],
+        env: &Env,
+        span: Span,
+    ) -> EvalResult {
+        let f = self.eval(func, env)?;
+        let mut arg_values = Args::with_capacity(args.len());
+        for a in args {
+            arg_values.push(self.eval(a, env)?);
+        }
+        let mut named_values = Vec::with_capacity(named.len());
+        for (name, name_span, a) in named {
+            named_values.push((*name, *name_span, self.eval(a, env)?));
+        }
+        self.call(&f, arg_values, named_values, span)
+    }
+
     /// Evaluates a field-access path, giving `None` when a field is missing
     /// (or an intermediate value is null) — the semantics of `or`.
+    #[inline(never)]
     fn eval_optional(&self, node: &Node, env: &Env) -> EvalResult<Option<Value>> {
         let (target, key) = match &node.ir {
             Ir::Select { target, field } => (target, Some(*field)),
@@ -663,8 +691,16 @@ impl<'p> Evaluator<'p> {
         }
     }
 
+    #[inline(never)]
     fn interp(&self, parts: &[InterpPart], env: &Env) -> EvalResult {
-        let mut out = String::new();
+        let capacity = parts
+            .iter()
+            .map(|p| match p {
+                InterpPart::Text(t) => t.len(),
+                InterpPart::Expr(_) => 12,
+            })
+            .sum();
+        let mut out = String::with_capacity(capacity);
         for part in parts {
             match part {
                 InterpPart::Text(t) => out.push_str(t),
@@ -672,10 +708,7 @@ impl<'p> Evaluator<'p> {
                     let v = self.eval(node, env)?;
                     match v {
                         Value::Str(s) => out.push_str(&s),
-                        Value::Int(n) => {
-                            use std::fmt::Write;
-                            let _ = write!(out, "{n}");
-                        }
+                        Value::Int(n) => out.push_str(itoa::Buffer::new().format(n)),
                         Value::Float(n) => out.push_str(&format_float(n)),
                         Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
                         Value::Null => out.push_str("null"),
@@ -698,6 +731,7 @@ impl<'p> Evaluator<'p> {
         Ok(Value::Str(Rc::from(out)))
     }
 
+    #[inline(never)]
     fn record(&self, lit: &RecordLit, env: &Env) -> EvalResult {
         let all_static = lit.spans.is_some();
         if all_static {
@@ -762,7 +796,7 @@ impl<'p> Evaluator<'p> {
                     (Value::List(items), 1) => {
                         for item in items.iter() {
                             let frame = Some(Rc::new(Frame {
-                                slots: vec![Thunk::Ready(item.clone())],
+                                slots: smallvec::smallvec![Thunk::Ready(item.clone())],
                                 parent: env.clone(),
                             }));
                             if let Err(u) = self.comprehension(rest, &frame, emit)? {
@@ -774,7 +808,7 @@ impl<'p> Evaluator<'p> {
                     (Value::List(items), _) => {
                         for (i, item) in items.iter().enumerate() {
                             let frame = Some(Rc::new(Frame {
-                                slots: vec![
+                                slots: smallvec::smallvec![
                                     Thunk::Ready(Value::Int(i as i64)),
                                     Thunk::Ready(item.clone()),
                                 ],
@@ -788,10 +822,10 @@ impl<'p> Evaluator<'p> {
                     }
                     (Value::Record(rec), n) => {
                         for (k, t) in rec.fields() {
-                            let slots = if n == 1 {
-                                vec![Thunk::Ready(Value::str(k.as_str()))]
+                            let slots: Slots = if n == 1 {
+                                smallvec::smallvec![Thunk::Ready(Value::str(k.as_str()))]
                             } else {
-                                vec![Thunk::Ready(Value::str(k.as_str())), t.clone()]
+                                smallvec::smallvec![Thunk::Ready(Value::str(k.as_str())), t.clone()]
                             };
                             let frame = Some(Rc::new(Frame {
                                 slots,
@@ -814,7 +848,7 @@ impl<'p> Evaluator<'p> {
     pub fn call(
         &self,
         f: &Value,
-        args: Vec<Value>,
+        args: Args,
         named: Vec<(Sym, Span, Value)>,
         span: Span,
     ) -> EvalResult {
@@ -835,19 +869,29 @@ impl<'p> Evaluator<'p> {
         &self,
         def: &Rc<LambdaDef>,
         env: &Env,
-        args: Vec<Value>,
+        args: Args,
         named: Vec<(Sym, Span, Value)>,
         span: Span,
     ) -> EvalResult {
         let n = def.params.len();
-        let fname = def
-            .name
-            .map(|s| format!("`{s}`"))
-            .unwrap_or_else(|| "this function".into());
+        // Fast path: exactly the positional arguments the function declares.
+        if named.is_empty() && args.len() == n {
+            let frame = Some(Rc::new(Frame {
+                slots: args.into_iter().map(Thunk::Ready).collect(),
+                parent: env.clone(),
+            }));
+            return self.nested(span, || self.eval(&def.body, &frame));
+        }
+        let fname = || {
+            def.name
+                .map(|s| format!("`{s}`"))
+                .unwrap_or_else(|| "this function".into())
+        };
         if args.len() > n {
             return Err(EvalError::new(
                 EvalErrorKind::BadArguments(format!(
-                    "{fname} takes {n} argument{}, but {} were given",
+                    "{} takes {n} argument{}, but {} were given",
+                    fname(),
                     if n == 1 { "" } else { "s" },
                     args.len()
                 )),
@@ -873,7 +917,7 @@ impl<'p> Evaluator<'p> {
                 }
                 None => {
                     let hint = similar(name.as_str(), def.params.iter().map(|p| p.as_str()));
-                    let mut msg = format!("{fname} has no parameter `{name}`");
+                    let mut msg = format!("{} has no parameter `{name}`", fname());
                     if let Some(h) = hint.first() {
                         msg.push_str(&format!(" (did you mean `{h}`?)"));
                     }
@@ -881,7 +925,7 @@ impl<'p> Evaluator<'p> {
                 }
             }
         }
-        let mut frame_slots: Vec<Thunk> = Vec::with_capacity(n);
+        let mut frame_slots: Slots = Slots::with_capacity(n);
         for (i, slot) in slots.into_iter().enumerate() {
             let value = match slot {
                 Some(v) => v,
@@ -897,7 +941,8 @@ impl<'p> Evaluator<'p> {
                         let pname = def.params.get(i).map(|p| p.as_str()).unwrap_or("?");
                         return Err(EvalError::new(
                             EvalErrorKind::BadArguments(format!(
-                                "{fname} is missing argument `{pname}`"
+                                "{} is missing argument `{pname}`",
+                                fname()
                             )),
                             span,
                         ));
@@ -913,6 +958,7 @@ impl<'p> Evaluator<'p> {
         self.nested(span, || self.eval(&def.body, &frame))
     }
 
+    #[inline(never)]
     fn binary(&self, op: BinaryOp, l: &Node, r: &Node, env: &Env, span: Span) -> EvalResult {
         // Short-circuit operators first.
         if matches!(op, BinaryOp::And | BinaryOp::Or) {
@@ -1211,7 +1257,7 @@ impl<'p> Evaluator<'p> {
                     Some(default) => {
                         let self_rec = Value::Record(Rc::new(Record::new(fields.clone())));
                         let env = Some(Rc::new(Frame {
-                            slots: vec![Thunk::Ready(self_rec)],
+                            slots: smallvec::smallvec![Thunk::Ready(self_rec)],
                             parent: None,
                         }));
                         let v = self.eval(default, &env)?;
@@ -1252,7 +1298,10 @@ impl<'p> Evaluator<'p> {
             let at = result.value_span(field.name).unwrap_or(span);
             for check in &field.checks {
                 let env = Some(Rc::new(Frame {
-                    slots: vec![Thunk::Ready(self_value.clone()), Thunk::Ready(v.clone())],
+                    slots: smallvec::smallvec![
+                        Thunk::Ready(self_value.clone()),
+                        Thunk::Ready(v.clone())
+                    ],
                     parent: None,
                 }));
                 self.run_check(
@@ -1266,7 +1315,7 @@ impl<'p> Evaluator<'p> {
         }
         for check in &schema.checks {
             let env = Some(Rc::new(Frame {
-                slots: vec![Thunk::Ready(self_value.clone())],
+                slots: smallvec::smallvec![Thunk::Ready(self_value.clone())],
                 parent: None,
             }));
             self.run_check(check, &env, path, span, errors)?;
@@ -1386,7 +1435,7 @@ fn binary_values(
     rspan: Span,
 ) -> EvalResult {
     use Value::*;
-    let opname = format!("`{}`", op.as_str());
+    let opname = || format!("`{}`", op.as_str());
     if let (Secret(_), _) | (_, Secret(_)) = (&lv, &rv) {
         if matches!(op, BinaryOp::Add) {
             let at = if matches!(lv, Secret(_)) {
@@ -1464,13 +1513,15 @@ fn binary_values(
                 (Str(a), Str(b)) => a.cmp(b),
                 (Int(_) | Float(_) | Str(_), other) => {
                     return Err(wrong_type(
-                        &opname,
+                        &opname(),
                         &format!("{} on both sides", article_type(&lv)),
                         other,
                         rspan,
                     ))
                 }
-                (other, _) => return Err(wrong_type(&opname, "numbers or strings", other, lspan)),
+                (other, _) => {
+                    return Err(wrong_type(&opname(), "numbers or strings", other, lspan))
+                }
             };
             use std::cmp::Ordering::*;
             Ok(Bool(match op {
@@ -1489,29 +1540,29 @@ fn binary_values(
         }
         (BinaryOp::DeepMerge, Record(a), Record(b)) => ev.deep_merge(a, b, span),
         (BinaryOp::Merge | BinaryOp::DeepMerge, Record(_), other) => {
-            Err(wrong_type(&opname, "a Record", other, rspan))
+            Err(wrong_type(&opname(), "a Record", other, rspan))
         }
         (BinaryOp::Merge | BinaryOp::DeepMerge, other, _) => {
-            Err(wrong_type(&opname, "a Record", other, lspan))
+            Err(wrong_type(&opname(), "a Record", other, lspan))
         }
         (BinaryOp::Add, Int(_) | Float(_), other) => {
-            Err(wrong_type(&opname, "a number", other, rspan))
+            Err(wrong_type(&opname(), "a number", other, rspan))
         }
         (BinaryOp::Add, Str(_), other) => Err(wrong_type(
-            &opname,
+            &opname(),
             "a String (convert with to_string)",
             other,
             rspan,
         )),
-        (BinaryOp::Add, List(_), other) => Err(wrong_type(&opname, "a List", other, rspan)),
+        (BinaryOp::Add, List(_), other) => Err(wrong_type(&opname(), "a List", other, rspan)),
         (BinaryOp::Add, other, _) => Err(wrong_type(
-            &opname,
+            &opname(),
             "numbers, strings or lists",
             other,
             lspan,
         )),
-        (_, Int(_) | Float(_), other) => Err(wrong_type(&opname, "a number", other, rspan)),
-        (_, other, _) => Err(wrong_type(&opname, "numbers", other, lspan)),
+        (_, Int(_) | Float(_), other) => Err(wrong_type(&opname(), "a number", other, rspan)),
+        (_, other, _) => Err(wrong_type(&opname(), "numbers", other, lspan)),
     }
 }
 

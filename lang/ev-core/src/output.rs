@@ -74,6 +74,183 @@ pub fn to_json(ev: &Evaluator<'_>, v: &Value, span: Span) -> EvalResult<serde_js
     })
 }
 
+/// Writes a value as JSON text straight into `out` (pretty: two-space
+/// indentation), forcing it as it goes. Faster and leaner than building a
+/// `serde_json::Value` first, which matters for large outputs.
+pub fn write_json(
+    ev: &Evaluator<'_>,
+    v: &Value,
+    span: Span,
+    pretty: bool,
+    out: &mut String,
+) -> EvalResult<()> {
+    let mut sink = |_: &mut String| {};
+    write_json_at(ev, v, span, pretty, 0, out, &mut sink)
+}
+
+/// Like [`write_json`], but hands the text to `sink` in chunks of about
+/// 64 KiB instead of building it whole. Call [`check_data`] first when a
+/// partial output on error is unwanted.
+pub fn write_json_chunked(
+    ev: &Evaluator<'_>,
+    v: &Value,
+    span: Span,
+    pretty: bool,
+    sink: &mut dyn FnMut(&mut String),
+) -> EvalResult<()> {
+    let mut out = String::with_capacity(CHUNK + 4096);
+    write_json_at(ev, v, span, pretty, 0, &mut out, sink)?;
+    out.push('\n');
+    sink(&mut out);
+    Ok(())
+}
+
+const CHUNK: usize = 1 << 16;
+
+/// Forces a value completely and checks it is plain data (no functions or
+/// schemas), so that writing it afterwards cannot fail.
+pub fn check_data(ev: &Evaluator<'_>, v: &Value, span: Span) -> EvalResult<()> {
+    match v {
+        Value::Record(rec) => {
+            for (i, (_, t)) in rec.fields().iter().enumerate() {
+                let at = rec
+                    .spans
+                    .as_ref()
+                    .and_then(|s| s.get(i))
+                    .map(|(_, v)| *v)
+                    .unwrap_or(span);
+                check_data(ev, &ev.force(t, at)?, at)?;
+            }
+            Ok(())
+        }
+        Value::List(items) => items.iter().try_for_each(|i| check_data(ev, i, span)),
+        Value::Func(_) | Value::Schema(_) => Err(EvalError::new(
+            EvalErrorKind::NotData(v.type_name().into()),
+            span,
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn newline(out: &mut String, pretty: bool, indent: usize) {
+    const SPACES: &str = "                                                                ";
+    if pretty {
+        out.push('\n');
+        let mut n = indent * 2;
+        while n > 0 {
+            let take = n.min(SPACES.len());
+            out.push_str(SPACES.get(..take).unwrap_or(""));
+            n -= take;
+        }
+    }
+}
+
+fn write_json_at(
+    ev: &Evaluator<'_>,
+    v: &Value,
+    span: Span,
+    pretty: bool,
+    indent: usize,
+    out: &mut String,
+    sink: &mut dyn FnMut(&mut String),
+) -> EvalResult<()> {
+    if out.len() >= CHUNK {
+        sink(out);
+    }
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(n) => out.push_str(itoa::Buffer::new().format(*n)),
+        Value::Float(f) => match serde_json::Number::from_f64(*f) {
+            Some(n) => out.push_str(&n.to_string()),
+            None => out.push_str("null"),
+        },
+        Value::Str(s) => json_string(s, out),
+        Value::Secret(_) => json_string(SECRET_MARKER, out),
+        Value::Unknown(_) => json_string(UNKNOWN_MARKER, out),
+        Value::List(items) => {
+            if items.is_empty() {
+                out.push_str("[]");
+                return Ok(());
+            }
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                newline(out, pretty, indent + 1);
+                write_json_at(ev, item, span, pretty, indent + 1, out, sink)?;
+            }
+            newline(out, pretty, indent);
+            out.push(']');
+        }
+        Value::Record(rec) => {
+            if rec.is_empty() {
+                out.push_str("{}");
+                return Ok(());
+            }
+            out.push('{');
+            for (i, (k, t)) in rec.fields().iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                newline(out, pretty, indent + 1);
+                json_string(k.as_str(), out);
+                out.push_str(if pretty { ": " } else { ":" });
+                let at = rec
+                    .spans
+                    .as_ref()
+                    .and_then(|s| s.get(i))
+                    .map(|(_, v)| *v)
+                    .unwrap_or(span);
+                let value = ev.force(t, at)?;
+                write_json_at(ev, &value, at, pretty, indent + 1, out, sink)?;
+            }
+            newline(out, pretty, indent);
+            out.push('}');
+        }
+        Value::Func(_) | Value::Schema(_) => {
+            return Err(EvalError::new(
+                EvalErrorKind::NotData(v.type_name().into()),
+                span,
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// Appends `s` as a JSON string literal.
+fn json_string(s: &str, out: &mut String) {
+    out.push('"');
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let esc: Option<&str> = match b {
+            b'"' => Some("\\\""),
+            b'\\' => Some("\\\\"),
+            b'\n' => Some("\\n"),
+            b'\r' => Some("\\r"),
+            b'\t' => Some("\\t"),
+            0..=0x1f => None,
+            _ => continue,
+        };
+        out.push_str(s.get(start..i).unwrap_or(""));
+        match esc {
+            Some(e) => out.push_str(e),
+            None => {
+                let _ = write!(out, "\\u{:04x}", b);
+            }
+        }
+        start = i + 1;
+    }
+    out.push_str(s.get(start..).unwrap_or(""));
+    out.push('"');
+}
+
 /// A value as YAML text.
 pub fn to_yaml(ev: &Evaluator<'_>, v: &Value, span: Span) -> EvalResult<String> {
     let json = to_json(ev, v, span)?;

@@ -97,14 +97,20 @@ pub enum Func {
     Builtin(Builtin),
 }
 
+/// Evaluated call arguments, stored inline up to four.
+pub type Args = smallvec::SmallVec<[Value; 4]>;
+
+/// Frame slots, stored inline up to two.
+pub type Slots = smallvec::SmallVec<[Thunk; 2]>;
+
 /// An environment: a chain of frames.
 pub type Env = Option<Rc<Frame>>;
 
 /// One environment frame.
 #[derive(Debug)]
 pub struct Frame {
-    /// The slots.
-    pub slots: Vec<Thunk>,
+    /// The slots (one or two inline: `let`, `for` and small calls allocate once).
+    pub slots: Slots,
     /// The enclosing frame.
     pub parent: Env,
 }
@@ -156,8 +162,8 @@ const INDEX_THRESHOLD: usize = 12;
 /// An ordered record. Keys keep insertion order.
 #[derive(Debug)]
 pub struct Record {
-    fields: Vec<(Sym, Thunk)>,
-    index: OnceCell<HashMap<Sym, u32>>,
+    fields: Box<[(Sym, Thunk)]>,
+    index: OnceCell<Box<HashMap<Sym, u32>>>,
     /// (key span, value span) per field, when the record comes straight from a literal.
     pub spans: Option<Rc<[(Span, Span)]>>,
 }
@@ -166,7 +172,7 @@ impl Record {
     /// A record with these fields (keys assumed distinct).
     pub fn new(fields: Vec<(Sym, Thunk)>) -> Record {
         Record {
-            fields,
+            fields: fields.into_boxed_slice(),
             index: OnceCell::new(),
             spans: None,
         }
@@ -175,7 +181,7 @@ impl Record {
     /// A record with spans for its fields.
     pub fn with_spans(fields: Vec<(Sym, Thunk)>, spans: Option<Rc<[(Span, Span)]>>) -> Record {
         Record {
-            fields,
+            fields: fields.into_boxed_slice(),
             index: OnceCell::new(),
             spans,
         }
@@ -187,11 +193,13 @@ impl Record {
             return self.fields.iter().position(|(k, _)| *k == key);
         }
         let index = self.index.get_or_init(|| {
-            self.fields
-                .iter()
-                .enumerate()
-                .map(|(i, (k, _))| (*k, i as u32))
-                .collect()
+            Box::new(
+                self.fields
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (k, _))| (*k, i as u32))
+                    .collect(),
+            )
         });
         index.get(&key).map(|i| *i as usize)
     }

@@ -1,7 +1,9 @@
 //! `ev eval`: evaluate a program (or an expression in its scope) and print it.
 
 use ev_core::error::eval_diagnostics;
-use ev_core::output::{to_ev, to_json, to_yaml, PrettyOptions};
+use std::io::Write;
+
+use ev_core::output::{check_data, to_ev, to_yaml, write_json_chunked, PrettyOptions};
 use ev_core::Evaluator;
 
 use crate::cli::OutputFormat;
@@ -46,11 +48,24 @@ pub fn run(settings: &Settings, entry: &str, expr: Option<&str>, format: OutputF
         }
     };
     let rendered = result.and_then(|(value, span)| match format {
-        OutputFormat::Json => to_json(&ev, &value, span).map(|j| {
-            let mut s = serde_json::to_string_pretty(&j).unwrap_or_default();
-            s.push('\n');
-            s
-        }),
+        OutputFormat::Json => {
+            // Check everything first so an error never leaves half a
+            // document on stdout; then stream, since outputs can be large.
+            check_data(&ev, &value, span).and_then(|()| {
+                let mut stdout = std::io::stdout().lock();
+                let mut failed = false;
+                write_json_chunked(&ev, &value, span, true, &mut |chunk: &mut String| {
+                    failed |= stdout.write_all(chunk.as_bytes()).is_err();
+                    chunk.clear();
+                })?;
+                failed |= stdout.flush().is_err();
+                Ok(if failed {
+                    "\u{0}".to_string()
+                } else {
+                    String::new()
+                })
+            })
+        }
         OutputFormat::Yaml => to_yaml(&ev, &value, span),
         OutputFormat::Ev => {
             to_ev(&ev, &value, span, PrettyOptions { fold_lists: None }).map(|mut s| {
@@ -60,6 +75,11 @@ pub fn run(settings: &Settings, entry: &str, expr: Option<&str>, format: OutputF
         }
     });
     match rendered {
+        Ok(text) if text == "\u{0}" => {
+            out.stderr
+                .push_str("error: cannot write to standard output\n");
+            out.code = 1;
+        }
         Ok(text) => out.stdout = text,
         Err(e) => {
             let diags = eval_diagnostics(&e);
@@ -67,5 +87,9 @@ pub fn run(settings: &Settings, entry: &str, expr: Option<&str>, format: OutputF
             out.code = 1;
         }
     }
+    // The process exits right after printing: freeing a large evaluated
+    // program value by value would only add time.
+    std::mem::forget(ev);
+    std::mem::forget(program);
     out
 }

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Benchmark runner: prints wall time and peak memory of `ev eval` on the
+generated workload for each N (median of several runs), and the same for
+`nix-instantiate` when it is installed, with the ratio.
+
+Usage: bench/run.py [--runs K] [N ...]   (default N: 1000 10000 100000)
+"""
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import gen_eval  # noqa: E402
+
+
+def measure(argv, cwd):
+    """Runs argv once; returns (seconds, peak RSS in MiB) of that child alone."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{argv[0]} failed: {proc.stderr.read().decode()[:2000]}")
+    return elapsed, usage.ru_maxrss / 1024.0
+
+
+def median_of(argv, cwd, runs):
+    samples = [measure(argv, cwd) for _ in range(runs)]
+    return statistics.median(s[0] for s in samples), max(s[1] for s in samples)
+
+
+def main():
+    args = sys.argv[1:]
+    runs = 3
+    if args[:1] == ["--runs"]:
+        runs = int(args[1])
+        args = args[2:]
+    sizes = [int(a) for a in args] or [1000, 10000, 100000]
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "ev-cli"], cwd=ROOT, check=True)
+    ev = os.path.join(ROOT, "target", "release", "ev")
+    nix = shutil.which("nix-instantiate")
+    print(f"eval benchmark: N machines -> 3N records, JSON output (median of {runs} runs)")
+    header = f"{'N':>8} {'records':>9} {'ev s':>8} {'ev MiB':>8}"
+    if nix:
+        header += f" {'nix s':>8} {'nix MiB':>8} {'nix/ev':>7}"
+    print(header)
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "everything.ev"), "w") as f:
+                f.write(gen_eval.EV.format(n=n))
+            with open(os.path.join(d, "bench.nix"), "w") as f:
+                f.write(gen_eval.NIX.format(n=n))
+            count = subprocess.run(
+                [ev, "eval", "-C", d, "--format", "json", "-e", "result.count"],
+                capture_output=True, text=True, check=True,
+            ).stdout.strip()
+            t, mem = median_of([ev, "eval", "-C", d, "--format", "json", "-e", "result"], d, runs)
+            line = f"{n:>8} {count:>9} {t:>8.3f} {mem:>8.1f}"
+            if nix:
+                nt, nmem = median_of([nix, "--eval", "--strict", "--json", "bench.nix"], d, runs)
+                line += f" {nt:>8.3f} {nmem:>8.1f} {nt / t:>7.2f}"
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
