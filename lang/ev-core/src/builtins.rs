@@ -632,6 +632,7 @@ impl Cx<'_, '_> {
                                     key,
                                     r.fields().iter().map(|(k, _)| k.as_str()),
                                 ),
+                                available: crate::eval::available_fields(r),
                             },
                             self.span,
                         ))

@@ -181,33 +181,26 @@ pub fn render_human(
                     .with_index_type(IndexType::Byte),
             )
             .with_code(diag.code)
-            .with_message(&diag.message)
-            .with_label({
-                let label = ALabel::new(primary).with_order(0);
-                let label = if diag.primary.message.is_empty() {
-                    label
-                } else {
-                    label.with_message(&diag.primary.message)
-                };
-                if options.color {
-                    label.with_color(Color::Red)
-                } else {
-                    label
-                }
-            });
-        for (i, sec) in diag.secondary.iter().enumerate() {
-            let label = ALabel::new((path_of(sec.span), sec.span.range()))
-                .with_order(i32::try_from(i + 1).unwrap_or(i32::MAX));
-            let label = if sec.message.is_empty() {
+            .with_message(&diag.message);
+        // ariadne starts a new snippet whenever a label's line goes backwards
+        // in label order, so order labels by position: one snippet per file.
+        let mut labels: Vec<(&Label, bool)> = vec![(&diag.primary, true)];
+        labels.extend(diag.secondary.iter().map(|l| (l, false)));
+        labels.sort_by_key(|(l, primary)| (l.span.file, l.span.start, !*primary));
+        for (order, (l, is_primary)) in labels.into_iter().enumerate() {
+            let label = ALabel::new((path_of(l.span), l.span.range()))
+                .with_order(i32::try_from(order).unwrap_or(i32::MAX));
+            let label = if l.message.is_empty() {
                 label
             } else {
-                label.with_message(&sec.message)
+                label.with_message(&l.message)
             };
-            report = report.with_label(if options.color {
-                label.with_color(Color::Blue)
-            } else {
-                label
-            });
+            let label = match (options.color, is_primary) {
+                (false, _) => label,
+                (true, true) => label.with_color(Color::Red),
+                (true, false) => label.with_color(Color::Blue),
+            };
+            report = report.with_label(label);
         }
         for note in &diag.notes {
             report = report.with_note(note);

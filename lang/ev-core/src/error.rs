@@ -158,6 +158,8 @@ pub enum EvalErrorKind {
         field: String,
         /// Close existing fields.
         suggestions: Vec<String>,
+        /// The fields that do exist (at most a dozen).
+        available: Vec<String>,
     },
     /// `x / 0` or `x % 0`.
     DivisionByZero,
@@ -525,8 +527,17 @@ pub fn eval_diagnostics(err: &EvalError) -> Vec<Diagnostic> {
             format!("{operation} expects {expected}, found {found}"),
             &format!("this is {}", article(found)),
         )),
-        EvalErrorKind::NoSuchField { field, suggestions } => {
+        EvalErrorKind::NoSuchField {
+            field,
+            suggestions,
+            available,
+        } => {
             let d = base("E0402", format!("no field `{field}`"), "field not found");
+            let d = if available.is_empty() {
+                d.with_note("the record is empty")
+            } else {
+                d.with_note(format!("the record has: {}", available.join(", ")))
+            };
             out.push(match did_you_mean(suggestions) {
                 Some(h) => d.with_help(h),
                 None => d.with_help("use `record.field or default` when a field may be absent"),
@@ -549,7 +560,9 @@ pub fn eval_diagnostics(err: &EvalError) -> Vec<Diagnostic> {
                 d = d.with_note(format!("cycle: {} → {}", names.join(" → "), names.first().copied().unwrap_or("")));
             }
             for (name, span) in chain {
-                d = d.with_label(*span, format!("`{name}` is defined here"));
+                if *span != err.span {
+                    d = d.with_label(*span, format!("{name} is defined here"));
+                }
             }
             out.push(d.with_help("break the cycle: one of these values must not depend on the others"));
         }
@@ -703,8 +716,13 @@ fn schema_diagnostic(e: &SchemaError) -> Diagnostic {
             Label::new(e.span, "fails this check"),
         ),
     };
+    let what = match &e.kind {
+        SchemaErrorKind::UnknownField { schema, .. } => format!("schema `{schema}` declared here"),
+        SchemaErrorKind::CheckFailed { .. } => "the check".to_string(),
+        _ => "field declared here".to_string(),
+    };
     match e.schema_span {
-        Some(s) => d.with_label(s, "declared here"),
+        Some(s) => d.with_label(s, what),
         None => d,
     }
 }

@@ -158,7 +158,7 @@ impl<'p> Evaluator<'p> {
         let label = self
             .program
             .global(g)
-            .map(|d| (d.name.to_string(), d.span))
+            .map(|d| (format!("`{}`", d.name), d.span))
             .unwrap_or_else(|| ("?".into(), use_span));
         self.force_labelled(thunk, label, use_span)
     }
@@ -298,8 +298,11 @@ impl<'p> Evaluator<'p> {
                     fields.extend(rec.fields().iter().cloned());
                     let spans = rec.spans.as_ref().map(|s| {
                         let mut v = vec![(def.name_span, def.name_span)];
-                        v.extend(s.iter().copied());
-                        Rc::from(v)
+                        v.extend(s.fields.iter().copied());
+                        Rc::new(SpanTable {
+                            record: s.record,
+                            fields: v.into_boxed_slice(),
+                        })
                     });
                     Rc::new(Record::with_spans(fields, spans))
                 } else {
@@ -652,6 +655,7 @@ impl<'p> Evaluator<'p> {
                             field.as_str(),
                             rec.fields().iter().map(|(k, _)| k.as_str()),
                         ),
+                        available: available_fields(rec),
                     },
                     span,
                 )),
@@ -1221,6 +1225,7 @@ impl<'p> Evaluator<'p> {
         errors: &mut Vec<SchemaError>,
     ) -> EvalResult {
         let schema_name = schema.name.to_string();
+        let errors_at_start = errors.len();
         for (k, _) in rec.fields() {
             if schema.field(*k).is_none() {
                 errors.push(SchemaError {
@@ -1239,8 +1244,10 @@ impl<'p> Evaluator<'p> {
         }
         let mut fields: Vec<(Sym, Thunk)> = Vec::with_capacity(schema.fields.len());
         let mut spans: Vec<(Span, Span)> = Vec::with_capacity(schema.fields.len());
+        let mut ill_typed: Vec<Sym> = Vec::new();
         for field in &schema.fields {
             let fpath = join_path(path, field.name.as_str());
+            let errors_before = errors.len();
             match rec.get(field.name) {
                 Some(t) => {
                     let at = rec.value_span(field.name).unwrap_or(span);
@@ -1248,8 +1255,12 @@ impl<'p> Evaluator<'p> {
                     let v = if matches!(v, Value::Null) && field.optional {
                         v
                     } else {
-                        self.conform(v, &field.ty, &fpath, at, Some(field.span), errors)?
+                        self.conform(v, &field.ty, &fpath, at, Some(field.name_span), errors)?
                     };
+                    if errors.len() > errors_before {
+                        // Predicates assume the declared type: skip them.
+                        ill_typed.push(field.name);
+                    }
                     fields.push((field.name, Thunk::Ready(v)));
                     spans.push((rec.key_span(field.name).unwrap_or(span), at));
                 }
@@ -1279,16 +1290,27 @@ impl<'p> Evaluator<'p> {
                             ty: field.ty.to_string(),
                             schema: schema_name.clone(),
                         },
-                        span,
-                        schema_span: Some(field.span),
+                        // A resource points at its name; a nested record at itself.
+                        span: if path.is_empty() {
+                            span
+                        } else {
+                            rec.span().unwrap_or(span)
+                        },
+                        schema_span: Some(field.name_span),
                     }),
                 },
             }
         }
-        let result = Rc::new(Record::with_spans(fields, Some(Rc::from(spans))));
+        let result = Rc::new(Record::with_spans(
+            fields,
+            Some(Rc::new(SpanTable {
+                record: rec.span().unwrap_or(span),
+                fields: spans.into_boxed_slice(),
+            })),
+        ));
         let self_value = Value::Record(result.clone());
         for field in &schema.fields {
-            if field.checks.is_empty() {
+            if field.checks.is_empty() || ill_typed.contains(&field.name) {
                 continue;
             }
             let Some(t) = result.get(field.name) else {
@@ -1313,7 +1335,13 @@ impl<'p> Evaluator<'p> {
                 )?;
             }
         }
-        for check in &schema.checks {
+        // Record-level checks assume a well-formed record.
+        let schema_checks: &[crate::schema::CheckDef] = if errors.len() > errors_at_start {
+            &[]
+        } else {
+            &schema.checks
+        };
+        for check in schema_checks {
             let env = Some(Rc::new(Frame {
                 slots: smallvec::smallvec![Thunk::Ready(self_value.clone())],
                 parent: None,
@@ -1378,6 +1406,20 @@ impl<'p> Evaluator<'p> {
 
 fn rec_span(_rec: &Record, span: Span) -> Span {
     span
+}
+
+/// Up to a dozen field names of a record, for "the record has: ..." notes.
+pub fn available_fields(rec: &Record) -> Vec<String> {
+    let mut names: Vec<String> = rec
+        .fields()
+        .iter()
+        .take(12)
+        .map(|(k, _)| format!("`{k}`"))
+        .collect();
+    if rec.len() > 12 {
+        names.push(format!("and {} more", rec.len() - 12));
+    }
+    names
 }
 
 fn lookup_local(env: &Env, depth: u32, index: u32) -> Option<Thunk> {

@@ -178,9 +178,9 @@ pub enum IrClause {
 pub struct RecordLit {
     /// Fields in order.
     pub fields: Vec<FieldLit>,
-    /// Spans of (key, value) per field, shared with every record built from
-    /// this literal when all keys are static and flat.
-    pub spans: Option<Rc<[(Span, Span)]>>,
+    /// Spans of the literal and of (key, value) per field, shared with every
+    /// record built from this literal when all keys are static.
+    pub spans: Option<Rc<crate::value::SpanTable>>,
 }
 
 /// One field of a record literal.

@@ -113,12 +113,7 @@ pub fn check_data(ev: &Evaluator<'_>, v: &Value, span: Span) -> EvalResult<()> {
     match v {
         Value::Record(rec) => {
             for (i, (_, t)) in rec.fields().iter().enumerate() {
-                let at = rec
-                    .spans
-                    .as_ref()
-                    .and_then(|s| s.get(i))
-                    .map(|(_, v)| *v)
-                    .unwrap_or(span);
+                let at = rec.value_span_at(i).unwrap_or(span);
                 check_data(ev, &ev.force(t, at)?, at)?;
             }
             Ok(())
@@ -197,12 +192,7 @@ fn write_json_at(
                 newline(out, pretty, indent + 1);
                 json_string(k.as_str(), out);
                 out.push_str(if pretty { ": " } else { ":" });
-                let at = rec
-                    .spans
-                    .as_ref()
-                    .and_then(|s| s.get(i))
-                    .map(|(_, v)| *v)
-                    .unwrap_or(span);
+                let at = rec.value_span_at(i).unwrap_or(span);
                 let value = ev.force(t, at)?;
                 write_json_at(ev, &value, at, pretty, indent + 1, out, sink)?;
             }

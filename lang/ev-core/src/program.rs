@@ -791,6 +791,11 @@ fn set_global(program: &mut Program, module: ModuleId, slot: usize, node: Node) 
     }
 }
 
+/// The builtin type names usable in schemas.
+pub const BUILTIN_TYPES: &[&str] = &[
+    "Any", "Null", "Bool", "Int", "Float", "String", "Secret", "Function", "Record", "List", "Map",
+];
+
 /// Lowers expressions of one module, tracking local scopes.
 struct Compiler<'a> {
     program: &'a Program,
@@ -885,7 +890,7 @@ impl<'a> Compiler<'a> {
                     clauses,
                 }
             }
-            ExprKind::Record(fields) => Ir::Record(Rc::new(self.record(fields))),
+            ExprKind::Record(fields) => Ir::Record(Rc::new(self.record(fields, span))),
             ExprKind::RecordComp {
                 key,
                 value,
@@ -1057,7 +1062,7 @@ impl<'a> Compiler<'a> {
 
     /// Compiles a record literal, nesting dotted paths (`a.b = 1, a.c = 2`
     /// becomes `a = { b = 1, c = 2 }`).
-    fn record(&mut self, fields: &[ast::Field]) -> RecordLit {
+    fn record(&mut self, fields: &[ast::Field], literal_span: Span) -> RecordLit {
         enum Entry<'e> {
             Value(&'e ast::Expr, Span),
             Nested(Vec<ast::Field>, Span),
@@ -1143,7 +1148,7 @@ impl<'a> Compiler<'a> {
             let (value, value_span) = match entries.remove(sym) {
                 Some(Entry::Value(expr, _)) => (self.expr(expr), expr.span),
                 Some(Entry::Nested(sub, span)) => {
-                    let lit = self.record(&sub);
+                    let lit = self.record(&sub, span);
                     (
                         Node {
                             ir: Ir::Record(Rc::new(lit)),
@@ -1165,7 +1170,10 @@ impl<'a> Compiler<'a> {
         RecordLit {
             fields: out,
             spans: if all_static {
-                Some(Rc::from(spans))
+                Some(Rc::new(crate::value::SpanTable {
+                    record: literal_span,
+                    fields: spans.into_boxed_slice(),
+                }))
             } else {
                 None
             },
@@ -1179,6 +1187,15 @@ impl<'a> Compiler<'a> {
             ast::TypeKind::Union(alts) => Type::Union(alts.iter().map(|a| self.ty(a)).collect()),
             ast::TypeKind::Error => Type::Any,
             ast::TypeKind::Named(name, args) => {
+                // Schemas in scope shadow builtin type names (a user's
+                // `schema Record` wins over the builtin `Record`).
+                match lookup_top(self.program, self.module, &name.name) {
+                    Some(Binding::Global(g)) if self.program.schema_globals.contains(&g) => {
+                        return Type::Schema(g, Sym::new(&name.name))
+                    }
+                    Some(Binding::Poisoned) => return Type::Any,
+                    _ => {}
+                }
                 let arg = |c: &mut Self| args.first().map(|a| c.ty(a)).unwrap_or(Type::Any);
                 match name.name.as_str() {
                     "Any" => Type::Any,
@@ -1192,31 +1209,22 @@ impl<'a> Compiler<'a> {
                     "Record" => Type::Record,
                     "List" => Type::List(Box::new(arg(self))),
                     "Map" => Type::Map(Box::new(arg(self))),
-                    other => match lookup_top(self.program, self.module, other) {
-                        Some(Binding::Global(g)) if self.program.schema_globals.contains(&g) => {
-                            Type::Schema(g, Sym::new(other))
-                        }
-                        Some(Binding::Poisoned) => Type::Any,
-                        _ => {
-                            let mut candidates: Vec<&str> = vec![
-                                "Any", "Null", "Bool", "Int", "Float", "String", "Secret",
-                                "Function", "Record", "List", "Map",
-                            ];
-                            let schema_names: Vec<&'static str> = self
-                                .program
-                                .schema_globals
-                                .iter()
-                                .filter_map(|g| self.program.global(*g).map(|d| d.name.as_str()))
-                                .collect();
-                            candidates.extend(schema_names);
-                            self.errors.push(ResolveError::UnknownType {
-                                name: other.to_string(),
-                                span: name.span,
-                                suggestions: similar(other, candidates),
-                            });
-                            Type::Any
-                        }
-                    },
+                    other => {
+                        let mut candidates: Vec<&str> = BUILTIN_TYPES.to_vec();
+                        let schema_names: Vec<&'static str> = self
+                            .program
+                            .schema_globals
+                            .iter()
+                            .filter_map(|g| self.program.global(*g).map(|d| d.name.as_str()))
+                            .collect();
+                        candidates.extend(schema_names);
+                        self.errors.push(ResolveError::UnknownType {
+                            name: other.to_string(),
+                            span: name.span,
+                            suggestions: similar(other, candidates),
+                        });
+                        Type::Any
+                    }
                 }
             }
         }
@@ -1249,6 +1257,7 @@ impl<'a> Compiler<'a> {
                 default,
                 checks,
                 span: f.span,
+                name_span: f.name.span,
                 doc: parsed.and_then(|p| p.doc_before(src, f.span.start)),
             });
         }

@@ -47,6 +47,8 @@ pub struct SchemaFieldDef {
     pub checks: Vec<CheckDef>,
     /// The field declaration.
     pub span: Span,
+    /// The field's name as declared.
+    pub name_span: Span,
     /// Its `##` documentation.
     pub doc: Option<String>,
 }

@@ -164,8 +164,18 @@ const INDEX_THRESHOLD: usize = 12;
 pub struct Record {
     fields: Box<[(Sym, Thunk)]>,
     index: OnceCell<Box<HashMap<Sym, u32>>>,
-    /// (key span, value span) per field, when the record comes straight from a literal.
-    pub spans: Option<Rc<[(Span, Span)]>>,
+    /// Where the record and its fields were written, when it comes straight
+    /// from a literal (shared by every record built from that literal).
+    pub spans: Option<Rc<SpanTable>>,
+}
+
+/// Source spans of a record literal.
+#[derive(Debug)]
+pub struct SpanTable {
+    /// The whole literal.
+    pub record: Span,
+    /// (key span, value span) per field, in field order.
+    pub fields: Box<[(Span, Span)]>,
 }
 
 impl Record {
@@ -179,7 +189,7 @@ impl Record {
     }
 
     /// A record with spans for its fields.
-    pub fn with_spans(fields: Vec<(Sym, Thunk)>, spans: Option<Rc<[(Span, Span)]>>) -> Record {
+    pub fn with_spans(fields: Vec<(Sym, Thunk)>, spans: Option<Rc<SpanTable>>) -> Record {
         Record {
             fields: fields.into_boxed_slice(),
             index: OnceCell::new(),
@@ -214,13 +224,23 @@ impl Record {
     /// The span of a field's value, when known.
     pub fn value_span(&self, key: Sym) -> Option<Span> {
         let i = self.position(key)?;
-        self.spans.as_ref()?.get(i).map(|(_, v)| *v)
+        self.spans.as_ref()?.fields.get(i).map(|(_, v)| *v)
     }
 
     /// The span of a field's key, when known.
     pub fn key_span(&self, key: Sym) -> Option<Span> {
         let i = self.position(key)?;
-        self.spans.as_ref()?.get(i).map(|(k, _)| *k)
+        self.spans.as_ref()?.fields.get(i).map(|(k, _)| *k)
+    }
+
+    /// Where the record literal was written, when known.
+    pub fn span(&self) -> Option<Span> {
+        self.spans.as_ref().map(|s| s.record)
+    }
+
+    /// The span of the i-th field's value, when known.
+    pub fn value_span_at(&self, i: usize) -> Option<Span> {
+        self.spans.as_ref()?.fields.get(i).map(|(_, v)| *v)
     }
 
     /// Fields in order.

@@ -182,6 +182,31 @@ impl<'src> Lexer<'src> {
             self.lex_number(start);
             return true;
         }
+        if c == '\'' {
+            // A single-quoted string: report it, but lex it as a string so
+            // the rest of the line does not cascade into more errors.
+            let line_end = self.rest().find('\n').unwrap_or(self.rest().len());
+            let body_len = self
+                .rest()
+                .get(1..line_end)
+                .and_then(|r| r.find('\''))
+                .map(|i| i + 2);
+            if let Some(len) = body_len {
+                let text = self.rest().get(1..len - 1).unwrap_or("");
+                self.error(SyntaxErrorKind::InvalidCharacter('\''), start, start + len);
+                self.push(Token::StrStart, start);
+                self.pos += len;
+                if !text.is_empty() {
+                    self.out
+                        .tokens
+                        .push((Token::Text(Cow::Borrowed(text)), start + 1..start + len - 1));
+                }
+                self.out
+                    .tokens
+                    .push((Token::StrEnd, start + len - 1..start + len));
+                return true;
+            }
+        }
         if c == '"' {
             let multiline = self.rest().starts_with("\"\"\"");
             self.pos += if multiline { 3 } else { 1 };

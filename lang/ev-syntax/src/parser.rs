@@ -129,7 +129,10 @@ fn item_chunks<'a, 's>(src: &str, tokens: &'a [Tok<'s>]) -> Vec<&'a [Tok<'s>]> {
         let next = tokens.get(i + 1).map(|t| &t.0);
         let starts_item = match tok {
             Token::Kw(K::Let | K::Export | K::Import | K::Schema | K::Kind) => true,
-            Token::Ident(_) => matches!(next, Some(Token::Ident(_) | Token::StrStart)),
+            Token::Ident(_) => matches!(
+                next,
+                Some(Token::Ident(_) | Token::StrStart | Token::Punct(P::LBrace))
+            ),
             _ => false,
         };
         if starts_item {
@@ -167,6 +170,38 @@ fn convert_error(err: Rich<'_, Token<'_>, SimpleSpan>, file: FileId) -> SyntaxEr
                 .collect();
             expected.sort();
             expected.dedup();
+            // A long list of operators that could continue an expression is
+            // noise: name them as one.
+            let operators = [
+                "`!=`",
+                "`%`",
+                "`&&`",
+                "`&`",
+                "`*`",
+                "`+`",
+                "`-`",
+                "`.`",
+                "`//`",
+                "`/`",
+                "`<=`",
+                "`<`",
+                "`==`",
+                "`>=`",
+                "`>`",
+                "`[`",
+                "`|>`",
+                "`||`",
+                "arguments",
+                "keyword `or`",
+            ];
+            let operator_count = expected
+                .iter()
+                .filter(|e| operators.contains(&e.as_str()))
+                .count();
+            if operator_count >= 3 {
+                expected.retain(|e| !operators.contains(&e.as_str()));
+                expected.push("an operator".into());
+            }
             let context = err
                 .contexts()
                 .last()
@@ -350,23 +385,36 @@ fn expr_parser<'t, 's: 't>(
             .at_least(1)
             .collect::<Vec<_>>()
             .then(p(P::Eq).ignore_then(expr.clone()).or_not())
-            .try_map_with(move |(path, value), e| {
+            .validate(move |(path, value), e, emitter| {
                 let span = span_of(file, e.span());
                 match value {
-                    Some(value) => Ok(Field { path, value, span }),
+                    Some(value) => Field { path, value, span },
                     None => match path.as_slice() {
                         [Key {
                             kind: KeyKind::Static(name),
                             span: key_span,
-                        }] => Ok(Field {
+                        }] => Field {
                             value: Expr {
                                 kind: ExprKind::Var(name.clone()),
                                 span: *key_span,
                             },
                             path,
                             span,
-                        }),
-                        _ => Err(Rich::custom(e.span(), "expected `=` after field name")),
+                        },
+                        _ => {
+                            emitter.emit(Rich::custom(
+                                e.span(),
+                                "expected `=` after a dotted or quoted field name",
+                            ));
+                            Field {
+                                path,
+                                value: Expr {
+                                    kind: ExprKind::Error,
+                                    span,
+                                },
+                                span,
+                            }
+                        }
                     },
                 }
             })
@@ -391,9 +439,9 @@ fn expr_parser<'t, 's: 't>(
             .collect::<Vec<_>>()
             .then(clauses.clone().or_not())
             .delimited_by(p(P::LBrace), p(P::RBrace))
-            .try_map_with(move |(fields, clauses), e| {
+            .validate(move |(fields, clauses), e, emitter| {
                 let span = e.span();
-                match clauses {
+                let result: Result<Expr, Rich<'t, Token<'s>, SimpleSpan>> = match clauses {
                     None => Ok(mk(ExprKind::Record(fields), span)),
                     Some(clauses) => {
                         let mut fields = fields.into_iter();
@@ -427,7 +475,11 @@ fn expr_parser<'t, 's: 't>(
                             )),
                         }
                     }
-                }
+                };
+                result.unwrap_or_else(|err| {
+                    emitter.emit(err);
+                    mk(ExprKind::Error, span)
+                })
             })
             .labelled("record")
             .as_context();
