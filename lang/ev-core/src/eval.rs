@@ -450,9 +450,13 @@ impl<'p> Evaluator<'p> {
                 value,
                 clauses,
             } => self.record_comp(key, value, clauses, env),
-            Ir::Select { target, field } => {
+            Ir::Select {
+                target,
+                field,
+                field_span,
+            } => {
                 let t = self.eval(target, env)?;
-                self.select(&t, *field, span)
+                self.select(&t, *field, *field_span)
             }
             Ir::SelectDyn { target, key } => {
                 let t = self.eval(target, env)?;
@@ -586,7 +590,7 @@ impl<'p> Evaluator<'p> {
     #[inline(never)]
     fn eval_optional(&self, node: &Node, env: &Env) -> EvalResult<Option<Value>> {
         let (target, key) = match &node.ir {
-            Ir::Select { target, field } => (target, Some(*field)),
+            Ir::Select { target, field, .. } => (target, Some(*field)),
             Ir::SelectDyn { target, .. } | Ir::Index { target, .. } => (target, None),
             _ => return self.eval(node, env).map(Some),
         };

@@ -93,6 +93,8 @@ pub enum Ir {
         target: Box<Node>,
         /// The field.
         field: Sym,
+        /// Where the field name was written.
+        field_span: Span,
     },
     /// `target."${dynamic}"`
     SelectDyn {

@@ -916,6 +916,7 @@ impl<'a> Compiler<'a> {
                     KeyKind::Static(name) => Ir::Select {
                         target,
                         field: Sym::new(name),
+                        field_span: field.span,
                     },
                     KeyKind::Dynamic(key) => Ir::SelectDyn {
                         target,

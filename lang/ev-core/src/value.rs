@@ -163,6 +163,9 @@ const INDEX_THRESHOLD: usize = 12;
 #[derive(Debug)]
 pub struct Record {
     fields: Box<[(Sym, Thunk)]>,
+    // Boxed on purpose: most records never build an index, and an inline
+    // HashMap would triple the size of every record.
+    #[allow(clippy::box_collection)]
     index: OnceCell<Box<HashMap<Sym, u32>>>,
     /// Where the record and its fields were written, when it comes straight
     /// from a literal (shared by every record built from that literal).

@@ -75,6 +75,20 @@ pub fn parse_module(src: &str, file: FileId) -> Parsed {
             (Some(first), Some(last)) => (first.1.start, last.1.end),
             _ => continue,
         };
+        if let Some(deep) = too_deep(chunk) {
+            errors.push(SyntaxError {
+                kind: SyntaxErrorKind::Invalid(format!(
+                    "brackets nested more than {MAX_NESTING} deep"
+                )),
+                span: Span::new(file, deep.start, deep.end),
+            });
+            items.push(Item {
+                kind: ItemKind::Error,
+                exported: false,
+                span: Span::new(file, start, end),
+            });
+            continue;
+        }
         let eoi = SimpleSpan::from(end..end);
         let (out, errs) = items_parser(file)
             .parse(chunk.split_token_span(eoi))
@@ -98,6 +112,33 @@ pub fn parse_module(src: &str, file: FileId) -> Parsed {
     }
 }
 
+/// Deeper bracket nesting than this is refused (a diagnostic, not a stack overflow).
+pub const MAX_NESTING: usize = 200;
+
+/// The span of the first bracket (or interpolation) nested deeper than [`MAX_NESTING`].
+fn too_deep(tokens: &[Tok<'_>]) -> Option<SimpleSpan> {
+    let mut depth = 0usize;
+    for (tok, span) in tokens {
+        match tok {
+            Token::Punct(P::LParen | P::LBracket | P::LBrace)
+            | Token::InterpStart
+            | Token::StrStart => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(*span);
+                }
+            }
+            Token::Punct(P::RParen | P::RBracket | P::RBrace)
+            | Token::InterpEnd
+            | Token::StrEnd => {
+                depth = depth.saturating_sub(1);
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Parses a single expression (for `ev eval -e` and the REPL).
 pub fn parse_expr(src: &str, file: FileId) -> (Option<Expr>, Vec<SyntaxError>) {
     let lexed = lexer::lex(src, file);
@@ -107,6 +148,13 @@ pub fn parse_expr(src: &str, file: FileId) -> (Option<Expr>, Vec<SyntaxError>) {
         .into_iter()
         .map(|(t, r)| (t, SimpleSpan::from(r)))
         .collect();
+    if let Some(deep) = too_deep(&tokens) {
+        errors.push(SyntaxError {
+            kind: SyntaxErrorKind::Invalid(format!("brackets nested more than {MAX_NESTING} deep")),
+            span: Span::new(file, deep.start, deep.end),
+        });
+        return (None, errors);
+    }
     let eoi = SimpleSpan::from(src.len()..src.len());
     let (out, errs) = expr_parser(file)
         .then_ignore(end())

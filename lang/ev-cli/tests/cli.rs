@@ -1,0 +1,173 @@
+//! End-to-end tests of the `ev` binary: each snapshot holds the exit code,
+//! stdout and stderr together, with the temporary directory's path filtered.
+
+use std::path::Path;
+use std::process::Command;
+
+struct Repo {
+    dir: tempfile::TempDir,
+}
+
+impl Repo {
+    fn new(files: &[(&str, &str)]) -> Repo {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (path, text) in files {
+            let full = dir.path().join(path);
+            if let Some(parent) = full.parent() {
+                std::fs::create_dir_all(parent).expect("mkdir");
+            }
+            std::fs::write(full, text).expect("write");
+        }
+        Repo { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `ev` in `cwd` (relative to the repo) and renders the result.
+    fn run_in(&self, cwd: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ev"));
+        cmd.current_dir(self.path().join(cwd))
+            .args(args)
+            .env_remove("NO_COLOR");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("ev runs");
+        let root = self.path().to_string_lossy().to_string();
+        let clean = |b: &[u8]| String::from_utf8_lossy(b).replace(&root, "[REPO]");
+        format!(
+            "exit: {}\n--- stdout\n{}--- stderr\n{}",
+            out.status.code().unwrap_or(-1),
+            clean(&out.stdout),
+            clean(&out.stderr)
+        )
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        self.run_in(".", args, &[])
+    }
+}
+
+const GOOD: &[(&str, &str)] = &[
+    (
+        "everything.ev",
+        r#"import { magic } from "magic/magic.ev"
+schema Machine {
+  name: String
+  platform: "x86_64-linux" | "aarch64-darwin" = "x86_64-linux"
+}
+kind machine: Machine
+machine methanol { }
+machine sodium { platform = "aarch64-darwin" }
+export summary = {
+  ttl = magic.default_ttl,
+  machines = [m.platform for _, m in machine],
+}
+"#,
+    ),
+    ("magic/magic.ev", "export magic = { default_ttl = 300 }\n"),
+];
+
+const BAD: &[(&str, &str)] = &[(
+    "everything.ev",
+    "schema Machine { name: String, port: Int }\nkind machine: Machine\nmachine methanol { port = \"22\", platfrom = 1 }\nexport x = undefined\n",
+)];
+
+#[test]
+fn check_clean_repository() {
+    insta::assert_snapshot!(Repo::new(GOOD).run(&["check", "--color", "never"]));
+}
+
+#[test]
+fn check_reports_errors_with_exit_code_1() {
+    insta::assert_snapshot!(Repo::new(BAD).run(&["check", "--color", "never"]));
+}
+
+#[test]
+fn check_json_messages() {
+    let out = Repo::new(BAD).run(&["check", "--message-format", "json"]);
+    let stderr = out.split("--- stderr\n").nth(1).unwrap_or("");
+    for line in stderr.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("each line is JSON");
+        for key in [
+            "code", "severity", "message", "span", "labels", "notes", "help",
+        ] {
+            assert!(v.get(key).is_some(), "missing {key} in {line}");
+        }
+        let span = &v["span"];
+        assert_eq!(span["file"], "everything.ev");
+        assert!(span["line_start"].as_u64().unwrap_or(0) >= 1);
+        assert!(span["byte_end"].as_u64() >= span["byte_start"].as_u64());
+    }
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn eval_formats() {
+    let repo = Repo::new(GOOD);
+    insta::assert_snapshot!("eval_ev", repo.run(&["eval"]));
+    insta::assert_snapshot!("eval_json", repo.run(&["eval", "--format", "json"]));
+    insta::assert_snapshot!("eval_yaml", repo.run(&["eval", "--format", "yaml"]));
+    insta::assert_snapshot!(
+        "eval_expr",
+        repo.run(&[
+            "eval",
+            "-e",
+            "summary.machines |> map(upper) |> join(\",\")",
+            "--format",
+            "json"
+        ])
+    );
+}
+
+#[test]
+fn eval_expression_errors_point_into_the_expression() {
+    insta::assert_snapshot!(Repo::new(GOOD).run(&[
+        "eval",
+        "--color",
+        "never",
+        "-e",
+        "summary.machnes"
+    ]));
+}
+
+#[test]
+fn root_is_found_upwards_or_given_with_dash_c() {
+    let mut files = GOOD.to_vec();
+    files.push(("venus/README", "modules\n"));
+    let repo = Repo::new(&files);
+    let from_subdir = repo.run_in("venus", &["eval", "-e", "summary.ttl"], &[]);
+    assert!(
+        from_subdir.starts_with("exit: 0\n--- stdout\n300\n"),
+        "{from_subdir}"
+    );
+    let with_c = repo.run_in("venus", &["-C", "..", "eval", "-e", "summary.ttl"], &[]);
+    assert!(with_c.starts_with("exit: 0\n--- stdout\n300\n"), "{with_c}");
+}
+
+#[test]
+fn missing_entry_is_a_clear_error() {
+    insta::assert_snapshot!(Repo::new(&[("README", "")]).run(&["check"]));
+}
+
+#[test]
+fn colour_follows_flag_and_no_color() {
+    let repo = Repo::new(BAD);
+    let always = repo.run_in(".", &["check", "--color", "always"], &[]);
+    assert!(always.contains("\u{1b}["), "--color always must colour");
+    let auto = repo.run_in(".", &["check"], &[("NO_COLOR", "1")]);
+    assert!(!auto.contains("\u{1b}["), "NO_COLOR must disable colour");
+}
+
+#[test]
+fn deep_recursion_is_a_diagnostic_not_a_crash() {
+    let repo = Repo::new(&[(
+        "everything.ev",
+        "let f = fn(n) => 1 + f(n + 1)\nexport x = f(0)\n",
+    )]);
+    let out = repo.run(&["eval", "--color", "never"]);
+    assert!(out.starts_with("exit: 1"), "{out}");
+    assert!(out.contains("E0406"), "{out}");
+}
