@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what the tests need,
+# then runs formatting, lints, every test and a check of the example repository.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Tools the tests drive. Nothing external is needed yet beyond the Rust
+# toolchain; later stages add their packages here (never install by hand).
+if ! command -v cargo >/dev/null; then
+  echo "cargo is required (https://rustup.rs)" >&2
+  exit 1
+fi
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+export CARGO_TERM_COLOR=never
+export INSTA_UPDATE=no   # a missing or changed snapshot fails
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -q -- -D warnings
+
+echo "== cargo test"
+cargo test --workspace -q 2>&1 | tee /tmp/ev-test.log | grep -E "^(test result|failures|---- |thread )" || true
+if grep -qE "^test result: FAILED|error: test failed|could not compile" /tmp/ev-test.log; then
+  cat /tmp/ev-test.log | tail -80
+  exit 1
+fi
+
+echo "== example repository"
+cargo run -q -p ev-cli -- check
+cargo run -q -p ev-cli -- eval > /dev/null
+
+passed=$(grep -oE "test result: ok\. [0-9]+ passed" /tmp/ev-test.log | awk '{s += $4} END {print s+0}')
+echo "$passed passed, 0 failed"
