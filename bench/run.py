@@ -31,14 +31,16 @@ def measure(argv, cwd):
     return elapsed, usage.ru_maxrss / 1024.0
 
 
-def median_of(argv, cwd, runs):
+def timings(argv, cwd, runs):
+    """(median seconds, best seconds, peak MiB) over `runs` runs."""
     samples = [measure(argv, cwd) for _ in range(runs)]
-    return statistics.median(s[0] for s in samples), max(s[1] for s in samples)
+    times = [s[0] for s in samples]
+    return statistics.median(times), min(times), max(s[1] for s in samples)
 
 
 def main():
     args = sys.argv[1:]
-    runs = 3
+    runs = 5
     if args[:1] == ["--runs"]:
         runs = int(args[1])
         args = args[2:]
@@ -46,10 +48,10 @@ def main():
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "ev-cli"], cwd=ROOT, check=True)
     ev = os.path.join(ROOT, "target", "release", "ev")
     nix = shutil.which("nix-instantiate")
-    print(f"eval benchmark: N machines -> 3N records, JSON output (median of {runs} runs)")
-    header = f"{'N':>8} {'records':>9} {'ev s':>8} {'ev MiB':>8}"
+    print(f"eval benchmark: N machines -> 3N records, JSON output ({runs} runs: median, best; peak RSS)")
+    header = f"{'N':>8} {'records':>9} {'ev med s':>9} {'ev best':>8} {'ev MiB':>8}"
     if nix:
-        header += f" {'nix s':>8} {'nix MiB':>8} {'nix/ev':>7}"
+        header += f" {'nix med s':>10} {'nix MiB':>8} {'nix/ev':>7}"
     print(header)
     for n in sizes:
         with tempfile.TemporaryDirectory() as d:
@@ -61,11 +63,11 @@ def main():
                 [ev, "eval", "-C", d, "--format", "json", "-e", "result.count"],
                 capture_output=True, text=True, check=True,
             ).stdout.strip()
-            t, mem = median_of([ev, "eval", "-C", d, "--format", "json", "-e", "result"], d, runs)
-            line = f"{n:>8} {count:>9} {t:>8.3f} {mem:>8.1f}"
+            t, best, mem = timings([ev, "eval", "-C", d, "--format", "json", "-e", "result"], d, runs)
+            line = f"{n:>8} {count:>9} {t:>9.3f} {best:>8.3f} {mem:>8.1f}"
             if nix:
-                nt, nmem = median_of([nix, "--eval", "--strict", "--json", "bench.nix"], d, runs)
-                line += f" {nt:>8.3f} {nmem:>8.1f} {nt / t:>7.2f}"
+                nt, _, nmem = timings([nix, "--eval", "--strict", "--json", "bench.nix"], d, runs)
+                line += f" {nt:>10.3f} {nmem:>8.1f} {nt / t:>7.2f}"
             print(line, flush=True)
 
 

@@ -253,6 +253,7 @@ impl Cx<'_, '_> {
     }
 
     fn apply(&self, f: &Value, args: Args) -> EvalResult {
+        self.ev.step(self.span)?;
         self.ev.call(f, args, Vec::new(), self.span)
     }
 
@@ -527,9 +528,12 @@ impl Cx<'_, '_> {
                     _ => (self.int(a, 0)?, self.int(a, 1)?),
                 };
                 let len = end.saturating_sub(start).max(0);
-                if len > 50_000_000 {
-                    return Err(self.invalid(format!("a range of {len} elements is too large")));
+                if len > 10_000_000 {
+                    return Err(self.invalid(format!(
+                        "a range of {len} elements is too large (at most 10000000)"
+                    )));
                 }
+                self.ev.charge(len as u64, self.span)?;
                 Value::List((start..end.max(start)).map(Value::Int).collect())
             }
             Builtin::Zip => {

@@ -413,16 +413,51 @@ impl<'p> Evaluator<'p> {
         })
     }
 
-    /// Evaluates a node in an environment.
-    pub fn eval(&self, node: &Node, env: &Env) -> EvalResult {
+    /// Counts one unit of work (a call or a loop iteration): every unbounded
+    /// computation goes through one of those, so this bounds running time.
+    #[inline]
+    pub(crate) fn step(&self, span: Span) -> EvalResult<()> {
         let steps = self.steps.get() + 1;
         self.steps.set(steps);
         if steps > self.limits.max_steps {
-            return Err(EvalError::new(
-                EvalErrorKind::StepLimit(self.limits.max_steps),
-                node.span,
-            ));
+            return Err(EvalError::new(EvalErrorKind::StepLimit(self.limits.max_steps), span));
         }
+        Ok(())
+    }
+
+    /// Charges `n` units of work at once (building a large list).
+    pub(crate) fn charge(&self, n: u64, span: Span) -> EvalResult<()> {
+        let steps = self.steps.get().saturating_add(n);
+        self.steps.set(steps);
+        if steps > self.limits.max_steps {
+            return Err(EvalError::new(EvalErrorKind::StepLimit(self.limits.max_steps), span));
+        }
+        Ok(())
+    }
+
+    /// Evaluates a node, handling constants and evaluated variables inline
+    /// (most operands are one of those) before falling back to [`Self::eval`].
+    #[inline(always)]
+    fn eval_operand(&self, node: &Node, env: &Env) -> EvalResult {
+        match &node.ir {
+            Ir::Const(v) => Ok(v.clone()),
+            Ir::Local { depth, index } => {
+                let mut frame = env.as_ref();
+                for _ in 0..*depth {
+                    frame = frame.and_then(|f| f.parent.as_ref());
+                }
+                match frame.and_then(|f| f.slots.get(*index as usize)) {
+                    Some(Thunk::Ready(v)) => Ok(v.clone()),
+                    Some(t) => self.force(t, node.span),
+                    None => Err(EvalError::new(EvalErrorKind::Poisoned, node.span)),
+                }
+            }
+            _ => self.eval(node, env),
+        }
+    }
+
+    /// Evaluates a node in an environment.
+    pub fn eval(&self, node: &Node, env: &Env) -> EvalResult {
         let span = node.span;
         match &node.ir {
             Ir::Const(v) => Ok(v.clone()),
@@ -455,7 +490,7 @@ impl<'p> Evaluator<'p> {
                 field,
                 field_span,
             } => {
-                let t = self.eval(target, env)?;
+                let t = self.eval_operand(target, env)?;
                 self.select(&t, *field, *field_span)
             }
             Ir::SelectDyn { target, key } => {
@@ -573,10 +608,11 @@ impl<'p> Evaluator<'p> {
         env: &Env,
         span: Span,
     ) -> EvalResult {
-        let f = self.eval(func, env)?;
+        self.step(span)?;
+        let f = self.eval_operand(func, env)?;
         let mut arg_values = Args::with_capacity(args.len());
         for a in args {
-            arg_values.push(self.eval(a, env)?);
+            arg_values.push(self.eval_operand(a, env)?);
         }
         let mut named_values = Vec::with_capacity(named.len());
         for (name, name_span, a) in named {
@@ -713,7 +749,7 @@ impl<'p> Evaluator<'p> {
             match part {
                 InterpPart::Text(t) => out.push_str(t),
                 InterpPart::Expr(node) => {
-                    let v = self.eval(node, env)?;
+                    let v = self.eval_operand(node, env)?;
                     match v {
                         Value::Str(s) => out.push_str(&s),
                         Value::Int(n) => out.push_str(itoa::Buffer::new().format(n)),
@@ -803,6 +839,7 @@ impl<'p> Evaluator<'p> {
                 match (&v, *vars) {
                     (Value::List(items), 1) => {
                         for item in items.iter() {
+                            self.step(iter.span)?;
                             let frame = Some(Rc::new(Frame {
                                 slots: smallvec::smallvec![Thunk::Ready(item.clone())],
                                 parent: env.clone(),
@@ -815,6 +852,7 @@ impl<'p> Evaluator<'p> {
                     }
                     (Value::List(items), _) => {
                         for (i, item) in items.iter().enumerate() {
+                            self.step(iter.span)?;
                             let frame = Some(Rc::new(Frame {
                                 slots: smallvec::smallvec![
                                     Thunk::Ready(Value::Int(i as i64)),
@@ -830,6 +868,7 @@ impl<'p> Evaluator<'p> {
                     }
                     (Value::Record(rec), n) => {
                         for (k, t) in rec.fields() {
+                            self.step(iter.span)?;
                             let slots: Slots = if n == 1 {
                                 smallvec::smallvec![Thunk::Ready(Value::str(k.as_str()))]
                             } else {
@@ -993,8 +1032,8 @@ impl<'p> Evaluator<'p> {
                 )),
             };
         }
-        let lv = self.eval(l, env)?;
-        let rv = self.eval(r, env)?;
+        let lv = self.eval_operand(l, env)?;
+        let rv = self.eval_operand(r, env)?;
         binary_values(self, op, lv, rv, span, l.span, r.span)
     }
 
