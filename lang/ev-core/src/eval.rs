@@ -420,7 +420,10 @@ impl<'p> Evaluator<'p> {
         let steps = self.steps.get() + 1;
         self.steps.set(steps);
         if steps > self.limits.max_steps {
-            return Err(EvalError::new(EvalErrorKind::StepLimit(self.limits.max_steps), span));
+            return Err(EvalError::new(
+                EvalErrorKind::StepLimit(self.limits.max_steps),
+                span,
+            ));
         }
         Ok(())
     }
@@ -430,7 +433,10 @@ impl<'p> Evaluator<'p> {
         let steps = self.steps.get().saturating_add(n);
         self.steps.set(steps);
         if steps > self.limits.max_steps {
-            return Err(EvalError::new(EvalErrorKind::StepLimit(self.limits.max_steps), span));
+            return Err(EvalError::new(
+                EvalErrorKind::StepLimit(self.limits.max_steps),
+                span,
+            ));
         }
         Ok(())
     }
@@ -1034,6 +1040,32 @@ impl<'p> Evaluator<'p> {
         }
         let lv = self.eval_operand(l, env)?;
         let rv = self.eval_operand(r, env)?;
+        // Fast path: integer arithmetic and comparison (no error possible here;
+        // overflow and division by zero fall through to the general path).
+        if let (Value::Int(a), Value::Int(b)) = (&lv, &rv) {
+            let (a, b) = (*a, *b);
+            let fast = match op {
+                BinaryOp::Add => a.checked_add(b).map(Value::Int),
+                BinaryOp::Sub => a.checked_sub(b).map(Value::Int),
+                BinaryOp::Mul => a.checked_mul(b).map(Value::Int),
+                BinaryOp::Div if b != 0 => a.checked_div(b).map(Value::Int),
+                BinaryOp::Rem if b != 0 => a.checked_rem(b).map(Value::Int),
+                BinaryOp::Eq => Some(Value::Bool(a == b)),
+                BinaryOp::NotEq => Some(Value::Bool(a != b)),
+                BinaryOp::Lt => Some(Value::Bool(a < b)),
+                BinaryOp::Le => Some(Value::Bool(a <= b)),
+                BinaryOp::Gt => Some(Value::Bool(a > b)),
+                BinaryOp::Ge => Some(Value::Bool(a >= b)),
+                _ => None,
+            };
+            if let Some(v) = fast {
+                return Ok(v);
+            }
+        }
+        if let (Value::Str(a), Value::Str(b), BinaryOp::Eq | BinaryOp::NotEq) = (&lv, &rv, op) {
+            let eq = Rc::ptr_eq(a, b) || a == b;
+            return Ok(Value::Bool(eq == matches!(op, BinaryOp::Eq)));
+        }
         binary_values(self, op, lv, rv, span, l.span, r.span)
     }
 
