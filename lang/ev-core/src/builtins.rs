@@ -106,6 +106,8 @@ builtins! {
     Cidr => "cidr" ("prefix") / 1, "cidr(prefix): `{ network, prefix_len, size, version }` of a CIDR prefix.";
     CidrHost => "cidr_host" ("prefix", "n") / 2, "cidr_host(prefix, n): the n-th address of a prefix (0 is the network address).";
     CidrContains => "cidr_contains" ("prefix", "address") / 2, "cidr_contains(prefix, address): whether the address lies in the prefix.";
+    IpVersion => "ip_version" ("address") / 1, "ip_version(address): 4 or 6 for a valid IP address, null otherwise.";
+    Exists => "exists" ("path") / 1, "exists(path): whether a file exists in the repository.";
     Error => "error" ("message") / 1, "error(message): stops evaluation with this message.";
     Secret => "secret" ("file", "key") / 2, "secret(file, key): a reference to `key` in the sops-encrypted `file`; opaque.";
     TypeOf => "type_of" ("value") / 1, "type_of(value): the value's type name.";
@@ -809,6 +811,15 @@ impl Cx<'_, '_> {
                     .map_err(|_| self.invalid(format!("{s:?} is not an IP address")))?;
                 Value::Bool(net.contains(ip))
             }
+            Builtin::IpVersion => match self.str(a, 0)?.parse::<IpAddr>() {
+                Ok(IpAddr::V4(_)) => Value::Int(4),
+                Ok(IpAddr::V6(_)) => Value::Int(6),
+                Err(_) => Value::Null,
+            },
+            Builtin::Exists => {
+                let path = self.path(a)?;
+                Value::Bool(self.ev.fs.exists(&path))
+            }
             Builtin::Error => match arg(a, 0) {
                 Value::Str(s) => {
                     return Err(EvalError::new(
@@ -832,6 +843,7 @@ impl Cx<'_, '_> {
                 if key.is_empty() {
                     return Err(self.invalid("the secret key must not be empty"));
                 }
+                self.check_secret(&file, key)?;
                 Value::Secret(Rc::new(SecretRef {
                     file,
                     key: key.to_string(),
@@ -840,6 +852,64 @@ impl Cx<'_, '_> {
             Builtin::TypeOf => Value::str(arg(a, 0).type_name()),
             Builtin::IsKnown => Value::Bool(!matches!(arg(a, 0), Value::Unknown(_))),
         })
+    }
+
+    /// A secret must name a sops-encrypted file of the repository and a key
+    /// in it. sops keeps keys in clear text, so this needs no decryption.
+    fn check_secret(&self, file: &str, key: &str) -> EvalResult<()> {
+        let text = self.ev.fs.read(file).map_err(|_| {
+            EvalError::new(
+                EvalErrorKind::FileRead {
+                    path: file.to_string(),
+                    message: "no such secrets file".into(),
+                },
+                self.span,
+            )
+        })?;
+        let doc: serde_json::Value = if file.ends_with(".json") {
+            serde_json::from_str(&text)
+                .map_err(|e| self.invalid(format!("{file} is not valid JSON: {e}")))?
+        } else {
+            serde_saphyr::from_str(&text)
+                .map_err(|e| self.invalid(format!("{file} is not valid YAML: {e}")))?
+        };
+        if doc.get("sops").is_none() {
+            return Err(self.invalid(format!(
+                "{file} is not encrypted with sops (it has no `sops` section); encrypt it with `sops --encrypt`"
+            )));
+        }
+        let mut node = &doc;
+        let mut walked = Vec::new();
+        for part in key.split('.') {
+            match node.get(part) {
+                Some(next) => {
+                    node = next;
+                    walked.push(part);
+                }
+                None => {
+                    let siblings: Vec<String> = node
+                        .as_object()
+                        .map(|o| o.keys().filter(|k| *k != "sops").cloned().collect())
+                        .unwrap_or_default();
+                    let hint = crate::suggest::similar(part, siblings.iter().map(|s| s.as_str()));
+                    let at = if walked.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" under `{}`", walked.join("."))
+                    };
+                    let mut msg = format!("{file} has no key `{part}`{at}");
+                    match hint.first() {
+                        Some(h) => msg.push_str(&format!(" (did you mean `{h}`?)")),
+                        None if !siblings.is_empty() => {
+                            msg.push_str(&format!(" (it has: {})", siblings.join(", ")))
+                        }
+                        None => {}
+                    }
+                    return Err(self.invalid(msg));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn sort_keyed(&self, keyed: &mut [(Value, Value)]) -> EvalResult<()> {

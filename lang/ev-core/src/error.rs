@@ -279,6 +279,17 @@ pub enum SchemaErrorKind {
         /// Close allowed strings.
         suggestions: Vec<String>,
     },
+    /// A reference to a resource that does not exist.
+    UnknownResource {
+        /// The field path.
+        path: String,
+        /// The kind referred to.
+        kind: String,
+        /// The name given.
+        name: String,
+        /// Close existing names.
+        suggestions: Vec<String>,
+    },
     /// A `where` or `check` predicate returned false.
     CheckFailed {
         /// The field path, or empty for a record-level check.
@@ -677,11 +688,18 @@ fn schema_diagnostic(e: &SchemaError) -> Diagnostic {
             path,
             expected,
             found,
-        } => Diagnostic::error(
-            "E0303",
-            format!("`{path}` should be {expected}, found {found}"),
-            Label::new(e.span, format!("this is {}", article(found))),
-        ),
+        } => {
+            let d = Diagnostic::error(
+                "E0303",
+                format!("`{path}` should be {expected}, found {found}"),
+                Label::new(e.span, format!("this is {}", article(found))),
+            );
+            if found == "Secret" {
+                d.with_help("secrets may only flow into fields that accept them (typed `Secret`): provider credentials, app env, Secret data")
+            } else {
+                d
+            }
+        }
         SchemaErrorKind::NotAllowed {
             path,
             value,
@@ -704,6 +722,22 @@ fn schema_diagnostic(e: &SchemaError) -> Diagnostic {
             match suggestions.first() {
                 Some(s) => d.with_help(format!("did you mean {s:?}?")),
                 None => d,
+            }
+        }
+        SchemaErrorKind::UnknownResource {
+            path,
+            kind,
+            name,
+            suggestions,
+        } => {
+            let d = Diagnostic::error(
+                "E0306",
+                format!("`{path}` refers to {kind} `{name}`, which is not declared"),
+                Label::new(e.span, format!("no {kind} of this name")),
+            );
+            match did_you_mean(suggestions) {
+                Some(h) => d.with_help(h),
+                None => d.with_note(format!("declare it with `{kind} {name} {{ ... }}`")),
             }
         }
         SchemaErrorKind::CheckFailed { path, message } => Diagnostic::error(

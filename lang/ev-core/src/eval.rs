@@ -83,6 +83,13 @@ pub struct Evaluator<'p> {
     limits: Limits,
     /// Labels of the globals and resources being evaluated, outermost first.
     forcing: RefCell<Vec<(String, Span)>>,
+    /// Reference tracking: the resources used by what is being evaluated,
+    /// one set per resource or global under evaluation (innermost last).
+    deps: RefCell<Vec<Vec<ResourceId>>>,
+    /// Resources each global used (directly or through other globals).
+    global_deps: RefCell<Vec<Vec<Option<Rc<[ResourceId]>>>>>,
+    /// Resources each resource used, once it has been evaluated.
+    resource_deps: RefCell<Vec<Option<Rc<[ResourceId]>>>>,
     name_sym: Sym,
 }
 
@@ -129,6 +136,15 @@ impl<'p> Evaluator<'p> {
             steps: Cell::new(0),
             limits,
             forcing: RefCell::new(Vec::new()),
+            deps: RefCell::new(Vec::new()),
+            global_deps: RefCell::new(
+                program
+                    .modules
+                    .iter()
+                    .map(|m| vec![None; m.globals.len()])
+                    .collect(),
+            ),
+            resource_deps: RefCell::new(vec![None; program.resources.len()]),
             name_sym: Sym::new("name"),
         }
     }
@@ -151,16 +167,62 @@ impl<'p> Evaluator<'p> {
             Thunk::Ready(v) => return Ok(v.clone()),
             Thunk::Lazy(cell) => {
                 if let LazyState::Done(v) = &*cell.state.borrow() {
+                    self.inherit_global_deps(g);
                     return Ok(v.clone());
                 }
             }
+            Thunk::Resource(_) => {}
         }
         let label = self
             .program
             .global(g)
             .map(|d| (format!("`{}`", d.name), d.span))
             .unwrap_or_else(|| ("?".into(), use_span));
-        self.force_labelled(thunk, label, use_span)
+        self.deps.borrow_mut().push(Vec::new());
+        let result = self.force_labelled(thunk, label, use_span);
+        let mut used = self.deps.borrow_mut().pop().unwrap_or_default();
+        used.sort();
+        used.dedup();
+        if result.is_ok() && !used.is_empty() {
+            if let Some(slot) = self
+                .global_deps
+                .borrow_mut()
+                .get_mut(g.module.0 as usize)
+                .and_then(|m| m.get_mut(g.slot as usize))
+            {
+                *slot = Some(Rc::from(used.clone()));
+            }
+        }
+        if let Some(top) = self.deps.borrow_mut().last_mut() {
+            top.extend(used);
+        }
+        result
+    }
+
+    /// Adds what an evaluated global used to the current reference set.
+    fn inherit_global_deps(&self, g: GlobalRef) {
+        let mut deps = self.deps.borrow_mut();
+        let Some(top) = deps.last_mut() else {
+            return;
+        };
+        if let Some(Some(used)) = self
+            .global_deps
+            .borrow()
+            .get(g.module.0 as usize)
+            .and_then(|m| m.get(g.slot as usize))
+        {
+            top.extend(used.iter().copied());
+        }
+    }
+
+    /// The resources a resource's value used (known once it was evaluated,
+    /// e.g. by [`crate::check::check`]), without itself.
+    pub fn resource_uses(&self, id: ResourceId) -> Option<Rc<[ResourceId]>> {
+        self.resource_deps
+            .borrow()
+            .get(id.0 as usize)
+            .cloned()
+            .flatten()
     }
 
     /// The exports of a module as a record.
@@ -186,6 +248,9 @@ impl<'p> Evaluator<'p> {
 
     fn binding_thunk(&self, b: Binding, file: ev_syntax::FileId) -> Thunk {
         let span = Span::new(file, 0, 0);
+        if let Binding::Resource(r) = b {
+            return Thunk::Resource(r);
+        }
         let ir = match b {
             Binding::Global(g) => Ir::Global(g),
             Binding::Resource(r) => Ir::Resource(r),
@@ -209,13 +274,7 @@ impl<'p> Evaluator<'p> {
                 .iter()
                 .enumerate()
                 .filter(|(_, r)| r.kind == k)
-                .map(|(i, r)| {
-                    let node = Rc::new(Node {
-                        ir: Ir::Resource(ResourceId(i as u32)),
-                        span: r.name_span,
-                    });
-                    (Sym::new(&r.name), Thunk::lazy(node, None))
-                })
+                .map(|(i, r)| (Sym::new(&r.name), Thunk::Resource(ResourceId(i as u32))))
                 .collect();
             Value::Record(Rc::new(Record::new(fields)))
         })
@@ -233,6 +292,9 @@ impl<'p> Evaluator<'p> {
             .map(|k| k.name.to_string())
             .unwrap_or_default();
         let label = (format!("{kind_name} `{}`", def.name), def.name_span);
+        if let Some(top) = self.deps.borrow_mut().last_mut() {
+            top.push(id);
+        }
         {
             let mut states = self.resources.borrow_mut();
             match states.get_mut(id.0 as usize) {
@@ -247,8 +309,16 @@ impl<'p> Evaluator<'p> {
             }
         }
         self.forcing.borrow_mut().push(label.clone());
+        self.deps.borrow_mut().push(Vec::new());
         let result = self.check_resource(id);
+        let mut used = self.deps.borrow_mut().pop().unwrap_or_default();
         self.forcing.borrow_mut().pop();
+        used.sort();
+        used.dedup();
+        used.retain(|u| *u != id);
+        if let Some(slot) = self.resource_deps.borrow_mut().get_mut(id.0 as usize) {
+            *slot = Some(Rc::from(used));
+        }
         let result = result.map_err(|mut e| {
             if !matches!(e.kind, EvalErrorKind::Cycle { .. }) {
                 e.trace
@@ -339,6 +409,7 @@ impl<'p> Evaluator<'p> {
         match thunk {
             Thunk::Ready(v) => Ok(v.clone()),
             Thunk::Lazy(cell) => self.force_cell(cell, use_span, None),
+            Thunk::Resource(id) => self.resource(*id, use_span),
         }
     }
 
@@ -346,6 +417,7 @@ impl<'p> Evaluator<'p> {
         match thunk {
             Thunk::Ready(v) => Ok(v.clone()),
             Thunk::Lazy(cell) => self.force_cell(cell, use_span, Some(label)),
+            Thunk::Resource(id) => self.resource(*id, use_span),
         }
     }
 
@@ -623,6 +695,28 @@ impl<'p> Evaluator<'p> {
         let mut named_values = Vec::with_capacity(named.len());
         for (name, name_span, a) in named {
             named_values.push((*name, *name_span, self.eval(a, env)?));
+        }
+        // A function from another file (a library helper like `a(...)`)
+        // builds records whose spans point into that file; point them at
+        // this call and its arguments instead, where the user wrote them.
+        if let Value::Func(func_value) = &f {
+            if let Func::Closure { def, .. } = &**func_value {
+                if def.span.file != span.file {
+                    let mut provenance: smallvec::SmallVec<[(Value, Span); 6]> = arg_values
+                        .iter()
+                        .cloned()
+                        .zip(args.iter().map(|a| a.span))
+                        .collect();
+                    provenance.extend(
+                        named_values
+                            .iter()
+                            .zip(named.iter())
+                            .map(|((_, _, v), (_, _, node))| (v.clone(), node.span)),
+                    );
+                    let result = self.call(&f, arg_values, named_values, span)?;
+                    return Ok(restamp(result, def.span.file, span, &provenance));
+                }
+            }
         }
         self.call(&f, arg_values, named_values, span)
     }
@@ -1120,10 +1214,9 @@ impl<'p> Evaluator<'p> {
     /// Deep merge: records merge recursively, anything else is replaced.
     pub fn deep_merge(&self, a: &Rc<Record>, b: &Rc<Record>, span: Span) -> EvalResult<Value> {
         let mut builder = RecordBuilder::new();
-        for (k, t) in a.fields() {
-            builder.set(*k, t.clone());
-        }
-        for (k, t) in b.fields() {
+        builder.extend_from(a);
+        for (i, (k, t)) in b.fields().iter().enumerate() {
+            let spans = b.spans.as_ref().and_then(|s| s.fields.get(i).copied());
             let merged = match builder.get(*k) {
                 Some(existing) => {
                     let left = self.force(existing, span)?;
@@ -1137,7 +1230,10 @@ impl<'p> Evaluator<'p> {
                 }
                 None => t.clone(),
             };
-            builder.set(*k, merged);
+            builder.set_spanned(*k, merged, spans);
+        }
+        if let Some(span) = b.span() {
+            builder.extend_record_span(span);
         }
         Ok(Value::Record(Rc::new(builder.build())))
     }
@@ -1239,6 +1335,40 @@ impl<'p> Evaluator<'p> {
                 match best {
                     Some(errs) => errors.extend(errs),
                     None => mismatch(errors, &value),
+                }
+                Ok(value)
+            }
+            (Type::Ref(kind, kind_name), Value::Str(name)) => {
+                let found = self
+                    .program
+                    .resources
+                    .iter()
+                    .position(|r| r.kind == *kind && *r.name == **name);
+                match found {
+                    Some(i) => {
+                        // Referring to a resource is using it.
+                        if let Some(top) = self.deps.borrow_mut().last_mut() {
+                            top.push(ResourceId(i as u32));
+                        }
+                    }
+                    None => {
+                        let names = self
+                            .program
+                            .resources
+                            .iter()
+                            .filter(|r| r.kind == *kind)
+                            .map(|r| r.name.as_str());
+                        errors.push(SchemaError {
+                            kind: SchemaErrorKind::UnknownResource {
+                                path: display_path(path),
+                                kind: kind_name.to_string(),
+                                name: name.to_string(),
+                                suggestions: similar(name, names),
+                            },
+                            span,
+                            schema_span: decl,
+                        });
+                    }
                 }
                 Ok(value)
             }
@@ -1454,7 +1584,67 @@ impl<'p> Evaluator<'p> {
                 });
                 Ok(())
             }
-            other => Err(wrong_type("a check", "a Bool", &other, check.cond.span)),
+            // A list of problems, each a message or `{ at, field?, message }`,
+            // points each problem at the offending record (or its field).
+            Value::List(problems) => {
+                let (message_sym, at_sym, field_sym) =
+                    (Sym::new("message"), Sym::new("at"), Sym::new("field"));
+                for problem in problems.iter() {
+                    let (message, at) = match problem {
+                        Value::Str(m) => (m.to_string(), span),
+                        Value::Record(rec) => {
+                            let message = match rec
+                                .get(message_sym)
+                                .map(|t| self.force(t, span))
+                                .transpose()?
+                            {
+                                Some(Value::Str(m)) => m.to_string(),
+                                _ => "validation failed".to_string(),
+                            };
+                            let field = match rec
+                                .get(field_sym)
+                                .map(|t| self.force(t, span))
+                                .transpose()?
+                            {
+                                Some(Value::Str(f)) => Some(Sym::new(&f)),
+                                _ => None,
+                            };
+                            let at =
+                                match rec.get(at_sym).map(|t| self.force(t, span)).transpose()? {
+                                    Some(Value::Record(target)) => field
+                                        .and_then(|f| target.value_span(f))
+                                        .or_else(|| target.span())
+                                        .unwrap_or(span),
+                                    _ => span,
+                                };
+                            (message, at)
+                        }
+                        other => {
+                            return Err(wrong_type(
+                                "a check",
+                                "a Bool or a list of problems",
+                                other,
+                                check.cond.span,
+                            ))
+                        }
+                    };
+                    errors.push(SchemaError {
+                        kind: SchemaErrorKind::CheckFailed {
+                            path: display_path(path),
+                            message,
+                        },
+                        span: at,
+                        schema_span: Some(check.span),
+                    });
+                }
+                Ok(())
+            }
+            other => Err(wrong_type(
+                "a check",
+                "a Bool or a list of problems",
+                &other,
+                check.cond.span,
+            )),
         }
     }
 
@@ -1481,6 +1671,76 @@ impl<'p> Evaluator<'p> {
 
 fn rec_span(_rec: &Record, span: Span) -> Span {
     span
+}
+
+/// Re-points the spans of records (or of the records in a list) built
+/// in `callee_file` at `call`, using an argument's span for fields whose
+/// value is that argument.
+fn restamp(
+    value: Value,
+    callee_file: ev_syntax::FileId,
+    call: Span,
+    provenance: &[(Value, Span)],
+) -> Value {
+    fn same(a: &Value, b: &Value) -> bool {
+        match (a, b) {
+            (Value::Str(x), Value::Str(y)) => Rc::ptr_eq(x, y),
+            (Value::List(x), Value::List(y)) => Rc::ptr_eq(x, y),
+            (Value::Record(x), Value::Record(y)) => Rc::ptr_eq(x, y),
+            (Value::Secret(x), Value::Secret(y)) => Rc::ptr_eq(x, y),
+            (Value::Unknown(x), Value::Unknown(y)) => Rc::ptr_eq(x, y),
+            _ => false,
+        }
+    }
+    match value {
+        Value::Record(rec) => {
+            if rec
+                .spans
+                .as_ref()
+                .is_some_and(|t| t.record.file != callee_file)
+            {
+                return Value::Record(rec);
+            }
+            let own: Vec<Span> = match &rec.spans {
+                Some(table) => table.fields.iter().map(|(_, v)| *v).collect(),
+                None => vec![call; rec.len()],
+            };
+            let fields: Box<[(Span, Span)]> = rec
+                .fields()
+                .iter()
+                .zip(own.iter())
+                .map(|((_, thunk), value_span)| {
+                    let from_arg = match thunk {
+                        Thunk::Ready(v) => {
+                            provenance.iter().find(|(a, _)| same(a, v)).map(|(_, s)| *s)
+                        }
+                        _ => None,
+                    };
+                    let at = from_arg.unwrap_or(if value_span.file == callee_file {
+                        call
+                    } else {
+                        *value_span
+                    });
+                    (call, at)
+                })
+                .collect();
+            let spans = Rc::new(SpanTable {
+                record: call,
+                fields,
+            });
+            Value::Record(Rc::new(Record::with_spans(
+                rec.fields().to_vec(),
+                Some(spans),
+            )))
+        }
+        Value::List(items) if items.iter().any(|i| matches!(i, Value::Record(_))) => Value::List(
+            items
+                .iter()
+                .map(|i| restamp(i.clone(), callee_file, call, provenance))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// Up to a dozen field names of a record, for "the record has: ..." notes.
@@ -1650,9 +1910,8 @@ fn binary_values(
         }
         (BinaryOp::Merge, Record(a), Record(b)) => {
             let mut builder = RecordBuilder::new();
-            for (k, t) in a.fields().iter().chain(b.fields().iter()) {
-                builder.set(*k, t.clone());
-            }
+            builder.extend_from(a);
+            builder.extend_from(b);
             Ok(Record(Rc::new(builder.build())))
         }
         (BinaryOp::DeepMerge, Record(a), Record(b)) => ev.deep_merge(a, b, span),

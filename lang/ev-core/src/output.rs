@@ -263,7 +263,6 @@ pub fn is_bare_key(key: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         && !key.ends_with('-')
-        && ev_syntax::token::Keyword::from_word(key).is_none()
 }
 
 /// Quotes a string as an ev literal.

@@ -794,6 +794,7 @@ fn set_global(program: &mut Program, module: ModuleId, slot: usize, node: Node) 
 /// The builtin type names usable in schemas.
 pub const BUILTIN_TYPES: &[&str] = &[
     "Any", "Null", "Bool", "Int", "Float", "String", "Secret", "Function", "Record", "List", "Map",
+    "Ref",
 ];
 
 /// Lowers expressions of one module, tracking local scopes.
@@ -1210,6 +1211,36 @@ impl<'a> Compiler<'a> {
                     "Record" => Type::Record,
                     "List" => Type::List(Box::new(arg(self))),
                     "Map" => Type::Map(Box::new(arg(self))),
+                    "Ref" => match args.first().map(|a| &a.kind) {
+                        Some(ast::TypeKind::Named(kind_name, _)) => {
+                            match lookup_top(self.program, self.module, &kind_name.name) {
+                                Some(Binding::Kind(k)) => Type::Ref(k, Sym::new(&kind_name.name)),
+                                Some(Binding::Poisoned) => Type::Any,
+                                _ => {
+                                    let names: Vec<&str> = self
+                                        .program
+                                        .kinds
+                                        .iter()
+                                        .map(|k| k.name.as_str())
+                                        .collect();
+                                    self.errors.push(ResolveError::UnknownKind {
+                                        name: kind_name.name.clone(),
+                                        span: kind_name.span,
+                                        suggestions: similar(&kind_name.name, names),
+                                    });
+                                    Type::Any
+                                }
+                            }
+                        }
+                        _ => {
+                            self.errors.push(ResolveError::UnknownType {
+                                name: "Ref".into(),
+                                span: name.span,
+                                suggestions: vec!["Ref(machine)".into()],
+                            });
+                            Type::Any
+                        }
+                    },
                     other => {
                         let mut candidates: Vec<&str> = BUILTIN_TYPES.to_vec();
                         let schema_names: Vec<&'static str> = self

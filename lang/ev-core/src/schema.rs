@@ -95,6 +95,9 @@ pub enum Type {
     Union(Vec<Type>),
     /// A record conforming to a schema bound at this global.
     Schema(GlobalRef, Sym),
+    /// The name of a resource of this kind (a reference: it must exist, and
+    /// the referring resource then depends on it).
+    Ref(crate::ir::KindId, Sym),
 }
 
 impl Type {
@@ -139,6 +142,7 @@ impl fmt::Display for Type {
                 Ok(())
             }
             Type::Schema(_, name) => write!(f, "{name}"),
+            Type::Ref(_, kind) => write!(f, "Ref({kind})"),
         }
     }
 }

@@ -122,6 +122,9 @@ pub enum Thunk {
     Ready(Value),
     /// Evaluated on first use, then cached.
     Lazy(Rc<LazyCell>),
+    /// A resource's checked value. Forced through the evaluator every time
+    /// (it caches), so every use is seen by reference tracking.
+    Resource(crate::ir::ResourceId),
 }
 
 /// The shared cell behind a lazy thunk.
@@ -262,11 +265,14 @@ impl Record {
     }
 }
 
-/// Builds records keeping the first position of each key and the last value.
+/// Builds records keeping the first position of each key and the last value
+/// (and, when known, where each value was written).
 #[derive(Default)]
 pub struct RecordBuilder {
     fields: Vec<(Sym, Thunk)>,
     positions: HashMap<Sym, usize>,
+    spans: Vec<Option<(Span, Span)>>,
+    record_span: Option<Span>,
 }
 
 impl RecordBuilder {
@@ -277,17 +283,49 @@ impl RecordBuilder {
 
     /// Sets `key` (replacing an earlier value in place).
     pub fn set(&mut self, key: Sym, value: Thunk) {
+        self.set_spanned(key, value, None);
+    }
+
+    /// Sets `key` with the (key, value) spans where it was written.
+    pub fn set_spanned(&mut self, key: Sym, value: Thunk, spans: Option<(Span, Span)>) {
         match self.positions.get(&key) {
             Some(&i) => {
                 if let Some(slot) = self.fields.get_mut(i) {
                     slot.1 = value;
                 }
+                if let Some(slot) = self.spans.get_mut(i) {
+                    *slot = spans.or(*slot);
+                }
             }
             None => {
                 self.positions.insert(key, self.fields.len());
                 self.fields.push((key, value));
+                self.spans.push(spans);
             }
         }
+    }
+
+    /// Copies every field of `rec` in, with its spans.
+    pub fn extend_from(&mut self, rec: &Record) {
+        for (i, (k, t)) in rec.fields().iter().enumerate() {
+            let spans = rec.spans.as_ref().and_then(|s| s.fields.get(i).copied());
+            self.set_spanned(*k, t.clone(), spans);
+        }
+        if let Some(span) = rec.span() {
+            self.record_span = Some(span);
+        }
+    }
+
+    /// Sets where the record as a whole was written.
+    pub fn extend_record_span(&mut self, span: Span) {
+        self.record_span = Some(span);
+    }
+
+    /// The spans of `key`, if known.
+    pub fn spans_of(&self, key: Sym) -> Option<(Span, Span)> {
+        self.positions
+            .get(&key)
+            .and_then(|i| self.spans.get(*i).copied().flatten())
     }
 
     /// Whether `key` was set.
@@ -305,6 +343,19 @@ impl RecordBuilder {
 
     /// The finished record.
     pub fn build(self) -> Record {
-        Record::new(self.fields)
+        let record_span = self
+            .record_span
+            .or_else(|| self.spans.iter().flatten().next().map(|(k, _)| *k));
+        match record_span {
+            Some(record) => {
+                let fields = self
+                    .spans
+                    .iter()
+                    .map(|s| s.unwrap_or((record, record)))
+                    .collect();
+                Record::with_spans(self.fields, Some(Rc::new(SpanTable { record, fields })))
+            }
+            None => Record::new(self.fields),
+        }
     }
 }

@@ -347,7 +347,15 @@ fn expr_parser<'t, 's: 't>(
         .map_with(move |k, e| mk(k, e.span()));
 
         // Record keys: a name, or a string (dynamic when interpolated).
+        // Keywords are keys too when `=` or `.` follows (`kind = "Service"`).
+        let keyword_key = select! { Token::Kw(k) => k }
+            .then_ignore(choice((p(P::Eq), p(P::Dot))).rewind())
+            .map_with(move |k: K, e| Key {
+                kind: KeyKind::Static(k.as_str().to_string()),
+                span: span_of(file, e.span()),
+            });
         let key = choice((
+            keyword_key,
             ident.clone().map(|id| Key {
                 kind: KeyKind::Static(id.name),
                 span: id.span,
@@ -896,6 +904,12 @@ fn items_parser<'t, 's: 't>(file: FileId) -> impl Parser<'t, In<'t, 's>, Vec<Ite
         });
     let field_name = choice((
         ident.clone(),
+        select! { Token::Kw(k) => k }
+            .then_ignore(choice((p(P::Colon), p(P::Question))).rewind())
+            .map_with(move |k: K, e| Ident {
+                name: k.as_str().to_string(),
+                span: sp(e.span()),
+            }),
         plain_string(file).map(|lit| Ident {
             name: lit.value,
             span: lit.span,

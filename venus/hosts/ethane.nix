@@ -1,0 +1,5 @@
+# Host-specific settings of ethane.
+{ config, lib, pkgs, ... }:
+{
+  networking.hostName = "ethane";
+}

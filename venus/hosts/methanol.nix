@@ -1,0 +1,5 @@
+# Host-specific settings of methanol.
+{ config, lib, pkgs, ... }:
+{
+  networking.hostName = "methanol";
+}

@@ -1,0 +1,5 @@
+# Host-specific settings of nixie.
+{ config, lib, pkgs, ... }:
+{
+  networking.hostName = "nixie";
+}

@@ -1,0 +1,5 @@
+# Host-specific settings of serverref.
+{ config, lib, pkgs, ... }:
+{
+  networking.hostName = "serverref";
+}

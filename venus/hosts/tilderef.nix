@@ -1,0 +1,5 @@
+# Host-specific settings of tilderef.
+{ config, lib, pkgs, ... }:
+{
+  networking.hostName = "tilderef";
+}
