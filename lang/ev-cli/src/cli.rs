@@ -45,6 +45,33 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Ev)]
         format: OutputFormat,
     },
+    /// Print the model: every resource, or one kind, or one resource.
+    Show {
+        /// A kind (`machine`), a resource (`machine.methanol`, `domain.yuto.sh`) or a name.
+        target: Option<String>,
+        /// With a kind: one resource of it.
+        name: Option<String>,
+        /// Print what a resource uses and what uses it.
+        #[arg(long, value_name = "RESOURCE")]
+        refs: Option<String>,
+        /// With --refs: follow references transitively.
+        #[arg(long, requires = "refs")]
+        all: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ShowFormat::Human)]
+        format: ShowFormat,
+    },
+}
+
+/// `ev show --format` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ShowFormat {
+    /// Tables and trees for people.
+    Human,
+    /// JSON (versioned).
+    Json,
+    /// YAML.
+    Yaml,
 }
 
 /// `--color` values.

@@ -49,6 +49,22 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                     let entry = settings.entry(path.as_deref())?;
                     commands::eval::run(&settings, &entry, expr.as_deref(), format)
                 }
+                Command::Show {
+                    target,
+                    name,
+                    refs,
+                    all,
+                    format,
+                } => commands::show::run(
+                    &settings,
+                    commands::show::Query {
+                        target,
+                        name,
+                        refs,
+                        transitive: all,
+                    },
+                    format,
+                ),
             };
             // Exit from here: tearing down the evaluation thread (and freeing
             // everything it built) would only cost time.

@@ -12,6 +12,7 @@ pub mod eval;
 pub mod fs;
 pub mod intern;
 pub mod ir;
+pub mod model;
 pub mod output;
 pub mod program;
 pub mod schema;

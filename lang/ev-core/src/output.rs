@@ -241,6 +241,39 @@ fn json_string(s: &str, out: &mut String) {
     out.push('"');
 }
 
+/// The key marking an unknown value in [`to_json_marked`] output.
+pub const UNKNOWN_KEY: &str = "$unknown";
+/// The key marking a secret reference in [`to_json_marked`] output.
+pub const SECRET_KEY: &str = "$secret";
+
+/// A value as JSON for machines: like [`to_json`], but an unknown value is
+/// `{"$unknown": reason}` and a secret `{"$secret": {"file", "key"}}` (the
+/// reference only, never its content), so consumers can tell them apart
+/// from strings.
+pub fn to_json_marked(ev: &Evaluator<'_>, v: &Value, span: Span) -> EvalResult<serde_json::Value> {
+    Ok(match v {
+        Value::Unknown(u) => serde_json::json!({ UNKNOWN_KEY: u.reason }),
+        Value::Secret(s) => serde_json::json!({ SECRET_KEY: { "file": s.file, "key": s.key } }),
+        Value::List(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items.iter() {
+                out.push(to_json_marked(ev, item, span)?);
+            }
+            serde_json::Value::Array(out)
+        }
+        Value::Record(rec) => {
+            let mut map = serde_json::Map::with_capacity(rec.len());
+            for (i, (k, t)) in rec.fields().iter().enumerate() {
+                let at = rec.value_span_at(i).unwrap_or(span);
+                let value = ev.force(t, at)?;
+                map.insert(k.as_str().to_string(), to_json_marked(ev, &value, at)?);
+            }
+            serde_json::Value::Object(map)
+        }
+        other => to_json(ev, other, span)?,
+    })
+}
+
 /// A value as YAML text.
 pub fn to_yaml(ev: &Evaluator<'_>, v: &Value, span: Span) -> EvalResult<String> {
     let json = to_json(ev, v, span)?;
@@ -391,4 +424,81 @@ fn write_ev(
         }
     }
     Ok(())
+}
+
+/// Prints JSON produced by [`to_json_marked`] as ev text: unknowns as
+/// `(known after apply)`, secrets as `(secret)`.
+pub fn marked_json_to_ev(v: &serde_json::Value, indent: usize) -> String {
+    let mut out = String::new();
+    write_marked(v, indent, &mut out);
+    out
+}
+
+fn write_marked(v: &serde_json::Value, indent: usize, out: &mut String) {
+    let pad = "  ".repeat(indent + 1);
+    let end = "  ".repeat(indent);
+    match v {
+        serde_json::Value::Object(map) if map.len() == 1 && map.contains_key(UNKNOWN_KEY) => {
+            out.push_str(UNKNOWN_MARKER)
+        }
+        serde_json::Value::Object(map) if map.len() == 1 && map.contains_key(SECRET_KEY) => {
+            out.push_str(SECRET_MARKER)
+        }
+        serde_json::Value::Null => out.push_str("null"),
+        serde_json::Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        serde_json::Value::Number(n) => out.push_str(&n.to_string()),
+        serde_json::Value::String(s) => out.push_str(&quote(s)),
+        serde_json::Value::Array(items) => {
+            let scalar = items
+                .iter()
+                .all(|i| !(i.is_array() || i.is_object()) || is_marker(i));
+            if items.is_empty() {
+                out.push_str("[]");
+            } else if scalar && items.len() <= 8 {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write_marked(item, indent, out);
+                }
+                out.push(']');
+            } else {
+                out.push_str("[\n");
+                for item in items {
+                    out.push_str(&pad);
+                    write_marked(item, indent + 1, out);
+                    out.push_str(",\n");
+                }
+                out.push_str(&end);
+                out.push(']');
+            }
+        }
+        serde_json::Value::Object(map) => {
+            if map.is_empty() {
+                out.push_str("{}");
+                return;
+            }
+            out.push_str("{\n");
+            for (k, item) in map {
+                out.push_str(&pad);
+                if is_bare_key(k) {
+                    out.push_str(k);
+                } else {
+                    out.push_str(&quote(k));
+                }
+                out.push_str(" = ");
+                write_marked(item, indent + 1, out);
+                out.push('\n');
+            }
+            out.push_str(&end);
+            out.push('}');
+        }
+    }
+}
+
+fn is_marker(v: &serde_json::Value) -> bool {
+    v.as_object().is_some_and(|m| {
+        m.len() == 1 && (m.contains_key(UNKNOWN_KEY) || m.contains_key(SECRET_KEY))
+    })
 }

@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod eval;
+pub mod show;
 
 use ev_core::fs::OsFs;
 use ev_core::Program;

@@ -1,0 +1,586 @@
+//! The typed model of the whole topology: every resource with its kind,
+//! name, source location, evaluated value and the exact references between
+//! resources, plus typed views of the standard kinds for the planner.
+//!
+//! Built from an evaluated program ([`Model::build`]); the planner, `ev
+//! show`, the REPL and the language server all read this one structure.
+
+use std::collections::BTreeSet;
+
+use indexmap::IndexMap;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use ev_syntax::Span;
+
+use crate::diagnostic::{Diagnostic, Label};
+use crate::error::eval_diagnostics;
+use crate::eval::Evaluator;
+use crate::ir::ResourceId;
+use crate::output::{to_json_marked, SECRET_KEY, UNKNOWN_KEY};
+use crate::program::Program;
+
+/// `kind.name`, how resources are named on the command line and in references.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ResourceKey {
+    /// The kind.
+    pub kind: String,
+    /// The name.
+    pub name: String,
+}
+
+impl std::fmt::Display for ResourceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The first dot separates the kind, so names with dots need no quotes.
+        if self.name.is_empty() || self.name.contains(|c: char| c.is_whitespace() || c == '"') {
+            write!(f, "{}.{}", self.kind, crate::output::quote(&self.name))
+        } else {
+            write!(f, "{}.{}", self.kind, self.name)
+        }
+    }
+}
+
+/// One resource of the model.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelResource {
+    /// `kind.name`.
+    #[serde(flatten)]
+    pub key: ResourceKey,
+    /// The declaring file.
+    pub file: String,
+    /// 1-based line of the declaration.
+    pub line: usize,
+    /// The declaration's span (not serialized).
+    #[serde(skip)]
+    pub span: Span,
+    /// Its `##` documentation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub doc: Option<String>,
+    /// The checked value; unknowns and secrets are marked (`$unknown`, `$secret`).
+    pub value: serde_json::Value,
+    /// Resources this one uses (directly), sorted.
+    pub uses: Vec<ResourceKey>,
+    /// Resources using this one (directly), sorted.
+    pub used_by: Vec<ResourceKey>,
+}
+
+/// The whole topology.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Model {
+    /// Every resource, in declaration (load) order.
+    pub resources: Vec<ModelResource>,
+    /// Typed machines.
+    #[serde(skip)]
+    pub machines: Vec<Machine>,
+    /// Typed DNS zones.
+    #[serde(skip)]
+    pub domains: Vec<Domain>,
+    /// Typed stacks.
+    #[serde(skip)]
+    pub stacks: Vec<Stack>,
+    /// Typed images.
+    #[serde(skip)]
+    pub images: Vec<Image>,
+    /// Typed clusters.
+    #[serde(skip)]
+    pub clusters: Vec<Cluster>,
+    /// Typed apps.
+    #[serde(skip)]
+    pub apps: Vec<App>,
+}
+
+impl Model {
+    /// Evaluates every resource and builds the model. Diagnostics are
+    /// returned for resources that fail; those are left out of the model.
+    pub fn build(program: &Program, ev: &Evaluator<'_>) -> (Model, Vec<Diagnostic>) {
+        let mut model = Model::default();
+        let mut diagnostics = Vec::new();
+        let mut ok_ids = Vec::new();
+        for (i, def) in program.resources.iter().enumerate() {
+            let id = ResourceId(i as u32);
+            let kind = program
+                .kind(def.kind)
+                .map(|k| k.name.to_string())
+                .unwrap_or_default();
+            let value = ev
+                .resource(id, def.name_span)
+                .and_then(|v| to_json_marked(ev, &v, def.name_span));
+            let value = match value {
+                Ok(v) => v,
+                Err(e) => {
+                    diagnostics.extend(eval_diagnostics(&e));
+                    continue;
+                }
+            };
+            let file = program.sources.get(def.span.file);
+            let line = file.map(|f| f.line_col(def.span.start).0 + 1).unwrap_or(0);
+            let typed = match kind.as_str() {
+                "machine" => typed(&value).map(|m| model.machines.push(m)),
+                "domain" => typed(&value).map(|d| model.domains.push(d)),
+                "stack" => typed(&value).map(|s| model.stacks.push(s)),
+                "image" => typed(&value).map(|i| model.images.push(i)),
+                "cluster" => typed(&value).map(|c| model.clusters.push(c)),
+                "app" => typed(&value).map(|a| model.apps.push(a)),
+                _ => Ok(()),
+            };
+            if let Err(e) = typed {
+                // The stdlib schema and the Rust types disagree: a bug in ev.
+                diagnostics.push(
+                    Diagnostic::error(
+                        "E0999",
+                        format!(
+                            "internal error: {kind} `{}` does not fit the model: {e}",
+                            def.name
+                        ),
+                        Label::new(def.name_span, "declared here"),
+                    )
+                    .with_note("this is a bug in ev, please report it"),
+                );
+                continue;
+            }
+            ok_ids.push(id);
+            model.resources.push(ModelResource {
+                key: ResourceKey {
+                    kind,
+                    name: def.name.clone(),
+                },
+                file: file.map(|f| f.path.clone()).unwrap_or_default(),
+                line,
+                span: def.span,
+                doc: def.doc.clone(),
+                value,
+                uses: Vec::new(),
+                used_by: Vec::new(),
+            });
+        }
+        // References, once every resource was evaluated.
+        let key_of = |id: ResourceId| {
+            program.resource(id).map(|r| ResourceKey {
+                kind: program
+                    .kind(r.kind)
+                    .map(|k| k.name.to_string())
+                    .unwrap_or_default(),
+                name: r.name.clone(),
+            })
+        };
+        let mut used_by: IndexMap<ResourceKey, BTreeSet<ResourceKey>> = IndexMap::new();
+        for (res, id) in model.resources.iter_mut().zip(ok_ids.iter()) {
+            let uses: BTreeSet<ResourceKey> = ev
+                .resource_uses(*id)
+                .map(|u| u.iter().filter_map(|d| key_of(*d)).collect())
+                .unwrap_or_default();
+            for target in &uses {
+                used_by
+                    .entry(target.clone())
+                    .or_default()
+                    .insert(res.key.clone());
+            }
+            res.uses = uses.into_iter().collect();
+        }
+        for res in &mut model.resources {
+            if let Some(users) = used_by.get(&res.key) {
+                res.used_by = users.iter().cloned().collect();
+            }
+        }
+        (model, diagnostics)
+    }
+
+    /// The resource named `kind.name` (or just `name` when only one resource has it).
+    pub fn find(&self, query: &str) -> Result<&ModelResource, Vec<String>> {
+        let exact = self.resources.iter().find(|r| {
+            let k = r.key.to_string();
+            k == query || format!("{}.{}", r.key.kind, r.key.name) == query
+        });
+        if let Some(r) = exact {
+            return Ok(r);
+        }
+        let by_name: Vec<&ModelResource> = self
+            .resources
+            .iter()
+            .filter(|r| r.key.name == query)
+            .collect();
+        if let [one] = by_name.as_slice() {
+            return Ok(one);
+        }
+        if by_name.len() > 1 {
+            return Err(by_name.iter().map(|r| r.key.to_string()).collect());
+        }
+        let mut all: Vec<String> = self.resources.iter().map(|r| r.key.to_string()).collect();
+        all.extend(self.resources.iter().map(|r| r.key.kind.clone()));
+        all.dedup();
+        Err(crate::suggest::similar(
+            query,
+            all.iter().map(|s| s.as_str()),
+        ))
+    }
+
+    /// Every resource reachable from `key` by following `uses` (or `used_by`).
+    pub fn transitive(&self, key: &ResourceKey, reverse: bool) -> Vec<ResourceKey> {
+        let mut seen: BTreeSet<ResourceKey> = BTreeSet::new();
+        let mut stack = vec![key.clone()];
+        while let Some(k) = stack.pop() {
+            if let Some(r) = self.resources.iter().find(|r| r.key == k) {
+                let next = if reverse { &r.used_by } else { &r.uses };
+                for n in next {
+                    if seen.insert(n.clone()) {
+                        stack.push(n.clone());
+                    }
+                }
+            }
+        }
+        seen.remove(key);
+        seen.into_iter().collect()
+    }
+}
+
+fn typed<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, serde_json::Error> {
+    serde_json::from_value(value.clone())
+}
+
+/// A reference to one key of a sops-encrypted file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretRef {
+    /// The file.
+    pub file: String,
+    /// The dotted key.
+    pub key: String,
+}
+
+/// A value that may not be known until apply, or may be a secret.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Known<T> {
+    /// A plain value.
+    Value(T),
+    /// Not known until apply; the reason.
+    Unknown(String),
+    /// A secret reference.
+    Secret(SecretRef),
+}
+
+impl<T> Known<T> {
+    /// The value, when known and not secret.
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Known::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Known<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        if let Some(obj) = v.as_object() {
+            if obj.len() == 1 {
+                if let Some(reason) = obj.get(UNKNOWN_KEY) {
+                    return Ok(Known::Unknown(
+                        reason.as_str().unwrap_or_default().to_string(),
+                    ));
+                }
+                if let Some(secret) = obj.get(SECRET_KEY) {
+                    return serde_json::from_value(secret.clone())
+                        .map(Known::Secret)
+                        .map_err(serde::de::Error::custom);
+                }
+            }
+        }
+        serde_json::from_value(v)
+            .map(Known::Value)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// How a machine is activated.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Activation {
+    /// `darwin-rebuild`, `nixos-rebuild` or `deploy-rs`.
+    pub method: String,
+    /// The ssh user for remote activation.
+    pub ssh_user: Option<String>,
+    /// Build on the target.
+    pub remote_build: bool,
+}
+
+/// A machine (`stdlib/machine.ev`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    /// Host name.
+    pub name: String,
+    /// Nix system.
+    pub platform: String,
+    /// nixos, darwin or home-manager.
+    pub os: String,
+    /// Address, possibly unknown.
+    pub address: Option<Known<String>>,
+    /// `venus/` module paths.
+    pub modules: Vec<String>,
+    /// Activation.
+    pub activation: Activation,
+    /// Tags.
+    pub tags: Vec<String>,
+}
+
+/// A DNS record value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RecordValue {
+    /// A, AAAA, CNAME, ALIAS, TXT, NS, PTR.
+    Text(String),
+    /// MX.
+    Mx {
+        /// Mail server.
+        exchange: String,
+        /// Preference.
+        preference: u16,
+    },
+    /// SRV.
+    Srv {
+        /// Priority.
+        priority: u16,
+        /// Weight.
+        weight: u16,
+        /// Port.
+        port: u16,
+        /// Target.
+        target: String,
+    },
+    /// CAA.
+    Caa {
+        /// Flags.
+        flags: u8,
+        /// Tag.
+        tag: String,
+        /// Value.
+        value: String,
+    },
+}
+
+/// A DNS record set (`stdlib/dns.ev`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Name relative to the zone ("" = apex).
+    pub name: String,
+    /// Record type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Values, possibly unknown.
+    pub values: Vec<Known<RecordValue>>,
+    /// TTL override.
+    pub ttl: Option<u32>,
+    /// Cloudflare options.
+    pub cloudflare: Option<IndexMap<String, serde_json::Value>>,
+}
+
+/// An octodns provider.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Provider {
+    /// Name in the octodns config.
+    pub name: String,
+    /// Provider class.
+    pub class: String,
+    /// Settings; credentials are secrets.
+    pub settings: IndexMap<String, Known<serde_json::Value>>,
+}
+
+/// An octodns processor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Processor {
+    /// Name in the octodns config.
+    pub name: String,
+    /// Processor class.
+    pub class: String,
+    /// Options.
+    pub options: IndexMap<String, serde_json::Value>,
+}
+
+/// A DNS zone (`stdlib/dns.ev`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Domain {
+    /// Zone name without trailing dot.
+    pub name: String,
+    /// Where it is synced.
+    pub provider: Provider,
+    /// Default TTL.
+    pub ttl: u32,
+    /// Record sets.
+    pub records: Vec<Record>,
+    /// Processors.
+    pub processors: Vec<Processor>,
+    /// Refuse deletion.
+    pub protect: bool,
+}
+
+/// A resource of a stack.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StackResource {
+    /// Logical name.
+    pub name: String,
+    /// Pulumi type token.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Properties.
+    pub properties: IndexMap<String, serde_json::Value>,
+    /// Resource options.
+    pub options: IndexMap<String, serde_json::Value>,
+}
+
+/// A Pulumi stack (`stdlib/stack.ev`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stack {
+    /// Name (and exports folder).
+    pub name: String,
+    /// Pulumi project.
+    pub project: String,
+    /// Pulumi stack.
+    pub stack: String,
+    /// State backend URL.
+    pub backend: String,
+    /// Configuration; secrets stay secret.
+    pub config: IndexMap<String, Known<serde_json::Value>>,
+    /// Resources.
+    pub resources: Vec<StackResource>,
+    /// Declared exports (Pulumi output expressions).
+    pub exports: IndexMap<String, serde_json::Value>,
+    /// Values read back from exports/<name>/generated.json.
+    pub outputs: Known<serde_json::Value>,
+    /// Refuse destruction.
+    pub protect: bool,
+}
+
+/// How an image is built.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ImageBuild {
+    /// A Nix attribute producing a docker archive.
+    Nix {
+        /// Flake reference.
+        flake: String,
+        /// Attribute path.
+        attribute: String,
+    },
+    /// An OCI image assembled by ev.
+    Oci {
+        /// Base image.
+        base: Option<String>,
+        /// Image path -> repository path.
+        files: IndexMap<String, String>,
+        /// Entrypoint.
+        entrypoint: Vec<String>,
+        /// Environment.
+        env: IndexMap<String, String>,
+        /// Working directory.
+        workdir: Option<String>,
+    },
+}
+
+/// A container image (`stdlib/image.ev`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Image {
+    /// Name.
+    pub name: String,
+    /// Push destination.
+    pub repository: String,
+    /// Build recipe.
+    pub build: ImageBuild,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Where the digest is recorded.
+    pub digest_file: String,
+    /// The pushed digest, possibly unknown.
+    pub digest: Known<String>,
+    /// `repository@digest`, possibly unknown.
+    pub pinned: Known<String>,
+}
+
+/// A Kubernetes cluster (`stdlib/cluster.ev`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cluster {
+    /// Name.
+    pub name: String,
+    /// kubectl context.
+    pub context: String,
+    /// The machine it runs on.
+    pub machine: String,
+    /// Default namespace.
+    pub namespace: String,
+}
+
+/// An app port.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Port {
+    /// Port name.
+    pub name: String,
+    /// Container port.
+    pub container: u16,
+    /// Service port.
+    pub service: Option<u16>,
+    /// Node port.
+    pub node_port: Option<u16>,
+    /// TCP or UDP.
+    pub protocol: String,
+}
+
+/// An app volume.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Volume {
+    /// Name.
+    pub name: String,
+    /// Mount path.
+    pub mount: String,
+    /// Claim size.
+    pub size: Option<String>,
+    /// Storage class.
+    pub storage_class: Option<String>,
+    /// Host path.
+    pub host_path: Option<String>,
+    /// Read-only.
+    pub read_only: bool,
+}
+
+/// An ingress route.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ingress {
+    /// Host name.
+    pub host: String,
+    /// Path.
+    pub path: String,
+    /// Port name.
+    pub port: Option<String>,
+    /// TLS.
+    pub tls: bool,
+}
+
+/// An app (`stdlib/cluster.ev`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct App {
+    /// Name.
+    pub name: String,
+    /// Cluster name.
+    pub cluster: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Image reference, possibly unknown.
+    pub image: Known<String>,
+    /// Allow tags instead of digests.
+    pub allow_unpinned: bool,
+    /// Replicas.
+    pub replicas: u32,
+    /// Command.
+    pub command: Option<Vec<String>>,
+    /// Arguments.
+    pub args: Option<Vec<String>>,
+    /// Ports.
+    pub ports: Vec<Port>,
+    /// Environment; secrets become a Kubernetes Secret.
+    pub env: IndexMap<String, Known<String>>,
+    /// Volumes.
+    pub volumes: Vec<Volume>,
+    /// Config files: path -> content.
+    pub config_files: IndexMap<String, String>,
+    /// Ingress routes.
+    pub ingress: Vec<Ingress>,
+    /// Wait for rollout.
+    pub wait: bool,
+    /// Raw manifests.
+    pub manifests: Vec<serde_json::Value>,
+}
