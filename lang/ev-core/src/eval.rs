@@ -61,6 +61,9 @@ pub fn run_with_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static)
     }
 }
 
+/// A set of resources used by a value (sorted, deduplicated).
+pub type UsedResources = Rc<[ResourceId]>;
+
 enum ResourceState {
     Pending,
     Forcing,
@@ -87,9 +90,9 @@ pub struct Evaluator<'p> {
     /// one set per resource or global under evaluation (innermost last).
     deps: RefCell<Vec<Vec<ResourceId>>>,
     /// Resources each global used (directly or through other globals).
-    global_deps: RefCell<Vec<Vec<Option<Rc<[ResourceId]>>>>>,
+    global_deps: RefCell<Vec<Vec<Option<UsedResources>>>>,
     /// Resources each resource used, once it has been evaluated.
-    resource_deps: RefCell<Vec<Option<Rc<[ResourceId]>>>>,
+    resource_deps: RefCell<Vec<Option<UsedResources>>>,
     name_sym: Sym,
 }
 
@@ -217,7 +220,7 @@ impl<'p> Evaluator<'p> {
 
     /// The resources a resource's value used (known once it was evaluated,
     /// e.g. by [`crate::check::check`]), without itself.
-    pub fn resource_uses(&self, id: ResourceId) -> Option<Rc<[ResourceId]>> {
+    pub fn resource_uses(&self, id: ResourceId) -> Option<UsedResources> {
         self.resource_deps
             .borrow()
             .get(id.0 as usize)
