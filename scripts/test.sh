@@ -30,6 +30,7 @@ fi
 
 echo "== example repository"
 cargo run -q -p ev-cli -- check
+cargo run -q -p ev-cli -- show > /dev/null
 cargo run -q -p ev-cli -- eval > /dev/null
 
 passed=$(grep -oE "test result: ok\. [0-9]+ passed" /tmp/ev-test.log | awk '{s += $4} END {print s+0}')

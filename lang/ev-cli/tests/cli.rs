@@ -171,3 +171,65 @@ fn deep_recursion_is_a_diagnostic_not_a_crash() {
     assert!(out.starts_with("exit: 1"), "{out}");
     assert!(out.contains("E0406"), "{out}");
 }
+
+/// Runs `ev` on the repository's own example infrastructure.
+fn example(args: &[&str]) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new(env!("CARGO_BIN_EXE_ev"))
+        .arg("-C")
+        .arg(&root)
+        .args(args)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("ev runs");
+    format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn example_checks_clean() {
+    insta::assert_snapshot!(example(&["check"]));
+}
+
+#[test]
+fn example_show_json() {
+    let out = example(&["show", "--format", "json"]);
+    let json = out
+        .split("--- stdout\n")
+        .nth(1)
+        .and_then(|s| s.split("--- stderr\n").next())
+        .unwrap_or("");
+    let doc: serde_json::Value = serde_json::from_str(json).expect("show --format json is JSON");
+    assert_eq!(doc["version"], 1);
+    let resources = doc["resources"].as_array().map(Vec::len).unwrap_or(0);
+    assert_eq!(resources, 30, "the example declares 30 resources");
+    // No secret value may appear, only references to them.
+    assert!(
+        !out.contains("test-only-"),
+        "a secret leaked into `ev show`"
+    );
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn example_show_human() {
+    insta::assert_snapshot!("example_show_tables", example(&["show"]));
+    insta::assert_snapshot!("example_show_kind", example(&["show", "domain"]));
+    insta::assert_snapshot!(
+        "example_show_detail",
+        example(&["show", "app.ddns-updater"])
+    );
+    insta::assert_snapshot!(
+        "example_show_refs",
+        example(&["show", "--refs", "stack.jupiter"])
+    );
+    insta::assert_snapshot!(
+        "example_show_refs_all",
+        example(&["show", "--refs", "machine.methanol", "--all"])
+    );
+    insta::assert_snapshot!("example_show_unknown", example(&["show", "machin"]));
+}

@@ -110,6 +110,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0211", "invalid import path"),
     ("E0212", "duplicate field"),
     ("E0213", "`or` without a field access"),
+    ("E0214", "ambiguous resource name"),
     ("E0301", "unknown field"),
     ("E0302", "missing field"),
     ("E0303", "type mismatch"),
@@ -187,7 +188,16 @@ pub fn render_human(
         // in label order, so order labels by position: one snippet per file.
         let mut labels: Vec<(&Label, bool)> = vec![(&diag.primary, true)];
         labels.extend(diag.secondary.iter().map(|l| (l, false)));
-        labels.sort_by_key(|(l, primary)| (l.span.file, l.span.start, !*primary));
+        // The primary label's file first, then the others.
+        let primary_file = diag.primary.span.file;
+        labels.sort_by_key(|(l, primary)| {
+            (
+                l.span.file != primary_file,
+                l.span.file,
+                l.span.start,
+                !*primary,
+            )
+        });
         for (order, (l, is_primary)) in labels.into_iter().enumerate() {
             let label = ALabel::new((path_of(l.span), l.span.range()))
                 .with_order(i32::try_from(order).unwrap_or(i32::MAX));

@@ -111,6 +111,15 @@ pub enum ResolveError {
         /// The first.
         first: Span,
     },
+    /// A bare name that several resources of different kinds share.
+    AmbiguousName {
+        /// The name.
+        name: String,
+        /// Where it was used.
+        span: Span,
+        /// The qualified alternatives (`image.web`, `app.web`).
+        candidates: Vec<String>,
+    },
     /// `x or d` where `x` is not a field access or index.
     OrWithoutSelect {
         /// The `or` expression.
@@ -513,6 +522,23 @@ pub fn resolve_diagnostic(err: &ResolveError) -> Diagnostic {
         )
         .with_label(*first, "first set here")
         .with_help("to combine records use `//` (shallow) or `&` (deep merge)"),
+        ResolveError::AmbiguousName {
+            name,
+            span,
+            candidates,
+        } => Diagnostic::error(
+            "E0214",
+            format!("`{name}` names several resources"),
+            Label::new(*span, "ambiguous"),
+        )
+        .with_help(format!(
+            "qualify it with its kind: {}",
+            candidates
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )),
         ResolveError::OrWithoutSelect { span } => Diagnostic::error(
             "E0213",
             "`or` needs a field access on its left",

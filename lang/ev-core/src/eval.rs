@@ -260,7 +260,7 @@ impl<'p> Evaluator<'p> {
             Binding::Kind(k) => Ir::KindCollection(k),
             Binding::Module(m) => Ir::ModuleExports(m),
             Binding::Builtin(bi) => Ir::Builtin(bi),
-            Binding::Poisoned => Ir::Poisoned,
+            Binding::Poisoned | Binding::Ambiguous => Ir::Poisoned,
         };
         Thunk::lazy(Rc::new(Node { ir, span }), None)
     }
@@ -1579,7 +1579,7 @@ impl<'p> Evaluator<'p> {
                 };
                 errors.push(SchemaError {
                     kind: SchemaErrorKind::CheckFailed {
-                        path: display_path(path),
+                        path: path.to_string(),
                         message,
                     },
                     span,
@@ -1633,7 +1633,7 @@ impl<'p> Evaluator<'p> {
                     };
                     errors.push(SchemaError {
                         kind: SchemaErrorKind::CheckFailed {
-                            path: display_path(path),
+                            path: path.to_string(),
                             message,
                         },
                         span: at,

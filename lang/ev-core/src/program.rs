@@ -36,6 +36,9 @@ pub enum Binding {
     Builtin(Builtin),
     /// Something that failed to resolve (already reported); using it is silent.
     Poisoned,
+    /// Several resources of different kinds declared with this name in one
+    /// file; using the bare name asks to qualify it (`image.web`).
+    Ambiguous,
 }
 
 /// A top-level binding's definition.
@@ -670,12 +673,17 @@ fn declare_all(program: &mut Program, order: &[ModuleId], errors: &mut Vec<Resol
                 };
                 if let Some(m) = program.modules.get_mut(mid.0 as usize) {
                     let sym = Sym::new(&res.name.value);
-                    if let Some((_, first)) = m.scope.get(&sym) {
-                        errors.push(ResolveError::DuplicateDefinition {
-                            name: res.name.value.clone(),
-                            span: res.name.span,
-                            first: *first,
-                        });
+                    if let Some((existing, first)) = m.scope.get(&sym).copied() {
+                        if matches!(existing, Binding::Resource(_) | Binding::Ambiguous) {
+                            // Same name, another kind (same kind is E0207).
+                            m.scope.insert(sym, (Binding::Ambiguous, first));
+                        } else {
+                            errors.push(ResolveError::DuplicateDefinition {
+                                name: res.name.value.clone(),
+                                span: res.name.span,
+                                first,
+                            });
+                        }
                     } else {
                         m.scope.insert(sym, (binding, res.name.span));
                         if item.exported {
@@ -837,6 +845,26 @@ impl<'a> Compiler<'a> {
             Some(Binding::Module(m)) => Ir::ModuleExports(m),
             Some(Binding::Builtin(b)) => Ir::Builtin(b),
             Some(Binding::Poisoned) => Ir::Poisoned,
+            Some(Binding::Ambiguous) => {
+                let sym = Sym::new(name);
+                let candidates: Vec<String> = self
+                    .program
+                    .resources
+                    .iter()
+                    .filter(|r| r.module == self.module && Sym::new(&r.name) == sym)
+                    .filter_map(|r| {
+                        self.program
+                            .kind(r.kind)
+                            .map(|k| format!("{}.{}", k.name, r.name))
+                    })
+                    .collect();
+                self.errors.push(ResolveError::AmbiguousName {
+                    name: name.to_string(),
+                    span,
+                    candidates,
+                });
+                Ir::Poisoned
+            }
             None => {
                 let suggestions = similar(name, self.visible_names());
                 self.errors.push(ResolveError::UnboundName {
