@@ -48,7 +48,7 @@ def main():
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "ev-cli"], cwd=ROOT, check=True)
     ev = os.path.join(ROOT, "target", "release", "ev")
     nix = shutil.which("nix-instantiate")
-    print(f"eval benchmark: N machines -> 3N records, JSON output ({runs} runs: median, best; peak RSS)")
+    print(f"eval benchmark: N machines -> 3N records, compact JSON output ({runs} runs: median, best; peak RSS)")
     header = f"{'N':>8} {'records':>9} {'ev med s':>9} {'ev best':>8} {'ev MiB':>8}"
     if nix:
         header += f" {'nix med s':>10} {'nix MiB':>8} {'nix/ev':>7}"
@@ -63,7 +63,7 @@ def main():
                 [ev, "eval", "-C", d, "--format", "json", "-e", "result.count"],
                 capture_output=True, text=True, check=True,
             ).stdout.strip()
-            t, best, mem = timings([ev, "eval", "-C", d, "--format", "json", "-e", "result"], d, runs)
+            t, best, mem = timings([ev, "eval", "-C", d, "--format", "json", "--compact", "-e", "result"], d, runs)
             line = f"{n:>8} {count:>9} {t:>9.3f} {best:>8.3f} {mem:>8.1f}"
             if nix:
                 nt, _, nmem = timings([nix, "--eval", "--strict", "--json", "bench.nix"], d, runs)

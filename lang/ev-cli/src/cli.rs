@@ -44,6 +44,9 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = OutputFormat::Ev)]
         format: OutputFormat,
+        /// With --format json: one line, no indentation.
+        #[arg(long)]
+        compact: bool,
     },
     /// Print the model: every resource, or one kind, or one resource.
     Show {

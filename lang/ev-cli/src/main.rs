@@ -45,9 +45,14 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                     let entry = settings.entry(path.as_deref())?;
                     commands::check::run(&settings, &entry)
                 }
-                Command::Eval { path, expr, format } => {
+                Command::Eval {
+                    path,
+                    expr,
+                    format,
+                    compact,
+                } => {
                     let entry = settings.entry(path.as_deref())?;
-                    commands::eval::run(&settings, &entry, expr.as_deref(), format)
+                    commands::eval::run(&settings, &entry, expr.as_deref(), format, compact)
                 }
                 Command::Show {
                     target,

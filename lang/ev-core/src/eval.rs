@@ -204,16 +204,15 @@ impl<'p> Evaluator<'p> {
 
     /// Adds what an evaluated global used to the current reference set.
     fn inherit_global_deps(&self, g: GlobalRef) {
-        let mut deps = self.deps.borrow_mut();
-        let Some(top) = deps.last_mut() else {
-            return;
-        };
-        if let Some(Some(used)) = self
-            .global_deps
-            .borrow()
+        let global_deps = self.global_deps.borrow();
+        // Most globals use no resource at all: nothing to inherit.
+        let Some(Some(used)) = global_deps
             .get(g.module.0 as usize)
             .and_then(|m| m.get(g.slot as usize))
-        {
+        else {
+            return;
+        };
+        if let Some(top) = self.deps.borrow_mut().last_mut() {
             top.extend(used.iter().copied());
         }
     }

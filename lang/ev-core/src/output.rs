@@ -209,10 +209,35 @@ fn write_json_at(
     Ok(())
 }
 
+/// Whether any byte needs escaping in JSON (a control character, `"` or `\\`),
+/// checked eight bytes at a time.
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_le_bytes(word);
+        let below_space = v.wrapping_sub(0x20 * ONES) & !v & HIGH != 0;
+        if below_space
+            || has_zero(v ^ (u64::from(b'"') * ONES))
+            || has_zero(v ^ (u64::from(b'\\') * ONES))
+        {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 /// Appends `s` as a JSON string literal.
 fn json_string(s: &str, out: &mut String) {
     out.push('"');
-    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    if !needs_escape(s.as_bytes()) {
         out.push_str(s);
         out.push('"');
         return;
@@ -501,4 +526,26 @@ fn is_marker(v: &serde_json::Value) -> bool {
     v.as_object().is_some_and(|m| {
         m.len() == 1 && (m.contains_key(UNKNOWN_KEY) || m.contains_key(SECRET_KEY))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needs_escape;
+
+    #[test]
+    fn escape_scan_agrees_with_the_plain_definition() {
+        let samples: Vec<Vec<u8>> = (0u8..=255)
+            .flat_map(|b| {
+                (0..17).map(move |pos| {
+                    let mut v = vec![b'a'; 17];
+                    v[pos] = b;
+                    v
+                })
+            })
+            .collect();
+        for s in samples {
+            let plain = s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+            assert_eq!(needs_escape(&s), plain, "{s:?}");
+        }
+    }
 }

@@ -11,7 +11,13 @@ use crate::printer::Output;
 use crate::settings::Settings;
 
 /// Runs `ev eval`.
-pub fn run(settings: &Settings, entry: &str, expr: Option<&str>, format: OutputFormat) -> Output {
+pub fn run(
+    settings: &Settings,
+    entry: &str,
+    expr: Option<&str>,
+    format: OutputFormat,
+    compact: bool,
+) -> Output {
     let mut out = Output::default();
     let Some((mut program, fs)) = super::load(settings, entry, &mut out) else {
         return out;
@@ -54,7 +60,7 @@ pub fn run(settings: &Settings, entry: &str, expr: Option<&str>, format: OutputF
             check_data(&ev, &value, span).and_then(|()| {
                 let mut stdout = std::io::stdout().lock();
                 let mut failed = false;
-                write_json_chunked(&ev, &value, span, true, &mut |chunk: &mut String| {
+                write_json_chunked(&ev, &value, span, !compact, &mut |chunk: &mut String| {
                     failed |= stdout.write_all(chunk.as_bytes()).is_err();
                     chunk.clear();
                 })?;
