@@ -491,18 +491,11 @@ impl<'p> Evaluator<'p> {
     /// computation goes through one of those, so this bounds running time.
     #[inline]
     pub(crate) fn step(&self, span: Span) -> EvalResult<()> {
-        let steps = self.steps.get() + 1;
-        self.steps.set(steps);
-        if steps > self.limits.max_steps {
-            return Err(EvalError::new(
-                EvalErrorKind::StepLimit(self.limits.max_steps),
-                span,
-            ));
-        }
-        Ok(())
+        self.charge(1, span)
     }
 
     /// Charges `n` units of work at once (building a large list).
+    #[inline]
     pub(crate) fn charge(&self, n: u64, span: Span) -> EvalResult<()> {
         let steps = self.steps.get().saturating_add(n);
         self.steps.set(steps);

@@ -13,6 +13,8 @@
 //! A case may hold several files: the text before the first `--- path` line
 //! is `everything.ev`, each `--- path` line starts another file.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -59,14 +61,7 @@ fn parse_case(text: &str) -> Case {
             steps = Some(rest.trim().parse().expect("`# steps:` takes a number"));
         }
     }
-    let mut files = vec![("everything.ev".to_string(), String::new())];
-    for line in text.split_inclusive('\n') {
-        if let Some(path) = line.strip_prefix("--- ") {
-            files.push((path.trim().to_string(), String::new()));
-        } else if let Some((_, body)) = files.last_mut() {
-            body.push_str(line);
-        }
-    }
+    let files = common::split_case(text);
     Case {
         expect: expect.expect("a case starts with `# expect: ...`"),
         steps,

@@ -6,6 +6,8 @@
 //! The step and depth limits make every evaluation end; the wall-clock bound
 //! here only detects a hang, it is not a performance assertion.
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -143,18 +145,6 @@ fn run(files: Vec<(String, String)>) -> usize {
     })
 }
 
-fn split_case(text: &str) -> Vec<(String, String)> {
-    let mut files = vec![("everything.ev".to_string(), String::new())];
-    for line in text.split_inclusive('\n') {
-        if let Some(path) = line.strip_prefix("--- ") {
-            files.push((path.trim().to_string(), String::new()));
-        } else if let Some((_, body)) = files.last_mut() {
-            body.push_str(line);
-        }
-    }
-    files
-}
-
 fn golden_cases() -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let mut out = Vec::new();
@@ -191,7 +181,7 @@ fn mutated_golden_cases_never_panic() {
     let mut rng = Rng(0x5EED_0FE7);
     let mut count = 0;
     for (i, case) in cases.iter().enumerate() {
-        let files = split_case(case);
+        let files = common::split_case(case);
         // Truncations at a spread of points.
         let main = files.first().map(|(_, t)| t.clone()).unwrap_or_default();
         let chars: Vec<char> = main.chars().collect();
