@@ -4,13 +4,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Tools the tests drive. Nothing external is needed yet beyond the Rust
-# toolchain; later stages add their packages here (never install by hand).
+# Tools the tests drive, installed here (never by hand). EV_REAL_TOOLS=1
+# makes tests fail, not skip, when one is missing.
 if ! command -v cargo >/dev/null; then
   echo "cargo is required (https://rustup.rs)" >&2
   exit 1
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+if ! command -v nix-instantiate >/dev/null; then
+  echo "== installing nix-bin (Debian) for the rendering tests"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq nix-bin >/dev/null
+fi
+export EV_REAL_TOOLS=1
 
 export CARGO_TERM_COLOR=never
 export INSTA_UPDATE=no   # a missing or changed snapshot fails

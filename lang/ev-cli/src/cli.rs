@@ -48,6 +48,14 @@ pub enum Command {
         #[arg(long)]
         compact: bool,
     },
+    /// Render every backend's files (octodns, Kubernetes, Nix, Pulumi, images) without planning.
+    Build,
+    /// Print the action graph.
+    Graph {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
     /// Print the model: every resource, or one kind, or one resource.
     Show {
         /// A kind (`machine`), a resource (`machine.methanol`, `domain.yuto.sh`) or a name.
@@ -64,6 +72,17 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ShowFormat::Human)]
         format: ShowFormat,
     },
+}
+
+/// `ev graph --format` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz dot.
+    Dot,
+    /// SVG, through Graphviz `dot` when installed.
+    Svg,
+    /// JSON (versioned).
+    Json,
 }
 
 /// `ev show --format` values.

@@ -54,6 +54,8 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                     let entry = settings.entry(path.as_deref())?;
                     commands::eval::run(&settings, &entry, expr.as_deref(), format, compact)
                 }
+                Command::Build => commands::build::run(&settings),
+                Command::Graph { format } => commands::graph::run(&settings, format),
                 Command::Show {
                     target,
                     name,

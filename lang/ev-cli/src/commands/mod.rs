@@ -1,8 +1,10 @@
 //! One module per command. Each runs on the evaluation thread and returns
 //! an [`Output`](crate::printer::Output); none prints directly.
 
+pub mod build;
 pub mod check;
 pub mod eval;
+pub mod graph;
 pub mod show;
 
 use ev_core::fs::OsFs;
@@ -10,6 +12,24 @@ use ev_core::Program;
 
 use crate::printer::Output;
 use crate::settings::Settings;
+
+/// Loads, checks and models the repository's program; on any diagnostic,
+/// reports them into `out` and returns `None`.
+pub fn model(settings: &Settings, out: &mut Output) -> Option<ev_core::model::Model> {
+    let (program, fs) = load(settings, crate::settings::ENTRY, out)?;
+    let ev = ev_core::Evaluator::new(&program, &fs);
+    let mut diagnostics = ev_core::check::check(&program, &ev);
+    if diagnostics.is_empty() {
+        let (model, model_diagnostics) = ev_core::model::Model::build(&program, &ev);
+        if model_diagnostics.is_empty() {
+            return Some(model);
+        }
+        diagnostics = model_diagnostics;
+    }
+    out.diagnostics(settings, &diagnostics, &program.sources);
+    out.code = 1;
+    None
+}
 
 /// Loads the program at `entry`, or explains why the entry file is missing.
 pub fn load(settings: &Settings, entry: &str, out: &mut Output) -> Option<(Program, OsFs)> {

@@ -1,0 +1,71 @@
+//! `ev graph`: the action graph as dot, SVG (through Graphviz) or JSON.
+
+use ev_core::plan::lower;
+use serde_json::json;
+
+use crate::cli::GraphFormat;
+use crate::printer::Output;
+use crate::settings::Settings;
+
+/// Runs `ev graph`.
+pub fn run(settings: &Settings, format: GraphFormat) -> Output {
+    let mut out = Output::default();
+    let Some(model) = super::model(settings, &mut out) else {
+        return out;
+    };
+    let graph = lower(&model);
+    match format {
+        GraphFormat::Dot => out.stdout = graph.to_dot(),
+        GraphFormat::Json => {
+            let actions: Vec<_> = graph
+                .ordered()
+                .into_iter()
+                .map(|a| {
+                    json!({
+                        "id": a.id,
+                        "backend": a.backend,
+                        "resources": a.resources,
+                        "depends_on": a.depends_on,
+                        "produces": a.produces,
+                        "files": a.files.iter().map(|f| &f.path).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            out.stdout = serde_json::to_string_pretty(&json!({ "version": 1, "actions": actions }))
+                .unwrap_or_default();
+            out.stdout.push('\n');
+        }
+        GraphFormat::Svg => match render_svg(&graph.to_dot()) {
+            Ok(svg) => out.stdout = svg,
+            Err(msg) => {
+                out.stderr = format!("error: {msg}\n");
+                out.code = 1;
+            }
+        },
+    }
+    out
+}
+
+/// Runs Graphviz `dot -Tsvg` with explicit argv.
+fn render_svg(dot: &str) -> Result<String, String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|_| "SVG output needs Graphviz `dot`: install it (e.g. `apt-get install graphviz`), or use --format dot".to_string())?;
+    if let Some(stdin) = child.stdin.as_mut() {
+        stdin.write_all(dot.as_bytes()).map_err(|e| e.to_string())?;
+    }
+    let output = child.wait_with_output().map_err(|e| e.to_string())?;
+    if !output.status.success() {
+        return Err(format!(
+            "dot failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}

@@ -1,0 +1,203 @@
+//! The action graph: what `ev apply` will run, lowered from the model.
+//!
+//! Each action has a stable id (`jupiter:up`, `eight:yuto.sh`,
+//! `whale:grand-central:push`, `venus:methanol:deploy`, `milky-way:apply`),
+//! a backend, the files rendered for it, the actions it depends on (derived
+//! from the model's references) and the exports it produces. Lowering and
+//! rendering are pure: no tool runs here.
+
+mod lower;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use petgraph::stable_graph::{NodeIndex, StableDiGraph};
+use serde::Serialize;
+
+use crate::model::ResourceKey;
+
+pub use lower::lower;
+
+/// The tool an action drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// A Pulumi stack (`pulumi up`).
+    Pulumi,
+    /// An octodns zone sync.
+    Octodns,
+    /// An image build and push.
+    Registry,
+    /// A Nix machine build and activation.
+    Nix,
+    /// `kubectl apply` of a cluster's manifests.
+    Kubectl,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Pulumi => "pulumi",
+            Backend::Octodns => "octodns",
+            Backend::Registry => "registry",
+            Backend::Nix => "nix",
+            Backend::Kubectl => "kubectl",
+        })
+    }
+}
+
+/// A file an action needs, rendered from the model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RenderedFile {
+    /// Path relative to the build directory (`.ev/build/`).
+    pub path: String,
+    /// The content.
+    pub content: String,
+    /// Holds values not known until apply (rendered as placeholders).
+    pub has_unknowns: bool,
+}
+
+impl RenderedFile {
+    /// Whether the file belongs in the repository (the per-machine flakes
+    /// under `flake-profiles/`) rather than in `.ev/build/`.
+    pub fn in_repository(&self) -> bool {
+        self.path.starts_with("flake-profiles/")
+    }
+}
+
+/// One step of the plan.
+#[derive(Clone, Debug, Serialize)]
+pub struct Action {
+    /// Stable id, e.g. `eight:yuto.sh`.
+    pub id: String,
+    /// The tool it drives.
+    pub backend: Backend,
+    /// The resources it realizes.
+    pub resources: Vec<ResourceKey>,
+    /// Files rendered for it.
+    pub files: Vec<RenderedFile>,
+    /// Ids of the actions that must run first.
+    pub depends_on: Vec<String>,
+    /// Export files it writes (read back by other declarations).
+    pub produces: Vec<String>,
+}
+
+/// The action DAG.
+#[derive(Debug, Default)]
+pub struct ActionGraph {
+    graph: StableDiGraph<Action, ()>,
+    by_id: BTreeMap<String, NodeIndex>,
+}
+
+impl ActionGraph {
+    /// Adds an action (ids are unique; a second action with an id replaces nothing).
+    pub(crate) fn add(&mut self, action: Action) {
+        if self.by_id.contains_key(&action.id) {
+            return;
+        }
+        let id = action.id.clone();
+        let node = self.graph.add_node(action);
+        self.by_id.insert(id, node);
+    }
+
+    /// Connects dependencies (after all actions were added).
+    pub(crate) fn link(&mut self) {
+        let edges: Vec<(NodeIndex, NodeIndex)> = self
+            .graph
+            .node_indices()
+            .flat_map(|n| {
+                self.graph
+                    .node_weight(n)
+                    .map(|a| a.depends_on.clone())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|dep| self.by_id.get(&dep).copied())
+                    .map(move |from| (from, n))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (from, to) in edges {
+            self.graph.add_edge(from, to, ());
+        }
+    }
+
+    /// The action with this id.
+    pub fn get(&self, id: &str) -> Option<&Action> {
+        self.by_id.get(id).and_then(|n| self.graph.node_weight(*n))
+    }
+
+    /// Actions in a dependency order (dependencies first; ties by id).
+    pub fn ordered(&self) -> Vec<&Action> {
+        // Kahn's algorithm with a sorted ready set keeps the order stable.
+        let mut indegree: BTreeMap<NodeIndex, usize> = self
+            .graph
+            .node_indices()
+            .map(|n| {
+                (
+                    n,
+                    self.graph
+                        .neighbors_directed(n, petgraph::Direction::Incoming)
+                        .count(),
+                )
+            })
+            .collect();
+        let mut ready: std::collections::BTreeSet<(String, NodeIndex)> = indegree
+            .iter()
+            .filter(|(_, d)| **d == 0)
+            .filter_map(|(n, _)| self.graph.node_weight(*n).map(|a| (a.id.clone(), *n)))
+            .collect();
+        let mut out = Vec::new();
+        while let Some(first) = ready.iter().next().cloned() {
+            ready.remove(&first);
+            let (_, node) = first;
+            if let Some(a) = self.graph.node_weight(node) {
+                out.push(a);
+            }
+            for next in self
+                .graph
+                .neighbors_directed(node, petgraph::Direction::Outgoing)
+            {
+                if let Some(d) = indegree.get_mut(&next) {
+                    *d = d.saturating_sub(1);
+                    if *d == 0 {
+                        if let Some(a) = self.graph.node_weight(next) {
+                            ready.insert((a.id.clone(), next));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The graph in Graphviz dot format.
+    pub fn to_dot(&self) -> String {
+        let mut out = String::from(
+            "digraph plan {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
+        );
+        for a in self.ordered() {
+            out.push_str(&format!(
+                "  {:?} [label={:?}];\n",
+                a.id,
+                format!("{}\n({})", a.id, a.backend)
+            ));
+        }
+        for a in self.ordered() {
+            for dep in &a.depends_on {
+                out.push_str(&format!("  {:?} -> {:?};\n", dep, a.id));
+            }
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// Number of actions.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// No actions.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}

@@ -1,0 +1,60 @@
+//! Renderers: the files each backend's tool reads, produced from the typed
+//! model. Pure and byte-stable: the same model gives the same bytes on every
+//! run and machine (maps keep declaration order or are sorted explicitly).
+//!
+//! Values not known until apply are rendered as [`PLACEHOLDER`] and the file
+//! is flagged, so the executor re-renders it once the value is known.
+
+pub mod kubernetes;
+pub mod nix;
+pub mod octodns;
+pub mod pulumi;
+
+use crate::model::Known;
+use crate::output::UNKNOWN_MARKER;
+
+/// What an unknown value renders as.
+pub const PLACEHOLDER: &str = UNKNOWN_MARKER;
+
+/// YAML text of a JSON value (octodns, Kubernetes and Pulumi read YAML).
+pub fn yaml(value: &serde_json::Value) -> String {
+    serde_saphyr::to_string(value).unwrap_or_default()
+}
+
+/// The value of a `Known`, a placeholder, or the secret's environment reference.
+pub fn known_json<T: serde::Serialize>(k: &Known<T>, unknowns: &mut bool) -> serde_json::Value {
+    match k {
+        Known::Value(v) => serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
+        Known::Unknown(_) => {
+            *unknowns = true;
+            serde_json::Value::String(PLACEHOLDER.into())
+        }
+        Known::Secret(s) => serde_json::Value::String(secret_env_ref(&s.file, &s.key)),
+    }
+}
+
+/// The environment variable a secret is passed through at apply time.
+pub fn secret_env_name(file: &str, key: &str) -> String {
+    let stem = file
+        .rsplit('/')
+        .next()
+        .unwrap_or(file)
+        .split('.')
+        .next()
+        .unwrap_or(file);
+    let raw = format!("EV_SECRET_{stem}_{key}");
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// octodns' `env/NAME` reference to a secret.
+pub fn secret_env_ref(file: &str, key: &str) -> String {
+    format!("env/{}", secret_env_name(file, key))
+}

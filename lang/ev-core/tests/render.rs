@@ -1,0 +1,129 @@
+//! Golden renderings: every file `ev build` renders for the repository's own
+//! example, one snapshot each, so any change to what the tools read is
+//! reviewed. Rendering is pure: the same model gives the same bytes.
+
+use std::path::Path;
+
+use ev_core::eval::run_with_stack;
+use ev_core::fs::OsFs;
+use ev_core::model::Model;
+use ev_core::plan::lower;
+use ev_core::Evaluator;
+
+/// (path, content) of every rendered file, and the actions as `id <- deps`.
+fn render_example() -> (Vec<(String, String)>, Vec<String>) {
+    run_with_stack(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let fs = OsFs::new(root);
+        let program = ev_core::load(&fs, "everything.ev");
+        assert!(program.diagnostics.is_empty(), "{:?}", program.diagnostics);
+        let ev = Evaluator::new(&program, &fs);
+        let (model, diagnostics) = Model::build(&program, &ev);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let graph = lower(&model);
+        let mut files = Vec::new();
+        let mut actions = Vec::new();
+        for action in graph.ordered() {
+            actions.push(format!(
+                "{} ({}) <- [{}]",
+                action.id,
+                action.backend,
+                action.depends_on.join(", ")
+            ));
+            for f in &action.files {
+                if !files.iter().any(|(p, _): &(String, String)| p == &f.path) {
+                    files.push((f.path.clone(), f.content.clone()));
+                }
+            }
+        }
+        files.sort();
+        (files, actions)
+    })
+}
+
+#[test]
+fn example_renderings_are_golden_and_stable() {
+    let (files, actions) = render_example();
+    let (again, _) = render_example();
+    assert_eq!(files, again, "rendering must be byte-stable");
+    insta::assert_snapshot!("actions", actions.join("\n"));
+    for (path, content) in &files {
+        insta::assert_snapshot!(format!("{}", path.replace('/', "__")), content);
+    }
+    // The per-machine flakes live in the repository (flakes must be tracked
+    // by git): they must be exactly what ev renders (run `ev build`).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for (path, content) in files
+        .iter()
+        .filter(|(p, _)| p.starts_with("flake-profiles/"))
+    {
+        let committed = std::fs::read_to_string(root.join(path)).unwrap_or_default();
+        assert_eq!(
+            &committed, content,
+            "{path} is stale: run `ev build` and commit it"
+        );
+    }
+    // No secret value may reach a rendered file.
+    for (path, content) in &files {
+        assert!(
+            !content.contains("test-only-"),
+            "{path} holds a secret value"
+        );
+    }
+}
+
+/// Whether tests must drive real tools (set by scripts/test.sh, which
+/// installs them); elsewhere a missing tool skips with a message.
+fn real_tools_required() -> bool {
+    std::env::var_os("EV_REAL_TOOLS").is_some_and(|v| v == "1")
+}
+
+#[test]
+fn rendered_nix_parses_and_evaluates_with_real_nix() {
+    let nix = std::process::Command::new("nix-instantiate")
+        .arg("--version")
+        .output();
+    if nix.is_err() {
+        assert!(
+            !real_tools_required(),
+            "nix-instantiate is required (scripts/test.sh installs nix-bin)"
+        );
+        eprintln!("skipped: nix-instantiate is not installed (scripts/test.sh installs it)");
+        return;
+    }
+    let (files, _) = render_example();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut checked = 0;
+    for (path, content) in files.iter().filter(|(p, _)| p.ends_with(".nix")) {
+        let file = dir.path().join(path.replace('/', "_"));
+        std::fs::write(&file, content).expect("write");
+        // Flakes reference the repository's modules: parse them; the values
+        // files are self-contained data: evaluate them completely.
+        let mode: &[&str] = if path.ends_with("flake.nix") {
+            &["--parse"]
+        } else {
+            &["--eval", "--strict", "--json"]
+        };
+        let out = std::process::Command::new("nix-instantiate")
+            .args(mode)
+            .arg(&file)
+            .env("NIX_CONFIG", "experimental-features = nix-command flakes\nsubstituters =\nsandbox = false\nbuild-users-group =")
+            .output()
+            .expect("nix-instantiate runs");
+        assert!(
+            out.status.success(),
+            "nix-instantiate {mode:?} rejected {path}:\n{}\n{content}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if !path.ends_with("flake.nix") {
+            let value: serde_json::Value =
+                serde_json::from_slice(&out.stdout).expect("nix prints JSON");
+            assert!(
+                value.get("machine").is_some(),
+                "{path} evaluates to the machine's values"
+            );
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 12, "six machines, a flake and a values file each");
+}
