@@ -26,11 +26,4 @@
       mediaVolume = "100042";
     };
   };
-  images = {
-    grand-central = "docker.io/yutotakano/grand-central@sha256:4c65e6dfe212bb7775af6aec830ceb993b7fae0225b195985ff8eba6d0fec9a4";
-    example-image = "docker.io/yutotakano/example-image@sha256:f86b179afd409108a63f9c6a78700d139ffcb5a99f9dd2b343e68f2958dd2f31";
-    andref-ipfs-depot = "docker.io/yutotakano/andref-ipfs-depot@sha256:b043cdeb66a55c4d14758dc25e411ee0d91b5eb11f375b91bbf2de55e8083985";
-    autobrr = "docker.io/yutotakano/autobrr@sha256:704df63f5de33240298b9912d1f1a8a283174d0e992308999bb45b3eb76646d3";
-    seadexarr = "(known after apply)";
-  };
 }

@@ -48,6 +48,18 @@ pub enum Command {
         #[arg(long)]
         compact: bool,
     },
+    /// Show what `ev apply` would change, action by action, against the recorded state.
+    Plan {
+        /// Print the versioned machine-readable plan instead.
+        #[arg(long)]
+        json: bool,
+        /// Also save the plan (JSON) to this file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+        /// Exit 0 when nothing changes, 2 when something does (1 on errors).
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
     /// Render every backend's files (octodns, Kubernetes, Nix, Pulumi, images) without planning.
     Build,
     /// Print the action graph.

@@ -55,6 +55,11 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                     commands::eval::run(&settings, &entry, expr.as_deref(), format, compact)
                 }
                 Command::Build => commands::build::run(&settings),
+                Command::Plan {
+                    json,
+                    out,
+                    detailed_exitcode,
+                } => commands::plan::run(&settings, json, out.as_deref(), detailed_exitcode),
                 Command::Graph { format } => commands::graph::run(&settings, format),
                 Command::Show {
                     target,

@@ -233,3 +233,36 @@ fn example_show_human() {
     );
     insta::assert_snapshot!("example_show_unknown", example(&["show", "machin"]));
 }
+
+#[test]
+fn plan_exit_codes_and_state_errors() {
+    let mut files = GOOD.to_vec();
+    files.push((".ev/state.json", "{ this is not json"));
+    let repo = Repo::new(&files);
+    // The tiny repository declares no kinds with actions: nothing to do.
+    let clean = Repo::new(GOOD).run(&["plan", "--detailed-exitcode"]);
+    assert!(clean.starts_with("exit: 0"), "{clean}");
+    // A corrupted state is a clear error and is left untouched.
+    let corrupted = repo.run(&["plan"]);
+    assert!(corrupted.starts_with("exit: 1"), "{corrupted}");
+    assert!(
+        corrupted.contains(".ev/state.json is corrupted"),
+        "{corrupted}"
+    );
+    let state = std::fs::read_to_string(repo.path().join(".ev/state.json")).unwrap_or_default();
+    assert_eq!(state, "{ this is not json");
+    let newer = Repo::new(&[
+        GOOD[0],
+        GOOD[1],
+        (".ev/state.json", r#"{"version": 7, "actions": {}}"#),
+    ])
+    .run(&["plan"]);
+    assert!(newer.contains("format version 7"), "{newer}");
+}
+
+#[test]
+fn example_plan_without_state_creates_everything() {
+    let out = example(&["plan", "--detailed-exitcode"]);
+    assert!(out.starts_with("exit: 2"), "{out}");
+    assert!(out.contains("Plan: 19 to create"), "{out}");
+}

@@ -114,7 +114,13 @@ impl Model {
             };
             let file = program.sources.get(def.span.file);
             let line = file.map(|f| f.line_col(def.span.start).0 + 1).unwrap_or(0);
-            let typed = match kind.as_str() {
+            // Typed views exist for the standard library's kinds only; a
+            // user's own kind that happens to share a name stays generic.
+            let standard = program
+                .kind(def.kind)
+                .and_then(|k| program.module(k.module))
+                .is_some_and(|m| m.is_stdlib);
+            let typed = match if standard { kind.as_str() } else { "" } {
                 "machine" => typed(&value).map(|m| model.machines.push(m)),
                 "domain" => typed(&value).map(|d| model.domains.push(d)),
                 "stack" => typed(&value).map(|s| model.stacks.push(s)),

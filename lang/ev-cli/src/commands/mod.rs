@@ -5,6 +5,7 @@ pub mod build;
 pub mod check;
 pub mod eval;
 pub mod graph;
+pub mod plan;
 pub mod show;
 
 use ev_core::fs::OsFs;

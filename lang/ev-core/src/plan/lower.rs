@@ -92,6 +92,7 @@ pub fn lower(model: &Model) -> ActionGraph {
             resources: vec![k],
             files: pulumi::stack(s),
             produces: vec![format!("exports/{}/generated.json", s.name)],
+            exports_pending: !matches!(s.outputs, crate::model::Known::Value(_)),
         });
     }
     for i in &model.images {
@@ -118,6 +119,7 @@ pub fn lower(model: &Model) -> ActionGraph {
                 has_unknowns: false,
             }],
             produces: vec![i.digest_file.clone()],
+            exports_pending: !matches!(i.digest, crate::model::Known::Value(_)),
         });
     }
     for m in &model.machines {
@@ -128,8 +130,9 @@ pub fn lower(model: &Model) -> ActionGraph {
             id,
             backend: Backend::Nix,
             resources: vec![k],
-            files: nix::machine(m, &model.stacks, &model.images),
+            files: nix::machine(m, &model.stacks),
             produces: Vec::new(),
+            exports_pending: false,
         });
     }
     for d in &model.domains {
@@ -142,6 +145,7 @@ pub fn lower(model: &Model) -> ActionGraph {
             resources: vec![k],
             files: vec![octodns_config.clone(), octodns::zone(d)],
             produces: Vec::new(),
+            exports_pending: false,
         });
     }
     // One apply per cluster, covering all its apps.
@@ -175,6 +179,7 @@ pub fn lower(model: &Model) -> ActionGraph {
             files: vec![kubernetes::cluster(c, &apps)],
             depends_on: depends_on.into_iter().collect(),
             produces: Vec::new(),
+            exports_pending: false,
         });
     }
     graph.link();

@@ -6,7 +6,9 @@
 //! from the model's references) and the exports it produces. Lowering and
 //! rendering are pure: no tool runs here.
 
+pub mod diff;
 mod lower;
+pub mod state;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -80,6 +82,9 @@ pub struct Action {
     pub depends_on: Vec<String>,
     /// Export files it writes (read back by other declarations).
     pub produces: Vec<String>,
+    /// What it produces is not known yet (never applied): actions reading
+    /// it are re-planned once it has run.
+    pub exports_pending: bool,
 }
 
 /// The action DAG.

@@ -1,11 +1,11 @@
 //! Nix: per machine a flake under `flake-profiles/system-<name>/` wiring its
-//! `venus/` modules, and the values ev knows (the machine, stack outputs,
-//! image pins) rendered as a Nix file the modules read through `ev`, so they
+//! `venus/` modules, and the values ev knows (the machine, stack outputs)
+//! rendered as a Nix file the modules read through `ev`, so they
 //! need no import-from-derivation.
 
 use serde_json::{json, Value};
 
-use crate::model::{Image, Machine, Stack};
+use crate::model::{Machine, Stack};
 use crate::plan::RenderedFile;
 
 use super::known_json;
@@ -85,7 +85,7 @@ fn nix_key(k: &str) -> String {
 }
 
 /// The flake and values file of one machine.
-pub fn machine(m: &Machine, stacks: &[Stack], images: &[Image]) -> Vec<RenderedFile> {
+pub fn machine(m: &Machine, stacks: &[Stack]) -> Vec<RenderedFile> {
     let mut unknowns = false;
     let dir = format!("flake-profiles/system-{}", m.name);
     let address = m
@@ -102,7 +102,6 @@ pub fn machine(m: &Machine, stacks: &[Stack], images: &[Image]) -> Vec<RenderedF
             "tags": m.tags,
         },
         "stacks": stacks.iter().map(|s| (s.name.clone(), known_json(&s.outputs, &mut unknowns))).collect::<serde_json::Map<_, _>>(),
-        "images": images.iter().map(|i| (i.name.clone(), known_json(&i.pinned, &mut unknowns))).collect::<serde_json::Map<_, _>>(),
     });
     let modules: String = m
         .modules

@@ -1,0 +1,131 @@
+//! The state file: what `ev apply` last applied, per action. `ev plan`
+//! compares the desired renderings with it without running any tool, so a
+//! plan with no changes is instant.
+//!
+//! The state records each action's rendered files (they never hold secret
+//! values: secrets are rendered as environment references) and a fingerprint
+//! of them. The CLI reads and writes it atomically; a corrupted file or an
+//! unknown format version is an error, never silently replaced.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Action, ActionGraph};
+
+/// The state format version this ev reads and writes.
+pub const STATE_VERSION: u32 = 1;
+
+/// Where the state lives, relative to the repository root.
+pub const STATE_PATH: &str = ".ev/state.json";
+
+/// What was applied.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// Format version ([`STATE_VERSION`]).
+    pub version: u32,
+    /// Per action id.
+    pub actions: BTreeMap<String, ActionState>,
+}
+
+/// What was applied for one action.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActionState {
+    /// The backend that applied it.
+    pub backend: String,
+    /// Fingerprint of the rendered files.
+    pub fingerprint: String,
+    /// The rendered files, by path.
+    pub files: BTreeMap<String, String>,
+}
+
+/// Why a state file cannot be used.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StateError {
+    /// Not valid JSON of the state's shape.
+    Corrupted(String),
+    /// Written by another version of ev.
+    UnknownVersion(u32),
+}
+
+impl std::fmt::Display for StateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StateError::Corrupted(why) => write!(f, "{STATE_PATH} is corrupted ({why}); it was left untouched: restore it from a backup or version control"),
+            StateError::UnknownVersion(v) => write!(f, "{STATE_PATH} has format version {v}, but this ev reads version {STATE_VERSION}: use the ev that wrote it"),
+        }
+    }
+}
+
+impl State {
+    /// An empty state (nothing applied yet).
+    pub fn empty() -> State {
+        State {
+            version: STATE_VERSION,
+            actions: BTreeMap::new(),
+        }
+    }
+
+    /// Parses a state file.
+    pub fn parse(text: &str) -> Result<State, StateError> {
+        let raw: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| StateError::Corrupted(e.to_string()))?;
+        match raw.get("version").and_then(|v| v.as_u64()) {
+            Some(v) if v == u64::from(STATE_VERSION) => {}
+            Some(v) => {
+                return Err(StateError::UnknownVersion(
+                    u32::try_from(v).unwrap_or(u32::MAX),
+                ))
+            }
+            None => return Err(StateError::Corrupted("no format version".into())),
+        }
+        serde_json::from_value(raw).map_err(|e| StateError::Corrupted(e.to_string()))
+    }
+
+    /// The state as written to disk (pretty, stable key order).
+    pub fn to_text(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// Records an action as applied with its current renderings.
+    pub fn record(&mut self, action: &Action) {
+        self.actions.insert(
+            action.id.clone(),
+            ActionState {
+                backend: action.backend.to_string(),
+                fingerprint: fingerprint(action),
+                files: action
+                    .files
+                    .iter()
+                    .map(|f| (f.path.clone(), f.content.clone()))
+                    .collect(),
+            },
+        );
+    }
+
+    /// The state after applying every action of `graph` (what a complete,
+    /// successful `ev apply` records).
+    pub fn fully_applied(graph: &ActionGraph) -> State {
+        let mut state = State::empty();
+        for action in graph.ordered() {
+            state.record(action);
+        }
+        state
+    }
+}
+
+/// A fingerprint of an action's rendered inputs.
+pub fn fingerprint(action: &Action) -> String {
+    let mut hasher = Sha256::new();
+    for f in &action.files {
+        hasher.update(f.path.as_bytes());
+        hasher.update([0]);
+        hasher.update(f.content.as_bytes());
+        hasher.update([0]);
+    }
+    let digest = hasher.finalize();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

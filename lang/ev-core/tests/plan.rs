@@ -1,0 +1,118 @@
+//! Golden plans of the repository's example against several recorded states.
+
+use std::path::Path;
+
+use ev_core::eval::run_with_stack;
+use ev_core::fs::OsFs;
+use ev_core::model::Model;
+use ev_core::plan::diff::{diff, render_human, Change};
+use ev_core::plan::lower;
+use ev_core::plan::state::{ActionState, State, StateError, STATE_VERSION};
+use ev_core::Evaluator;
+
+/// (human plan, JSON plan) of the example against the state `make` builds
+/// from the fully applied one.
+fn plan_with(make: fn(State) -> State) -> (String, String, bool) {
+    run_with_stack(move || {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let fs = OsFs::new(root);
+        let program = ev_core::load(&fs, "everything.ev");
+        let ev = Evaluator::new(&program, &fs);
+        let (model, diagnostics) = Model::build(&program, &ev);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let graph = lower(&model);
+        let state = make(State::fully_applied(&graph));
+        let plan = diff(&graph, &state);
+        let json = serde_json::to_string_pretty(&plan).unwrap_or_default();
+        (render_human(&plan), json, plan.has_changes())
+    })
+}
+
+#[test]
+fn no_state_creates_everything() {
+    let (human, json, changes) = plan_with(|_| State::empty());
+    assert!(changes);
+    assert!(
+        human.contains("Plan: 19 to create, 0 to update, 0 to delete, 0 unchanged."),
+        "{human}"
+    );
+    insta::assert_snapshot!("plan_no_state", human);
+    insta::assert_snapshot!("plan_no_state_json", json);
+}
+
+#[test]
+fn fully_applied_state_has_no_changes() {
+    let (human, _, changes) = plan_with(|s| s);
+    assert!(!changes, "{human}");
+    insta::assert_snapshot!("plan_fully_applied", human);
+}
+
+#[test]
+fn a_changed_zone_is_one_update() {
+    let (human, _, _) = plan_with(|mut s| {
+        let zone = s
+            .actions
+            .get_mut("eight:yuto.sh")
+            .expect("the yuto.sh action");
+        let file = zone
+            .files
+            .get_mut("octodns/zones/yuto.sh.yaml")
+            .expect("its zone file");
+        *file = file.replace("203.0.113.7", "203.0.113.99");
+        zone.fingerprint = "recorded-before-the-change".into();
+        s
+    });
+    assert!(human.contains("~ eight:yuto.sh"), "{human}");
+    assert!(
+        human.contains("Plan: 0 to create, 1 to update, 0 to delete, 18 unchanged."),
+        "{human}"
+    );
+    insta::assert_snapshot!("plan_changed_record", human);
+}
+
+#[test]
+fn a_removed_zone_is_a_delete() {
+    let (human, json, _) = plan_with(|mut s| {
+        s.actions.insert(
+            "eight:old.example".into(),
+            ActionState {
+                backend: "octodns".into(),
+                fingerprint: "0".into(),
+                files: [(
+                    "octodns/zones/old.example.yaml".to_string(),
+                    "---\n{}\n".to_string(),
+                )]
+                .into(),
+            },
+        );
+        s
+    });
+    assert!(human.contains("- eight:old.example"), "{human}");
+    let plan: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let deleted = plan["actions"]
+        .as_array()
+        .map(|a| a.iter().filter(|x| x["change"] == "delete").count())
+        .unwrap_or(0);
+    assert_eq!(deleted, 1);
+    insta::assert_snapshot!("plan_removed_zone", human);
+}
+
+#[test]
+fn state_files_are_validated() {
+    assert!(matches!(
+        State::parse("{ not json"),
+        Err(StateError::Corrupted(_))
+    ));
+    assert!(matches!(
+        State::parse(r#"{"actions": {}}"#),
+        Err(StateError::Corrupted(_))
+    ));
+    assert_eq!(
+        State::parse(r#"{"version": 99, "actions": {}}"#),
+        Err(StateError::UnknownVersion(99))
+    );
+    let empty = State::empty();
+    assert_eq!(State::parse(&empty.to_text()), Ok(empty));
+    assert_eq!(STATE_VERSION, 1);
+    let _ = Change::None;
+}
