@@ -116,3 +116,26 @@ fn state_files_are_validated() {
     assert_eq!(STATE_VERSION, 1);
     let _ = Change::None;
 }
+
+#[test]
+fn a_changed_app_shows_the_object_diff() {
+    let (human, _, _) = plan_with(|mut s| {
+        let cluster = s
+            .actions
+            .get_mut("milky-way:apply")
+            .expect("the cluster action");
+        let file = cluster
+            .files
+            .get_mut("kubernetes/milky-way.yaml")
+            .expect("its manifests");
+        *file = file.replacen("replicas: 2", "replicas: 3", 1);
+        cluster.fingerprint = "recorded-before-the-change".into();
+        s
+    });
+    assert!(human.contains("~ Deployment apps/grand-central"), "{human}");
+    assert!(
+        human.contains("-    replicas: 3") || human.contains("-  replicas: 3"),
+        "{human}"
+    );
+    insta::assert_snapshot!("plan_changed_app", human);
+}

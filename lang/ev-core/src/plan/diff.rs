@@ -46,6 +46,8 @@ pub struct PlannedAction {
     pub has_unknowns: bool,
     /// The earlier actions whose results it waits for (re-planned after them).
     pub replanned_after: Vec<String>,
+    /// What changes inside it (records, objects, resources, files).
+    pub items: Vec<super::details::ItemChange>,
     /// Actions it waits for.
     pub depends_on: Vec<String>,
 }
@@ -114,6 +116,21 @@ pub fn diff(graph: &ActionGraph, state: &State) -> Plan {
         } else {
             Vec::new()
         };
+        let desired: std::collections::BTreeMap<String, String> = action
+            .files
+            .iter()
+            .map(|f| (f.path.clone(), f.content.clone()))
+            .collect();
+        let applied = state
+            .actions
+            .get(&action.id)
+            .map(|a| a.files.clone())
+            .unwrap_or_default();
+        let items = if change == Change::None {
+            Vec::new()
+        } else {
+            super::details::items(action.backend, &applied, &desired)
+        };
         actions.push(PlannedAction {
             id: action.id.clone(),
             backend: action.backend.to_string(),
@@ -121,12 +138,17 @@ pub fn diff(graph: &ActionGraph, state: &State) -> Plan {
             changed_files,
             has_unknowns,
             replanned_after,
+            items,
             depends_on: action.depends_on.clone(),
         });
     }
     for (id, prev) in &state.actions {
         if graph.get(id).is_none() {
+            let items = Backend::from_name(&prev.backend)
+                .map(|b| super::details::items(b, &prev.files, &std::collections::BTreeMap::new()))
+                .unwrap_or_default();
             actions.push(PlannedAction {
+                items,
                 id: id.clone(),
                 backend: prev.backend.clone(),
                 change: Change::Delete,
@@ -187,10 +209,22 @@ pub fn render_human(plan: &Plan) -> String {
             a.id,
             a.backend
         ));
-        if a.change == Change::Update {
-            for f in &a.changed_files {
-                out.push_str(&format!("      ~ {f}\n"));
+        // Creations list what they create, folded past a dozen items.
+        let shown = if a.change == Change::Create {
+            12
+        } else {
+            usize::MAX
+        };
+        for item in a.items.iter().take(shown) {
+            out.push_str(&format!("      {} {}\n", item.change.symbol(), item.label));
+            if a.change != Change::Create {
+                for line in &item.details {
+                    out.push_str(&format!("          {line}\n"));
+                }
             }
+        }
+        if a.items.len() > shown {
+            out.push_str(&format!("      ... and {} more\n", a.items.len() - shown));
         }
         if !a.replanned_after.is_empty() {
             out.push_str(&format!(

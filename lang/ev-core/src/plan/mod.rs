@@ -6,6 +6,7 @@
 //! from the model's references) and the exports it produces. Lowering and
 //! rendering are pure: no tool runs here.
 
+pub mod details;
 pub mod diff;
 mod lower;
 pub mod state;

@@ -1,0 +1,275 @@
+//! What changes inside an action, at the level users think in: DNS record
+//! sets, Kubernetes objects, stack resources; for other backends the files.
+//! Computed from the rendered files (desired) and the state's copies (applied).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::diff::Change;
+use super::Backend;
+use crate::render::PLACEHOLDER;
+
+/// One changed item of an action.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ItemChange {
+    /// Create, update or delete.
+    pub change: Change,
+    /// What it is: `www CNAME`, `Deployment apps/jellyfin`, `resource ethane`.
+    pub label: String,
+    /// Per-field `name: old → new` lines, or unified-diff lines.
+    pub details: Vec<String>,
+}
+
+fn parse_yaml(text: &str) -> Value {
+    serde_saphyr::from_str(text).unwrap_or(Value::Null)
+}
+
+fn short(v: &Value) -> String {
+    match v {
+        Value::String(s) if s == PLACEHOLDER => PLACEHOLDER.to_string(),
+        Value::String(s) => format!("{s:?}"),
+        Value::Null => "null".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The changed items between the applied (`before`) and desired (`after`)
+/// files of an action.
+pub fn items(
+    backend: Backend,
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+) -> Vec<ItemChange> {
+    let paths: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    let mut out = Vec::new();
+    for path in paths {
+        let (old, new) = (before.get(path), after.get(path));
+        if old == new {
+            continue;
+        }
+        let old_text = old.map(String::as_str).unwrap_or("");
+        let new_text = new.map(String::as_str).unwrap_or("");
+        match backend {
+            Backend::Octodns if path.starts_with("octodns/zones/") => {
+                out.extend(records(old_text, new_text))
+            }
+            Backend::Kubectl => out.extend(objects(old_text, new_text)),
+            Backend::Pulumi if path.ends_with("/Pulumi.yaml") => {
+                out.extend(stack_resources(old_text, new_text))
+            }
+            Backend::Octodns => {} // the shared manager config: reported with the zones
+            _ => out.push(ItemChange {
+                change: match (old, new) {
+                    (None, _) => Change::Create,
+                    (_, None) => Change::Delete,
+                    _ => Change::Update,
+                },
+                label: path.clone(),
+                details: unified(old_text, new_text),
+            }),
+        }
+    }
+    out
+}
+
+/// Record sets keyed by (name, type).
+fn record_sets(text: &str) -> BTreeMap<(String, String), Value> {
+    let mut out = BTreeMap::new();
+    if let Value::Object(names) = parse_yaml(text) {
+        for (name, sets) in names {
+            let list = match sets {
+                Value::Array(items) => items,
+                one => vec![one],
+            };
+            for set in list {
+                let kind = set
+                    .get("type")
+                    .and_then(|t| t.as_str())
+                    .unwrap_or("?")
+                    .to_string();
+                out.insert((name.clone(), kind), set);
+            }
+        }
+    }
+    out
+}
+
+fn label(name: &str, kind: &str) -> String {
+    format!("{} {kind}", if name.is_empty() { "@" } else { name })
+}
+
+fn fields(set: &Value) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    if let Value::Object(map) = set {
+        for (k, v) in map {
+            if k == "type" {
+                continue;
+            }
+            // `value` and `values` are one field to people.
+            let key = if k == "value" {
+                "values".to_string()
+            } else {
+                k.clone()
+            };
+            let v = if k == "value" {
+                Value::Array(vec![v.clone()])
+            } else {
+                v.clone()
+            };
+            out.insert(key, v);
+        }
+    }
+    out
+}
+
+fn records(old: &str, new: &str) -> Vec<ItemChange> {
+    let (before, after) = (record_sets(old), record_sets(new));
+    let keys: std::collections::BTreeSet<&(String, String)> =
+        before.keys().chain(after.keys()).collect();
+    let mut out = Vec::new();
+    for key in keys {
+        let (name, kind) = key;
+        match (before.get(key), after.get(key)) {
+            (None, Some(set)) => out.push(ItemChange {
+                change: Change::Create,
+                label: label(name, kind),
+                details: fields(set)
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {}", short(v)))
+                    .collect(),
+            }),
+            (Some(set), None) => out.push(ItemChange {
+                change: Change::Delete,
+                label: label(name, kind),
+                details: fields(set)
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {}", short(v)))
+                    .collect(),
+            }),
+            (Some(a), Some(b)) if a != b => {
+                let (fa, fb) = (fields(a), fields(b));
+                let names: std::collections::BTreeSet<&String> =
+                    fa.keys().chain(fb.keys()).collect();
+                let details = names
+                    .into_iter()
+                    .filter(|f| fa.get(*f) != fb.get(*f))
+                    .map(|f| {
+                        let show =
+                            |v: Option<&Value>| v.map(short).unwrap_or_else(|| "(none)".into());
+                        format!("{f}: {} → {}", show(fa.get(f)), show(fb.get(f)))
+                    })
+                    .collect();
+                out.push(ItemChange {
+                    change: Change::Update,
+                    label: label(name, kind),
+                    details,
+                });
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Kubernetes objects keyed by `Kind namespace/name`, with their YAML text.
+fn k8s_objects(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for doc in text.split("\n---\n").flat_map(|d| d.split("---\n")) {
+        let value = parse_yaml(doc);
+        let Some(kind) = value.get("kind").and_then(|k| k.as_str()) else {
+            continue;
+        };
+        let meta = value.get("metadata");
+        let name = meta
+            .and_then(|m| m.get("name"))
+            .and_then(|n| n.as_str())
+            .unwrap_or("?");
+        let key = match meta
+            .and_then(|m| m.get("namespace"))
+            .and_then(|n| n.as_str())
+        {
+            Some(ns) => format!("{kind} {ns}/{name}"),
+            None => format!("{kind} {name}"),
+        };
+        out.insert(key, doc.trim_end().to_string() + "\n");
+    }
+    out
+}
+
+fn objects(old: &str, new: &str) -> Vec<ItemChange> {
+    let (before, after) = (k8s_objects(old), k8s_objects(new));
+    let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    keys.into_iter()
+        .filter_map(|k| match (before.get(k), after.get(k)) {
+            (None, Some(_)) => Some(ItemChange {
+                change: Change::Create,
+                label: k.clone(),
+                details: Vec::new(),
+            }),
+            (Some(_), None) => Some(ItemChange {
+                change: Change::Delete,
+                label: k.clone(),
+                details: Vec::new(),
+            }),
+            (Some(a), Some(b)) if a != b => Some(ItemChange {
+                change: Change::Update,
+                label: k.clone(),
+                details: unified(a, b),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+fn stack_resources(old: &str, new: &str) -> Vec<ItemChange> {
+    let resources = |text: &str| -> BTreeMap<String, Value> {
+        match parse_yaml(text).get("resources") {
+            Some(Value::Object(map)) => map.clone().into_iter().collect(),
+            _ => BTreeMap::new(),
+        }
+    };
+    let (before, after) = (resources(old), resources(new));
+    let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    keys.into_iter()
+        .filter_map(|k| {
+            let ty = |v: &Value| {
+                v.get("type")
+                    .and_then(|t| t.as_str())
+                    .unwrap_or("?")
+                    .to_string()
+            };
+            match (before.get(k), after.get(k)) {
+                (None, Some(v)) => Some(ItemChange {
+                    change: Change::Create,
+                    label: format!("resource {k} ({})", ty(v)),
+                    details: Vec::new(),
+                }),
+                (Some(v), None) => Some(ItemChange {
+                    change: Change::Delete,
+                    label: format!("resource {k} ({})", ty(v)),
+                    details: Vec::new(),
+                }),
+                (Some(a), Some(b)) if a != b => Some(ItemChange {
+                    change: Change::Update,
+                    label: format!("resource {k} ({})", ty(b)),
+                    details: unified(&crate::render::yaml(a), &crate::render::yaml(b)),
+                }),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// A unified diff of two texts (changed lines with a little context).
+pub fn unified(old: &str, new: &str) -> Vec<String> {
+    let diff = similar::TextDiff::from_lines(old, new);
+    diff.unified_diff()
+        .context_radius(1)
+        .to_string()
+        .lines()
+        .filter(|l| !l.starts_with("---") && !l.starts_with("+++"))
+        .map(str::to_string)
+        .collect()
+}
