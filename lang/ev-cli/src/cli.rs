@@ -50,6 +50,13 @@ pub enum Command {
     },
     /// Show what `ev apply` would change, action by action, against the recorded state.
     Plan {
+        /// Plan only these: layers (`eight`), actions (`eight:yuto.sh`),
+        /// resources (`domain.yuto.sh`, `machine.methanol`) or tags (`tag:cloud`);
+        /// their upstream dependencies are pulled in.
+        targets: Vec<String>,
+        /// Allow deleting more than 30% of a layer's items.
+        #[arg(long)]
+        allow_large_changes: bool,
         /// Print the versioned machine-readable plan instead.
         #[arg(long)]
         json: bool,

@@ -56,10 +56,21 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                 }
                 Command::Build => commands::build::run(&settings),
                 Command::Plan {
+                    targets,
+                    allow_large_changes,
                     json,
                     out,
                     detailed_exitcode,
-                } => commands::plan::run(&settings, json, out.as_deref(), detailed_exitcode),
+                } => commands::plan::run(
+                    &settings,
+                    commands::plan::Options {
+                        targets,
+                        allow_large_changes,
+                        json,
+                        out: out.as_deref(),
+                        detailed_exitcode,
+                    },
+                ),
                 Command::Graph { format } => commands::graph::run(&settings, format),
                 Command::Show {
                     target,

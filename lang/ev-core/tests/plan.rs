@@ -83,6 +83,7 @@ fn a_removed_zone_is_a_delete() {
                     "---\n{}\n".to_string(),
                 )]
                 .into(),
+                protected: false,
             },
         );
         s
@@ -138,4 +139,112 @@ fn a_changed_app_shows_the_object_diff() {
         "{human}"
     );
     insta::assert_snapshot!("plan_changed_app", human);
+}
+
+/// The example's graph and the fully applied state, changed by `make`.
+fn graph_and_state(make: fn(State) -> State) -> (ev_core::plan::diff::Plan, State) {
+    run_with_stack(move || {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let fs = OsFs::new(root);
+        let program = ev_core::load(&fs, "everything.ev");
+        let ev = Evaluator::new(&program, &fs);
+        let (model, _) = Model::build(&program, &ev);
+        let graph = lower(&model);
+        let state = make(State::fully_applied(&graph));
+        (diff(&graph, &state), state)
+    })
+}
+
+#[test]
+fn guardrails_refuse_protected_deletions_and_large_deletions() {
+    use ev_core::plan::diff::{guardrails, PlanError};
+    // A protected zone that is no longer declared.
+    let (plan, state) = graph_and_state(|mut s| {
+        s.actions.insert(
+            "eight:old.example".into(),
+            ActionState {
+                backend: "octodns".into(),
+                fingerprint: "0".into(),
+                files: [(
+                    "octodns/zones/old.example.yaml".to_string(),
+                    "---\nwww:\n  type: A\n  value: 192.0.2.1\n".to_string(),
+                )]
+                .into(),
+                protected: true,
+            },
+        );
+        s
+    });
+    let errors = guardrails(&plan, &state, true);
+    assert_eq!(
+        errors,
+        vec![PlanError::ProtectedDeletion {
+            action: "eight:old.example".into()
+        }]
+    );
+    assert_eq!(errors[0].code(), "E0501");
+
+    // yuto.wiki applied with many more record sets than now declared.
+    let (plan, state) = graph_and_state(|mut s| {
+        let zone = s.actions.get_mut("eight:yuto.wiki").expect("yuto.wiki");
+        let file = zone
+            .files
+            .get_mut("octodns/zones/yuto.wiki.yaml")
+            .expect("zone file");
+        for i in 0..40 {
+            file.push_str(&format!(
+                "old{i}:\n  ttl: 300\n  type: A\n  value: 192.0.2.{i}\n"
+            ));
+        }
+        zone.fingerprint = "older".into();
+        s
+    });
+    let errors = guardrails(&plan, &state, false);
+    assert!(
+        matches!(&errors[..], [PlanError::LargeDeletion { layer, deleted: 40, .. }] if layer == "eight"),
+        "{errors:?}"
+    );
+    assert_eq!(errors[0].code(), "E0502");
+    assert!(
+        guardrails(&plan, &state, true).is_empty(),
+        "--allow-large-changes lifts it"
+    );
+    let human = render_human(&plan);
+    assert!(human.contains("- old0 A"), "{human}");
+}
+
+#[test]
+fn targets_pull_in_upstream_dependencies() {
+    use ev_core::plan::diff::{target, PlanError};
+    let (actions, pulled, unknown) = run_with_stack(|| {
+        let fs = OsFs::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."));
+        let program = ev_core::load(&fs, "everything.ev");
+        let ev = Evaluator::new(&program, &fs);
+        let (model, _) = Model::build(&program, &ev);
+        let graph = lower(&model);
+        let mut plan = diff(&graph, &State::empty());
+        let pulled = target(&mut plan, &graph, &["domain.yuto.sh".to_string()]);
+        let unknown = target(
+            &mut diff(&graph, &State::empty()),
+            &graph,
+            &["eigth".to_string()],
+        );
+        (
+            plan.actions
+                .iter()
+                .map(|a| a.id.clone())
+                .collect::<Vec<_>>(),
+            pulled,
+            unknown,
+        )
+    });
+    assert_eq!(
+        actions,
+        vec!["jupiter:up".to_string(), "eight:yuto.sh".to_string()]
+    );
+    assert_eq!(pulled, Ok(vec!["jupiter:up".to_string()]));
+    assert!(
+        matches!(&unknown, Err(PlanError::UnknownTarget { suggestions, .. }) if suggestions == &vec!["eight".to_string()]),
+        "{unknown:?}"
+    );
 }

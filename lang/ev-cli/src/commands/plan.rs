@@ -3,20 +3,36 @@
 
 use std::path::Path;
 
-use ev_core::plan::diff::{diff, render_human};
+use ev_core::plan::diff::{diff, guardrails, render_human, target, PlanError};
 use ev_core::plan::lower;
 use ev_core::plan::state::{State, STATE_PATH};
 
 use crate::printer::Output;
 use crate::settings::Settings;
 
+/// `ev plan`'s options.
+pub struct Options<'a> {
+    /// Targets (empty: everything).
+    pub targets: Vec<String>,
+    /// Skip the deletion-share guardrail.
+    pub allow_large_changes: bool,
+    /// Print JSON.
+    pub json: bool,
+    /// Also save the JSON plan here.
+    pub out: Option<&'a Path>,
+    /// Exit 2 when changes are present.
+    pub detailed_exitcode: bool,
+}
+
 /// Runs `ev plan`.
-pub fn run(
-    settings: &Settings,
-    json: bool,
-    out_file: Option<&Path>,
-    detailed_exitcode: bool,
-) -> Output {
+pub fn run(settings: &Settings, options: Options<'_>) -> Output {
+    let Options {
+        targets,
+        allow_large_changes,
+        json,
+        out: out_file,
+        detailed_exitcode,
+    } = options;
     let mut out = Output::default();
     let state = match std::fs::read_to_string(settings.root.join(STATE_PATH)) {
         Ok(text) => match State::parse(&text) {
@@ -38,7 +54,15 @@ pub fn run(
         return out;
     };
     let graph = lower(&model);
-    let plan = diff(&graph, &state);
+    let mut plan = diff(&graph, &state);
+    let pulled_in = match target(&mut plan, &graph, &targets) {
+        Ok(p) => p,
+        Err(e) => return plan_error(&[e]),
+    };
+    let refused = guardrails(&plan, &state, allow_large_changes);
+    if !refused.is_empty() {
+        return plan_error(&refused);
+    }
     let plan_json = serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n";
     if let Some(path) = out_file {
         if let Err(e) = super::build::write_atomically(path, plan_json.as_bytes()) {
@@ -47,9 +71,37 @@ pub fn run(
             return out;
         }
     }
-    out.stdout = if json { plan_json } else { render_human(&plan) };
+    out.stdout = if json {
+        plan_json
+    } else {
+        let mut text = String::new();
+        if !pulled_in.is_empty() {
+            text.push_str(&format!(
+                "Targeting {}; also planning what they depend on: {}\n\n",
+                targets.join(", "),
+                pulled_in.join(", ")
+            ));
+        }
+        text.push_str(&render_human(&plan));
+        text
+    };
     if detailed_exitcode && plan.has_changes() {
         out.code = 2;
     }
+    out
+}
+
+fn plan_error(errors: &[PlanError]) -> Output {
+    let mut out = Output {
+        code: 1,
+        ..Output::default()
+    };
+    for e in errors {
+        let (message, help) = e.message();
+        out.stderr
+            .push_str(&format!("error[{}]: {message}\n  help: {help}\n", e.code()));
+    }
+    out.stderr
+        .push_str("the plan was refused; nothing was saved\n");
     out
 }

@@ -74,6 +74,26 @@ pub fn items(
     out
 }
 
+/// How many items (record sets, objects, resources, else files) an
+/// action's files hold: the denominator of the deletion guardrail.
+pub fn item_count(backend: Backend, files: &BTreeMap<String, String>) -> usize {
+    files
+        .iter()
+        .map(|(path, text)| match backend {
+            Backend::Octodns if path.starts_with("octodns/zones/") => record_sets(text).len(),
+            Backend::Octodns => 0,
+            Backend::Kubectl => k8s_objects(text).len(),
+            Backend::Pulumi if path.ends_with("/Pulumi.yaml") => {
+                match parse_yaml(text).get("resources") {
+                    Some(Value::Object(m)) => m.len(),
+                    _ => 0,
+                }
+            }
+            _ => 1,
+        })
+        .sum()
+}
+
 /// Record sets keyed by (name, type).
 fn record_sets(text: &str) -> BTreeMap<(String, String), Value> {
     let mut out = BTreeMap::new();

@@ -262,3 +262,178 @@ pub fn render_human(plan: &Plan) -> String {
     ));
     out
 }
+
+/// A plan that guardrails refuse.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PlanError {
+    /// A protected resource's action would be deleted.
+    ProtectedDeletion {
+        /// The action id.
+        action: String,
+    },
+    /// A layer would lose more than the allowed share of what it has.
+    LargeDeletion {
+        /// The layer.
+        layer: String,
+        /// Items deleted.
+        deleted: usize,
+        /// Items applied before.
+        total: usize,
+    },
+    /// A target matches no action, layer, resource or tag.
+    UnknownTarget {
+        /// The target.
+        target: String,
+        /// Close candidates.
+        suggestions: Vec<String>,
+    },
+}
+
+impl PlanError {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PlanError::ProtectedDeletion { .. } => "E0501",
+            PlanError::LargeDeletion { .. } => "E0502",
+            PlanError::UnknownTarget { .. } => "E0503",
+        }
+    }
+
+    /// The message and help.
+    pub fn message(&self) -> (String, String) {
+        match self {
+            PlanError::ProtectedDeletion { action } => (
+                format!("the plan would delete `{action}`, which is protected"),
+                "its resource is declared with `protect = true`: remove that first if the deletion is intended".into(),
+            ),
+            PlanError::LargeDeletion { layer, deleted, total } => (
+                format!(
+                    "the plan would delete {deleted} of {total} items in `{layer}` (more than {}%)",
+                    DELETE_THRESHOLD_PERCENT
+                ),
+                "check that nothing was removed by mistake; pass --allow-large-changes to proceed".into(),
+            ),
+            PlanError::UnknownTarget { target, suggestions } => (
+                format!("no action, layer, resource or tag matches `{target}`"),
+                match suggestions.first() {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => "targets are layers (`eight`), actions (`eight:yuto.sh`), resources (`domain.yuto.sh`) or tags (`tag:cloud`)".into(),
+                },
+            ),
+        }
+    }
+}
+
+/// Deleting more than this share of a layer's items needs --allow-large-changes
+/// (octodns' own safety threshold is 30% too).
+pub const DELETE_THRESHOLD_PERCENT: usize = 30;
+
+/// The guardrails: protected resources are never deleted, and no layer loses
+/// more than [`DELETE_THRESHOLD_PERCENT`] of its items unless allowed.
+pub fn guardrails(plan: &Plan, state: &State, allow_large_changes: bool) -> Vec<PlanError> {
+    let mut errors = Vec::new();
+    for a in plan.actions.iter().filter(|a| a.change == Change::Delete) {
+        if state.actions.get(&a.id).is_some_and(|s| s.protected) {
+            errors.push(PlanError::ProtectedDeletion {
+                action: a.id.clone(),
+            });
+        }
+    }
+    if !allow_large_changes {
+        let mut per_layer: std::collections::BTreeMap<&str, (usize, usize)> =
+            std::collections::BTreeMap::new();
+        for a in &plan.actions {
+            let Some(prev) = state.actions.get(&a.id) else {
+                continue;
+            };
+            let Some(backend) = Backend::from_name(&prev.backend) else {
+                continue;
+            };
+            let before = super::details::item_count(backend, &prev.files);
+            let deleted = match a.change {
+                Change::Delete => before,
+                _ => a
+                    .items
+                    .iter()
+                    .filter(|i| i.change == Change::Delete)
+                    .count(),
+            };
+            let entry = per_layer.entry(layer(&a.id)).or_default();
+            entry.0 += deleted;
+            entry.1 += before;
+        }
+        for (l, (deleted, total)) in per_layer {
+            if total > 0 && deleted * 100 > total * DELETE_THRESHOLD_PERCENT {
+                errors.push(PlanError::LargeDeletion {
+                    layer: l.to_string(),
+                    deleted,
+                    total,
+                });
+            }
+        }
+    }
+    errors
+}
+
+/// Restricts a plan to targets and their upstream dependencies. Returns
+/// the actions pulled in only as dependencies, or an error for a target
+/// matching nothing.
+pub fn target(
+    plan: &mut Plan,
+    graph: &ActionGraph,
+    targets: &[String],
+) -> Result<Vec<String>, PlanError> {
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut selected = std::collections::BTreeSet::new();
+    for t in targets {
+        let tag = t.strip_prefix("tag:");
+        let matches: Vec<String> = graph
+            .ordered()
+            .into_iter()
+            .filter(|a| match tag {
+                Some(tag) => a.tags.iter().any(|x| x == tag),
+                None => {
+                    a.id == *t
+                        || layer(&a.id) == t
+                        || a.resources
+                            .iter()
+                            .any(|r| r.to_string() == *t || format!("{}.{}", r.kind, r.name) == *t)
+                }
+            })
+            .map(|a| a.id.clone())
+            .collect();
+        if matches.is_empty() {
+            let mut candidates: Vec<String> =
+                graph.ordered().iter().map(|a| a.id.clone()).collect();
+            candidates.extend(graph.ordered().iter().map(|a| layer(&a.id).to_string()));
+            candidates.extend(
+                graph
+                    .ordered()
+                    .iter()
+                    .flat_map(|a| a.resources.iter().map(|r| r.to_string())),
+            );
+            candidates.sort();
+            candidates.dedup();
+            return Err(PlanError::UnknownTarget {
+                target: t.clone(),
+                suggestions: crate::suggest::similar(t, candidates.iter().map(|s| s.as_str())),
+            });
+        }
+        selected.extend(matches);
+    }
+    let direct = selected.clone();
+    let mut stack: Vec<String> = selected.iter().cloned().collect();
+    while let Some(id) = stack.pop() {
+        if let Some(a) = graph.get(&id) {
+            for dep in &a.depends_on {
+                if selected.insert(dep.clone()) {
+                    stack.push(dep.clone());
+                }
+            }
+        }
+    }
+    plan.actions.retain(|a| selected.contains(&a.id));
+    Ok(selected.difference(&direct).cloned().collect())
+}

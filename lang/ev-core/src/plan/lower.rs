@@ -93,6 +93,8 @@ pub fn lower(model: &Model) -> ActionGraph {
             files: pulumi::stack(s),
             produces: vec![format!("exports/{}/generated.json", s.name)],
             exports_pending: !matches!(s.outputs, crate::model::Known::Value(_)),
+            protected: s.protect,
+            tags: Vec::new(),
         });
     }
     for i in &model.images {
@@ -120,6 +122,8 @@ pub fn lower(model: &Model) -> ActionGraph {
             }],
             produces: vec![i.digest_file.clone()],
             exports_pending: !matches!(i.digest, crate::model::Known::Value(_)),
+            protected: false,
+            tags: Vec::new(),
         });
     }
     for m in &model.machines {
@@ -133,6 +137,8 @@ pub fn lower(model: &Model) -> ActionGraph {
             files: nix::machine(m, &model.stacks),
             produces: Vec::new(),
             exports_pending: false,
+            protected: false,
+            tags: m.tags.clone(),
         });
     }
     for d in &model.domains {
@@ -146,6 +152,8 @@ pub fn lower(model: &Model) -> ActionGraph {
             files: vec![octodns_config.clone(), octodns::zone(d)],
             produces: Vec::new(),
             exports_pending: false,
+            protected: d.protect,
+            tags: Vec::new(),
         });
     }
     // One apply per cluster, covering all its apps.
@@ -180,6 +188,8 @@ pub fn lower(model: &Model) -> ActionGraph {
             depends_on: depends_on.into_iter().collect(),
             produces: Vec::new(),
             exports_pending: false,
+            protected: false,
+            tags: Vec::new(),
         });
     }
     graph.link();

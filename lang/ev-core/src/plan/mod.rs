@@ -86,6 +86,10 @@ pub struct Action {
     /// What it produces is not known yet (never applied): actions reading
     /// it are re-planned once it has run.
     pub exports_pending: bool,
+    /// One of its resources is declared with `protect = true`.
+    pub protected: bool,
+    /// Tags of its resources (machine tags), usable as plan targets.
+    pub tags: Vec<String>,
 }
 
 /// The action DAG.

@@ -38,6 +38,9 @@ pub struct ActionState {
     pub fingerprint: String,
     /// The rendered files, by path.
     pub files: BTreeMap<String, String>,
+    /// Declared with `protect = true`: a plan deleting it is refused.
+    #[serde(default)]
+    pub protected: bool,
 }
 
 /// Why a state file cannot be used.
@@ -102,6 +105,7 @@ impl State {
                     .iter()
                     .map(|f| (f.path.clone(), f.content.clone()))
                     .collect(),
+                protected: action.protected,
             },
         );
     }
