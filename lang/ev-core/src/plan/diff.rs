@@ -342,7 +342,20 @@ pub fn guardrails(plan: &Plan, state: &State, allow_large_changes: bool) -> Vec<
     if !allow_large_changes {
         let mut per_layer: std::collections::BTreeMap<&str, (usize, usize)> =
             std::collections::BTreeMap::new();
-        for a in &plan.actions {
+        // Only layers losing something need their totals (which parse files).
+        let deleting: std::collections::BTreeSet<&str> = plan
+            .actions
+            .iter()
+            .filter(|a| {
+                a.change == Change::Delete || a.items.iter().any(|i| i.change == Change::Delete)
+            })
+            .map(|a| layer(&a.id))
+            .collect();
+        for a in plan
+            .actions
+            .iter()
+            .filter(|a| deleting.contains(layer(&a.id)))
+        {
             let Some(prev) = state.actions.get(&a.id) else {
                 continue;
             };
