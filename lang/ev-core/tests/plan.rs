@@ -6,26 +6,32 @@ use ev_core::eval::run_with_stack;
 use ev_core::fs::OsFs;
 use ev_core::model::Model;
 use ev_core::plan::diff::{diff, render_human, Change};
-use ev_core::plan::lower;
 use ev_core::plan::state::{ActionState, State, StateError, STATE_VERSION};
+use ev_core::plan::{lower, ActionGraph};
 use ev_core::Evaluator;
 
-/// (human plan, JSON plan) of the example against the state `make` builds
-/// from the fully applied one.
-fn plan_with(make: fn(State) -> State) -> (String, String, bool) {
-    run_with_stack(move || {
+/// The example's action graph (built on a big-stack thread; the graph holds
+/// only plain data, so it can leave it).
+fn example_graph() -> ActionGraph {
+    run_with_stack(|| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let fs = OsFs::new(root);
         let program = ev_core::load(&fs, "everything.ev");
         let ev = Evaluator::new(&program, &fs);
         let (model, diagnostics) = Model::build(&program, &ev);
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
-        let graph = lower(&model);
-        let state = make(State::fully_applied(&graph));
-        let plan = diff(&graph, &state);
-        let json = serde_json::to_string_pretty(&plan).unwrap_or_default();
-        (render_human(&plan), json, plan.has_changes())
+        lower(&model)
     })
+}
+
+/// (human plan, JSON plan, has changes) of the example against the state
+/// `make` builds from the fully applied one.
+fn plan_with(make: fn(State) -> State) -> (String, String, bool) {
+    let graph = example_graph();
+    let state = make(State::fully_applied(&graph));
+    let plan = diff(&graph, &state);
+    let json = serde_json::to_string_pretty(&plan).unwrap_or_default();
+    (render_human(&plan), json, plan.has_changes())
 }
 
 #[test]
@@ -141,18 +147,11 @@ fn a_changed_app_shows_the_object_diff() {
     insta::assert_snapshot!("plan_changed_app", human);
 }
 
-/// The example's graph and the fully applied state, changed by `make`.
+/// The example's plan against the fully applied state changed by `make`, and that state.
 fn graph_and_state(make: fn(State) -> State) -> (ev_core::plan::diff::Plan, State) {
-    run_with_stack(move || {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let fs = OsFs::new(root);
-        let program = ev_core::load(&fs, "everything.ev");
-        let ev = Evaluator::new(&program, &fs);
-        let (model, _) = Model::build(&program, &ev);
-        let graph = lower(&model);
-        let state = make(State::fully_applied(&graph));
-        (diff(&graph, &state), state)
-    })
+    let graph = example_graph();
+    let state = make(State::fully_applied(&graph));
+    (diff(&graph, &state), state)
 }
 
 #[test]
@@ -216,28 +215,15 @@ fn guardrails_refuse_protected_deletions_and_large_deletions() {
 #[test]
 fn targets_pull_in_upstream_dependencies() {
     use ev_core::plan::diff::{target, PlanError};
-    let (actions, pulled, unknown) = run_with_stack(|| {
-        let fs = OsFs::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."));
-        let program = ev_core::load(&fs, "everything.ev");
-        let ev = Evaluator::new(&program, &fs);
-        let (model, _) = Model::build(&program, &ev);
-        let graph = lower(&model);
-        let mut plan = diff(&graph, &State::empty());
-        let pulled = target(&mut plan, &graph, &["domain.yuto.sh".to_string()]);
-        let unknown = target(
-            &mut diff(&graph, &State::empty()),
-            &graph,
-            &["eigth".to_string()],
-        );
-        (
-            plan.actions
-                .iter()
-                .map(|a| a.id.clone())
-                .collect::<Vec<_>>(),
-            pulled,
-            unknown,
-        )
-    });
+    let graph = example_graph();
+    let mut plan = diff(&graph, &State::empty());
+    let pulled = target(&mut plan, &graph, &["domain.yuto.sh".to_string()]);
+    let unknown = target(
+        &mut diff(&graph, &State::empty()),
+        &graph,
+        &["eigth".to_string()],
+    );
+    let actions: Vec<String> = plan.actions.iter().map(|a| a.id.clone()).collect();
     assert_eq!(
         actions,
         vec!["jupiter:up".to_string(), "eight:yuto.sh".to_string()]
