@@ -288,12 +288,16 @@ impl<'p> Evaluator<'p> {
         let Some(def) = self.program.resource(id) else {
             return Err(EvalError::new(EvalErrorKind::Poisoned, use_span));
         };
-        let kind_name = self
-            .program
-            .kind(def.kind)
-            .map(|k| k.name.to_string())
-            .unwrap_or_default();
-        let label = (format!("{kind_name} `{}`", def.name), def.name_span);
+        // The label is only needed for cycles, traces and the forcing stack:
+        // build it lazily, not on every access of an evaluated resource.
+        let label = || {
+            let kind_name = self
+                .program
+                .kind(def.kind)
+                .map(|k| k.name.to_string())
+                .unwrap_or_default();
+            (format!("{kind_name} `{}`", def.name), def.name_span)
+        };
         if let Some(top) = self.deps.borrow_mut().last_mut() {
             top.push(id);
         }
@@ -305,11 +309,12 @@ impl<'p> Evaluator<'p> {
                 Some(state @ ResourceState::Pending) => *state = ResourceState::Forcing,
                 Some(ResourceState::Forcing) => {
                     drop(states);
-                    return Err(self.cycle_error(&label, use_span));
+                    return Err(self.cycle_error(&label(), use_span));
                 }
                 None => return Err(EvalError::new(EvalErrorKind::Poisoned, use_span)),
             }
         }
+        let label = label();
         self.forcing.borrow_mut().push(label.clone());
         self.deps.borrow_mut().push(Vec::new());
         let result = self.check_resource(id);
