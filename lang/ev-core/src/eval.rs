@@ -1137,22 +1137,7 @@ impl<'p> Evaluator<'p> {
         // Fast path: integer arithmetic and comparison (no error possible here;
         // overflow and division by zero fall through to the general path).
         if let (Value::Int(a), Value::Int(b)) = (&lv, &rv) {
-            let (a, b) = (*a, *b);
-            let fast = match op {
-                BinaryOp::Add => a.checked_add(b).map(Value::Int),
-                BinaryOp::Sub => a.checked_sub(b).map(Value::Int),
-                BinaryOp::Mul => a.checked_mul(b).map(Value::Int),
-                BinaryOp::Div if b != 0 => a.checked_div(b).map(Value::Int),
-                BinaryOp::Rem if b != 0 => a.checked_rem(b).map(Value::Int),
-                BinaryOp::Eq => Some(Value::Bool(a == b)),
-                BinaryOp::NotEq => Some(Value::Bool(a != b)),
-                BinaryOp::Lt => Some(Value::Bool(a < b)),
-                BinaryOp::Le => Some(Value::Bool(a <= b)),
-                BinaryOp::Gt => Some(Value::Bool(a > b)),
-                BinaryOp::Ge => Some(Value::Bool(a >= b)),
-                _ => None,
-            };
-            if let Some(v) = fast {
+            if let Some(v) = int_op(op, *a, *b) {
                 return Ok(v);
             }
         }
@@ -1653,7 +1638,7 @@ impl<'p> Evaluator<'p> {
         match v {
             Value::Record(rec) => {
                 for (_, t) in rec.fields() {
-                    let inner = self.force(t, rec_span(rec, span))?;
+                    let inner = self.force(t, span)?;
                     self.deep_force(&inner, span)?;
                 }
                 Ok(())
@@ -1669,8 +1654,24 @@ impl<'p> Evaluator<'p> {
     }
 }
 
-fn rec_span(_rec: &Record, span: Span) -> Span {
-    span
+/// Integer arithmetic and comparison, or `None` when the general path must
+/// handle it (overflow, division by zero, non-integer operators).
+#[inline]
+fn int_op(op: BinaryOp, a: i64, b: i64) -> Option<Value> {
+    Some(match op {
+        BinaryOp::Add => Value::Int(a.checked_add(b)?),
+        BinaryOp::Sub => Value::Int(a.checked_sub(b)?),
+        BinaryOp::Mul => Value::Int(a.checked_mul(b)?),
+        BinaryOp::Div if b != 0 => Value::Int(a.checked_div(b)?),
+        BinaryOp::Rem if b != 0 => Value::Int(a.checked_rem(b)?),
+        BinaryOp::Eq => Value::Bool(a == b),
+        BinaryOp::NotEq => Value::Bool(a != b),
+        BinaryOp::Lt => Value::Bool(a < b),
+        BinaryOp::Le => Value::Bool(a <= b),
+        BinaryOp::Gt => Value::Bool(a > b),
+        BinaryOp::Ge => Value::Bool(a >= b),
+        _ => return None,
+    })
 }
 
 /// Re-points the spans of records (or of the records in a list) built

@@ -1,15 +1,13 @@
 //! `ev show`: the model, or part of it, for people (tables, details,
 //! references) or machines (versioned JSON, YAML).
 
-use ev_core::check::check;
 use ev_core::model::{Model, ModelResource, ResourceKey};
 use ev_core::output::marked_json_to_ev;
-use ev_core::Evaluator;
 use serde_json::json;
 
 use crate::cli::ShowFormat;
 use crate::printer::Output;
-use crate::settings::{Settings, ENTRY};
+use crate::settings::Settings;
 
 /// The JSON format's version; bump on incompatible changes.
 const FORMAT_VERSION: u32 = 1;
@@ -29,22 +27,9 @@ pub struct Query {
 /// Runs `ev show`.
 pub fn run(settings: &Settings, query: Query, format: ShowFormat) -> Output {
     let mut out = Output::default();
-    let Some((program, fs)) = super::load(settings, ENTRY, &mut out) else {
+    let Some(model) = super::model(settings, &mut out) else {
         return out;
     };
-    let ev = Evaluator::new(&program, &fs);
-    let diagnostics = check(&program, &ev);
-    if !diagnostics.is_empty() {
-        out.diagnostics(settings, &diagnostics, &program.sources);
-        out.code = 1;
-        return out;
-    }
-    let (model, diagnostics) = Model::build(&program, &ev);
-    if !diagnostics.is_empty() {
-        out.diagnostics(settings, &diagnostics, &program.sources);
-        out.code = 1;
-        return out;
-    }
     if let Some(target) = &query.refs {
         return refs(&model, target, query.transitive, format);
     }
