@@ -71,7 +71,7 @@ fn record_state(dir: &Path) {
         let ev = Evaluator::new(&program, &fs);
         let (model, diagnostics) = Model::build(&program, &ev);
         assert!(diagnostics.is_empty(), "{:?}", diagnostics.first());
-        State::fully_applied(&lower(&model)).to_text()
+        State::fully_applied(&lower(&model, &fs)).to_text()
     });
     std::fs::create_dir_all(dir.join(".ev")).expect("mkdir .ev");
     std::fs::write(dir.join(".ev/state.json"), text).expect("write state");

@@ -74,6 +74,9 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
+        /// The resource reference graph (what uses what) instead of the actions.
+        #[arg(long)]
+        resources: bool,
     },
     /// Print the model: every resource, or one kind, or one resource.
     Show {

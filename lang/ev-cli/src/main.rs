@@ -71,7 +71,9 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                         detailed_exitcode,
                     },
                 ),
-                Command::Graph { format } => commands::graph::run(&settings, format),
+                Command::Graph { format, resources } => {
+                    commands::graph::run(&settings, format, resources)
+                }
                 Command::Show {
                     target,
                     name,

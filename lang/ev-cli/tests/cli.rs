@@ -266,3 +266,40 @@ fn example_plan_without_state_creates_everything() {
     assert!(out.starts_with("exit: 2"), "{out}");
     assert!(out.contains("Plan: 19 to create"), "{out}");
 }
+
+#[test]
+fn example_graphs() {
+    insta::assert_snapshot!("example_graph_actions", example(&["graph"]));
+    let resources = example(&["graph", "--resources", "--format", "json"]);
+    assert!(
+        resources.contains("\"resource\": \"app.example-image\""),
+        "{resources}"
+    );
+    insta::assert_snapshot!("example_graph_resources", resources);
+    insta::assert_snapshot!(
+        "example_graph_resources_dot",
+        example(&["graph", "--resources"])
+    );
+}
+
+#[test]
+fn a_saved_plan_records_what_it_was_made_from() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let saved = dir.path().join("plan.json");
+    let out = example(&["plan", "--out", &saved.to_string_lossy()]);
+    assert!(out.starts_with("exit: 0"), "{out}");
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).expect("saved")).expect("JSON");
+    for part in ["program", "actions", "exports", "state"] {
+        assert!(
+            plan["basis"][part].as_str().is_some_and(|d| !d.is_empty()),
+            "{part} missing: {plan}"
+        );
+    }
+    // Saved twice from the same repository: the same basis.
+    let again = dir.path().join("again.json");
+    example(&["plan", "--out", &again.to_string_lossy()]);
+    let plan2: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&again).expect("saved")).expect("JSON");
+    assert_eq!(plan["basis"], plan2["basis"]);
+}

@@ -11,6 +11,10 @@ use std::path::{Component, Path, PathBuf};
 pub trait FileSystem {
     /// The text of a file.
     fn read(&self, path: &str) -> io::Result<String>;
+    /// The bytes of a file (images ship binary files).
+    fn read_bytes(&self, path: &str) -> io::Result<Vec<u8>> {
+        self.read(path).map(String::into_bytes)
+    }
     /// Whether a file exists.
     fn exists(&self, path: &str) -> bool {
         self.read(path).is_ok()
@@ -38,6 +42,10 @@ impl OsFs {
 impl FileSystem for OsFs {
     fn read(&self, path: &str) -> io::Result<String> {
         std::fs::read_to_string(self.root.join(path))
+    }
+
+    fn read_bytes(&self, path: &str) -> io::Result<Vec<u8>> {
+        std::fs::read(self.root.join(path))
     }
 
     fn exists(&self, path: &str) -> bool {
@@ -87,6 +95,52 @@ impl FileSystem for OverlayFs<'_> {
             Ok(text) => Ok(text),
             Err(_) => self.base.read(path),
         }
+    }
+
+    fn read_bytes(&self, path: &str) -> io::Result<Vec<u8>> {
+        match self.overlay.read(path) {
+            Ok(text) => Ok(text.into_bytes()),
+            Err(_) => self.base.read_bytes(path),
+        }
+    }
+}
+
+/// A file system where some files look missing: `ev plan` re-evaluates
+/// with the exports that actions in the plan will rewrite hidden, so the
+/// values read from them become unknown (`(known after apply)`).
+pub struct HidingFs<'a> {
+    /// Paths that read as missing.
+    pub hidden: &'a std::collections::BTreeSet<String>,
+    /// Everything else.
+    pub base: &'a dyn FileSystem,
+}
+
+impl HidingFs<'_> {
+    fn check(&self, path: &str) -> io::Result<()> {
+        if self.hidden.contains(path) {
+            Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "rewritten by this plan",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl FileSystem for HidingFs<'_> {
+    fn read(&self, path: &str) -> io::Result<String> {
+        self.check(path)?;
+        self.base.read(path)
+    }
+
+    fn read_bytes(&self, path: &str) -> io::Result<Vec<u8>> {
+        self.check(path)?;
+        self.base.read_bytes(path)
+    }
+
+    fn exists(&self, path: &str) -> bool {
+        !self.hidden.contains(path) && self.base.exists(path)
     }
 }
 

@@ -90,6 +90,37 @@ pub struct Model {
 }
 
 impl Model {
+    /// The resource reference graph in Graphviz dot format: one node per
+    /// resource (grouped by kind), an edge from each resource to those it uses.
+    pub fn references_dot(&self) -> String {
+        let mut out = String::from(
+            "digraph resources {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
+        );
+        let kinds: indexmap::IndexSet<&str> =
+            self.resources.iter().map(|r| r.key.kind.as_str()).collect();
+        for kind in kinds {
+            out.push_str(&format!(
+                "  subgraph {:?} {{\n    label={kind:?};\n",
+                format!("cluster_{kind}")
+            ));
+            for r in self.resources.iter().filter(|r| r.key.kind == kind) {
+                out.push_str(&format!("    {:?};\n", r.key.to_string()));
+            }
+            out.push_str("  }\n");
+        }
+        for r in &self.resources {
+            for used in &r.uses {
+                out.push_str(&format!(
+                    "  {:?} -> {:?};\n",
+                    r.key.to_string(),
+                    used.to_string()
+                ));
+            }
+        }
+        out.push_str("}\n");
+        out
+    }
+
     /// Evaluates every resource and builds the model. Diagnostics are
     /// returned for resources that fail; those are left out of the model.
     pub fn build(program: &Program, ev: &Evaluator<'_>) -> (Model, Vec<Diagnostic>) {

@@ -20,7 +20,7 @@ fn example_graph() -> ActionGraph {
         let ev = Evaluator::new(&program, &fs);
         let (model, diagnostics) = Model::build(&program, &ev);
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
-        lower(&model)
+        lower(&model, &fs)
     })
 }
 
@@ -90,6 +90,7 @@ fn a_removed_zone_is_a_delete() {
                 )]
                 .into(),
                 protected: false,
+                inputs: Default::default(),
             },
         );
         s
@@ -170,6 +171,7 @@ fn guardrails_refuse_protected_deletions_and_large_deletions() {
                 )]
                 .into(),
                 protected: true,
+                inputs: Default::default(),
             },
         );
         s
@@ -233,4 +235,107 @@ fn targets_pull_in_upstream_dependencies() {
         matches!(&unknown, Err(PlanError::UnknownTarget { suggestions, .. }) if suggestions == &vec!["eight".to_string()]),
         "{unknown:?}"
     );
+}
+
+/// (human, JSON) plan of the example through [`ev_core::plan::plan`]
+/// (re-evaluating with the exports this plan rewrites unknown), against the
+/// fully applied state changed by `make`.
+fn full_plan_with(make: fn(State) -> State) -> (String, String) {
+    run_with_stack(move || {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let fs = OsFs::new(root);
+        let program = ev_core::load(&fs, "everything.ev");
+        let ev = Evaluator::new(&program, &fs);
+        let (model, diagnostics) = Model::build(&program, &ev);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let state = make(State::fully_applied(&lower(&model, &fs)));
+        let (_, plan) = ev_core::plan::plan(&program, &fs, &model, &state);
+        let json = serde_json::to_string_pretty(&plan).unwrap_or_default();
+        (render_human(&plan), json)
+    })
+}
+
+#[test]
+fn a_rebuilt_image_makes_the_pinned_digest_unknown() {
+    let (human, json) = full_plan_with(|mut s| {
+        let image = s
+            .actions
+            .get_mut("whale:example-image:push")
+            .expect("the image action");
+        image.inputs.insert(
+            "whale/files/example-image/index.html".into(),
+            "sha256:recorded-before-the-edit".into(),
+        );
+        image.fingerprint = "recorded-before-the-edit".into();
+        s
+    });
+    assert!(
+        human.contains("image example-image: rebuild + push")
+            && human.contains("file whale/files/example-image/index.html changed"),
+        "{human}"
+    );
+    // The app pinning it cannot know the new digest before the push.
+    assert!(human.contains("~ milky-way:apply"), "{human}");
+    assert!(
+        human.contains("+        image: (known after apply)"),
+        "{human}"
+    );
+    assert!(
+        human.contains("re-planned after whale:example-image:push"),
+        "{human}"
+    );
+    assert!(
+        human.contains("Plan: 0 to create, 2 to update, 0 to delete, 17 unchanged."),
+        "{human}"
+    );
+    insta::assert_snapshot!("plan_rebuilt_image", human);
+    insta::assert_snapshot!("plan_rebuilt_image_json", json);
+}
+
+#[test]
+fn an_edited_module_rebuilds_the_machines_using_it() {
+    let (human, _) = full_plan_with(|mut s| {
+        for (id, action) in s.actions.iter_mut() {
+            if let Some(digest) = action.inputs.get_mut("venus/modules/server.nix") {
+                *digest = "sha256:recorded-before-the-edit".into();
+                action.fingerprint = format!("{id} before the edit");
+            }
+        }
+        s
+    });
+    for machine in ["methanol", "ethane", "nixie"] {
+        assert!(
+            human.contains(&format!("machine {machine}: rebuild + activate")),
+            "{human}"
+        );
+    }
+    assert!(
+        human.contains("module venus/modules/server.nix changed"),
+        "{human}"
+    );
+    assert!(!human.contains("machine sodium"), "{human}");
+    insta::assert_snapshot!("plan_edited_module", human);
+}
+
+#[test]
+fn a_protected_zone_is_shown_and_its_deletion_refused() {
+    use ev_core::plan::diff::guardrails;
+    let (plan, state) = graph_and_state(|mut s| {
+        let mut zone = s.actions["eight:yuto.sh"].clone();
+        zone.protected = true;
+        s.actions.remove("eight:yuto.sh");
+        s.actions.insert("eight:yuto.old".into(), zone);
+        s
+    });
+    let errors = guardrails(&plan, &state, true);
+    let rendered: Vec<String> = errors
+        .iter()
+        .map(|e| {
+            let (message, help) = e.message();
+            format!("error[{}]: {message}\n  help: {help}", e.code())
+        })
+        .collect();
+    insta::assert_snapshot!("plan_protected_refused", rendered.join("\n"));
+    let json = serde_json::to_string_pretty(&plan).unwrap_or_default();
+    assert!(json.contains("\"protected\": true"), "{json}");
 }

@@ -20,7 +20,7 @@ fn render_example() -> (Vec<(String, String)>, Vec<String>) {
         let ev = Evaluator::new(&program, &fs);
         let (model, diagnostics) = Model::build(&program, &ev);
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
-        let graph = lower(&model);
+        let graph = lower(&model, &fs);
         let mut files = Vec::new();
         let mut actions = Vec::new();
         for action in graph.ordered() {

@@ -16,7 +16,7 @@ pub fn run(settings: &Settings) -> Output {
     let Some(model) = super::model(settings, &mut out) else {
         return out;
     };
-    let graph = lower(&model);
+    let graph = lower(&model, &ev_core::fs::OsFs::new(settings.root.clone()));
     let mut written = std::collections::BTreeSet::new();
     for action in graph.ordered() {
         for file in &action.files {

@@ -1,4 +1,5 @@
-//! `ev graph`: the action graph as dot, SVG (through Graphviz) or JSON.
+//! `ev graph`: the action graph (or, with `--resources`, the resource
+//! reference graph) as dot, SVG (through Graphviz) or JSON.
 
 use ev_core::plan::lower;
 use serde_json::json;
@@ -8,12 +9,37 @@ use crate::printer::Output;
 use crate::settings::Settings;
 
 /// Runs `ev graph`.
-pub fn run(settings: &Settings, format: GraphFormat) -> Output {
+pub fn run(settings: &Settings, format: GraphFormat, resources: bool) -> Output {
     let mut out = Output::default();
     let Some(model) = super::model(settings, &mut out) else {
         return out;
     };
-    let graph = lower(&model);
+    if resources {
+        match format {
+            GraphFormat::Dot => out.stdout = model.references_dot(),
+            GraphFormat::Json => {
+                let nodes: Vec<_> = model
+                    .resources
+                    .iter()
+                    .map(|r| {
+                        json!({
+                            "resource": r.key.to_string(),
+                            "file": r.file,
+                            "line": r.line,
+                            "uses": r.uses.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect();
+                out.stdout =
+                    serde_json::to_string_pretty(&json!({ "version": 1, "resources": nodes }))
+                        .unwrap_or_default()
+                        + "\n";
+            }
+            GraphFormat::Svg => svg(&mut out, &model.references_dot()),
+        }
+        return out;
+    }
+    let graph = lower(&model, &ev_core::fs::OsFs::new(settings.root.clone()));
     match format {
         GraphFormat::Dot => out.stdout = graph.to_dot(),
         GraphFormat::Json => {
@@ -35,15 +61,19 @@ pub fn run(settings: &Settings, format: GraphFormat) -> Output {
                 .unwrap_or_default();
             out.stdout.push('\n');
         }
-        GraphFormat::Svg => match render_svg(&graph.to_dot()) {
-            Ok(svg) => out.stdout = svg,
-            Err(msg) => {
-                out.stderr = format!("error: {msg}\n");
-                out.code = 1;
-            }
-        },
+        GraphFormat::Svg => svg(&mut out, &graph.to_dot()),
     }
     out
+}
+
+fn svg(out: &mut Output, dot: &str) {
+    match render_svg(dot) {
+        Ok(svg) => out.stdout = svg,
+        Err(msg) => {
+            out.stderr = format!("error: {msg}\n");
+            out.code = 1;
+        }
+    }
 }
 
 /// Runs Graphviz `dot -Tsvg` with explicit argv.

@@ -14,16 +14,32 @@ use ev_core::Program;
 use crate::printer::Output;
 use crate::settings::Settings;
 
+/// A checked program, its files and its model.
+pub struct Loaded {
+    /// The program.
+    pub program: Program,
+    /// The repository's files.
+    pub fs: OsFs,
+    /// The evaluated model.
+    pub model: ev_core::model::Model,
+}
+
 /// Loads, checks and models the repository's program; on any diagnostic,
 /// reports them into `out` and returns `None`.
 pub fn model(settings: &Settings, out: &mut Output) -> Option<ev_core::model::Model> {
+    loaded(settings, out).map(|l| l.model)
+}
+
+/// Like [`model`], keeping the program and file access (for re-evaluation).
+pub fn loaded(settings: &Settings, out: &mut Output) -> Option<Loaded> {
     let (program, fs) = load(settings, crate::settings::ENTRY, out)?;
     let ev = ev_core::Evaluator::new(&program, &fs);
     let mut diagnostics = ev_core::check::check(&program, &ev);
     if diagnostics.is_empty() {
         let (model, model_diagnostics) = ev_core::model::Model::build(&program, &ev);
         if model_diagnostics.is_empty() {
-            return Some(model);
+            drop(ev);
+            return Some(Loaded { program, fs, model });
         }
         diagnostics = model_diagnostics;
     }

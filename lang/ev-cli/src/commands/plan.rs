@@ -3,9 +3,12 @@
 
 use std::path::Path;
 
-use ev_core::plan::diff::{diff, guardrails, render_human, target, PlanError};
-use ev_core::plan::lower;
+use ev_core::plan::diff::{
+    actions_digest, digest_files, guardrails, program_digest, render_human, target, Basis,
+    PlanError,
+};
 use ev_core::plan::state::{State, STATE_PATH};
+use ev_core::plan::ActionGraph;
 
 use crate::printer::Output;
 use crate::settings::Settings;
@@ -34,9 +37,13 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
         detailed_exitcode,
     } = options;
     let mut out = Output::default();
+    let mut state_text = None;
     let state = match std::fs::read_to_string(settings.root.join(STATE_PATH)) {
         Ok(text) => match State::parse(&text) {
-            Ok(state) => state,
+            Ok(state) => {
+                state_text = Some(text);
+                state
+            }
             Err(e) => {
                 out.stderr = format!("error: {e}\n");
                 out.code = 1;
@@ -50,11 +57,10 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
             return out;
         }
     };
-    let Some(model) = super::model(settings, &mut out) else {
+    let Some(loaded) = super::loaded(settings, &mut out) else {
         return out;
     };
-    let graph = lower(&model);
-    let mut plan = diff(&graph, &state);
+    let (graph, mut plan) = ev_core::plan::plan(&loaded.program, &loaded.fs, &loaded.model, &state);
     let pulled_in = match target(&mut plan, &graph, &targets) {
         Ok(p) => p,
         Err(e) => return plan_error(&[e]),
@@ -62,6 +68,9 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
     let refused = guardrails(&plan, &state, allow_large_changes);
     if !refused.is_empty() {
         return plan_error(&refused);
+    }
+    if out_file.is_some() {
+        plan.basis = Some(basis(settings, &loaded, &graph, state_text.as_deref()));
     }
     let plan_json = serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n";
     if let Some(path) = out_file {
@@ -103,5 +112,51 @@ fn plan_error(errors: &[PlanError]) -> Output {
     }
     out.stderr
         .push_str("the plan was refused; nothing was saved\n");
+    out
+}
+
+/// What a saved plan was made from: `ev apply plan.json` compares it with
+/// the repository before applying.
+pub fn basis(
+    settings: &Settings,
+    loaded: &super::Loaded,
+    graph: &ActionGraph,
+    state_text: Option<&str>,
+) -> Basis {
+    let exports = files_below(&settings.root, "exports");
+    Basis {
+        program: program_digest(&loaded.program),
+        actions: actions_digest(graph),
+        exports: digest_files(exports.iter().map(|(p, b)| (p.as_str(), b.as_slice()))),
+        state: state_text.map_or_else(
+            || "none".to_string(),
+            |t| digest_files([(STATE_PATH, t.as_bytes())]),
+        ),
+    }
+}
+
+/// Every file below `root/dir`, by repository-relative path (unreadable
+/// entries are skipped: they cannot have been read by the program either).
+fn files_below(root: &Path, dir: &str) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_string()];
+    while let Some(rel) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(root.join(&rel)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = format!("{rel}/{name}");
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => pending.push(path),
+                Ok(_) => {
+                    if let Ok(bytes) = std::fs::read(entry.path()) {
+                        out.push((path, bytes));
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+    }
     out
 }

@@ -12,7 +12,7 @@ use super::Backend;
 use crate::render::PLACEHOLDER;
 
 /// One changed item of an action.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct ItemChange {
     /// Create, update or delete.
     pub change: Change,
@@ -35,13 +35,31 @@ fn short(v: &Value) -> String {
     }
 }
 
+/// One side of an action's comparison: its rendered files and the digests
+/// of the repository files it builds from.
+#[derive(Clone, Copy, Debug)]
+pub struct Inputs<'a> {
+    /// Rendered files by path.
+    pub files: &'a BTreeMap<String, String>,
+    /// Repository input digests by path.
+    pub digests: &'a BTreeMap<String, String>,
+}
+
 /// The changed items between the applied (`before`) and desired (`after`)
-/// files of an action.
+/// inputs of an action. `subject` names what a machine or image action
+/// realizes (`machine methanol`): those are one item each, a rebuild.
 pub fn items(
     backend: Backend,
-    before: &BTreeMap<String, String>,
-    after: &BTreeMap<String, String>,
+    subject: &str,
+    before: Inputs<'_>,
+    after: Inputs<'_>,
 ) -> Vec<ItemChange> {
+    if matches!(backend, Backend::Nix | Backend::Registry) {
+        return rebuild(backend, subject, before, after)
+            .into_iter()
+            .collect();
+    }
+    let (before, after) = (before.files, after.files);
     let paths: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
     let mut out = Vec::new();
     for path in paths {
@@ -72,6 +90,74 @@ pub fn items(
         }
     }
     out
+}
+
+/// A machine or image as one item: what changed among its inputs (modules,
+/// image files) and its rendered files, and what applying it does.
+fn rebuild(
+    backend: Backend,
+    subject: &str,
+    before: Inputs<'_>,
+    after: Inputs<'_>,
+) -> Option<ItemChange> {
+    let was_applied = !before.files.is_empty() || !before.digests.is_empty();
+    let is_declared = !after.files.is_empty() || !after.digests.is_empty();
+    let (change, what) = match (was_applied, is_declared, backend) {
+        (false, _, Backend::Nix) => (Change::Create, "build + activate"),
+        (false, _, _) => (Change::Create, "build + push"),
+        (true, false, Backend::Nix) => (
+            Change::Delete,
+            "no longer managed (the host keeps its system)",
+        ),
+        (true, false, _) => (
+            Change::Delete,
+            "no longer managed (pushed tags stay in the registry)",
+        ),
+        (true, true, Backend::Nix) => (Change::Update, "rebuild + activate"),
+        (true, true, _) => (Change::Update, "rebuild + push"),
+    };
+    let mut details = Vec::new();
+    if change == Change::Update {
+        let input = if backend == Backend::Nix {
+            "module"
+        } else {
+            "file"
+        };
+        let paths: std::collections::BTreeSet<&String> =
+            before.digests.keys().chain(after.digests.keys()).collect();
+        for path in paths {
+            match (before.digests.get(path), after.digests.get(path)) {
+                (None, Some(_)) => details.push(format!("{input} {path} added")),
+                (Some(_), None) => details.push(format!("{input} {path} removed")),
+                (Some(a), Some(b)) if b == "missing" && a != b => {
+                    details.push(format!("{input} {path} is missing"))
+                }
+                (Some(a), Some(b)) if a != b => details.push(format!("{input} {path} changed")),
+                _ => {}
+            }
+        }
+        let paths: std::collections::BTreeSet<&String> =
+            before.files.keys().chain(after.files.keys()).collect();
+        for path in paths {
+            let (old, new) = (before.files.get(path), after.files.get(path));
+            if old != new {
+                let name = path.rsplit('/').next().unwrap_or(path);
+                details.push(format!("{name}:"));
+                details.extend(unified(
+                    old.map(String::as_str).unwrap_or(""),
+                    new.map(String::as_str).unwrap_or(""),
+                ));
+            }
+        }
+        if details.is_empty() {
+            return None;
+        }
+    }
+    Some(ItemChange {
+        change,
+        label: format!("{subject}: {what}"),
+        details,
+    })
 }
 
 /// How many items (record sets, objects, resources, else files) an

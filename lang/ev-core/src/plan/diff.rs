@@ -1,12 +1,13 @@
 //! Comparing the desired action graph with the state: what `ev plan` shows.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::details::Inputs;
 use super::state::{fingerprint, State};
 use super::{ActionGraph, Backend};
 
 /// What happens to an action's resources.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Change {
     /// Not applied before.
@@ -32,7 +33,7 @@ impl Change {
 }
 
 /// One action in the plan.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PlannedAction {
     /// The action id.
     pub id: String,
@@ -50,15 +51,89 @@ pub struct PlannedAction {
     pub items: Vec<super::details::ItemChange>,
     /// Actions it waits for.
     pub depends_on: Vec<String>,
+    /// Realizes a resource declared with `protect = true` (never deleted).
+    pub protected: bool,
 }
 
 /// The whole plan.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Plan {
     /// The plan format version.
     pub version: u32,
+    /// What the plan was made from (set when it is saved with `--out`):
+    /// `ev apply plan.json` refuses to run when any of it changed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<Basis>,
     /// Every action, in execution order, then deletions.
     pub actions: Vec<PlannedAction>,
+}
+
+/// Digests of what a plan was computed from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Basis {
+    /// The program's source files.
+    pub program: String,
+    /// Every action's rendered files and inputs (covers the data files the
+    /// program reads, magic values included).
+    pub actions: String,
+    /// The files under `exports/`.
+    pub exports: String,
+    /// The state file (`none` when there was none).
+    pub state: String,
+}
+
+impl Basis {
+    /// The names of the parts that differ between two bases.
+    pub fn changes_since(&self, saved: &Basis) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.program != saved.program {
+            out.push("the program");
+        }
+        if self.actions != saved.actions {
+            out.push("the rendered actions");
+        }
+        if self.exports != saved.exports {
+            out.push("the exports");
+        }
+        if self.state != saved.state {
+            out.push("the state");
+        }
+        out
+    }
+}
+
+/// A digest of named byte strings (path, content), order-independent.
+pub fn digest_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
+    let mut sorted: Vec<(&str, &[u8])> = files.into_iter().collect();
+    sorted.sort();
+    let mut all = Vec::new();
+    for (path, bytes) in sorted {
+        all.extend_from_slice(path.as_bytes());
+        all.push(0);
+        all.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        all.extend_from_slice(bytes);
+    }
+    super::state::hex_sha256(&all)
+}
+
+/// The digest of a program's sources.
+pub fn program_digest(program: &crate::Program) -> String {
+    digest_files(
+        program
+            .sources
+            .iter()
+            .map(|(_, f)| (f.path.as_str(), f.text.as_bytes())),
+    )
+}
+
+/// The digest of the desired actions.
+pub fn actions_digest(graph: &ActionGraph) -> String {
+    let prints: Vec<(String, String)> = graph
+        .ordered()
+        .into_iter()
+        .map(|a| (a.id.clone(), fingerprint(a)))
+        .collect();
+    digest_files(prints.iter().map(|(id, f)| (id.as_str(), f.as_bytes())))
 }
 
 impl Plan {
@@ -126,10 +201,26 @@ pub fn diff(graph: &ActionGraph, state: &State) -> Plan {
             .get(&action.id)
             .map(|a| a.files.clone())
             .unwrap_or_default();
+        let no_inputs = std::collections::BTreeMap::new();
+        let applied_inputs = state
+            .actions
+            .get(&action.id)
+            .map_or(&no_inputs, |a| &a.inputs);
         let items = if change == Change::None {
             Vec::new()
         } else {
-            super::details::items(action.backend, &applied, &desired)
+            super::details::items(
+                action.backend,
+                &subject(&action.id),
+                Inputs {
+                    files: &applied,
+                    digests: applied_inputs,
+                },
+                Inputs {
+                    files: &desired,
+                    digests: &action.inputs,
+                },
+            )
         };
         actions.push(PlannedAction {
             id: action.id.clone(),
@@ -140,12 +231,27 @@ pub fn diff(graph: &ActionGraph, state: &State) -> Plan {
             replanned_after,
             items,
             depends_on: action.depends_on.clone(),
+            protected: action.protected,
         });
     }
     for (id, prev) in &state.actions {
         if graph.get(id).is_none() {
+            let nothing = std::collections::BTreeMap::new();
             let items = Backend::from_name(&prev.backend)
-                .map(|b| super::details::items(b, &prev.files, &std::collections::BTreeMap::new()))
+                .map(|b| {
+                    super::details::items(
+                        b,
+                        &subject(id),
+                        Inputs {
+                            files: &prev.files,
+                            digests: &prev.inputs,
+                        },
+                        Inputs {
+                            files: &nothing,
+                            digests: &nothing,
+                        },
+                    )
+                })
                 .unwrap_or_default();
             actions.push(PlannedAction {
                 items,
@@ -156,12 +262,26 @@ pub fn diff(graph: &ActionGraph, state: &State) -> Plan {
                 has_unknowns: false,
                 replanned_after: Vec::new(),
                 depends_on: Vec::new(),
+                protected: prev.protected,
             });
         }
     }
     Plan {
         version: 1,
+        basis: None,
         actions,
+    }
+}
+
+/// What a machine or image action realizes, from its id:
+/// `venus:methanol:deploy` → `machine methanol`, `whale:x:push` → `image x`.
+fn subject(id: &str) -> String {
+    let mut parts = id.split(':');
+    let (_, name, verb) = (parts.next(), parts.next().unwrap_or(id), parts.next());
+    match verb {
+        Some("deploy") => format!("machine {name}"),
+        Some("push") => format!("image {name}"),
+        _ => id.to_string(),
     }
 }
 
@@ -204,10 +324,11 @@ pub fn render_human(plan: &Plan) -> String {
             Change::None => "",
         };
         out.push_str(&format!(
-            "  {} {:id_w$}  {:<8}  {what}\n",
+            "  {} {:id_w$}  {:<8}  {what}{}\n",
             a.change.symbol(),
             a.id,
-            a.backend
+            a.backend,
+            if a.protected { " (protected)" } else { "" }
         ));
         // Creations list what they create, folded past a dozen items.
         let shown = if a.change == Change::Create {

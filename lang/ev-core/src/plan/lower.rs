@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
-use crate::model::{Model, ResourceKey};
+use crate::fs::FileSystem;
+use crate::model::{ImageBuild, Model, ResourceKey};
 use crate::render::{kubernetes, nix, octodns, pulumi, yaml};
 
 use super::{Action, ActionGraph, Backend, RenderedFile};
@@ -77,8 +78,26 @@ fn key(kind: &str, name: &str) -> ResourceKey {
     }
 }
 
-/// Lowers the model into the action graph, rendering every action's files.
-pub fn lower(model: &Model) -> ActionGraph {
+/// The digests of repository files an action builds from.
+fn digests<'p>(
+    fs: &dyn FileSystem,
+    paths: impl IntoIterator<Item = &'p String>,
+) -> BTreeMap<String, String> {
+    paths
+        .into_iter()
+        .map(|p| {
+            let digest = match fs.read_bytes(p) {
+                Ok(bytes) => format!("sha256:{}", super::state::hex_sha256(&bytes)),
+                Err(_) => "missing".to_string(),
+            };
+            (p.clone(), digest)
+        })
+        .collect()
+}
+
+/// Lowers the model into the action graph, rendering every action's files
+/// and taking the digests of the repository files actions build from.
+pub fn lower(model: &Model, fs: &dyn FileSystem) -> ActionGraph {
     let mut graph = ActionGraph::default();
     let octodns_config = octodns::config(&model.domains);
 
@@ -95,6 +114,7 @@ pub fn lower(model: &Model) -> ActionGraph {
             exports_pending: !matches!(s.outputs, crate::model::Known::Value(_)),
             protected: s.protect,
             tags: Vec::new(),
+            inputs: BTreeMap::new(),
         });
     }
     for i in &model.images {
@@ -124,6 +144,10 @@ pub fn lower(model: &Model) -> ActionGraph {
             exports_pending: !matches!(i.digest, crate::model::Known::Value(_)),
             protected: false,
             tags: Vec::new(),
+            inputs: match &i.build {
+                ImageBuild::Oci { files, .. } => digests(fs, files.values()),
+                ImageBuild::Nix { .. } => BTreeMap::new(),
+            },
         });
     }
     for m in &model.machines {
@@ -139,6 +163,7 @@ pub fn lower(model: &Model) -> ActionGraph {
             exports_pending: false,
             protected: false,
             tags: m.tags.clone(),
+            inputs: digests(fs, &m.modules),
         });
     }
     for d in &model.domains {
@@ -154,6 +179,7 @@ pub fn lower(model: &Model) -> ActionGraph {
             exports_pending: false,
             protected: d.protect,
             tags: Vec::new(),
+            inputs: BTreeMap::new(),
         });
     }
     // One apply per cluster, covering all its apps.
@@ -190,6 +216,7 @@ pub fn lower(model: &Model) -> ActionGraph {
             exports_pending: false,
             protected: false,
             tags: Vec::new(),
+            inputs: BTreeMap::new(),
         });
     }
     graph.link();

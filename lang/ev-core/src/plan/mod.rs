@@ -21,6 +21,57 @@ use crate::model::ResourceKey;
 
 pub use lower::lower;
 
+use crate::fs::{FileSystem, HidingFs};
+use crate::model::Model;
+use crate::{Evaluator, Program};
+use diff::{Change, Plan};
+use state::State;
+
+/// The action graph of a model and its plan against `state`, with the
+/// values that depend on this plan unknown: when an action will rewrite
+/// exports (a stack that changes, an image that is rebuilt), the program is
+/// re-evaluated with those export files hidden, so what reads them renders
+/// as `(known after apply)` and is re-planned after that action. Repeats
+/// until no further producer changes (at most once per producer).
+pub fn plan(
+    program: &Program,
+    fs: &dyn FileSystem,
+    model: &Model,
+    state: &State,
+) -> (ActionGraph, Plan) {
+    let mut graph = lower(model, fs);
+    let mut planned = diff::diff(&graph, state);
+    let mut hidden = std::collections::BTreeSet::new();
+    loop {
+        let rewritten: Vec<String> = planned
+            .actions
+            .iter()
+            .filter(|a| matches!(a.change, Change::Create | Change::Update))
+            .filter_map(|a| graph.get(&a.id))
+            .flat_map(|a| a.produces.iter())
+            .filter(|p| !hidden.contains(*p) && fs.exists(p))
+            .cloned()
+            .collect();
+        if rewritten.is_empty() {
+            return (graph, planned);
+        }
+        hidden.extend(rewritten);
+        let hiding = HidingFs {
+            hidden: &hidden,
+            base: fs,
+        };
+        let ev = Evaluator::new(program, &hiding);
+        let (model, diagnostics) = Model::build(program, &ev);
+        if !diagnostics.is_empty() {
+            // The declarations need the recorded exports to evaluate: keep
+            // the plan made with them (its values are the recorded ones).
+            return (graph, planned);
+        }
+        graph = lower(&model, &hiding);
+        planned = diff::diff(&graph, state);
+    }
+}
+
 /// The tool an action drives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -90,6 +141,10 @@ pub struct Action {
     pub protected: bool,
     /// Tags of its resources (machine tags), usable as plan targets.
     pub tags: Vec<String>,
+    /// Repository files it builds from (a machine's modules, an image's
+    /// files), by path, with their digests (`sha256:…`, or `missing`):
+    /// editing one changes the plan even though no rendering changes.
+    pub inputs: BTreeMap<String, String>,
 }
 
 /// The action DAG.

