@@ -66,6 +66,42 @@ pub enum Command {
         /// Exit 0 when nothing changes, 2 when something does (1 on errors).
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Also ask each backend's tool for the live state and report drift.
+        #[arg(long)]
+        refresh: bool,
+    },
+    /// Apply the plan: run every changed action against the real tools.
+    Apply {
+        /// A plan saved with `ev plan --out FILE`, applied exactly (refused if
+        /// the program, exports or state changed since); else a fresh plan.
+        #[arg(value_name = "PLAN")]
+        plan: Option<PathBuf>,
+        /// Apply only these targets (as for `ev plan`) and what they depend on.
+        #[arg(long = "target", value_name = "TARGET")]
+        targets: Vec<String>,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// How many actions run at once.
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
+        /// After a failure, start nothing new (default: independent actions go on).
+        #[arg(long)]
+        fail_fast: bool,
+        /// Seconds one tool may run before it is killed.
+        #[arg(long, default_value_t = 1800, value_name = "SECONDS")]
+        timeout: u64,
+        /// Seconds running tools may take to finish after Ctrl-C.
+        #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+        grace: u64,
+        /// Allow deleting more than 30% of a layer's items.
+        #[arg(long)]
+        allow_large_changes: bool,
+    },
+    /// Remove a stale apply lock (its id is in the message that reported it).
+    ForceUnlock {
+        /// The lock's id.
+        id: String,
     },
     /// Render every backend's files (octodns, Kubernetes, Nix, Pulumi, images) without planning.
     Build,

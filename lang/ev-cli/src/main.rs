@@ -55,12 +55,36 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                     commands::eval::run(&settings, &entry, expr.as_deref(), format, compact)
                 }
                 Command::Build => commands::build::run(&settings),
+                Command::Apply {
+                    plan,
+                    targets,
+                    yes,
+                    parallelism,
+                    fail_fast,
+                    timeout,
+                    grace,
+                    allow_large_changes,
+                } => commands::apply::run(
+                    &settings,
+                    commands::apply::Options {
+                        plan_file: plan.as_deref(),
+                        targets,
+                        yes,
+                        parallelism,
+                        fail_fast,
+                        timeout,
+                        grace,
+                        allow_large_changes,
+                    },
+                ),
+                Command::ForceUnlock { id } => commands::apply::force_unlock(&settings, &id),
                 Command::Plan {
                     targets,
                     allow_large_changes,
                     json,
                     out,
                     detailed_exitcode,
+                    refresh,
                 } => commands::plan::run(
                     &settings,
                     commands::plan::Options {
@@ -69,6 +93,7 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                         json,
                         out: out.as_deref(),
                         detailed_exitcode,
+                        refresh,
                     },
                 ),
                 Command::Graph { format, resources } => {

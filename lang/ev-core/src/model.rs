@@ -270,6 +270,14 @@ impl Model {
     }
 }
 
+fn default_nixpkgs() -> String {
+    "github:NixOS/nixpkgs/nixos-unstable".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
 fn typed<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, serde_json::Error> {
     serde_json::from_value(value.clone())
 }
@@ -336,6 +344,9 @@ pub struct Activation {
     pub ssh_user: Option<String>,
     /// Build on the target.
     pub remote_build: bool,
+    /// With `profile`: the Nix profile to set.
+    #[serde(default)]
+    pub profile: Option<String>,
 }
 
 /// A machine (`stdlib/machine.ev`).
@@ -353,6 +364,9 @@ pub struct Machine {
     pub modules: Vec<String>,
     /// Activation.
     pub activation: Activation,
+    /// The nixpkgs flake its profile builds with.
+    #[serde(default = "default_nixpkgs")]
+    pub nixpkgs: String,
     /// Tags.
     pub tags: Vec<String>,
 }
@@ -523,6 +537,9 @@ pub struct Image {
     pub tags: Vec<String>,
     /// Where the digest is recorded.
     pub digest_file: String,
+    /// Verify the registry's TLS certificate.
+    #[serde(default = "yes")]
+    pub tls_verify: bool,
     /// The pushed digest, possibly unknown.
     pub digest: Known<String>,
     /// `repository@digest`, possibly unknown.

@@ -91,6 +91,7 @@ fn a_removed_zone_is_a_delete() {
                 .into(),
                 protected: false,
                 inputs: Default::default(),
+                outputs: Default::default(),
             },
         );
         s
@@ -172,6 +173,7 @@ fn guardrails_refuse_protected_deletions_and_large_deletions() {
                 .into(),
                 protected: true,
                 inputs: Default::default(),
+                outputs: Default::default(),
             },
         );
         s

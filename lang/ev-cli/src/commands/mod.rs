@@ -1,6 +1,7 @@
 //! One module per command. Each runs on the evaluation thread and returns
 //! an [`Output`](crate::printer::Output); none prints directly.
 
+pub mod apply;
 pub mod build;
 pub mod check;
 pub mod eval;

@@ -25,6 +25,72 @@ pub struct Options<'a> {
     pub out: Option<&'a Path>,
     /// Exit 2 when changes are present.
     pub detailed_exitcode: bool,
+    /// Ask the tools for the live state too.
+    pub refresh: bool,
+}
+
+/// A computed plan and what it was computed from.
+pub struct Prepared {
+    /// The program, files and model.
+    pub loaded: super::Loaded,
+    /// The desired actions.
+    pub graph: ActionGraph,
+    /// The plan (restricted to targets).
+    pub plan: ev_core::plan::diff::Plan,
+    /// The recorded state.
+    pub state: State,
+    /// The state file's text (`None` when there is none).
+    pub state_text: Option<String>,
+    /// Actions pulled in by targets as dependencies.
+    pub pulled_in: Vec<String>,
+}
+
+/// Reads the state, evaluates the program and plans it against the state,
+/// restricted to `targets`, with the guardrails applied.
+pub fn prepare(
+    settings: &Settings,
+    targets: &[String],
+    allow_large_changes: bool,
+) -> Result<Prepared, Output> {
+    let mut out = Output::default();
+    let (state, state_text) = match read_state(settings) {
+        Ok(s) => s,
+        Err(message) => {
+            out.stderr = message;
+            out.code = 1;
+            return Err(out);
+        }
+    };
+    let Some(loaded) = super::loaded(settings, &mut out) else {
+        return Err(out);
+    };
+    let (graph, mut plan) = ev_core::plan::plan(&loaded.program, &loaded.fs, &loaded.model, &state);
+    let pulled_in = target(&mut plan, &graph, targets).map_err(|e| plan_error(&[e]))?;
+    let refused = guardrails(&plan, &state, allow_large_changes);
+    if !refused.is_empty() {
+        return Err(plan_error(&refused));
+    }
+    Ok(Prepared {
+        loaded,
+        graph,
+        plan,
+        state,
+        state_text,
+        pulled_in,
+    })
+}
+
+/// The state and its text; a missing file is the empty state; an unreadable,
+/// corrupted or unknown-version one is an error (and is left untouched).
+pub fn read_state(settings: &Settings) -> Result<(State, Option<String>), String> {
+    match std::fs::read_to_string(settings.root.join(STATE_PATH)) {
+        Ok(text) => match State::parse(&text) {
+            Ok(state) => Ok((state, Some(text))),
+            Err(e) => Err(format!("error: {e}\n")),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((State::empty(), None)),
+        Err(e) => Err(format!("error: cannot read {STATE_PATH}: {e}\n")),
+    }
 }
 
 /// Runs `ev plan`.
@@ -35,40 +101,20 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
         json,
         out: out_file,
         detailed_exitcode,
+        refresh,
     } = options;
-    let mut out = Output::default();
-    let mut state_text = None;
-    let state = match std::fs::read_to_string(settings.root.join(STATE_PATH)) {
-        Ok(text) => match State::parse(&text) {
-            Ok(state) => {
-                state_text = Some(text);
-                state
-            }
-            Err(e) => {
-                out.stderr = format!("error: {e}\n");
-                out.code = 1;
-                return out;
-            }
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::empty(),
-        Err(e) => {
-            out.stderr = format!("error: cannot read {STATE_PATH}: {e}\n");
-            out.code = 1;
-            return out;
-        }
-    };
-    let Some(loaded) = super::loaded(settings, &mut out) else {
-        return out;
-    };
-    let (graph, mut plan) = ev_core::plan::plan(&loaded.program, &loaded.fs, &loaded.model, &state);
-    let pulled_in = match target(&mut plan, &graph, &targets) {
+    let Prepared {
+        loaded,
+        graph,
+        mut plan,
+        state,
+        state_text,
+        pulled_in,
+    } = match prepare(settings, &targets, allow_large_changes) {
         Ok(p) => p,
-        Err(e) => return plan_error(&[e]),
+        Err(out) => return out,
     };
-    let refused = guardrails(&plan, &state, allow_large_changes);
-    if !refused.is_empty() {
-        return plan_error(&refused);
-    }
+    let mut out = Output::default();
     if out_file.is_some() {
         plan.basis = Some(basis(settings, &loaded, &graph, state_text.as_deref()));
     }
@@ -92,6 +138,9 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
             ));
         }
         text.push_str(&render_human(&plan));
+        if refresh {
+            text.push_str(&refresh_live(settings, &loaded, &graph, &plan, &state));
+        }
         text
     };
     if detailed_exitcode && plan.has_changes() {
@@ -100,7 +149,7 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
     out
 }
 
-fn plan_error(errors: &[PlanError]) -> Output {
+pub fn plan_error(errors: &[PlanError]) -> Output {
     let mut out = Output {
         code: 1,
         ..Output::default()
@@ -159,4 +208,37 @@ fn files_below(root: &Path, dir: &str) -> Vec<(String, Vec<u8>)> {
         }
     }
     out
+}
+
+/// Asks every planned action's tool for the live state (`--refresh`).
+fn refresh_live(
+    settings: &Settings,
+    loaded: &super::Loaded,
+    graph: &ActionGraph,
+    plan: &ev_core::plan::diff::Plan,
+    state: &State,
+) -> String {
+    let ids: Vec<String> = plan
+        .actions
+        .iter()
+        .filter(|a| graph.get(&a.id).is_some())
+        .map(|a| a.id.clone())
+        .collect();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return format!("\nLive state (--refresh): cannot start: {e}\n"),
+    };
+    let results = runtime.block_on(ev_apply::refresh::refresh(
+        &settings.root,
+        graph,
+        &loaded.model,
+        state,
+        &ids,
+        10,
+        std::time::Duration::from_secs(300),
+    ));
+    ev_apply::refresh::render(&results)
 }

@@ -44,6 +44,10 @@ pub struct ActionState {
     /// Digests of the repository files it was built from.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub inputs: BTreeMap<String, String>,
+    /// What applying it produced that matters later (a machine's store
+    /// path, an image's digest).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, String>,
 }
 
 /// Why a state file cannot be used.
@@ -110,6 +114,7 @@ impl State {
                     .collect(),
                 protected: action.protected,
                 inputs: action.inputs.clone(),
+                outputs: BTreeMap::new(),
             },
         );
     }

@@ -110,7 +110,7 @@ pub fn machine(m: &Machine, stacks: &[Stack]) -> Vec<RenderedFile> {
         .collect();
     let darwin = m.os == "darwin";
     let deploy_rs = m.activation.method == "deploy-rs";
-    let mut inputs = String::from("    nixpkgs.url = \"github:NixOS/nixpkgs/nixos-unstable\";\n");
+    let mut inputs = format!("    nixpkgs.url = {};\n", nix_string(&m.nixpkgs));
     if darwin {
         inputs.push_str("    nix-darwin.url = \"github:LnL7/nix-darwin\";\n    nix-darwin.inputs.nixpkgs.follows = \"nixpkgs\";\n");
     }

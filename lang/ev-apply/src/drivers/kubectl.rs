@@ -1,0 +1,285 @@
+//! kubectl: server-side apply of a cluster's rendered manifests with field
+//! manager `ev`, then pruning of objects an earlier apply created and the
+//! program no longer declares. Pruning only deletes objects that carry ev's
+//! ownership labels for this cluster, checked on the live object: foreign
+//! objects, even in the same namespace, are never touched.
+//!
+//! Secret objects are rendered without data; here their sops references are
+//! decrypted into `stringData` in a 0600 file that is removed afterwards.
+
+use std::collections::BTreeMap;
+
+use ev_core::render::kubernetes::MANAGED_BY;
+use serde_json::{json, Value};
+
+use super::{Applied, Ctx, Failure};
+use crate::atomic;
+
+/// The annotation naming a Secret's sops references.
+const SOPS_REFS: &str = "ev.dev/sops-refs";
+
+/// The objects of a YAML stream.
+pub fn documents(text: &str) -> Vec<Value> {
+    text.split("\n---")
+        .flat_map(|d| d.split("---\n"))
+        .filter_map(|d| serde_saphyr::from_str::<Value>(d).ok())
+        .filter(|v| v.get("kind").is_some())
+        .collect()
+}
+
+/// `Kind namespace/name` of an object.
+fn key(o: &Value) -> String {
+    let s = |v: Option<&Value>| v.and_then(|x| x.as_str()).unwrap_or("").to_string();
+    let meta = o.get("metadata");
+    format!(
+        "{} {}/{}",
+        s(o.get("kind")),
+        s(meta.and_then(|m| m.get("namespace"))),
+        s(meta.and_then(|m| m.get("name")))
+    )
+}
+
+fn stream(objects: &[Value]) -> String {
+    objects
+        .iter()
+        .map(|o| format!("---\n{}", ev_core::render::yaml(o)))
+        .collect()
+}
+
+/// The manifests with every Secret's data decrypted.
+async fn with_secret_data(objects: &[Value], ctx: &Ctx) -> Result<Vec<Value>, Failure> {
+    let mut out = Vec::new();
+    for o in objects {
+        let mut o = o.clone();
+        let refs = o
+            .pointer(&format!(
+                "/metadata/annotations/{}",
+                SOPS_REFS.replace('/', "~1")
+            ))
+            .and_then(|r| r.as_str())
+            .map(|r| serde_json::from_str::<BTreeMap<String, String>>(r).unwrap_or_default());
+        if let Some(refs) = refs {
+            let mut data = serde_json::Map::new();
+            for (name, reference) in refs {
+                let (file, key) = reference.rsplit_once('#').unwrap_or((&reference, ""));
+                let mut kill = ctx.kill.clone();
+                let value =
+                    crate::secrets::decrypt(&ctx.root, &ctx.env, file, key, &ctx.log, &mut kill)
+                        .await?;
+                data.insert(name, Value::String(value));
+            }
+            o["stringData"] = Value::Object(data);
+        }
+        out.push(o);
+    }
+    Ok(out)
+}
+
+fn manifests(ctx: &Ctx) -> Result<(String, String), Failure> {
+    let (path, text) = ctx
+        .files
+        .iter()
+        .find(|(p, _)| p.starts_with("kubernetes/"))
+        .map(|(p, t)| (p.clone(), t.clone()))
+        .ok_or_else(|| Failure::new("the cluster has no rendered manifests"))?;
+    Ok((path, text))
+}
+
+/// Applies the manifests and prunes what is no longer declared.
+pub async fn apply(cluster: &str, context: &str, ctx: &Ctx) -> Result<Applied, Failure> {
+    let (_, text) = manifests(ctx)?;
+    let objects = documents(&text);
+    let filled = with_secret_data(&objects, ctx).await?;
+    let file = ctx.scratch.join(format!("{cluster}.yaml"));
+    atomic::write(&file, stream(&filled).as_bytes(), true)
+        .map_err(|e| Failure::new(e.to_string()))?;
+    let file_arg = file.to_string_lossy().into_owned();
+    let result = ctx
+        .run(
+            &ctx.cmd(
+                "kubectl",
+                &[
+                    "--context",
+                    context,
+                    "apply",
+                    "--server-side",
+                    "--field-manager=ev",
+                    "--force-conflicts",
+                    "-f",
+                    &file_arg,
+                ],
+                &ctx.root,
+            ),
+            &[],
+        )
+        .await;
+    // The decrypted manifests never outlive the command.
+    let _ = std::fs::remove_file(&file);
+    result?;
+    prune(cluster, context, &objects, ctx).await?;
+    Ok(Applied::default())
+}
+
+/// Deletes objects the previous apply declared and this one does not, when
+/// the live object carries ev's labels for this cluster.
+async fn prune(cluster: &str, context: &str, current: &[Value], ctx: &Ctx) -> Result<(), Failure> {
+    let declared: std::collections::BTreeSet<String> = current.iter().map(key).collect();
+    let mut gone: Vec<Value> = ctx
+        .previous
+        .iter()
+        .filter(|(p, _)| p.starts_with("kubernetes/"))
+        .flat_map(|(_, text)| documents(text))
+        .filter(|o| !declared.contains(&key(o)))
+        .map(|o| {
+            json!({
+                "apiVersion": o.get("apiVersion"),
+                "kind": o.get("kind"),
+                "metadata": {
+                    "name": o.pointer("/metadata/name"),
+                    "namespace": o.pointer("/metadata/namespace"),
+                },
+            })
+        })
+        .collect();
+    if gone.is_empty() {
+        return Ok(());
+    }
+    // Namespaces last: deleting one deletes everything in it.
+    gone.sort_by_key(|o| o.get("kind").and_then(|k| k.as_str()) == Some("Namespace"));
+    let candidates = ctx.scratch.join("prune-candidates.yaml");
+    atomic::write(&candidates, stream(&gone).as_bytes(), false)
+        .map_err(|e| Failure::new(e.to_string()))?;
+    let live = ctx
+        .run(
+            &ctx.cmd(
+                "kubectl",
+                &[
+                    "--context",
+                    context,
+                    "get",
+                    "--ignore-not-found",
+                    "-o",
+                    "json",
+                    "-f",
+                    &candidates.to_string_lossy(),
+                ],
+                &ctx.root,
+            ),
+            &[],
+        )
+        .await?;
+    let owned: Vec<Value> = owned_objects(&live.stdout, cluster)
+        .into_iter()
+        .map(|o| {
+            json!({
+                "apiVersion": o.get("apiVersion"),
+                "kind": o.get("kind"),
+                "metadata": { "name": o.pointer("/metadata/name"), "namespace": o.pointer("/metadata/namespace") },
+            })
+        })
+        .collect();
+    for o in gone
+        .iter()
+        .filter(|o| !owned.iter().any(|x| key(x) == key(o)))
+    {
+        ctx.log.line(&format!(
+            "prune: {} is not owned by ev here (or gone); left alone",
+            key(o)
+        ));
+    }
+    if owned.is_empty() {
+        return Ok(());
+    }
+    let prune = ctx.scratch.join("prune.yaml");
+    atomic::write(&prune, stream(&owned).as_bytes(), false)
+        .map_err(|e| Failure::new(e.to_string()))?;
+    ctx.run(
+        &ctx.cmd(
+            "kubectl",
+            &[
+                "--context",
+                context,
+                "delete",
+                "--ignore-not-found",
+                "--wait=false",
+                "-f",
+                &prune.to_string_lossy(),
+            ],
+            &ctx.root,
+        ),
+        &[],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The objects of `kubectl get -o json` output labelled as ev's for `cluster`.
+fn owned_objects(json_text: &str, cluster: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    // One object, a List, or several concatenated documents.
+    let stream = serde_json::Deserializer::from_str(json_text).into_iter::<Value>();
+    for doc in stream.flatten() {
+        match doc.get("items").and_then(|i| i.as_array()) {
+            Some(list) => items.extend(list.iter().cloned()),
+            None => items.push(doc),
+        }
+    }
+    items
+        .into_iter()
+        .filter(|o| {
+            let labels = o.pointer("/metadata/labels");
+            let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(|v| v.as_str());
+            label(MANAGED_BY.0) == Some(MANAGED_BY.1) && label("ev.dev/cluster") == Some(cluster)
+        })
+        .collect()
+}
+
+/// `kubectl diff --server-side`: what applying would change in the live
+/// cluster (Secrets left out, so their values never reach the output).
+pub async fn refresh(context: &str, ctx: &Ctx) -> Result<String, Failure> {
+    let (_, text) = manifests(ctx)?;
+    let objects: Vec<Value> = documents(&text)
+        .into_iter()
+        .filter(|o| o.get("kind").and_then(|k| k.as_str()) != Some("Secret"))
+        .collect();
+    let file = ctx.scratch.join("refresh.yaml");
+    atomic::write(&file, stream(&objects).as_bytes(), false)
+        .map_err(|e| Failure::new(e.to_string()))?;
+    // Exit 1 means "differences found", not failure.
+    let out = ctx
+        .run(
+            &ctx.cmd(
+                "kubectl",
+                &[
+                    "--context",
+                    context,
+                    "diff",
+                    "--server-side",
+                    "--field-manager=ev",
+                    "-f",
+                    &file.to_string_lossy(),
+                ],
+                &ctx.root,
+            ),
+            &[1],
+        )
+        .await?;
+    Ok(out.stdout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_objects_with_evs_labels_for_the_cluster_are_owned() {
+        let live = r#"{"kind":"List","items":[
+          {"kind":"ConfigMap","metadata":{"name":"a","namespace":"apps","labels":{"app.kubernetes.io/managed-by":"ev","ev.dev/cluster":"c"}}},
+          {"kind":"ConfigMap","metadata":{"name":"b","namespace":"apps","labels":{"app.kubernetes.io/managed-by":"helm"}}},
+          {"kind":"ConfigMap","metadata":{"name":"c","namespace":"apps","labels":{"app.kubernetes.io/managed-by":"ev","ev.dev/cluster":"other"}}}
+        ]}"#;
+        let owned = owned_objects(live, "c");
+        assert_eq!(owned.len(), 1);
+        assert_eq!(key(&owned[0]), "ConfigMap apps/a");
+    }
+}

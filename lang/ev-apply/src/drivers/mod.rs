@@ -1,0 +1,205 @@
+//! The drivers: one per backend, each running the real tool. `apply` does
+//! the work; `refresh` asks the tool what it would change (the plan's
+//! `--refresh`), without changing anything.
+
+pub mod kubectl;
+pub mod nix;
+pub mod octodns;
+pub mod pulumi;
+pub mod registry;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ev_core::model::{Image, Machine, Model, Stack};
+use ev_core::plan::{Action, Backend};
+use tokio::sync::watch;
+
+use crate::process::{Captured, Cmd, Log, RunError};
+
+/// What an action's driver needs from the model, owned.
+#[derive(Clone, Debug)]
+pub enum Job {
+    /// Sync one zone.
+    Octodns {
+        /// The zone, without the trailing dot.
+        zone: String,
+    },
+    /// Apply one cluster's manifests.
+    Kubectl {
+        /// The cluster.
+        cluster: String,
+        /// Its kubectl context.
+        context: String,
+    },
+    /// Build and activate a machine.
+    Nix(Box<Machine>),
+    /// Build and push an image.
+    Registry(Box<Image>),
+    /// `pulumi up` a stack.
+    Pulumi(Box<Stack>),
+}
+
+impl Job {
+    /// The job of an action, from the model it was lowered from.
+    pub fn of(action: &Action, model: &Model) -> Option<Job> {
+        let name = &action.resources.first()?.name;
+        Some(match action.backend {
+            Backend::Octodns => Job::Octodns { zone: name.clone() },
+            Backend::Kubectl => Job::Kubectl {
+                cluster: name.clone(),
+                context: model
+                    .clusters
+                    .iter()
+                    .find(|c| &c.name == name)?
+                    .context
+                    .clone(),
+            },
+            Backend::Nix => Job::Nix(Box::new(
+                model.machines.iter().find(|m| &m.name == name)?.clone(),
+            )),
+            Backend::Registry => Job::Registry(Box::new(
+                model.images.iter().find(|i| &i.name == name)?.clone(),
+            )),
+            Backend::Pulumi => Job::Pulumi(Box::new(
+                model.stacks.iter().find(|s| &s.name == name)?.clone(),
+            )),
+        })
+    }
+}
+
+/// Everything an action's run needs.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    /// The action id.
+    pub id: String,
+    /// The repository root.
+    pub root: PathBuf,
+    /// Where rendered files are (`.ev/build`).
+    pub build: PathBuf,
+    /// A private scratch directory for this run and action.
+    pub scratch: PathBuf,
+    /// The environment tools start from.
+    pub env: BTreeMap<String, String>,
+    /// The action's log.
+    pub log: Log,
+    /// How long one tool may run.
+    pub timeout: Duration,
+    /// Set to true to kill running tools.
+    pub kill: watch::Receiver<bool>,
+    /// Secrets the action's files reference: (env name, sops file, key).
+    pub secrets: Vec<(String, String, String)>,
+    /// The action's rendered files, by path.
+    pub files: BTreeMap<String, String>,
+    /// Files the previous apply rendered for this action (for pruning).
+    pub previous: BTreeMap<String, String>,
+    /// What the previous apply recorded (a machine's store path).
+    pub previous_outputs: BTreeMap<String, String>,
+    /// Let the tool exceed its own safety thresholds (`--allow-large-changes`).
+    pub force: bool,
+}
+
+impl Ctx {
+    /// Runs a tool with this action's log, timeout and kill switch.
+    pub async fn run(&self, cmd: &Cmd, ok_codes: &[i32]) -> Result<Captured, RunError> {
+        let mut kill = self.kill.clone();
+        crate::process::run(cmd, &self.log, self.timeout, &mut kill, ok_codes).await
+    }
+
+    /// The last lines of the action's log.
+    pub fn log_tail(&self) -> String {
+        self.log.tail(40)
+    }
+
+    /// A command in `cwd` with the base environment.
+    pub fn cmd(&self, program: &str, args: &[&str], cwd: impl Into<PathBuf>) -> Cmd {
+        Cmd::new(program, args, cwd, &self.env)
+    }
+
+    /// The environment plus the action's secrets, decrypted.
+    pub async fn env_with_secrets(&self) -> Result<BTreeMap<String, String>, RunError> {
+        let mut env = self.env.clone();
+        for (name, file, key) in &self.secrets {
+            let mut kill = self.kill.clone();
+            let value =
+                crate::secrets::decrypt(&self.root, &self.env, file, key, &self.log, &mut kill)
+                    .await?;
+            env.insert(name.clone(), value);
+        }
+        Ok(env)
+    }
+}
+
+/// An export file an action wrote, relative to the repository root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Export {
+    /// Path, e.g. `exports/whale/digests/x.txt`.
+    pub path: String,
+    /// Content.
+    pub content: String,
+}
+
+/// What an applied action reports back.
+#[derive(Clone, Debug, Default)]
+pub struct Applied {
+    /// Export files to write.
+    pub exports: Vec<Export>,
+    /// Values worth recording in the state (a machine's store path).
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// Why an action failed.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    /// What went wrong, for people.
+    pub message: String,
+    /// It was a timeout.
+    pub timed_out: bool,
+    /// It was interrupted.
+    pub interrupted: bool,
+}
+
+impl From<RunError> for Failure {
+    fn from(e: RunError) -> Failure {
+        Failure {
+            timed_out: matches!(e, RunError::TimedOut { .. }),
+            interrupted: matches!(e, RunError::Interrupted),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl Failure {
+    /// A failure with a message.
+    pub fn new(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            timed_out: false,
+            interrupted: false,
+        }
+    }
+}
+
+/// Applies one action.
+pub async fn apply(job: &Job, ctx: &Ctx) -> Result<Applied, Failure> {
+    match job {
+        Job::Octodns { zone } => octodns::apply(zone, ctx).await,
+        Job::Kubectl { cluster, context } => kubectl::apply(cluster, context, ctx).await,
+        Job::Nix(machine) => nix::apply(machine, ctx).await,
+        Job::Registry(image) => registry::apply(image, ctx).await,
+        Job::Pulumi(stack) => pulumi::apply(stack, ctx).await,
+    }
+}
+
+/// Asks the tool what applying the action would change (drift against the
+/// live system); `None` when the backend cannot tell without changing things.
+pub async fn refresh(job: &Job, ctx: &Ctx) -> Result<Option<String>, Failure> {
+    match job {
+        Job::Octodns { zone } => octodns::refresh(zone, ctx).await.map(Some),
+        Job::Kubectl { context, .. } => kubectl::refresh(context, ctx).await.map(Some),
+        Job::Nix(machine) => nix::refresh(machine, ctx).await.map(Some),
+        Job::Registry(_) => Ok(None),
+        Job::Pulumi(stack) => pulumi::refresh(stack, ctx).await.map(Some),
+    }
+}

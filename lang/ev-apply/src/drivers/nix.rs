@@ -1,0 +1,156 @@
+//! nix: builds a machine's flake profile (`flake-profiles/system-<name>`)
+//! with `nix build`, records the store path, and activates it the declared
+//! way: `darwin-rebuild switch --flake`, `nixos-rebuild switch --flake
+//! --target-host`, deploy-rs, or `nix-env --profile P --set` for `profile`.
+//! An unchanged store path is not re-activated.
+
+use ev_core::model::Machine;
+
+use super::{Applied, Ctx, Failure};
+
+/// The flake reference of a machine's profile. A repository under git is
+/// referenced through git (only tracked files are copied to the store);
+/// otherwise as a path. Either way the whole repository is the flake's
+/// source, so the profile's `../../venus/...` modules resolve.
+pub fn flake_ref(ctx: &Ctx, machine: &str) -> String {
+    let dir = format!("flake-profiles/system-{machine}");
+    let root = ctx.root.to_string_lossy();
+    if ctx.root.join(".git").exists() {
+        format!("git+file://{root}?dir={dir}")
+    } else {
+        format!("path:{root}?dir={dir}")
+    }
+}
+
+/// The attribute holding the machine's system derivation.
+pub fn system_attribute(m: &Machine) -> String {
+    if m.os == "darwin" {
+        format!("darwinConfigurations.{}.system", m.name)
+    } else {
+        format!(
+            "nixosConfigurations.{}.config.system.build.toplevel",
+            m.name
+        )
+    }
+}
+
+fn store_path(json_text: &str) -> Option<String> {
+    let doc: serde_json::Value = serde_json::from_str(json_text).ok()?;
+    doc.get(0)?
+        .get("outputs")?
+        .get("out")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Builds and activates the machine.
+pub async fn apply(m: &Machine, ctx: &Ctx) -> Result<Applied, Failure> {
+    let flake = flake_ref(ctx, &m.name);
+    let installable = format!("{flake}#{}", system_attribute(m));
+    let mut applied = Applied::default();
+    if !m.activation.remote_build {
+        let out = ctx
+            .run(
+                &ctx.cmd(
+                    "nix",
+                    &["build", "--no-link", "--json", &installable],
+                    &ctx.root,
+                ),
+                &[],
+            )
+            .await?;
+        let path = store_path(&out.stdout)
+            .ok_or_else(|| Failure::new("nix build printed no store path"))?;
+        if ctx.previous_outputs.get("store_path") == Some(&path) {
+            ctx.log
+                .line(&format!("{path} is already active; not re-activated"));
+            applied.outputs.insert("store_path".into(), path);
+            return Ok(applied);
+        }
+        applied.outputs.insert("store_path".into(), path);
+    }
+    let target = || {
+        let host = m
+            .address
+            .as_ref()
+            .and_then(|a| a.value().cloned())
+            .unwrap_or_default();
+        match &m.activation.ssh_user {
+            Some(user) => format!("{user}@{host}"),
+            None => host,
+        }
+    };
+    let node = format!("{flake}#{}", m.name);
+    let cmd = match m.activation.method.as_str() {
+        "profile" => {
+            let profile = m.activation.profile.clone().unwrap_or_default();
+            let path = applied
+                .outputs
+                .get("store_path")
+                .cloned()
+                .unwrap_or_default();
+            ctx.cmd(
+                "nix-env",
+                &["--profile", &profile, "--set", &path],
+                &ctx.root,
+            )
+        }
+        "darwin-rebuild" => ctx.cmd("darwin-rebuild", &["switch", "--flake", &node], &ctx.root),
+        "nixos-rebuild" => {
+            let host = target();
+            let mut args = vec!["switch", "--flake", &node, "--target-host", &host];
+            if m.activation.remote_build {
+                args.extend(["--build-host", &host]);
+            }
+            let args: Vec<String> = args.into_iter().map(str::to_string).collect();
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            ctx.cmd("nixos-rebuild", &args, &ctx.root)
+        }
+        "deploy-rs" => {
+            let mut args = vec!["--skip-checks"];
+            if m.activation.remote_build {
+                args.push("--remote-build");
+            }
+            args.push(&node);
+            ctx.cmd("deploy", &args, &ctx.root)
+        }
+        other => return Err(Failure::new(format!("unknown activation method `{other}`"))),
+    };
+    ctx.run(&cmd, &[]).await?;
+    Ok(applied)
+}
+
+/// Compares the system the profile would build with the one last activated.
+pub async fn refresh(m: &Machine, ctx: &Ctx) -> Result<String, Failure> {
+    let installable = format!(
+        "{}#{}.outPath",
+        flake_ref(ctx, &m.name),
+        system_attribute(m)
+    );
+    let out = ctx
+        .run(
+            &ctx.cmd("nix", &["eval", "--raw", &installable], &ctx.root),
+            &[],
+        )
+        .await?;
+    let wanted = out.stdout.trim().to_string();
+    let deployed = match (m.activation.method.as_str(), &m.activation.profile) {
+        ("profile", Some(p)) => std::fs::read_link(p)
+            .ok()
+            .and_then(|link| {
+                let link = if link.is_relative() {
+                    std::path::Path::new(p).parent()?.join(link)
+                } else {
+                    link
+                };
+                std::fs::read_link(&link).ok().or(Some(link))
+            })
+            .map(|p| p.to_string_lossy().into_owned()),
+        _ => ctx.previous_outputs.get("store_path").cloned(),
+    };
+    Ok(match deployed {
+        Some(d) if d == wanted => String::new(),
+        Some(d) => format!("~ system {d} → {wanted}"),
+        None => format!("+ system {wanted} (never activated by ev)"),
+    })
+}

@@ -1,0 +1,103 @@
+//! octodns: `octodns-sync` for one zone of the rendered config, first as a
+//! plan (its JSON plan output), then with `--doit`. Provider credentials
+//! come from secrets through the environment (`env/NAME` in the config).
+//! octodns' own safety thresholds stand unless `--allow-large-changes`.
+
+use super::{Applied, Ctx, Failure};
+
+fn config_dir(ctx: &Ctx) -> std::path::PathBuf {
+    ctx.build.join("octodns")
+}
+
+/// The changes octodns plans for the zone, as JSON plan text (empty when
+/// nothing changes).
+async fn sync(zone: &str, ctx: &Ctx, doit: bool) -> Result<String, Failure> {
+    let env = ctx.env_with_secrets().await?;
+    let fqdn = format!("{zone}.");
+    let mut args = vec!["--config-file", "config.yaml"];
+    if doit {
+        args.push("--doit");
+        if ctx.force {
+            args.push("--force");
+        }
+    }
+    args.push(&fqdn);
+    let mut cmd = ctx.cmd("octodns-sync", &args, config_dir(ctx));
+    cmd.env = env;
+    let out = ctx.run(&cmd, &[]).await.map_err(|e| {
+        let mut f = Failure::from(e);
+        if let Some(reason) = last_error_line(&ctx.log_tail()) {
+            f.message = format!("octodns failed for zone {zone}: {reason}");
+        }
+        f
+    })?;
+    Ok(out.stdout)
+}
+
+/// The last line of octodns' output that explains an error.
+fn last_error_line(log: &str) -> Option<String> {
+    log.lines()
+        .rev()
+        .find(|l| l.contains("Error") || l.contains("error:") || l.contains("Exception"))
+        .map(|l| l.trim_start_matches("stderr: ").trim().to_string())
+}
+
+/// Plans and applies the zone.
+pub async fn apply(zone: &str, ctx: &Ctx) -> Result<Applied, Failure> {
+    sync(zone, ctx, false).await?;
+    sync(zone, ctx, true).await?;
+    Ok(Applied::default())
+}
+
+/// What octodns would change in the live zone.
+pub async fn refresh(zone: &str, ctx: &Ctx) -> Result<String, Failure> {
+    let plan = sync(zone, ctx, false).await?;
+    Ok(summarize(&plan))
+}
+
+/// octodns' JSON plan (`{provider: {zone: {changes: [...]}}}`) as
+/// `+ name TYPE` / `~` / `-` lines.
+pub fn summarize(plan_output: &str) -> String {
+    // PlanJson prints one JSON document; other output may surround it.
+    let start = plan_output.find('{');
+    let doc: serde_json::Value = start
+        .and_then(|s| serde_json::from_str(&plan_output[s..]).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let mut lines = Vec::new();
+    if let Some(zones) = doc.as_object() {
+        for (_zone, providers) in zones {
+            for (_provider, plan) in providers.as_object().into_iter().flatten() {
+                for change in plan
+                    .get("changes")
+                    .and_then(|c| c.as_array())
+                    .into_iter()
+                    .flatten()
+                {
+                    let field = |k: &str| change.get(k).and_then(|v| v.as_str()).unwrap_or("");
+                    let symbol = match field("type") {
+                        "create" => "+",
+                        "delete" => "-",
+                        _ => "~",
+                    };
+                    let name = field("name");
+                    lines.push(format!(
+                        "{symbol} {} {}",
+                        if name.is_empty() { "@" } else { name },
+                        field("record_type")
+                    ));
+                }
+            }
+        }
+    }
+    lines.sort();
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn summarizes_octodns_json_plans() {
+        let plan = r#"{"pdns": {"example.test.": {"changes": [{"name": "", "new": {"ttl": 300, "value": "hello"}, "record_type": "TXT", "type": "create"}, {"name": "www", "existing": {}, "record_type": "A", "type": "update"}], "meta": null}}}"#;
+        assert_eq!(super::summarize(plan), "+ @ TXT\n~ www A");
+    }
+}

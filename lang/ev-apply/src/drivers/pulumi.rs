@@ -1,0 +1,133 @@
+//! pulumi: `pulumi preview --json` / `pulumi up --yes --json` for the
+//! rendered Pulumi YAML program, with secret config set from sops first,
+//! then the stack outputs into `exports/<stack>/generated.json`. Outputs
+//! Pulumi marks secret are written as `"[secret]"` (as Pulumi prints them),
+//! never in clear.
+
+use ev_core::model::{Known, Stack};
+
+use super::{Applied, Ctx, Export, Failure};
+
+fn dir(ctx: &Ctx, s: &Stack) -> std::path::PathBuf {
+    ctx.build.join("pulumi").join(&s.name)
+}
+
+async fn select(
+    s: &Stack,
+    ctx: &Ctx,
+) -> Result<std::collections::BTreeMap<String, String>, Failure> {
+    let mut env = ctx.env.clone();
+    env.insert("PULUMI_BACKEND_URL".into(), s.backend.clone());
+    env.insert("PULUMI_SKIP_UPDATE_CHECK".into(), "true".into());
+    let mut cmd = ctx.cmd(
+        "pulumi",
+        &["stack", "select", "--create", &s.stack, "--non-interactive"],
+        dir(ctx, s),
+    );
+    cmd.env = env.clone();
+    ctx.run(&cmd, &[]).await?;
+    // Secret config goes in through stdin, never argv.
+    for (key, value) in &s.config {
+        if let Known::Secret(r) = value {
+            let mut kill = ctx.kill.clone();
+            let secret =
+                crate::secrets::decrypt(&ctx.root, &ctx.env, &r.file, &r.key, &ctx.log, &mut kill)
+                    .await?;
+            let mut cmd = ctx.cmd(
+                "pulumi",
+                &[
+                    "config",
+                    "set",
+                    "--secret",
+                    key,
+                    "--stack",
+                    &s.stack,
+                    "--non-interactive",
+                ],
+                dir(ctx, s),
+            );
+            cmd.env = env.clone();
+            cmd.stdin = Some(secret.into_bytes());
+            ctx.run(&cmd, &[]).await?;
+        }
+    }
+    Ok(env)
+}
+
+/// `pulumi up`, then the outputs into the stack's export file.
+pub async fn apply(s: &Stack, ctx: &Ctx) -> Result<Applied, Failure> {
+    let env = select(s, ctx).await?;
+    let mut up = ctx.cmd(
+        "pulumi",
+        &[
+            "up",
+            "--yes",
+            "--json",
+            "--stack",
+            &s.stack,
+            "--non-interactive",
+        ],
+        dir(ctx, s),
+    );
+    up.env = env.clone();
+    ctx.run(&up, &[]).await?;
+    let mut plain = ctx.cmd(
+        "pulumi",
+        &["stack", "output", "--json", "--stack", &s.stack],
+        dir(ctx, s),
+    );
+    plain.env = env.clone();
+    let masked = ctx.run(&plain, &[]).await?;
+    let outputs: serde_json::Value = serde_json::from_str(&masked.stdout)
+        .map_err(|e| Failure::new(format!("pulumi stack output is not JSON: {e}")))?;
+    let mut text = serde_json::to_string_pretty(&outputs).unwrap_or_default();
+    text.push('\n');
+    Ok(Applied {
+        exports: vec![Export {
+            path: format!("exports/{}/generated.json", s.name),
+            content: text,
+        }],
+        outputs: Default::default(),
+    })
+}
+
+/// `pulumi preview --json`: the changes Pulumi would make.
+pub async fn refresh(s: &Stack, ctx: &Ctx) -> Result<String, Failure> {
+    let env = select(s, ctx).await?;
+    let mut preview = ctx.cmd(
+        "pulumi",
+        &[
+            "preview",
+            "--json",
+            "--stack",
+            &s.stack,
+            "--non-interactive",
+        ],
+        dir(ctx, s),
+    );
+    preview.env = env;
+    let out = ctx.run(&preview, &[]).await?;
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+    let mut lines = Vec::new();
+    for step in doc
+        .get("steps")
+        .and_then(|s| s.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let op = step.get("op").and_then(|o| o.as_str()).unwrap_or("?");
+        if op == "same" {
+            continue;
+        }
+        let urn = step.get("urn").and_then(|u| u.as_str()).unwrap_or("?");
+        let name = urn.rsplit("::").next().unwrap_or(urn);
+        let symbol = match op {
+            "create" => "+",
+            "delete" => "-",
+            "replace" | "create-replacement" | "delete-replaced" => "-/+",
+            _ => "~",
+        };
+        lines.push(format!("{symbol} resource {name} ({op})"));
+    }
+    Ok(lines.join("\n"))
+}

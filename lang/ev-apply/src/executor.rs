@@ -1,0 +1,526 @@
+//! The executor: runs a plan's actions in dependency order, up to
+//! `parallelism` at once, each through its backend's driver.
+//!
+//! - After every success the state records the action (written atomically),
+//!   so a failed or interrupted apply resumes where it stopped.
+//! - When an action writes exports (a stack's outputs, an image's digest),
+//!   they are written atomically, the program is re-evaluated, and the
+//!   actions still waiting are re-rendered: what became known is printed,
+//!   actions whose rendering now matches the state are skipped, and an
+//!   action whose re-rendered change deletes more than the plan promised is
+//!   stopped before it runs.
+//! - A failure skips the actions depending on it; independent branches go
+//!   on (`keep_going`), or nothing new starts (fail-fast).
+//! - Ctrl-C stops launching, lets running tools finish within a grace
+//!   period, and a second Ctrl-C (or the end of the grace) kills them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ev_core::model::Model;
+use ev_core::plan::details::{items, Inputs};
+use ev_core::plan::diff::{Change, Plan};
+use ev_core::plan::state::{fingerprint, State, STATE_PATH};
+use ev_core::plan::{Action, ActionGraph, Backend};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::drivers::{self, Applied, Ctx, Failure, Job};
+use crate::process::{base_env, Log};
+use crate::report::Reporter;
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Actions running at once.
+    pub parallelism: usize,
+    /// After a failure, keep starting actions that do not depend on it.
+    pub keep_going: bool,
+    /// How long one tool may run.
+    pub timeout: Duration,
+    /// After Ctrl-C, how long running tools may take to finish.
+    pub grace: Duration,
+    /// Let tools exceed their own safety thresholds.
+    pub force: bool,
+    /// Draw a live view (stderr is a terminal).
+    pub live: bool,
+    /// This run's id (names its log directory).
+    pub run_id: String,
+}
+
+/// Re-evaluates the program after exports changed: the new graph and model.
+pub type Replan<'a> = dyn FnMut() -> Result<(ActionGraph, Model), String> + 'a;
+
+/// What happened.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Actions applied.
+    pub applied: Vec<String>,
+    /// Actions found unchanged after a re-plan (nothing to do).
+    pub unchanged: Vec<String>,
+    /// Actions that failed, with why.
+    pub failed: Vec<(String, String)>,
+    /// Actions not run because something they depend on failed, with why.
+    pub skipped: Vec<(String, String)>,
+    /// Actions never started (interrupted, or fail-fast).
+    pub not_started: Vec<String>,
+    /// The user interrupted.
+    pub interrupted: bool,
+    /// The state could not be written (the apply stopped).
+    pub state_error: Option<String>,
+    /// Where the logs are.
+    pub log_dir: PathBuf,
+}
+
+impl Outcome {
+    /// Everything planned happened.
+    pub fn success(&self) -> bool {
+        self.failed.is_empty()
+            && self.skipped.is_empty()
+            && self.not_started.is_empty()
+            && !self.interrupted
+            && self.state_error.is_none()
+    }
+}
+
+/// The secrets an action's files reference through `env/NAME`, from every
+/// secret the model declares.
+pub fn secrets_of(action: &Action, model: &Model) -> Vec<(String, String, String)> {
+    let mut all = BTreeMap::new();
+    fn walk(v: &serde_json::Value, out: &mut BTreeMap<String, (String, String)>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if let Some(s) = map.get("$secret") {
+                    if let (Some(file), Some(key)) = (
+                        s.get("file").and_then(|f| f.as_str()),
+                        s.get("key").and_then(|k| k.as_str()),
+                    ) {
+                        out.insert(
+                            ev_core::render::secret_env_name(file, key),
+                            (file.to_string(), key.to_string()),
+                        );
+                    }
+                }
+                map.values().for_each(|x| walk(x, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    for r in &model.resources {
+        walk(&r.value, &mut all);
+    }
+    all.into_iter()
+        .filter(|(name, _)| {
+            action
+                .files
+                .iter()
+                .any(|f| f.content.contains(name.as_str()))
+        })
+        .map(|(name, (file, key))| (name, file, key))
+        .collect()
+}
+
+/// Writes an action's rendered files: under `.ev/build/`, or in the
+/// repository for those that belong there (machine flakes).
+pub fn write_files(root: &Path, action: &Action) -> std::io::Result<()> {
+    for f in &action.files {
+        let path = if f.in_repository() {
+            root.join(&f.path)
+        } else {
+            root.join(".ev/build").join(&f.path)
+        };
+        if std::fs::read(&path).ok().as_deref() != Some(f.content.as_bytes()) {
+            crate::atomic::write(&path, f.content.as_bytes(), false)?;
+        }
+    }
+    Ok(())
+}
+
+/// An action's rendered files by path.
+pub fn files_of(action: &Action) -> BTreeMap<String, String> {
+    action
+        .files
+        .iter()
+        .map(|f| (f.path.clone(), f.content.clone()))
+        .collect()
+}
+
+enum Done {
+    Applied(Applied),
+    Failed(Failure),
+}
+
+/// Runs the plan. `graph` and `model` are what the plan was made from;
+/// `state` is updated and written after every action.
+#[allow(clippy::too_many_arguments)]
+pub async fn execute(
+    root: &Path,
+    mut graph: ActionGraph,
+    mut model: Model,
+    plan: &Plan,
+    mut state: State,
+    replan: &mut Replan<'_>,
+    options: &Options,
+    reporter: &mut Reporter,
+) -> Outcome {
+    let log_dir = root.join(".ev/logs").join(&options.run_id);
+    let mut outcome = Outcome {
+        log_dir: log_dir.clone(),
+        ..Outcome::default()
+    };
+    let promised: BTreeMap<String, BTreeSet<String>> = plan
+        .actions
+        .iter()
+        .map(|a| {
+            (
+                a.id.clone(),
+                a.items
+                    .iter()
+                    .filter(|i| i.change == Change::Delete)
+                    .map(|i| i.label.clone())
+                    .collect(),
+            )
+        })
+        .collect();
+    // What to do, in plan order (dependencies first).
+    let mut waiting: Vec<String> = plan
+        .actions
+        .iter()
+        .filter(|a| a.change != Change::None)
+        .map(|a| a.id.clone())
+        .collect();
+    let deletes: BTreeSet<String> = plan
+        .actions
+        .iter()
+        .filter(|a| a.change == Change::Delete)
+        .map(|a| a.id.clone())
+        .collect();
+    let in_run: BTreeSet<String> = waiting.iter().cloned().collect();
+    let mut succeeded: BTreeSet<String> = BTreeSet::new();
+    let mut broken: BTreeMap<String, String> = BTreeMap::new(); // failed or skipped → why
+    let (kill_tx, kill_rx) = watch::channel(false);
+    let mut running: JoinSet<(String, Done, Duration)> = JoinSet::new();
+    let mut stopping = false;
+    let mut grace_deadline: Option<tokio::time::Instant> = None;
+    #[cfg(unix)]
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+
+    loop {
+        // Skip what depends on a failure.
+        let mut i = 0;
+        while i < waiting.len() {
+            let id = waiting[i].clone();
+            let dep_broken = graph.get(&id).and_then(|a| {
+                a.depends_on
+                    .iter()
+                    .find(|d| broken.contains_key(*d))
+                    .cloned()
+            });
+            if let Some(dep) = dep_broken {
+                let why = format!("{dep} did not complete");
+                reporter.say(&format!("{id}: skipped ({why})"));
+                outcome.skipped.push((id.clone(), why.clone()));
+                broken.insert(id, why);
+                waiting.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        // Launch what is ready.
+        let may_launch = !stopping && (options.keep_going || outcome.failed.is_empty());
+        let mut i = 0;
+        while may_launch && running.len() < options.parallelism.max(1) && i < waiting.len() {
+            let id = waiting[i].clone();
+            let ready = graph.get(&id).is_none_or(|a| {
+                a.depends_on
+                    .iter()
+                    .all(|d| !in_run.contains(d) || succeeded.contains(d))
+            });
+            if !ready {
+                i += 1;
+                continue;
+            }
+            waiting.remove(i);
+            if deletes.contains(&id) {
+                // A declaration removed: forget it where nothing live needs
+                // removing; otherwise say what to do.
+                let backend = state
+                    .actions
+                    .get(&id)
+                    .and_then(|a| Backend::from_name(&a.backend));
+                match backend {
+                    Some(Backend::Registry | Backend::Nix) => {
+                        state.actions.remove(&id);
+                        if let Err(e) = write_state(root, &state) {
+                            outcome.state_error = Some(e);
+                            stopping = true;
+                        }
+                        reporter.finished(&id, "forgotten (no longer managed)", Duration::ZERO);
+                        succeeded.insert(id.clone());
+                        outcome.applied.push(id);
+                    }
+                    _ => {
+                        let why = "ev does not remove a whole zone, cluster or stack: delete it with the tool itself, then remove its entry from .ev/state.json".to_string();
+                        reporter.finished(&id, &format!("failed: {why}"), Duration::ZERO);
+                        outcome.failed.push((id.clone(), why.clone()));
+                        broken.insert(id, why);
+                    }
+                }
+                continue;
+            }
+            let Some(action) = graph.get(&id).cloned() else {
+                continue;
+            };
+            if action.files.iter().any(|f| f.has_unknowns) {
+                let why = "some of its values are still unknown after the actions it waits for"
+                    .to_string();
+                reporter.finished(&id, &format!("failed: {why}"), Duration::ZERO);
+                outcome.failed.push((id.clone(), why.clone()));
+                broken.insert(id, why);
+                continue;
+            }
+            let Some(job) = Job::of(&action, &model) else {
+                let why = "its resource is missing from the model".to_string();
+                outcome.failed.push((id.clone(), why.clone()));
+                broken.insert(id, why);
+                continue;
+            };
+            let log_name = id.replace('/', "_");
+            let log = match Log::create(&log_dir.join(format!("{log_name}.log"))) {
+                Ok(l) => l,
+                Err(e) => {
+                    let why = format!("cannot create its log: {e}");
+                    outcome.failed.push((id.clone(), why.clone()));
+                    broken.insert(id, why);
+                    continue;
+                }
+            };
+            if let Err(e) = write_files(root, &action) {
+                let why = format!("cannot write its rendered files: {e}");
+                outcome.failed.push((id.clone(), why.clone()));
+                broken.insert(id, why);
+                continue;
+            }
+            let previous = state.actions.get(&id);
+            let ctx = Ctx {
+                id: id.clone(),
+                root: root.to_path_buf(),
+                build: root.join(".ev/build"),
+                scratch: root.join(".ev/run").join(&options.run_id).join(&log_name),
+                env: base_env(),
+                log,
+                timeout: options.timeout,
+                kill: kill_rx.clone(),
+                secrets: secrets_of(&action, &model),
+                files: files_of(&action),
+                previous: previous.map(|p| p.files.clone()).unwrap_or_default(),
+                previous_outputs: previous.map(|p| p.outputs.clone()).unwrap_or_default(),
+                force: options.force,
+            };
+            let _ = std::fs::create_dir_all(&ctx.scratch);
+            reporter.started(&id);
+            running.spawn(async move {
+                let start = Instant::now();
+                let done = match drivers::apply(&job, &ctx).await {
+                    Ok(a) => Done::Applied(a),
+                    Err(f) => Done::Failed(f),
+                };
+                let _ = std::fs::remove_dir_all(&ctx.scratch);
+                (id, done, start.elapsed())
+            });
+        }
+        if running.is_empty() {
+            break;
+        }
+        let sleep_until = grace_deadline
+            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400 * 365));
+        tokio::select! {
+            joined = running.join_next() => {
+                let Some(joined) = joined else { continue };
+                let Ok((id, done, took)) = joined else { continue };
+                match done {
+                    Done::Failed(f) => {
+                        let tail = Log::tail_of(&log_dir.join(format!("{}.log", id.replace('/', "_"))), 15);
+                        reporter.finished(&id, &format!("failed: {}", f.message), took);
+                        if !tail.is_empty() {
+                            reporter.say(&format!("--- last lines of {id}'s log\n{tail}\n---"));
+                        }
+                        outcome.failed.push((id.clone(), f.message.clone()));
+                        broken.insert(id, f.message);
+                    }
+                    Done::Applied(applied) => {
+                        let Some(action) = graph.get(&id).cloned() else { continue };
+                        state.record(&action);
+                        if let Some(entry) = state.actions.get_mut(&id) {
+                            entry.outputs = applied.outputs.clone();
+                        }
+                        if let Err(e) = write_state(root, &state) {
+                            outcome.state_error = Some(e);
+                            stopping = true;
+                        }
+                        reporter.finished(&id, "done", took);
+                        succeeded.insert(id.clone());
+                        outcome.applied.push(id.clone());
+                        let mut changed = false;
+                        for export in &applied.exports {
+                            let path = root.join(&export.path);
+                            if std::fs::read_to_string(&path).ok().as_deref() != Some(export.content.as_str()) {
+                                if let Err(e) = crate::atomic::write(&path, export.content.as_bytes(), false) {
+                                    outcome.state_error = Some(format!("cannot write {}: {e}", export.path));
+                                    stopping = true;
+                                }
+                                changed = true;
+                            }
+                        }
+                        if changed && !waiting.is_empty() {
+                            match replan() {
+                                Ok((new_graph, new_model)) => {
+                                    reconcile(&id, &graph, &new_graph, &state, &promised, &mut waiting, &mut outcome, &mut broken, &mut succeeded, reporter);
+                                    graph = new_graph;
+                                    model = new_model;
+                                }
+                                Err(e) => {
+                                    reporter.say(&format!("re-evaluating after {id} failed: {e}"));
+                                    stopping = true;
+                                    outcome.state_error.get_or_insert(format!("re-evaluation failed: {e}"));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            _ = async {
+                #[cfg(unix)]
+                match sigint.as_mut() {
+                    Some(s) => { s.recv().await; }
+                    None => std::future::pending::<()>().await,
+                }
+                #[cfg(not(unix))]
+                { let _ = tokio::signal::ctrl_c().await; }
+            } => {
+                outcome.interrupted = true;
+                if stopping {
+                    reporter.say("interrupted again: stopping running tools");
+                    let _ = kill_tx.send(true);
+                } else {
+                    stopping = true;
+                    grace_deadline = Some(tokio::time::Instant::now() + options.grace);
+                    reporter.say(&format!(
+                        "interrupted: starting nothing new; waiting up to {}s for {} running action(s) (Ctrl-C again stops them)",
+                        options.grace.as_secs(), running.len()
+                    ));
+                }
+            }
+            _ = tokio::time::sleep_until(sleep_until) => {
+                reporter.say("grace period over: stopping running tools");
+                let _ = kill_tx.send(true);
+                grace_deadline = None;
+            }
+        }
+    }
+    outcome.not_started = waiting;
+    reporter.close();
+    outcome
+}
+
+/// After a re-plan: prints what became known for the actions still
+/// waiting, drops those now unchanged, and stops those whose change grew.
+#[allow(clippy::too_many_arguments)]
+fn reconcile(
+    producer: &str,
+    old: &ActionGraph,
+    new: &ActionGraph,
+    state: &State,
+    promised: &BTreeMap<String, BTreeSet<String>>,
+    waiting: &mut Vec<String>,
+    outcome: &mut Outcome,
+    broken: &mut BTreeMap<String, String>,
+    succeeded: &mut BTreeSet<String>,
+    reporter: &mut Reporter,
+) {
+    let nothing = BTreeMap::new();
+    let mut keep = Vec::new();
+    for id in waiting.drain(..) {
+        let (Some(before), Some(after)) = (old.get(&id), new.get(&id)) else {
+            keep.push(id);
+            continue;
+        };
+        let (old_files, new_files) = (files_of(before), files_of(after));
+        if old_files != new_files {
+            for item in items(
+                after.backend,
+                &id,
+                Inputs {
+                    files: &old_files,
+                    digests: &nothing,
+                },
+                Inputs {
+                    files: &new_files,
+                    digests: &nothing,
+                },
+            ) {
+                let detail = item
+                    .details
+                    .iter()
+                    .find(|d| d.contains('→'))
+                    .or_else(|| {
+                        item.details
+                            .iter()
+                            .find(|d| d.starts_with('+') && !d.starts_with("+++"))
+                    })
+                    .map(|d| d.trim_start_matches('+').trim().to_string())
+                    .unwrap_or_default();
+                reporter.say(&format!(
+                    "{id}  {}  {detail}  (known after {producer})",
+                    item.label
+                ));
+            }
+        }
+        let applied = state.actions.get(&id);
+        if applied.is_some_and(|a| a.fingerprint == fingerprint(after)) {
+            reporter.finished(&id, "unchanged once known", Duration::ZERO);
+            succeeded.insert(id.clone());
+            outcome.unchanged.push(id);
+            continue;
+        }
+        let applied_files = applied.map(|a| a.files.clone()).unwrap_or_default();
+        let applied_inputs = applied.map(|a| a.inputs.clone()).unwrap_or_default();
+        let grown: Vec<String> = items(
+            after.backend,
+            &id,
+            Inputs {
+                files: &applied_files,
+                digests: &applied_inputs,
+            },
+            Inputs {
+                files: &new_files,
+                digests: &after.inputs,
+            },
+        )
+        .into_iter()
+        .filter(|i| i.change == Change::Delete)
+        .map(|i| i.label)
+        .filter(|l| !promised.get(&id).is_some_and(|p| p.contains(l)))
+        .collect();
+        if !grown.is_empty() {
+            let why = format!(
+                "once re-planned it would also delete {}, which the plan did not show; run `ev plan` and `ev apply` again to review",
+                grown.join(", ")
+            );
+            reporter.finished(&id, &format!("stopped: {why}"), Duration::ZERO);
+            outcome.failed.push((id.clone(), why.clone()));
+            broken.insert(id, why);
+            continue;
+        }
+        keep.push(id);
+    }
+    *waiting = keep;
+}
+
+/// Writes the state atomically.
+pub fn write_state(root: &Path, state: &State) -> Result<(), String> {
+    crate::atomic::write(&root.join(STATE_PATH), state.to_text().as_bytes(), false)
+        .map_err(|e| format!("cannot write {STATE_PATH}: {e}"))
+}

@@ -1,0 +1,232 @@
+//! `ev apply [PLAN]`: shows the plan, asks for confirmation, then runs it
+//! through `ev-apply`'s executor, holding the repository's apply lock. With
+//! a saved plan (`ev plan --out FILE`) it applies exactly that plan and
+//! refuses when the program, the exports or the state changed since.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use ev_apply::executor::{execute, Options as ExecOptions, Outcome};
+use ev_apply::lock::Lock;
+use ev_apply::report::Reporter;
+use ev_core::plan::diff::{render_human, Plan};
+use ev_core::plan::lower;
+
+use crate::printer::Output;
+use crate::settings::Settings;
+
+/// `ev apply`'s options.
+pub struct Options<'a> {
+    /// A saved plan to apply exactly.
+    pub plan_file: Option<&'a Path>,
+    /// Targets (empty: everything).
+    pub targets: Vec<String>,
+    /// Do not ask.
+    pub yes: bool,
+    /// Actions at once.
+    pub parallelism: usize,
+    /// Stop starting actions after the first failure.
+    pub fail_fast: bool,
+    /// Seconds one tool may run.
+    pub timeout: u64,
+    /// Seconds running tools get after Ctrl-C.
+    pub grace: u64,
+    /// Allow large deletions (and let tools exceed their thresholds).
+    pub allow_large_changes: bool,
+}
+
+fn fail(message: String) -> Output {
+    Output {
+        stderr: message,
+        code: 1,
+        ..Output::default()
+    }
+}
+
+/// Runs `ev apply`.
+pub fn run(settings: &Settings, options: Options<'_>) -> Output {
+    let lock = match Lock::acquire(&settings.root) {
+        Ok(l) => l,
+        Err(e) => return fail(format!("error: {e}\n")),
+    };
+    let saved: Option<Plan> = match options.plan_file {
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<Plan>(&t).map_err(|e| e.to_string()))
+        {
+            Ok(p) => Some(p),
+            Err(e) => {
+                return fail(format!(
+                    "error: cannot read the saved plan {}: {e}\n",
+                    path.display()
+                ))
+            }
+        },
+        None => None,
+    };
+    let targets = match &saved {
+        // A saved plan holds exactly its actions: re-plan them, nothing else.
+        Some(p) => p.actions.iter().map(|a| a.id.clone()).collect(),
+        None => options.targets.clone(),
+    };
+    let prepared = match super::plan::prepare(settings, &targets, options.allow_large_changes) {
+        Ok(p) => p,
+        Err(out) => return out,
+    };
+    if let Some(saved) = &saved {
+        let Some(saved_basis) = &saved.basis else {
+            return fail(
+                "error: the saved plan records no basis; save it with `ev plan --out FILE`\n"
+                    .into(),
+            );
+        };
+        let now = super::plan::basis(
+            settings,
+            &prepared.loaded,
+            &prepared.graph,
+            prepared.state_text.as_deref(),
+        );
+        let changed = now.changes_since(saved_basis);
+        if !changed.is_empty() {
+            return fail(format!(
+                "error[E0504]: the saved plan is stale: {} changed since it was saved\n  help: run `ev plan --out FILE` again and review it\nnothing was applied\n",
+                changed.join(", ")
+            ));
+        }
+    }
+    let plan = prepared.plan;
+    let mut stderr = std::io::stderr();
+    if !plan.has_changes() {
+        let _ = writeln!(
+            stderr,
+            "No changes. The infrastructure matches the recorded state."
+        );
+        return Output::default();
+    }
+    let _ = write!(stderr, "{}", render_human(&plan));
+    if saved.is_none() && !options.yes {
+        if !std::io::stdin().is_terminal() {
+            return fail("error: refusing to apply without a terminal to confirm on\n  help: review the plan, then pass --yes (or apply a saved plan: `ev plan --out plan.json`, `ev apply plan.json`)\n".into());
+        }
+        let _ = write!(stderr, "\nApply these changes? Only `yes` is accepted: ");
+        let _ = stderr.flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if answer.trim() != "yes" {
+            return fail("Apply cancelled; nothing was changed.\n".into());
+        }
+    }
+    let run_id = run_id();
+    let exec = ExecOptions {
+        parallelism: options.parallelism,
+        keep_going: !options.fail_fast,
+        timeout: Duration::from_secs(options.timeout),
+        grace: Duration::from_secs(options.grace),
+        force: options.allow_large_changes,
+        live: std::io::stderr().is_terminal(),
+        run_id: run_id.clone(),
+    };
+    let total = plan
+        .actions
+        .iter()
+        .filter(|a| a.change != ev_core::plan::diff::Change::None)
+        .count();
+    let mut reporter = Reporter::new(total, exec.live);
+    let loaded = prepared.loaded;
+    let root = settings.root.clone();
+    let mut replan = || -> Result<_, String> {
+        // Exports changed on disk: evaluate again, now with them known.
+        let ev = ev_core::Evaluator::new(&loaded.program, &loaded.fs);
+        let (model, diagnostics) = ev_core::model::Model::build(&loaded.program, &ev);
+        if let Some(d) = diagnostics.first() {
+            return Err(format!("{} ({})", d.message, d.code));
+        }
+        Ok((lower(&model, &loaded.fs), model))
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(format!("error: cannot start the executor: {e}\n")),
+    };
+    let outcome = runtime.block_on(execute(
+        &root,
+        prepared.graph,
+        loaded.model.clone(),
+        &plan,
+        prepared.state,
+        &mut replan,
+        &exec,
+        &mut reporter,
+    ));
+    drop(lock);
+    summary(&outcome, reporter.elapsed())
+}
+
+fn run_id() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!("{secs}-{}", std::process::id())
+}
+
+fn summary(outcome: &Outcome, took: Duration) -> Output {
+    let mut text = String::new();
+    for (id, why) in &outcome.failed {
+        text.push_str(&format!("failed:  {id}: {why}\n"));
+    }
+    for (id, why) in &outcome.skipped {
+        text.push_str(&format!("skipped: {id} ({why})\n"));
+    }
+    if !outcome.not_started.is_empty() {
+        text.push_str(&format!(
+            "not started: {}\n",
+            outcome.not_started.join(", ")
+        ));
+    }
+    if let Some(e) = &outcome.state_error {
+        text.push_str(&format!("error: {e}\n"));
+    }
+    text.push_str(&format!(
+        "Apply {}: {} applied, {} unchanged once known, {} failed, {} skipped, {} not started ({:.1}s). Logs: {}\n",
+        if outcome.success() { "complete" } else if outcome.interrupted { "interrupted" } else { "incomplete" },
+        outcome.applied.len(),
+        outcome.unchanged.len(),
+        outcome.failed.len(),
+        outcome.skipped.len(),
+        outcome.not_started.len(),
+        took.as_secs_f64(),
+        outcome.log_dir.display(),
+    ));
+    if !outcome.success() {
+        text.push_str("The state records what succeeded: run `ev apply` again to continue.\n");
+    }
+    Output {
+        stderr: text,
+        code: if outcome.success() {
+            0
+        } else if outcome.interrupted {
+            130
+        } else {
+            1
+        },
+        ..Output::default()
+    }
+}
+
+/// `ev force-unlock ID`.
+pub fn force_unlock(settings: &Settings, id: &str) -> Output {
+    match ev_apply::lock::force_unlock(&settings.root, id) {
+        Ok(h) => Output {
+            stderr: format!(
+                "removed the apply lock {} (pid {} on {})\n",
+                h.id, h.pid, h.host
+            ),
+            ..Output::default()
+        },
+        Err(e) => fail(format!("error: {e}\n")),
+    }
+}
