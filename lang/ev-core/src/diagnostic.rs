@@ -137,6 +137,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0501", "protected resource would be deleted"),
     ("E0502", "too many deletions"),
     ("E0503", "unknown plan target"),
+    ("E0504", "stale saved plan"),
     ("E0999", "internal error"),
 ];
 

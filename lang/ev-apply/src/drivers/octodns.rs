@@ -25,8 +25,10 @@ async fn sync(zone: &str, ctx: &Ctx, doit: bool) -> Result<String, Failure> {
     let mut cmd = ctx.cmd("octodns-sync", &args, config_dir(ctx));
     cmd.env = env;
     let out = ctx.run(&cmd, &[]).await.map_err(|e| {
+        let failed = matches!(e, crate::process::RunError::Failed { .. });
         let mut f = Failure::from(e);
-        if let Some(reason) = last_error_line(&ctx.log_tail()) {
+        // octodns explains itself in its last error line: surface it with the zone.
+        if let Some(reason) = last_error_line(&ctx.log_tail()).filter(|_| failed) {
             f.message = format!("octodns failed for zone {zone}: {reason}");
         }
         f

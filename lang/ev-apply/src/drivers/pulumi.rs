@@ -12,12 +12,25 @@ fn dir(ctx: &Ctx, s: &Stack) -> std::path::PathBuf {
     ctx.build.join("pulumi").join(&s.name)
 }
 
+/// The backend URL, with a relative `file://` path taken from the
+/// repository root (the tool runs in the rendered program's directory).
+fn backend_url(url: &str, ctx: &Ctx) -> String {
+    match url.strip_prefix("file://") {
+        Some(rel) if !rel.starts_with('/') => {
+            let dir = ctx.root.join(rel);
+            let _ = std::fs::create_dir_all(&dir);
+            format!("file://{}", dir.to_string_lossy())
+        }
+        _ => url.to_string(),
+    }
+}
+
 async fn select(
     s: &Stack,
     ctx: &Ctx,
 ) -> Result<std::collections::BTreeMap<String, String>, Failure> {
     let mut env = ctx.env.clone();
-    env.insert("PULUMI_BACKEND_URL".into(), s.backend.clone());
+    env.insert("PULUMI_BACKEND_URL".into(), backend_url(&s.backend, ctx));
     env.insert("PULUMI_SKIP_UPDATE_CHECK".into(), "true".into());
     let mut cmd = ctx.cmd(
         "pulumi",

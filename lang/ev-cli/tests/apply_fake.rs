@@ -1,0 +1,439 @@
+//! `ev apply` against recording fake tools (`pulumi` cannot be installed
+//! here; octodns is faked too so faults can be injected): each fake asserts
+//! its exact argv, records it, and fails or hangs on demand. The executor's
+//! behaviour (ordering, skipping, resuming, timeouts, Ctrl-C, the lock,
+//! stale plans, corrupted state) is checked through the real binary.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use support::{Repo, Run};
+
+const PROGRAM: &str = r#"
+stack cloud {
+  resources = [{ name = "vm", type = "hcloud:index/server:Server", properties = { name = "vm" } }]
+  exports = { vm = { ipAddress = "\${vm.ipv4Address}" } }
+}
+
+let fake = { name = "fake", class = "octodns_fake.FakeProvider", settings = { region = "test" } }
+
+domain "a.test" {
+  provider = fake
+  records = [a("vm", stack.cloud.outputs.vm.ipAddress)]
+}
+
+domain "b.test" {
+  provider = fake
+  records = [a("www", "192.0.2.1")]
+}
+"#;
+
+/// A repository with the program and a bin directory of fakes.
+struct Fakes {
+    repo: Repo,
+    bin: PathBuf,
+}
+
+impl Fakes {
+    fn new() -> Fakes {
+        let repo = Repo::new(&[("everything.ev", PROGRAM)]);
+        let bin = repo.path().join("fake-bin");
+        std::fs::create_dir_all(&bin).expect("bin");
+        let record = bin.join("record");
+        let b = bin.to_string_lossy();
+        let r = record.to_string_lossy();
+        write_script(
+            &bin.join("octodns-sync"),
+            &format!(
+                r#"#!/bin/sh
+echo "octodns-sync $*" >> {r}
+case "$*" in
+  "--config-file config.yaml "*) ;;
+  *) echo "unexpected argv: $*" >&2; exit 64 ;;
+esac
+[ -f config.yaml ] || {{ echo "no config.yaml in $PWD" >&2; exit 65; }}
+for zone; do :; done
+[ -e {b}/fail-$zone ] && {{ echo "Error: the provider refused $zone" >&2; exit 1; }}
+[ -e {b}/hang-$zone ] && exec sleep 60
+echo '{{}}'
+"#
+            ),
+        );
+        write_script(
+            &bin.join("pulumi"),
+            &format!(
+                r#"#!/bin/sh
+echo "pulumi $*" >> {r}
+[ -n "$PULUMI_BACKEND_URL" ] || {{ echo "no backend" >&2; exit 65; }}
+case "$*" in
+  "stack select --create prod --non-interactive") exit 0 ;;
+  "up --yes --json --stack prod --non-interactive")
+    [ -e {b}/fail-pulumi ] && {{ echo "error: quota exceeded" >&2; exit 1; }}
+    echo '{{"result": "succeeded"}}' ;;
+  "stack output --json --stack prod") echo '{{"vm": {{"ipAddress": "203.0.113.50"}}}}' ;;
+  "preview --json --stack prod --non-interactive")
+    echo '{{"steps": [{{"op": "create", "urn": "urn:pulumi:prod::cloud::hcloud:index/server:Server::vm"}}]}}' ;;
+  *) echo "unexpected argv: $*" >&2; exit 64 ;;
+esac
+"#
+            ),
+        );
+        Fakes { repo, bin }
+    }
+
+    fn path(&self) -> String {
+        format!("{}:/usr/bin:/bin", self.bin.to_string_lossy())
+    }
+
+    fn ev(&self, args: &[&str]) -> Run {
+        self.repo.ev_with_path(args, &self.path())
+    }
+
+    fn flag(&self, name: &str) {
+        std::fs::write(self.bin.join(name), "").expect("flag");
+    }
+
+    fn unflag(&self, name: &str) {
+        let _ = std::fs::remove_file(self.bin.join(name));
+    }
+
+    /// The recorded command lines, then forgets them.
+    fn take_record(&self) -> Vec<String> {
+        let path = self.bin.join("record");
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let _ = std::fs::remove_file(&path);
+        text.lines().map(str::to_string).collect()
+    }
+
+    fn state(&self) -> serde_json::Value {
+        serde_json::from_str(&self.repo.read(".ev/state.json")).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn applied(&self) -> Vec<String> {
+        self.state()["actions"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+fn of_tool<'a>(record: &'a [String], tool: &str) -> Vec<&'a str> {
+    record
+        .iter()
+        .filter(|l| l.starts_with(&format!("{tool} ")))
+        .map(String::as_str)
+        .collect()
+}
+
+fn write_script(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("script");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+}
+
+#[test]
+fn apply_fake_failure_skips_dependents_and_a_rerun_resumes() {
+    let fakes = Fakes::new();
+    fakes.flag("fail-pulumi");
+    let first = fakes.ev(&["apply", "--yes"]);
+    assert_eq!(first.code, 1, "{}", first.all());
+    assert!(
+        first.stderr.contains("failed:  cloud:up"),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        first
+            .stderr
+            .contains("skipped: domain:a.test (cloud:up did not complete)"),
+        "{}",
+        first.stderr
+    );
+    // The failing tool's last lines are shown with the action's id.
+    assert!(
+        first.stderr.contains("error: quota exceeded"),
+        "{}",
+        first.stderr
+    );
+    // The independent zone was applied, and the state says exactly that.
+    assert_eq!(fakes.applied(), vec!["domain:b.test".to_string()]);
+    // Independent actions run in parallel: compare each tool's sequence.
+    let record = fakes.take_record();
+    assert_eq!(
+        of_tool(&record, "pulumi"),
+        vec![
+            "pulumi stack select --create prod --non-interactive",
+            "pulumi up --yes --json --stack prod --non-interactive",
+        ]
+    );
+    assert_eq!(
+        of_tool(&record, "octodns-sync"),
+        vec![
+            "octodns-sync --config-file config.yaml b.test.",
+            "octodns-sync --config-file config.yaml --doit b.test.",
+        ]
+    );
+
+    fakes.unflag("fail-pulumi");
+    let second = fakes.ev(&["apply", "--yes"]);
+    assert_eq!(second.code, 0, "{}", second.all());
+    // The stack's outputs became the export, and the waiting zone learnt its value.
+    assert!(
+        fakes
+            .repo
+            .read("exports/cloud/generated.json")
+            .contains("203.0.113.50"),
+        "export written"
+    );
+    assert!(
+        second.stderr.contains("domain:a.test  vm A  values: [\"(known after apply)\"] → [\"203.0.113.50\"]  (known after cloud:up)"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(
+        fakes.take_record(),
+        vec![
+            "pulumi stack select --create prod --non-interactive",
+            "pulumi up --yes --json --stack prod --non-interactive",
+            "pulumi stack output --json --stack prod",
+            "octodns-sync --config-file config.yaml a.test.",
+            "octodns-sync --config-file config.yaml --doit a.test.",
+        ],
+        "only what had not succeeded ran"
+    );
+    assert!(
+        fakes
+            .repo
+            .read(".ev/build/octodns/zones/a.test.yaml")
+            .contains("203.0.113.50"),
+        "the zone was re-rendered with the known address"
+    );
+    let third = fakes.ev(&["apply", "--yes"]);
+    assert_eq!(third.code, 0);
+    assert!(third.stderr.contains("No changes"), "{}", third.stderr);
+    assert!(fakes.take_record().is_empty());
+}
+
+#[test]
+fn apply_fake_hung_tool_is_killed_at_its_timeout() {
+    let fakes = Fakes::new();
+    fakes.flag("hang-b.test.");
+    let start = Instant::now();
+    let run = fakes.ev(&["apply", "--yes", "--timeout", "1"]);
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "the hang was cut short"
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("domain:b.test: failed: `octodns-sync --config-file config.yaml b.test.` did not finish within 1s and was killed"),
+        "{}",
+        run.stderr
+    );
+    assert!(fakes.applied().contains(&"domain:a.test".to_string()));
+    assert!(!fakes.applied().contains(&"domain:b.test".to_string()));
+}
+
+#[test]
+fn apply_fake_ctrl_c_stops_launching_and_records_what_finished() {
+    let fakes = Fakes::new();
+    fakes.flag("hang-b.test.");
+    let child = fakes
+        .repo
+        .command(
+            &["apply", "--yes", "--grace", "1", "--parallelism", "1"],
+            &fakes.path(),
+        )
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ev starts");
+    // Wait until the hanging tool runs.
+    let start = Instant::now();
+    while !fakes.bin.join("record").exists()
+        || !std::fs::read_to_string(fakes.bin.join("record"))
+            .unwrap_or_default()
+            .contains("b.test.")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the apply never reached b.test"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = child.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("ev exits");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: starting nothing new"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Apply interrupted"), "{stderr}");
+    // Actions that were not reached are listed, finished ones recorded.
+    let applied = fakes.applied();
+    assert!(
+        !applied.contains(&"domain:b.test".to_string()),
+        "{applied:?}"
+    );
+    assert!(
+        stderr.contains("not started:") || applied.len() == 2,
+        "{stderr}"
+    );
+    assert!(
+        !fakes.repo.path().join(".ev/apply.lock").exists(),
+        "the lock is released"
+    );
+}
+
+#[test]
+fn apply_fake_one_apply_at_a_time() {
+    let fakes = Fakes::new();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown-host".into());
+    let live = serde_json::json!({ "id": "abc123", "pid": std::process::id(), "host": host, "started": 0 });
+    fakes.repo.write(".ev/apply.lock", &live.to_string());
+    let refused = fakes.ev(&["apply", "--yes"]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains(&format!(
+            "another `ev apply` is running (lock abc123, pid {}",
+            std::process::id()
+        )),
+        "{}",
+        refused.stderr
+    );
+    let dead =
+        serde_json::json!({ "id": "dead42", "pid": 4_000_000_000u32, "host": host, "started": 0 });
+    fakes.repo.write(".ev/apply.lock", &dead.to_string());
+    let stale = fakes.ev(&["apply", "--yes"]);
+    assert_eq!(stale.code, 1);
+    assert!(
+        stale
+            .stderr
+            .contains("clear it with `ev force-unlock dead42`"),
+        "{}",
+        stale.stderr
+    );
+    assert!(fakes.take_record().is_empty(), "nothing ran");
+    assert_eq!(fakes.ev(&["force-unlock", "wrong"]).code, 1);
+    assert_eq!(fakes.ev(&["force-unlock", "dead42"]).code, 0);
+    assert_eq!(fakes.ev(&["apply", "--yes"]).code, 0);
+}
+
+#[test]
+fn apply_fake_corrupted_state_is_an_error_and_left_alone() {
+    let fakes = Fakes::new();
+    fakes.repo.write(".ev/state.json", "{ half a state");
+    let run = fakes.ev(&["apply", "--yes"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(".ev/state.json is corrupted"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(fakes.repo.read(".ev/state.json"), "{ half a state");
+    assert!(fakes.take_record().is_empty(), "nothing ran");
+}
+
+#[test]
+fn apply_fake_saved_plans_apply_exactly_or_are_refused_when_stale() {
+    let fakes = Fakes::new();
+    // Without a terminal and without --yes, nothing happens.
+    let unconfirmed = fakes.ev(&["apply"]);
+    assert_eq!(unconfirmed.code, 1);
+    assert!(
+        unconfirmed
+            .stderr
+            .contains("refusing to apply without a terminal"),
+        "{}",
+        unconfirmed.stderr
+    );
+    assert!(fakes.take_record().is_empty());
+
+    let saved = fakes.repo.path().join("plan.json");
+    let saved_arg = saved.to_string_lossy().into_owned();
+    assert_eq!(
+        fakes
+            .ev(&["plan", "--out", &saved_arg, "domain:b.test"])
+            .code,
+        0
+    );
+    // The program changes after the plan was saved.
+    let changed = PROGRAM.replace("192.0.2.1", "192.0.2.99");
+    fakes.repo.write("everything.ev", &changed);
+    let stale = fakes.ev(&["apply", &saved_arg]);
+    assert_eq!(stale.code, 1);
+    assert!(
+        stale.stderr.contains("error[E0504]: the saved plan is stale: the program, the rendered actions changed since it was saved"),
+        "{}",
+        stale.stderr
+    );
+    assert!(fakes.take_record().is_empty());
+    // Saved again, it applies exactly its actions: only b.test.
+    assert_eq!(
+        fakes
+            .ev(&["plan", "--out", &saved_arg, "domain:b.test"])
+            .code,
+        0
+    );
+    let applied = fakes.ev(&["apply", &saved_arg]);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    assert_eq!(fakes.applied(), vec!["domain:b.test".to_string()]);
+}
+
+#[test]
+fn plan_fake_refresh_reports_live_drift_and_missing_tools() {
+    let fakes = Fakes::new();
+    let run = fakes.ev(&["plan", "--refresh"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout.contains("Live state (--refresh):"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("cloud:up: differs from the live system:\n      + resource vm (create)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("domain:b.test: in sync"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("domain:a.test: could not check: its values are known only after"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        fakes
+            .take_record()
+            .iter()
+            .all(|l| !l.contains("--doit") && !l.contains(" up ")),
+        "refresh changes nothing"
+    );
+    std::fs::remove_file(fakes.bin.join("pulumi")).expect("rm");
+    let missing = fakes.ev(&["plan", "--refresh"]);
+    assert!(
+        missing.stdout.contains("cloud:up: could not check: `pulumi` is not installed (not found on PATH): install the Pulumi CLI"),
+        "{}",
+        missing.stdout
+    );
+}
