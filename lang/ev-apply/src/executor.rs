@@ -287,7 +287,7 @@ pub async fn execute(
                 broken.insert(id, why);
                 continue;
             };
-            let log_name = id.replace('/', "_");
+            let log_name = id.replace([':', '/'], "_");
             let log = match Log::create(&log_dir.join(format!("{log_name}.log"))) {
                 Ok(l) => l,
                 Err(e) => {
@@ -342,7 +342,7 @@ pub async fn execute(
                 let Ok((id, done, took)) = joined else { continue };
                 match done {
                     Done::Failed(f) => {
-                        let tail = Log::tail_of(&log_dir.join(format!("{}.log", id.replace('/', "_"))), 15);
+                        let tail = Log::tail_of(&log_dir.join(format!("{}.log", id.replace([':', '/'], "_"))), 15);
                         reporter.finished(&id, &format!("failed: {}", f.message), took);
                         if !tail.is_empty() {
                             reporter.say(&format!("--- last lines of {id}'s log\n{tail}\n---"));

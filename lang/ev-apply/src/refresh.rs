@@ -68,7 +68,7 @@ pub async fn refresh(
                 ));
                 continue;
             }
-            let name = id.replace('/', "_");
+            let name = id.replace([':', '/'], "_");
             let log =
                 match Log::create(&root.join(".ev/logs").join(&run).join(format!("{name}.log"))) {
                     Ok(l) => l,

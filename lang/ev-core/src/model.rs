@@ -553,8 +553,9 @@ pub struct Cluster {
     pub name: String,
     /// kubectl context.
     pub context: String,
-    /// The machine it runs on.
-    pub machine: String,
+    /// The machine it runs on, when ev deploys it.
+    #[serde(default)]
+    pub machine: Option<String>,
     /// Default namespace.
     pub namespace: String,
 }

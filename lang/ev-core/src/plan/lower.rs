@@ -203,7 +203,11 @@ pub fn lower(model: &Model, fs: &dyn FileSystem) -> ActionGraph {
             .flat_map(|k| dependencies(model, k, &id))
             .collect();
         // k3s runs on the cluster's machine: it is deployed first.
-        if let Some(machine_action) = action_id(model, &key("machine", &c.machine)) {
+        if let Some(machine_action) = c
+            .machine
+            .as_ref()
+            .and_then(|m| action_id(model, &key("machine", m)))
+        {
             depends_on.insert(machine_action);
         }
         graph.add(Action {

@@ -1,0 +1,684 @@
+//! `ev apply` against real tools and servers on 127.0.0.1: PowerDNS through
+//! octodns, a docker-registry through skopeo, a Kubernetes API server
+//! through kubectl, Nix building and activating a profile, sops + age for
+//! secrets. Each test starts its servers on free ports and stops them; the
+//! results are read back with the tools' own clients (dig, skopeo, kubectl,
+//! readlink). Without the tools the tests skip, unless EV_REAL_TOOLS=1.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{free_port, sh, tools, wait_port, Repo, Server};
+
+/// A PowerDNS server with the sqlite backend and its HTTP API.
+struct PowerDns {
+    _server: Server,
+    dns_port: u16,
+    api_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+const PDNS_KEY: &str = "test-only-pdns-api-key-canary-7Q2X";
+
+fn powerdns() -> PowerDns {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path().to_string_lossy().into_owned();
+    let (dns_port, api_port) = (free_port(), free_port());
+    let db = format!("{d}/pdns.sqlite3");
+    let schema =
+        std::fs::read_to_string("/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql")
+            .expect("the sqlite schema of pdns-backend-sqlite3");
+    let out = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin
+                .take()
+                .expect("stdin")
+                .write_all(schema.as_bytes())?;
+            c.wait()
+        })
+        .expect("sqlite3");
+    assert!(out.success());
+    std::fs::write(
+        dir.path().join("pdns.conf"),
+        format!(
+            "launch=gsqlite3\ngsqlite3-database={db}\nlocal-address=127.0.0.1\nlocal-port={dns_port}\n\
+             socket-dir={d}\ndaemon=no\nguardian=no\ndisable-syslog=yes\nsecurity-poll-suffix=\n\
+             api=yes\napi-key={PDNS_KEY}\nwebserver=yes\nwebserver-address=127.0.0.1\n\
+             webserver-port={api_port}\nwebserver-allow-from=127.0.0.1/32\n\
+             default-soa-content=ns1.@ hostmaster.@ 0 10800 3600 604800 3600\n"
+        ),
+    )
+    .expect("pdns.conf");
+    let server = Server::start(
+        "pdns_server",
+        "pdns_server",
+        &[&format!("--config-dir={d}")],
+        &dir.path().join("pdns.log"),
+    );
+    wait_port(api_port, Duration::from_secs(20));
+    PowerDns {
+        _server: server,
+        dns_port,
+        api_port,
+        _dir: dir,
+    }
+}
+
+fn dig(pdns: &PowerDns, name: &str, kind: &str) -> String {
+    sh(
+        "dig",
+        &[
+            "@127.0.0.1",
+            "-p",
+            &pdns.dns_port.to_string(),
+            "+short",
+            name,
+            kind,
+        ],
+    )
+    .trim()
+    .to_string()
+}
+
+fn zone_program(api_port: u16, records: &str) -> String {
+    format!(
+        r#"let pdns = {{
+  name = "pdns",
+  class = "octodns_powerdns.PowerDnsProvider",
+  settings = {{ host = "127.0.0.1", port = {api_port}, api_key = secret("secrets/dns.yaml", "pdns.api_key") }},
+}}
+
+domain "example.test" {{
+  provider = pdns
+  records = [
+{records}
+  ]
+}}
+"#
+    )
+}
+
+#[test]
+fn apply_real_dns_through_octodns_to_powerdns() {
+    if tools(&[
+        "pdns_server",
+        "sqlite3",
+        "dig",
+        "octodns-sync",
+        "sops",
+        "age-keygen",
+    ])
+    .is_none()
+    {
+        return;
+    }
+    let pdns = powerdns();
+    let mut repo = Repo::new(&[]);
+    repo.age_key();
+    repo.sops_encrypt(
+        "secrets/dns.yaml",
+        &format!("pdns:\n  api_key: {PDNS_KEY}\n"),
+    );
+    let records = |www: &str, extra: bool| {
+        let mut r = format!("    a(\"www\", \"{www}\"),\n    txt(\"\", \"v=ev-test\"),\n");
+        if extra {
+            r.push_str("    a(\"api\", \"192.0.2.20\"),\n");
+        }
+        zone_program(pdns.api_port, &r)
+    };
+    repo.write("everything.ev", &records("192.0.2.10", true));
+
+    let first = repo.ev(&["apply", "--yes"]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    assert_eq!(dig(&pdns, "www.example.test", "A"), "192.0.2.10");
+    assert_eq!(dig(&pdns, "api.example.test", "A"), "192.0.2.20");
+    assert_eq!(dig(&pdns, "example.test", "TXT"), "\"v=ev-test\"");
+
+    // One changed record is one update in the plan, then in the server.
+    repo.write("everything.ev", &records("192.0.2.11", true));
+    let plan = repo.ev(&["plan"]);
+    assert!(
+        plan.stdout
+            .contains("~ www A\n          values: [\"192.0.2.10\"] → [\"192.0.2.11\"]"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("Plan: 0 to create, 1 to update, 0 to delete"),
+        "{}",
+        plan.stdout
+    );
+    let refresh = repo.ev(&["plan", "--refresh"]);
+    assert!(
+        refresh
+            .stdout
+            .contains("domain:example.test: differs from the live system:\n      ~ www A"),
+        "{}",
+        refresh.stdout
+    );
+    assert_eq!(repo.ev(&["apply", "--yes"]).code, 0);
+    assert_eq!(dig(&pdns, "www.example.test", "A"), "192.0.2.11");
+
+    // A removed record is deleted.
+    repo.write("everything.ev", &records("192.0.2.11", false));
+    let removed = repo.ev(&["apply", "--yes", "--allow-large-changes"]);
+    assert_eq!(removed.code, 0, "{}", removed.all());
+    assert!(removed.stderr.contains("- api A"), "{}", removed.stderr);
+    assert_eq!(dig(&pdns, "api.example.test", "A"), "");
+    assert_eq!(dig(&pdns, "www.example.test", "A"), "192.0.2.11");
+
+    // Nothing left to do, and the live zone agrees.
+    let again = repo.ev(&["apply", "--yes"]);
+    assert_eq!(again.code, 0);
+    assert!(again.stderr.contains("No changes"), "{}", again.stderr);
+    let refresh = repo.ev(&["plan", "--refresh"]);
+    assert!(
+        refresh.stdout.contains("domain:example.test: in sync"),
+        "{}",
+        refresh.stdout
+    );
+
+    // The API key (a secret) reached octodns only through its environment.
+    for run in [&first, &plan, &removed, &again, &refresh] {
+        assert!(
+            !run.all().contains(PDNS_KEY),
+            "the secret leaked into ev's output"
+        );
+    }
+    let leaks: Vec<String> = repo
+        .files_containing(PDNS_KEY)
+        .into_iter()
+        .filter(|p| !p.ends_with("test-only.agekey"))
+        .collect();
+    assert!(leaks.is_empty(), "the secret leaked into {leaks:?}");
+}
+
+/// A CNCF distribution registry on a free port.
+fn registry() -> (Server, u16, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    let config = dir.path().join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").to_string_lossy()
+        ),
+    )
+    .expect("config");
+    let server = Server::start(
+        "docker-registry",
+        "docker-registry",
+        &["serve", &config.to_string_lossy()],
+        &dir.path().join("registry.log"),
+    );
+    wait_port(port, Duration::from_secs(20));
+    (server, port, dir)
+}
+
+fn image_program(port: u16) -> String {
+    format!(
+        r#"image web {{
+  repository = "127.0.0.1:{port}/ev/web"
+  tls_verify = false
+  tags = ["latest", "v1"]
+  build = {{
+    kind = "oci",
+    files = {{ "/srv/www/index.html" = "site/index.html" }},
+    entrypoint = ["/bin/server"],
+    env = {{ MODE = "test" }},
+    workdir = "/srv/www",
+  }}
+}}
+
+cluster test {{
+  context = "test"
+  namespace = "apps"
+}}
+
+app web {{
+  cluster = "test"
+  namespace = "apps"
+  image = image.web.pinned
+  ports = [{{ name = "http", container = 8080 }}]
+}}
+"#
+    )
+}
+
+#[test]
+fn apply_real_image_pushed_to_a_registry_and_pinned_by_digest() {
+    if tools(&["docker-registry", "skopeo"]).is_none() {
+        return;
+    }
+    let (_server, port, _dir) = registry();
+    let repo = Repo::new(&[
+        ("everything.ev", &image_program(port)),
+        ("site/index.html", "<h1>hello from ev</h1>\n"),
+    ]);
+    let plan = repo.ev(&["plan"]);
+    assert!(
+        plan.stdout.contains("+ image web: build + push"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("re-planned after image:web:push"),
+        "{}",
+        plan.stdout
+    );
+
+    let pushed = repo.ev(&["apply", "--yes", "--target", "image.web"]);
+    assert_eq!(pushed.code, 0, "{}", pushed.all());
+    let recorded = repo.read("exports/whale/digests/web.txt");
+    let recorded = recorded.trim();
+    assert!(recorded.starts_with("sha256:"), "{recorded:?}");
+    for tag in ["latest", "v1"] {
+        let live = sh(
+            "skopeo",
+            &[
+                "inspect",
+                "--tls-verify=false",
+                "--format",
+                "{{.Digest}}",
+                &format!("docker://127.0.0.1:{port}/ev/web:{tag}"),
+            ],
+        );
+        assert_eq!(live.trim(), recorded, "tag {tag}");
+    }
+    let config = sh(
+        "skopeo",
+        &[
+            "inspect",
+            "--tls-verify=false",
+            "--config",
+            &format!("docker://127.0.0.1:{port}/ev/web:latest"),
+        ],
+    );
+    assert!(
+        config.contains("/bin/server") && config.contains("MODE=test"),
+        "{config}"
+    );
+
+    // The app pinning the image now renders the pushed digest.
+    assert_eq!(repo.ev(&["build"]).code, 0);
+    let manifests = repo.read(".ev/build/kubernetes/test.yaml");
+    assert!(
+        manifests.contains(&format!("127.0.0.1:{port}/ev/web@{recorded}")),
+        "{manifests}"
+    );
+    let up_to_date = repo.ev(&["plan", "image.web"]);
+    assert!(
+        up_to_date.stdout.contains("No changes"),
+        "{}",
+        up_to_date.stdout
+    );
+
+    // Editing a file of the image rebuilds it; the app's digest is unknown until pushed.
+    repo.write("site/index.html", "<h1>hello again</h1>\n");
+    let replan = repo.ev(&["plan"]);
+    assert!(
+        replan
+            .stdout
+            .contains("~ image web: rebuild + push\n          file site/index.html changed"),
+        "{}",
+        replan.stdout
+    );
+    let pushed = repo.ev(&["apply", "--yes", "--target", "image.web"]);
+    assert_eq!(pushed.code, 0, "{}", pushed.all());
+    let second = repo.read("exports/whale/digests/web.txt");
+    assert_ne!(second.trim(), recorded, "a new digest");
+}
+
+/// etcd, kube-apiserver and kube-controller-manager on loopback, with a
+/// kubeconfig whose context `test` points at them.
+struct Kube {
+    _servers: Vec<Server>,
+    kubeconfig: String,
+    _dir: tempfile::TempDir,
+}
+
+fn kube() -> Kube {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path().to_string_lossy().into_owned();
+    let (client, peer, metrics, api, cm) = (
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+    );
+    let etcd = Server::start(
+        "etcd",
+        "etcd",
+        &[
+            "--name",
+            "ev",
+            "--data-dir",
+            &format!("{d}/etcd"),
+            "--listen-client-urls",
+            &format!("http://127.0.0.1:{client}"),
+            "--advertise-client-urls",
+            &format!("http://127.0.0.1:{client}"),
+            "--listen-peer-urls",
+            &format!("http://127.0.0.1:{peer}"),
+            "--initial-advertise-peer-urls",
+            &format!("http://127.0.0.1:{peer}"),
+            "--initial-cluster",
+            &format!("ev=http://127.0.0.1:{peer}"),
+            "--listen-metrics-urls",
+            &format!("http://127.0.0.1:{metrics}"),
+        ],
+        &dir.path().join("etcd.log"),
+    );
+    wait_port(client, Duration::from_secs(30));
+    sh(
+        "openssl",
+        &["genrsa", "-out", &format!("{d}/sa.key"), "2048"],
+    );
+    sh(
+        "openssl",
+        &[
+            "rsa",
+            "-in",
+            &format!("{d}/sa.key"),
+            "-pubout",
+            "-out",
+            &format!("{d}/sa.pub"),
+        ],
+    );
+    std::fs::write(
+        dir.path().join("tokens.csv"),
+        "evtoken,ev-admin,ev-admin-uid,system:masters\n",
+    )
+    .expect("tokens");
+    let apiserver = Server::start(
+        "kube-apiserver",
+        "kube-apiserver",
+        &[
+            &format!("--etcd-servers=http://127.0.0.1:{client}"),
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            &format!("--secure-port={api}"),
+            "--insecure-port=0",
+            &format!("--cert-dir={d}/certs"),
+            &format!("--token-auth-file={d}/tokens.csv"),
+            "--authorization-mode=RBAC",
+            "--service-account-issuer=https://kubernetes.default.svc",
+            "--api-audiences=https://kubernetes.default.svc",
+            &format!("--service-account-key-file={d}/sa.pub"),
+            &format!("--service-account-signing-key-file={d}/sa.key"),
+            "--service-cluster-ip-range=10.96.0.0/24",
+            "--endpoint-reconciler-type=none",
+            "--disable-admission-plugins=ServiceAccount",
+        ],
+        &dir.path().join("apiserver.log"),
+    );
+    let kubeconfig = format!("{d}/kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: https://127.0.0.1:{api}\n    insecure-skip-tls-verify: true\n\
+             users:\n- name: admin\n  user:\n    token: evtoken\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: admin\ncurrent-context: test\n"
+        ),
+    )
+    .expect("kubeconfig");
+    let start = std::time::Instant::now();
+    loop {
+        let ok = std::process::Command::new("kubectl")
+            .args(["--kubeconfig", &kubeconfig, "get", "namespaces"])
+            .env("PATH", support::tools_path())
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if ok {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "the API server did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let cm = Server::start(
+        "kube-controller-manager",
+        "kube-controller-manager",
+        &[
+            &format!("--kubeconfig={kubeconfig}"), "--bind-address=127.0.0.1",
+            &format!("--secure-port={cm}"), "--port=0", "--leader-elect=false",
+            &format!("--service-account-private-key-file={d}/sa.key"),
+            "--use-service-account-credentials=false",
+            "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-route,-service,-attachdetach,-persistentvolume-binder,-persistentvolume-expander,-ttl,-bootstrapsigner,-tokencleaner,-csrsigning,-csrapproving,-csrcleaner",
+        ],
+        &dir.path().join("controller-manager.log"),
+    );
+    // Servers stop in reverse order of start.
+    Kube {
+        _servers: vec![cm, apiserver, etcd],
+        kubeconfig,
+        _dir: dir,
+    }
+}
+
+fn kubectl(kube: &Kube, args: &[&str]) -> String {
+    let mut all = vec!["--kubeconfig", kube.kubeconfig.as_str()];
+    all.extend_from_slice(args);
+    sh("kubectl", &all)
+}
+
+const DB_PASSWORD: &str = "test-only-db-password-canary-K8sZ";
+
+fn cluster_program(replicas: u32, with_worker: bool) -> String {
+    let mut text = format!(
+        r#"cluster test {{
+  context = "test"
+  namespace = "apps"
+}}
+
+app web {{
+  cluster = "test"
+  namespace = "apps"
+  image = "docker.io/library/nginx@sha256:0000000000000000000000000000000000000000000000000000000000000001"
+  replicas = {replicas}
+  ports = [{{ name = "http", container = 8080 }}]
+  env = {{ MODE = "test", DB_PASSWORD = secret("secrets/apps.yaml", "db.password") }}
+}}
+"#
+    );
+    if with_worker {
+        text.push_str(
+            r#"
+app worker {
+  cluster = "test"
+  namespace = "apps"
+  image = "docker.io/library/busybox@sha256:0000000000000000000000000000000000000000000000000000000000000002"
+  args = ["sleep", "3600"]
+}
+"#,
+        );
+    }
+    text
+}
+
+#[test]
+fn apply_real_kubernetes_apply_change_prune_and_secrets() {
+    if tools(&[
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kubectl",
+        "openssl",
+        "sops",
+        "age-keygen",
+    ])
+    .is_none()
+    {
+        return;
+    }
+    let kube = kube();
+    let mut repo = Repo::new(&[("everything.ev", &cluster_program(1, true))]);
+    repo.env
+        .push(("KUBECONFIG".into(), kube.kubeconfig.clone()));
+    repo.age_key();
+    repo.sops_encrypt(
+        "secrets/apps.yaml",
+        &format!("db:\n  password: {DB_PASSWORD}\n"),
+    );
+
+    let first = repo.ev(&["apply", "--yes"]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    let deployments = kubectl(&kube, &["-n", "apps", "get", "deployments", "-o", "name"]);
+    assert_eq!(
+        deployments.trim(),
+        "deployment.apps/web\ndeployment.apps/worker"
+    );
+    // The Secret holds the decrypted value; nothing else does.
+    let encoded = kubectl(
+        &kube,
+        &[
+            "-n",
+            "apps",
+            "get",
+            "secret",
+            "web-env",
+            "-o",
+            "jsonpath={.data.DB_PASSWORD}",
+        ],
+    );
+    let decoded = std::process::Command::new("base64")
+        .arg("-d")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin
+                .take()
+                .expect("stdin")
+                .write_all(encoded.as_bytes())?;
+            c.wait_with_output()
+        })
+        .expect("base64");
+    assert_eq!(String::from_utf8_lossy(&decoded.stdout), DB_PASSWORD);
+
+    // A changed app is re-applied.
+    repo.write("everything.ev", &cluster_program(3, true));
+    let plan = repo.ev(&["plan"]);
+    assert!(
+        plan.stdout.contains("~ Deployment apps/web"),
+        "{}",
+        plan.stdout
+    );
+    let refresh = repo.ev(&["plan", "--refresh"]);
+    assert!(
+        refresh
+            .stdout
+            .contains("test:apply: differs from the live system:"),
+        "{}",
+        refresh.stdout
+    );
+    assert!(refresh.stdout.contains("replicas: 3"), "{}", refresh.stdout);
+    assert_eq!(repo.ev(&["apply", "--yes"]).code, 0);
+    let replicas = kubectl(
+        &kube,
+        &[
+            "-n",
+            "apps",
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ],
+    );
+    assert_eq!(replicas, "3");
+
+    // A removed app is pruned; a foreign object in the same namespace survives.
+    kubectl(
+        &kube,
+        &[
+            "-n",
+            "apps",
+            "create",
+            "configmap",
+            "foreign",
+            "--from-literal=owner=someone-else",
+        ],
+    );
+    repo.write("everything.ev", &cluster_program(3, false));
+    let pruned = repo.ev(&["apply", "--yes", "--allow-large-changes"]);
+    assert_eq!(pruned.code, 0, "{}", pruned.all());
+    assert!(
+        pruned.stderr.contains("- Deployment apps/worker"),
+        "{}",
+        pruned.stderr
+    );
+    let deployments = kubectl(&kube, &["-n", "apps", "get", "deployments", "-o", "name"]);
+    assert_eq!(deployments.trim(), "deployment.apps/web");
+    let foreign = kubectl(
+        &kube,
+        &[
+            "-n",
+            "apps",
+            "get",
+            "configmap",
+            "foreign",
+            "-o",
+            "jsonpath={.data.owner}",
+        ],
+    );
+    assert_eq!(foreign, "someone-else");
+    assert!(repo.ev(&["apply", "--yes"]).stderr.contains("No changes"));
+
+    // The example repository's manifests are accepted by the real API server.
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let rendered = tempfile::tempdir().expect("dir");
+    let graph_json = std::process::Command::new(env!("CARGO_BIN_EXE_ev"))
+        .arg("-C")
+        .arg(&example)
+        .arg("build")
+        .output()
+        .expect("ev build");
+    assert!(graph_json.status.success(), "{graph_json:?}");
+    let manifests = std::fs::read_to_string(example.join(".ev/build/kubernetes/milky-way.yaml"))
+        .expect("the example's manifests");
+    let file = rendered.path().join("milky-way.yaml");
+    std::fs::write(&file, manifests).expect("copy");
+    let accepted = kubectl(
+        &kube,
+        &[
+            "--context",
+            "test",
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--dry-run=server",
+            "-f",
+            &file.to_string_lossy(),
+        ],
+    );
+    assert!(
+        accepted.contains("deployment.apps/grand-central serverside-applied (server dry run)"),
+        "{accepted}"
+    );
+
+    // The secret's canary appears nowhere ev writes or prints.
+    for run in [&first, &plan, &refresh, &pruned] {
+        assert!(
+            !run.all().contains(DB_PASSWORD),
+            "the secret leaked into ev's output"
+        );
+    }
+    let leaks: Vec<String> = repo
+        .files_containing(DB_PASSWORD)
+        .into_iter()
+        .filter(|p| !p.ends_with("test-only.agekey"))
+        .collect();
+    assert!(leaks.is_empty(), "the secret leaked into {leaks:?}");
+}
