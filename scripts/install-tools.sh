@@ -22,6 +22,7 @@ tools_needed=(
   etcdctl:etcd-client
   dot:graphviz                         # ev graph --format svg
   openssl:openssl
+  git:git                              # Nix builds profiles from git trees
   go:golang-go rsync:rsync make:make   # building kube-apiserver
 )
 missing=()

@@ -11,12 +11,9 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
-if ! command -v nix-instantiate >/dev/null; then
-  echo "== installing nix-bin (Debian) for the rendering tests"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq nix-bin >/dev/null
-fi
+echo "== installing the real tools the tests drive (scripts/install-tools.sh)"
+tool_dirs=$(./scripts/install-tools.sh)
+export PATH="$tool_dirs:$PATH"
 export EV_REAL_TOOLS=1
 
 export CARGO_TERM_COLOR=never

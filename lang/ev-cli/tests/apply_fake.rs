@@ -437,3 +437,81 @@ fn plan_fake_refresh_reports_live_drift_and_missing_tools() {
         missing.stdout
     );
 }
+
+/// `darwin-rebuild`, `nixos-rebuild` and deploy-rs are not available here:
+/// fakes assert the exact argv each activation method runs (and a fake
+/// `nix build` stands in for the build, which needs nixpkgs).
+#[test]
+fn apply_fake_machine_activation_methods_run_the_declared_tools() {
+    let repo = Repo::new(&[
+        (
+            "everything.ev",
+            r#"
+machine laptop {
+  platform = "aarch64-darwin"
+  os = "darwin"
+  modules = ["venus/common.nix"]
+  activation = { method = "darwin-rebuild" }
+}
+
+machine cloud {
+  platform = "x86_64-linux"
+  os = "nixos"
+  address = "192.0.2.30"
+  modules = ["venus/common.nix"]
+  activation = { method = "nixos-rebuild", ssh_user = "root", remote_build = true }
+}
+
+machine home {
+  platform = "x86_64-linux"
+  os = "nixos"
+  address = "192.0.2.31"
+  modules = ["venus/common.nix"]
+  activation = { method = "deploy-rs", ssh_user = "deploy" }
+}
+"#,
+        ),
+        ("venus/common.nix", "{ ... }: { }\n"),
+    ]);
+    let root = repo.path().to_string_lossy().into_owned();
+    support::sh("git", &["-C", &root, "init", "-q"]);
+    let bin = repo.path().join("fake-bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let record = bin.join("record").to_string_lossy().into_owned();
+    for tool in ["darwin-rebuild", "nixos-rebuild", "deploy"] {
+        write_script(
+            &bin.join(tool),
+            &format!("#!/bin/sh\necho \"{tool} $*\" >> {record}\n"),
+        );
+    }
+    write_script(
+        &bin.join("nix"),
+        &format!(
+            "#!/bin/sh\necho \"nix $*\" >> {record}\necho '[{{\"drvPath\": \"/nix/store/x.drv\", \"outputs\": {{\"out\": \"/nix/store/aaaa-system\"}}}}]'\n"
+        ),
+    );
+    let path = format!("{}:/usr/bin:/bin", bin.to_string_lossy());
+    let run = repo.ev_with_path(&["apply", "--yes", "--parallelism", "1"], &path);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let flake = |name: &str| format!("git+file://{root}?dir=flake-profiles/system-{name}");
+    let recorded = std::fs::read_to_string(&record).expect("record");
+    let lines: Vec<&str> = recorded.lines().collect();
+    assert_eq!(
+        lines,
+        vec![
+            // nixos-rebuild builds on the target (remote_build): no local build.
+            format!("nixos-rebuild switch --flake {}#cloud --target-host root@192.0.2.30 --build-host root@192.0.2.30", flake("cloud")).as_str(),
+            format!("nix build --no-link --json {}#nixosConfigurations.home.config.system.build.toplevel", flake("home")).as_str(),
+            format!("deploy --skip-checks {}#home", flake("home")).as_str(),
+            format!("nix build --no-link --json {}#darwinConfigurations.laptop.system", flake("laptop")).as_str(),
+            format!("darwin-rebuild switch --flake {}#laptop", flake("laptop")).as_str(),
+        ]
+    );
+    // The built store path is recorded: re-applying an unchanged machine
+    // whose plan changed only cosmetically does not re-activate it.
+    let state = repo.read(".ev/state.json");
+    assert!(
+        state.contains("\"store_path\": \"/nix/store/aaaa-system\""),
+        "{state}"
+    );
+}

@@ -682,3 +682,115 @@ fn apply_real_kubernetes_apply_change_prune_and_secrets() {
         .collect();
     assert!(leaks.is_empty(), "the secret leaked into {leaks:?}");
 }
+
+/// A stand-in for nixpkgs offering just `lib.nixosSystem`: it imports the
+/// machine's modules with `ev` and builds a derivation from what they set,
+/// needing nothing from the network.
+const NIXPKGS_STUB: &str = r#"{
+  outputs = { self }: {
+    lib.nixosSystem = { system, specialArgs ? { }, modules }:
+      let
+        config = builtins.foldl' (acc: m: acc // (import m specialArgs)) { } modules;
+      in {
+        config.system.build.toplevel = builtins.derivation {
+          name = "nixos-system-${specialArgs.ev.machine.name}";
+          inherit system;
+          builder = "/bin/sh";
+          PATH = "/usr/bin:/bin";
+          motd = config.motd or "";
+          args = [ "-c" "echo \"$motd\" > $out" ];
+        };
+      };
+  };
+}
+"#;
+
+#[test]
+fn apply_real_nix_builds_a_profile_and_activates_it() {
+    if tools(&["nix", "nix-env"]).is_none() {
+        return;
+    }
+    let outside = tempfile::tempdir().expect("dir");
+    let stub = outside.path().join("nixpkgs-stub");
+    std::fs::create_dir_all(&stub).expect("stub");
+    std::fs::write(stub.join("flake.nix"), NIXPKGS_STUB).expect("stub flake");
+    let profile = outside.path().join("profiles/box");
+    std::fs::create_dir_all(profile.parent().expect("dir")).expect("profiles");
+    let program = format!(
+        r#"machine box {{
+  platform = "x86_64-linux"
+  os = "nixos"
+  nixpkgs = "path:{}"
+  modules = ["venus/hosts/box.nix"]
+  activation = {{ method = "profile", profile = "{}" }}
+}}
+"#,
+        stub.to_string_lossy(),
+        profile.to_string_lossy()
+    );
+    let mut repo = Repo::new(&[
+        ("everything.ev", &program),
+        (
+            "venus/hosts/box.nix",
+            "{ ev, ... }: { motd = \"hello from ${ev.machine.name}\"; }\n",
+        ),
+    ]);
+    repo.env.push((
+        "NIX_CONFIG".into(),
+        "experimental-features = nix-command flakes\nsubstituters =\nsandbox = false\nbuild-users-group =".into(),
+    ));
+    // Nix builds profiles from the repository's git tree.
+    sh("git", &["-C", &repo.path().to_string_lossy(), "init", "-q"]);
+    sh("git", &["-C", &repo.path().to_string_lossy(), "add", "-A"]);
+    let active = |repo: &Repo| -> (String, String) {
+        let _ = repo;
+        let target = std::fs::canonicalize(&profile).expect("the profile points at a store path");
+        let text = std::fs::read_to_string(&target).unwrap_or_default();
+        (target.to_string_lossy().into_owned(), text)
+    };
+
+    let first = repo.ev(&["apply", "--yes"]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    let (path, motd) = active(&repo);
+    assert!(
+        path.starts_with("/nix/store/") && path.ends_with("-nixos-system-box"),
+        "{path}"
+    );
+    assert_eq!(motd, "hello from box\n");
+    let state = repo.read(".ev/state.json");
+    assert!(
+        state.contains(&format!("\"store_path\": \"{path}\"")),
+        "{state}"
+    );
+    assert!(repo.ev(&["apply", "--yes"]).stderr.contains("No changes"));
+    let refresh = repo.ev(&["plan", "--refresh"]);
+    assert!(
+        refresh.stdout.contains("machine:box:deploy: in sync"),
+        "{}",
+        refresh.stdout
+    );
+
+    // Editing a module rebuilds and re-activates the machine.
+    repo.write(
+        "venus/hosts/box.nix",
+        "{ ev, ... }: { motd = \"hello again from ${ev.machine.name}\"; }\n",
+    );
+    let plan = repo.ev(&["plan", "--refresh"]);
+    assert!(
+        plan.stdout.contains(
+            "~ machine box: rebuild + activate\n          module venus/hosts/box.nix changed"
+        ),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains(&format!("~ system {path} → /nix/store/")),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(repo.ev(&["apply", "--yes"]).code, 0);
+    let (second, motd) = active(&repo);
+    assert_ne!(second, path);
+    assert_eq!(motd, "hello again from box\n");
+}

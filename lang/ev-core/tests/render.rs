@@ -127,3 +127,47 @@ fn rendered_nix_parses_and_evaluates_with_real_nix() {
     }
     assert_eq!(checked, 12, "six machines, a flake and a values file each");
 }
+
+/// The venv the install script creates (octodns and its providers).
+fn octodns_validate() -> Option<std::path::PathBuf> {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let tools = std::env::var("EV_TOOLS_DIR").unwrap_or_else(|_| format!("{home}/.cache/ev-tools"));
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .chain([std::path::PathBuf::from(format!("{tools}/venv/bin"))])
+        .map(|d| d.join("octodns-validate"))
+        .find(|p| p.is_file())
+}
+
+#[test]
+fn rendered_octodns_config_passes_the_real_octodns_validate() {
+    let Some(validate) = octodns_validate() else {
+        assert!(
+            !real_tools_required(),
+            "octodns-validate is required (scripts/install-tools.sh installs it)"
+        );
+        eprintln!(
+            "skipped: octodns-validate is not installed (scripts/install-tools.sh installs it)"
+        );
+        return;
+    };
+    let (files, _) = render_example();
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (path, content) in files.iter().filter(|(p, _)| p.starts_with("octodns/")) {
+        let file = dir.path().join(path);
+        std::fs::create_dir_all(file.parent().expect("dir")).expect("mkdir");
+        std::fs::write(&file, content).expect("write");
+    }
+    // octodns constructs the providers: their credentials must be set (to
+    // test-only values: validation never calls the provider).
+    let out = std::process::Command::new(&validate)
+        .arg("--config-file=config.yaml")
+        .current_dir(dir.path().join("octodns"))
+        .env("EV_SECRET_EIGHT_CLOUDFLARE_TOKEN", "test-only-token")
+        .output()
+        .expect("octodns-validate runs");
+    assert!(
+        out.status.success(),
+        "octodns-validate rejected the rendered config:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -8,18 +8,37 @@ use ev_core::model::Machine;
 
 use super::{Applied, Ctx, Failure};
 
-/// The flake reference of a machine's profile. A repository under git is
-/// referenced through git (only tracked files are copied to the store);
-/// otherwise as a path. Either way the whole repository is the flake's
-/// source, so the profile's `../../venus/...` modules resolve.
-pub fn flake_ref(ctx: &Ctx, machine: &str) -> String {
-    let dir = format!("flake-profiles/system-{machine}");
-    let root = ctx.root.to_string_lossy();
-    if ctx.root.join(".git").exists() {
-        format!("git+file://{root}?dir={dir}")
-    } else {
-        format!("path:{root}?dir={dir}")
+/// The flake reference of a machine's profile: the repository through git
+/// with the profile's directory, so the whole repository is the flake's
+/// source and the profile's `../../venus/...` modules resolve (Nix copies
+/// only tracked files; `path:` flakes cannot name a subdirectory in Nix 2.8).
+pub fn flake_ref(ctx: &Ctx, machine: &str) -> Result<String, Failure> {
+    if !ctx.root.join(".git").exists() {
+        return Err(Failure::new(format!(
+            "{} is not a git repository: Nix builds machine profiles from the repository's git tree (run `git init && git add -A` there)",
+            ctx.root.display()
+        )));
     }
+    Ok(format!(
+        "git+file://{}?dir=flake-profiles/system-{machine}",
+        ctx.root.to_string_lossy()
+    ))
+}
+
+/// Marks the rendered profile files for git (`git add --intent-to-add`),
+/// so a new machine's flake is part of the tree Nix copies.
+async fn track_profile(ctx: &Ctx, machine: &str) -> Result<(), Failure> {
+    let dir = format!("flake-profiles/system-{machine}/");
+    let files: Vec<String> = ctx
+        .files
+        .keys()
+        .filter(|p| p.starts_with(&dir))
+        .cloned()
+        .collect();
+    let mut args = vec!["add", "--intent-to-add", "--"];
+    args.extend(files.iter().map(String::as_str));
+    ctx.run(&ctx.cmd("git", &args, &ctx.root), &[]).await?;
+    Ok(())
 }
 
 /// The attribute holding the machine's system derivation.
@@ -45,7 +64,8 @@ fn store_path(json_text: &str) -> Option<String> {
 
 /// Builds and activates the machine.
 pub async fn apply(m: &Machine, ctx: &Ctx) -> Result<Applied, Failure> {
-    let flake = flake_ref(ctx, &m.name);
+    let flake = flake_ref(ctx, &m.name)?;
+    track_profile(ctx, &m.name).await?;
     let installable = format!("{flake}#{}", system_attribute(m));
     let mut applied = Applied::default();
     if !m.activation.remote_build {
@@ -122,9 +142,10 @@ pub async fn apply(m: &Machine, ctx: &Ctx) -> Result<Applied, Failure> {
 
 /// Compares the system the profile would build with the one last activated.
 pub async fn refresh(m: &Machine, ctx: &Ctx) -> Result<String, Failure> {
+    track_profile(ctx, &m.name).await?;
     let installable = format!(
         "{}#{}.outPath",
-        flake_ref(ctx, &m.name),
+        flake_ref(ctx, &m.name)?,
         system_attribute(m)
     );
     let out = ctx

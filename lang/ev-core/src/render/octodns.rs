@@ -109,7 +109,8 @@ pub fn zone(domain: &Domain) -> RenderedFile {
 fn record(r: &Record, default_ttl: u32, unknowns: &mut bool) -> Value {
     let mut out = Map::new();
     if let Some(cf) = &r.cloudflare {
-        out.insert("octodns".into(), json!({ "cloudflare": cf }));
+        // octodns' YAML loader wants every mapping's keys sorted.
+        out.insert("octodns".into(), json!({ "cloudflare": sorted(json!(cf)) }));
     }
     out.insert("ttl".into(), json!(r.ttl.unwrap_or(default_ttl)));
     out.insert("type".into(), Value::String(r.kind.clone()));
@@ -119,6 +120,19 @@ fn record(r: &Record, default_ttl: u32, unknowns: &mut bool) -> Value {
         _ => out.insert("values".into(), Value::Array(values)),
     };
     Value::Object(out)
+}
+
+/// A JSON value with every object's keys sorted.
+fn sorted(v: Value) -> Value {
+    match v {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
 }
 
 fn value(v: &Known<RecordValue>, unknowns: &mut bool) -> Value {
