@@ -31,6 +31,30 @@ pub fn write(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Like [`write`] but without syncing to disk: for files ev re-renders on
+/// every run (under `.ev/build/`), where a torn file after a power loss is
+/// impossible (the rename is atomic) and durability does not matter.
+pub fn write_volatile(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    // A new file is written in place (one inode, not two: creating files
+    // is what costs most in a large apply); a torn one is re-rendered by
+    // the next run. An existing file is replaced atomically, as tools may
+    // be reading it.
+    if !path.exists() {
+        return std::fs::write(path, bytes);
+    }
+    let mut temp = tempfile::Builder::new()
+        .prefix(".ev-tmp-")
+        .tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 #[cfg(unix)]
 fn permissions(private: bool) -> std::fs::Permissions {
     use std::os::unix::fs::PermissionsExt;

@@ -1,8 +1,9 @@
 //! The executor: runs a plan's actions in dependency order, up to
 //! `parallelism` at once, each through its backend's driver.
 //!
-//! - After every success the state records the action (written atomically),
-//!   so a failed or interrupted apply resumes where it stopped.
+//! - After every success the action is recorded (appended to the state's
+//!   journal; the whole state is written atomically at the end), so a
+//!   failed, interrupted or killed apply resumes where it stopped.
 //! - When an action writes exports (a stack's outputs, an image's digest),
 //!   they are written atomically, the program is re-evaluated, and the
 //!   actions still waiting are re-rendered: what became known is printed,
@@ -21,7 +22,10 @@ use std::time::{Duration, Instant};
 use ev_core::model::Model;
 use ev_core::plan::details::{items, Inputs};
 use ev_core::plan::diff::{Change, Plan};
-use ev_core::plan::state::{fingerprint, State, STATE_PATH};
+use ev_core::plan::state::{fingerprint, ActionState, State};
+
+use crate::schedule::Schedule;
+use crate::state_file::StateFile;
 use ev_core::plan::{Action, ActionGraph, Backend};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -71,6 +75,8 @@ pub struct Outcome {
     pub state_error: Option<String>,
     /// Where the logs are.
     pub log_dir: PathBuf,
+    /// When each started action started and how long it ran.
+    pub timings: Vec<Timing>,
 }
 
 impl Outcome {
@@ -84,10 +90,9 @@ impl Outcome {
     }
 }
 
-/// The secrets an action's files reference through `env/NAME`, from every
-/// secret the model declares.
-pub fn secrets_of(action: &Action, model: &Model) -> Vec<(String, String, String)> {
-    let mut all = BTreeMap::new();
+/// Every secret the model declares, by the environment variable it is
+/// passed through: (sops file, key).
+pub fn model_secrets(model: &Model) -> BTreeMap<String, (String, String)> {
     fn walk(v: &serde_json::Value, out: &mut BTreeMap<String, (String, String)>) {
         match v {
             serde_json::Value::Object(map) => {
@@ -108,17 +113,27 @@ pub fn secrets_of(action: &Action, model: &Model) -> Vec<(String, String, String
             _ => {}
         }
     }
+    let mut all = BTreeMap::new();
     for r in &model.resources {
         walk(&r.value, &mut all);
     }
-    all.into_iter()
+    all
+}
+
+/// The secrets an action's files reference through `env/NAME`.
+pub fn secrets_of(
+    action: &Action,
+    secrets: &BTreeMap<String, (String, String)>,
+) -> Vec<(String, String, String)> {
+    secrets
+        .iter()
         .filter(|(name, _)| {
             action
                 .files
                 .iter()
                 .any(|f| f.content.contains(name.as_str()))
         })
-        .map(|(name, (file, key))| (name, file, key))
+        .map(|(name, (file, key))| (name.clone(), file.clone(), key.clone()))
         .collect()
 }
 
@@ -132,7 +147,7 @@ pub fn write_files(root: &Path, action: &Action) -> std::io::Result<()> {
             root.join(".ev/build").join(&f.path)
         };
         if std::fs::read(&path).ok().as_deref() != Some(f.content.as_bytes()) {
-            crate::atomic::write(&path, f.content.as_bytes(), false)?;
+            crate::atomic::write_volatile(&path, f.content.as_bytes())?;
         }
     }
     Ok(())
@@ -160,12 +175,22 @@ pub async fn execute(
     mut graph: ActionGraph,
     mut model: Model,
     plan: &Plan,
-    mut state: State,
+    state: State,
     replan: &mut Replan<'_>,
     options: &Options,
     reporter: &mut Reporter,
 ) -> Outcome {
     let log_dir = root.join(".ev/logs").join(&options.run_id);
+    let mut store = match StateFile::open(root, state) {
+        Ok(s) => s,
+        Err(e) => {
+            return Outcome {
+                state_error: Some(e),
+                log_dir,
+                ..Outcome::default()
+            }
+        }
+    };
     let mut outcome = Outcome {
         log_dir: log_dir.clone(),
         ..Outcome::default()
@@ -185,7 +210,7 @@ pub async fn execute(
         })
         .collect();
     // What to do, in plan order (dependencies first).
-    let mut waiting: Vec<String> = plan
+    let ids: Vec<String> = plan
         .actions
         .iter()
         .filter(|a| a.change != Change::None)
@@ -197,75 +222,65 @@ pub async fn execute(
         .filter(|a| a.change == Change::Delete)
         .map(|a| a.id.clone())
         .collect();
-    let in_run: BTreeSet<String> = waiting.iter().cloned().collect();
-    let mut succeeded: BTreeSet<String> = BTreeSet::new();
-    let mut broken: BTreeMap<String, String> = BTreeMap::new(); // failed or skipped → why
+    let mut schedule = Schedule::new(&ids, |id| {
+        graph
+            .get(id)
+            .map(|a| a.depends_on.clone())
+            .unwrap_or_default()
+    });
+    let started_at = Instant::now();
+    let mut secrets = model_secrets(&model);
+    // A failure, and everything downstream of it skipped.
+    macro_rules! fail {
+        ($id:expr, $why:expr) => {{
+            let id: String = $id;
+            let why: String = $why;
+            outcome.failed.push((id.clone(), why));
+            for (skipped, cause) in schedule.failed(&id) {
+                let why = format!("{cause} did not complete");
+                reporter.say(&format!("{skipped}: skipped ({why})"));
+                outcome.skipped.push((skipped, why));
+            }
+        }};
+    }
     let (kill_tx, kill_rx) = watch::channel(false);
-    let mut running: JoinSet<(String, Done, Duration)> = JoinSet::new();
+    let mut running: JoinSet<(String, Done, Instant, Duration)> = JoinSet::new();
     let mut stopping = false;
     let mut grace_deadline: Option<tokio::time::Instant> = None;
     #[cfg(unix)]
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
 
     loop {
-        // Skip what depends on a failure.
-        let mut i = 0;
-        while i < waiting.len() {
-            let id = waiting[i].clone();
-            let dep_broken = graph.get(&id).and_then(|a| {
-                a.depends_on
-                    .iter()
-                    .find(|d| broken.contains_key(*d))
-                    .cloned()
-            });
-            if let Some(dep) = dep_broken {
-                let why = format!("{dep} did not complete");
-                reporter.say(&format!("{id}: skipped ({why})"));
-                outcome.skipped.push((id.clone(), why.clone()));
-                broken.insert(id, why);
-                waiting.remove(i);
-            } else {
-                i += 1;
-            }
-        }
         // Launch what is ready.
-        let may_launch = !stopping && (options.keep_going || outcome.failed.is_empty());
-        let mut i = 0;
-        while may_launch && running.len() < options.parallelism.max(1) && i < waiting.len() {
-            let id = waiting[i].clone();
-            let ready = graph.get(&id).is_none_or(|a| {
-                a.depends_on
-                    .iter()
-                    .all(|d| !in_run.contains(d) || succeeded.contains(d))
-            });
-            if !ready {
-                i += 1;
-                continue;
-            }
-            waiting.remove(i);
+        while !stopping
+            && (options.keep_going || outcome.failed.is_empty())
+            && running.len() < options.parallelism.max(1)
+        {
+            let Some(id) = schedule.next_ready() else {
+                break;
+            };
             if deletes.contains(&id) {
                 // A declaration removed: forget it where nothing live needs
                 // removing; otherwise say what to do.
-                let backend = state
+                let backend = store
+                    .state
                     .actions
                     .get(&id)
                     .and_then(|a| Backend::from_name(&a.backend));
                 match backend {
                     Some(Backend::Registry | Backend::Nix) => {
-                        state.actions.remove(&id);
-                        if let Err(e) = write_state(root, &state) {
+                        if let Err(e) = store.remove(&id) {
                             outcome.state_error = Some(e);
                             stopping = true;
                         }
                         reporter.finished(&id, "forgotten (no longer managed)", Duration::ZERO);
-                        succeeded.insert(id.clone());
+                        schedule.succeeded(&id);
                         outcome.applied.push(id);
                     }
                     _ => {
                         let why = "ev does not remove a whole zone, cluster or stack: delete it with the tool itself, then remove its entry from .ev/state.json".to_string();
                         reporter.finished(&id, &format!("failed: {why}"), Duration::ZERO);
-                        outcome.failed.push((id.clone(), why.clone()));
-                        broken.insert(id, why);
+                        fail!(id, why);
                     }
                 }
                 continue;
@@ -277,14 +292,12 @@ pub async fn execute(
                 let why = "some of its values are still unknown after the actions it waits for"
                     .to_string();
                 reporter.finished(&id, &format!("failed: {why}"), Duration::ZERO);
-                outcome.failed.push((id.clone(), why.clone()));
-                broken.insert(id, why);
+                fail!(id, why);
                 continue;
             }
             let Some(job) = Job::of(&action, &model) else {
                 let why = "its resource is missing from the model".to_string();
-                outcome.failed.push((id.clone(), why.clone()));
-                broken.insert(id, why);
+                fail!(id, why);
                 continue;
             };
             let log_name = id.replace([':', '/'], "_");
@@ -292,18 +305,16 @@ pub async fn execute(
                 Ok(l) => l,
                 Err(e) => {
                     let why = format!("cannot create its log: {e}");
-                    outcome.failed.push((id.clone(), why.clone()));
-                    broken.insert(id, why);
+                    fail!(id, why);
                     continue;
                 }
             };
             if let Err(e) = write_files(root, &action) {
                 let why = format!("cannot write its rendered files: {e}");
-                outcome.failed.push((id.clone(), why.clone()));
-                broken.insert(id, why);
+                fail!(id, why);
                 continue;
             }
-            let previous = state.actions.get(&id);
+            let previous = store.state.actions.get(&id);
             let ctx = Ctx {
                 id: id.clone(),
                 root: root.to_path_buf(),
@@ -313,13 +324,12 @@ pub async fn execute(
                 log,
                 timeout: options.timeout,
                 kill: kill_rx.clone(),
-                secrets: secrets_of(&action, &model),
+                secrets: secrets_of(&action, &secrets),
                 files: files_of(&action),
                 previous: previous.map(|p| p.files.clone()).unwrap_or_default(),
                 previous_outputs: previous.map(|p| p.outputs.clone()).unwrap_or_default(),
                 force: options.force,
             };
-            let _ = std::fs::create_dir_all(&ctx.scratch);
             reporter.started(&id);
             running.spawn(async move {
                 let start = Instant::now();
@@ -328,7 +338,7 @@ pub async fn execute(
                     Err(f) => Done::Failed(f),
                 };
                 let _ = std::fs::remove_dir_all(&ctx.scratch);
-                (id, done, start.elapsed())
+                (id, done, start, start.elapsed())
             });
         }
         if running.is_empty() {
@@ -339,7 +349,13 @@ pub async fn execute(
         tokio::select! {
             joined = running.join_next() => {
                 let Some(joined) = joined else { continue };
-                let Ok((id, done, took)) = joined else { continue };
+                let Ok((id, done, start, took)) = joined else { continue };
+                outcome.timings.push(Timing {
+                    id: id.clone(),
+                    start: start.duration_since(started_at).as_secs_f64(),
+                    seconds: took.as_secs_f64(),
+                    succeeded: matches!(done, Done::Applied(_)),
+                });
                 match done {
                     Done::Failed(f) => {
                         let tail = Log::tail_of(&log_dir.join(format!("{}.log", id.replace([':', '/'], "_"))), 15);
@@ -347,21 +363,18 @@ pub async fn execute(
                         if !tail.is_empty() {
                             reporter.say(&format!("--- last lines of {id}'s log\n{tail}\n---"));
                         }
-                        outcome.failed.push((id.clone(), f.message.clone()));
-                        broken.insert(id, f.message);
+                        fail!(id, f.message);
                     }
                     Done::Applied(applied) => {
                         let Some(action) = graph.get(&id).cloned() else { continue };
-                        state.record(&action);
-                        if let Some(entry) = state.actions.get_mut(&id) {
-                            entry.outputs = applied.outputs.clone();
-                        }
-                        if let Err(e) = write_state(root, &state) {
+                        let mut entry = ActionState::of(&action);
+                        entry.outputs = applied.outputs.clone();
+                        if let Err(e) = store.record(&id, entry) {
                             outcome.state_error = Some(e);
                             stopping = true;
                         }
                         reporter.finished(&id, "done", took);
-                        succeeded.insert(id.clone());
+                        schedule.succeeded(&id);
                         outcome.applied.push(id.clone());
                         let mut changed = false;
                         for export in &applied.exports {
@@ -374,11 +387,19 @@ pub async fn execute(
                                 changed = true;
                             }
                         }
-                        if changed && !waiting.is_empty() {
+                        if changed && !schedule.is_empty() {
                             match replan() {
                                 Ok((new_graph, new_model)) => {
-                                    reconcile(&id, &graph, &new_graph, &state, &promised, &mut waiting, &mut outcome, &mut broken, &mut succeeded, reporter);
+                                    let (unchanged, stopped) = reconcile(&id, &graph, &new_graph, &store.state, &promised, &schedule.pending(), reporter);
+                                    for u in unchanged {
+                                        schedule.succeeded(&u);
+                                        outcome.unchanged.push(u);
+                                    }
+                                    for (u, why) in stopped {
+                                        fail!(u, why);
+                                    }
                                     graph = new_graph;
+                                    secrets = model_secrets(&new_model);
                                     model = new_model;
                                 }
                                 Err(e) => {
@@ -420,38 +441,41 @@ pub async fn execute(
             }
         }
     }
-    outcome.not_started = waiting;
+    // Drivers remove their own scratch directories; the run's is left empty.
+    let _ = std::fs::remove_dir(root.join(".ev/run").join(&options.run_id));
+    outcome.not_started = schedule.pending();
+    write_timings(&log_dir, &outcome);
+    if let Err(e) = store.finish() {
+        outcome.state_error.get_or_insert(e);
+    }
     reporter.close();
     outcome
 }
 
-/// After a re-plan: prints what became known for the actions still
-/// waiting, drops those now unchanged, and stops those whose change grew.
-#[allow(clippy::too_many_arguments)]
+/// After a re-plan: prints what became known for the actions not started
+/// yet; returns those now unchanged and those whose change grew beyond the
+/// plan (stopped, with why).
 fn reconcile(
     producer: &str,
     old: &ActionGraph,
     new: &ActionGraph,
     state: &State,
     promised: &BTreeMap<String, BTreeSet<String>>,
-    waiting: &mut Vec<String>,
-    outcome: &mut Outcome,
-    broken: &mut BTreeMap<String, String>,
-    succeeded: &mut BTreeSet<String>,
+    pending: &[String],
     reporter: &mut Reporter,
-) {
+) -> (Vec<String>, Vec<(String, String)>) {
+    let mut unchanged = Vec::new();
+    let mut stopped = Vec::new();
     let nothing = BTreeMap::new();
-    let mut keep = Vec::new();
-    for id in waiting.drain(..) {
-        let (Some(before), Some(after)) = (old.get(&id), new.get(&id)) else {
-            keep.push(id);
+    for id in pending {
+        let (Some(before), Some(after)) = (old.get(id), new.get(id)) else {
             continue;
         };
         let (old_files, new_files) = (files_of(before), files_of(after));
         if old_files != new_files {
             for item in items(
                 after.backend,
-                &id,
+                id,
                 Inputs {
                     files: &old_files,
                     digests: &nothing,
@@ -478,18 +502,17 @@ fn reconcile(
                 ));
             }
         }
-        let applied = state.actions.get(&id);
+        let applied = state.actions.get(id);
         if applied.is_some_and(|a| a.fingerprint == fingerprint(after)) {
-            reporter.finished(&id, "unchanged once known", Duration::ZERO);
-            succeeded.insert(id.clone());
-            outcome.unchanged.push(id);
+            reporter.finished(id, "unchanged once known", Duration::ZERO);
+            unchanged.push(id.clone());
             continue;
         }
         let applied_files = applied.map(|a| a.files.clone()).unwrap_or_default();
         let applied_inputs = applied.map(|a| a.inputs.clone()).unwrap_or_default();
         let grown: Vec<String> = items(
             after.backend,
-            &id,
+            id,
             Inputs {
                 files: &applied_files,
                 digests: &applied_inputs,
@@ -502,25 +525,48 @@ fn reconcile(
         .into_iter()
         .filter(|i| i.change == Change::Delete)
         .map(|i| i.label)
-        .filter(|l| !promised.get(&id).is_some_and(|p| p.contains(l)))
+        .filter(|l| !promised.get(id).is_some_and(|p| p.contains(l)))
         .collect();
         if !grown.is_empty() {
             let why = format!(
                 "once re-planned it would also delete {}, which the plan did not show; run `ev plan` and `ev apply` again to review",
                 grown.join(", ")
             );
-            reporter.finished(&id, &format!("stopped: {why}"), Duration::ZERO);
-            outcome.failed.push((id.clone(), why.clone()));
-            broken.insert(id, why);
-            continue;
+            reporter.finished(id, &format!("stopped: {why}"), Duration::ZERO);
+            stopped.push((id.clone(), why));
         }
-        keep.push(id);
     }
-    *waiting = keep;
+    (unchanged, stopped)
 }
 
-/// Writes the state atomically.
-pub fn write_state(root: &Path, state: &State) -> Result<(), String> {
-    crate::atomic::write(&root.join(STATE_PATH), state.to_text().as_bytes(), false)
-        .map_err(|e| format!("cannot write {STATE_PATH}: {e}"))
+/// One action's timing in a run.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Timing {
+    /// The action.
+    pub id: String,
+    /// Seconds from the start of the run to its start.
+    pub start: f64,
+    /// Seconds it ran.
+    pub seconds: f64,
+    /// It succeeded.
+    pub succeeded: bool,
+}
+
+/// Writes the run's timings to `summary.json` in its log directory (for
+/// finding what made an apply slow).
+fn write_timings(log_dir: &Path, outcome: &Outcome) {
+    let doc = serde_json::json!({
+        "version": 1,
+        "applied": outcome.applied,
+        "failed": outcome.failed,
+        "skipped": outcome.skipped,
+        "not_started": outcome.not_started,
+        "timings": outcome.timings,
+    });
+    let _ = crate::atomic::write_volatile(
+        &log_dir.join("summary.json"),
+        serde_json::to_string_pretty(&doc)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
 }

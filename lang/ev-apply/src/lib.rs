@@ -13,4 +13,6 @@ pub mod oci;
 pub mod process;
 pub mod refresh;
 pub mod report;
+pub mod schedule;
 pub mod secrets;
+pub mod state_file;

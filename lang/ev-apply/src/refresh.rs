@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::drivers::{self, Ctx, Job};
-use crate::executor::{files_of, secrets_of, write_files};
+use crate::executor::{files_of, model_secrets, secrets_of, write_files};
 use crate::process::{base_env, Log};
 
 /// What the tool said about one action.
@@ -43,6 +43,7 @@ pub async fn refresh(
     let mut tasks = JoinSet::new();
     let mut out = Vec::new();
     let mut queue: Vec<&String> = ids.iter().rev().collect();
+    let secrets = model_secrets(model);
     loop {
         while tasks.len() < parallelism.max(1) {
             let Some(id) = queue.pop() else { break };
@@ -87,13 +88,12 @@ pub async fn refresh(
                 log,
                 timeout,
                 kill: kill_rx.clone(),
-                secrets: secrets_of(action, model),
+                secrets: secrets_of(action, &secrets),
                 files: files_of(action),
                 previous: previous.map(|p| p.files.clone()).unwrap_or_default(),
                 previous_outputs: previous.map(|p| p.outputs.clone()).unwrap_or_default(),
                 force: false,
             };
-            let _ = std::fs::create_dir_all(&ctx.scratch);
             let id = id.clone();
             tasks.spawn(async move {
                 let drift = match drivers::refresh(&job, &ctx).await {

@@ -78,7 +78,8 @@ pub struct Ctx {
     pub root: PathBuf,
     /// Where rendered files are (`.ev/build`).
     pub build: PathBuf,
-    /// A private scratch directory for this run and action.
+    /// A private scratch directory for this run and action (not created:
+    /// drivers needing it create it; it is removed after the action).
     pub scratch: PathBuf,
     /// The environment tools start from.
     pub env: BTreeMap<String, String>,

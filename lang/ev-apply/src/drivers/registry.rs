@@ -55,6 +55,7 @@ pub async fn apply(image: &Image, ctx: &Ctx) -> Result<Applied, Failure> {
             format!("docker-archive:{path}")
         }
     };
+    std::fs::create_dir_all(&ctx.scratch).map_err(|e| Failure::new(e.to_string()))?;
     let digest_file = ctx.scratch.join("digest");
     let mut digest = String::new();
     for tag in image

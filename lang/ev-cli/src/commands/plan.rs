@@ -80,17 +80,11 @@ pub fn prepare(
     })
 }
 
-/// The state and its text; a missing file is the empty state; an unreadable,
-/// corrupted or unknown-version one is an error (and is left untouched).
+/// The state (with the journal of an interrupted apply replayed) and its
+/// text; a missing file is the empty state; an unreadable, corrupted or
+/// unknown-version one is an error (and is left untouched).
 pub fn read_state(settings: &Settings) -> Result<(State, Option<String>), String> {
-    match std::fs::read_to_string(settings.root.join(STATE_PATH)) {
-        Ok(text) => match State::parse(&text) {
-            Ok(state) => Ok((state, Some(text))),
-            Err(e) => Err(format!("error: {e}\n")),
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((State::empty(), None)),
-        Err(e) => Err(format!("error: cannot read {STATE_PATH}: {e}\n")),
-    }
+    ev_apply::state_file::read(&settings.root)
 }
 
 /// Runs `ev plan`.

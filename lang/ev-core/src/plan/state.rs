@@ -20,6 +20,31 @@ pub const STATE_VERSION: u32 = 1;
 /// Where the state lives, relative to the repository root.
 pub const STATE_PATH: &str = ".ev/state.json";
 
+/// The apply journal, relative to the repository root: one line per action
+/// applied since the state file was last written whole. `ev apply` appends
+/// to it after every action (cheap, so a large apply does not rewrite the
+/// whole state a thousand times) and folds it into the state when it ends;
+/// after a crash the next run replays it, so nothing that succeeded is lost.
+pub const JOURNAL_PATH: &str = ".ev/state.journal";
+
+/// One journal line: an action recorded as applied, or forgotten.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// The action id.
+    pub id: String,
+    /// What was applied; `None` when the action was removed from the state.
+    pub applied: Option<ActionState>,
+}
+
+impl JournalEntry {
+    /// The entry as one line of JSON, with its newline.
+    pub fn to_line(&self) -> String {
+        let mut line = serde_json::to_string(self).unwrap_or_default();
+        line.push('\n');
+        line
+    }
+}
+
 /// What was applied.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
@@ -48,6 +73,24 @@ pub struct ActionState {
     /// path, an image's digest).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub outputs: BTreeMap<String, String>,
+}
+
+impl ActionState {
+    /// What applying `action` with its current renderings records.
+    pub fn of(action: &Action) -> ActionState {
+        ActionState {
+            backend: action.backend.to_string(),
+            fingerprint: fingerprint(action),
+            files: action
+                .files
+                .iter()
+                .map(|f| (f.path.clone(), f.content.clone()))
+                .collect(),
+            protected: action.protected,
+            inputs: action.inputs.clone(),
+            outputs: BTreeMap::new(),
+        }
+    }
 }
 
 /// Why a state file cannot be used.
@@ -93,6 +136,36 @@ impl State {
         serde_json::from_value(raw).map_err(|e| StateError::Corrupted(e.to_string()))
     }
 
+    /// Applies a journal's entries in order. A last line cut short (the
+    /// process died while appending it) is ignored; any other bad line is
+    /// an error.
+    pub fn replay(&mut self, journal: &str) -> Result<usize, StateError> {
+        let complete = journal.ends_with('\n');
+        let lines: Vec<&str> = journal.lines().collect();
+        let mut applied = 0;
+        for (i, line) in lines.iter().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let entry: JournalEntry = match serde_json::from_str(line) {
+                Ok(e) => e,
+                Err(_) if i + 1 == lines.len() && !complete => break,
+                Err(e) => {
+                    return Err(StateError::Corrupted(format!(
+                        "{JOURNAL_PATH} line {}: {e}",
+                        i + 1
+                    )))
+                }
+            };
+            match entry.applied {
+                Some(a) => self.actions.insert(entry.id, a),
+                None => self.actions.remove(&entry.id),
+            };
+            applied += 1;
+        }
+        Ok(applied)
+    }
+
     /// The state as written to disk (pretty, stable key order).
     pub fn to_text(&self) -> String {
         let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
@@ -102,21 +175,8 @@ impl State {
 
     /// Records an action as applied with its current renderings.
     pub fn record(&mut self, action: &Action) {
-        self.actions.insert(
-            action.id.clone(),
-            ActionState {
-                backend: action.backend.to_string(),
-                fingerprint: fingerprint(action),
-                files: action
-                    .files
-                    .iter()
-                    .map(|f| (f.path.clone(), f.content.clone()))
-                    .collect(),
-                protected: action.protected,
-                inputs: action.inputs.clone(),
-                outputs: BTreeMap::new(),
-            },
-        );
+        self.actions
+            .insert(action.id.clone(), ActionState::of(action));
     }
 
     /// The state after applying every action of `graph` (what a complete,

@@ -1,0 +1,166 @@
+//! Persisting the state during an apply: every action's record is appended
+//! to the journal (`.ev/state.journal`) as it succeeds, and the whole state
+//! is written atomically (temp file, fsync, rename) when the apply ends,
+//! after which the journal is removed. The journal is flushed to the OS on
+//! every line (it survives ev being killed) and synced to disk at most every
+//! 100 ms and at the end.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ev_core::plan::state::{
+    ActionState, JournalEntry, State, StateError, JOURNAL_PATH, STATE_PATH,
+};
+
+/// Reads the state with any journal left by an interrupted apply replayed
+/// (read-only: the files are not changed). `None` text: there is no state.
+pub fn read(root: &Path) -> Result<(State, Option<String>), String> {
+    let (mut state, mut text) = match std::fs::read_to_string(root.join(STATE_PATH)) {
+        Ok(text) => (
+            State::parse(&text).map_err(|e| format!("error: {e}\n"))?,
+            Some(text),
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (State::empty(), None),
+        Err(e) => return Err(format!("error: cannot read {STATE_PATH}: {e}\n")),
+    };
+    match std::fs::read_to_string(root.join(JOURNAL_PATH)) {
+        Ok(journal) => {
+            state
+                .replay(&journal)
+                .map_err(|e: StateError| format!("error: {e}\n"))?;
+            text = Some(state.to_text());
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("error: cannot read {JOURNAL_PATH}: {e}\n")),
+    }
+    Ok((state, text))
+}
+
+/// The state of a running apply and its journal.
+pub struct StateFile {
+    root: PathBuf,
+    /// The state as recorded so far.
+    pub state: State,
+    journal: Option<std::fs::File>,
+    last_sync: Instant,
+}
+
+impl StateFile {
+    /// Starts from `state`; a journal left by a crashed apply is folded in first.
+    pub fn open(root: &Path, state: State) -> Result<StateFile, String> {
+        let mut file = StateFile {
+            root: root.to_path_buf(),
+            state,
+            journal: None,
+            last_sync: Instant::now(),
+        };
+        if root.join(JOURNAL_PATH).exists() {
+            file.finish()?;
+        }
+        Ok(file)
+    }
+
+    fn append(&mut self, entry: &JournalEntry) -> Result<(), String> {
+        if self.journal.is_none() {
+            let path = self.root.join(JOURNAL_PATH);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+            }
+            self.journal = Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(|e| format!("cannot open {JOURNAL_PATH}: {e}"))?,
+            );
+        }
+        if let Some(journal) = self.journal.as_mut() {
+            journal
+                .write_all(entry.to_line().as_bytes())
+                .map_err(|e| format!("cannot append to {JOURNAL_PATH}: {e}"))?;
+            if self.last_sync.elapsed() > Duration::from_millis(100) {
+                let _ = journal.sync_data();
+                self.last_sync = Instant::now();
+            }
+        }
+        Ok(())
+    }
+
+    /// Records an action as applied.
+    pub fn record(&mut self, id: &str, entry: ActionState) -> Result<(), String> {
+        self.state.actions.insert(id.to_string(), entry.clone());
+        self.append(&JournalEntry {
+            id: id.to_string(),
+            applied: Some(entry),
+        })
+    }
+
+    /// Forgets an action.
+    pub fn remove(&mut self, id: &str) -> Result<(), String> {
+        self.state.actions.remove(id);
+        self.append(&JournalEntry {
+            id: id.to_string(),
+            applied: None,
+        })
+    }
+
+    /// Writes the whole state atomically and removes the journal.
+    pub fn finish(&mut self) -> Result<(), String> {
+        if let Some(journal) = self.journal.take() {
+            let _ = journal.sync_data();
+        }
+        crate::atomic::write(
+            &self.root.join(STATE_PATH),
+            self.state.to_text().as_bytes(),
+            false,
+        )
+        .map_err(|e| format!("cannot write {STATE_PATH}: {e}"))?;
+        match std::fs::remove_file(self.root.join(JOURNAL_PATH)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(format!("cannot remove {JOURNAL_PATH}: {e}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(fingerprint: &str) -> ActionState {
+        ActionState {
+            backend: "octodns".into(),
+            fingerprint: fingerprint.into(),
+            files: Default::default(),
+            protected: false,
+            inputs: Default::default(),
+            outputs: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_crashed_apply_loses_nothing_it_recorded() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut file = StateFile::open(dir.path(), State::empty()).expect("open");
+        file.record("a", entry("1")).expect("record");
+        file.record("b", entry("2")).expect("record");
+        file.remove("a").expect("remove");
+        // The process dies here: no finish(). A torn last line follows.
+        drop(file);
+        let mut journal = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(JOURNAL_PATH))
+            .expect("journal");
+        journal.write_all(b"{\"id\": \"c\", \"appl").expect("torn");
+        let (state, _) = read(dir.path()).expect("replayed");
+        assert_eq!(state.actions.keys().collect::<Vec<_>>(), vec!["b"]);
+        // The next apply folds the journal into the state file.
+        let file = StateFile::open(dir.path(), state).expect("open");
+        assert!(!dir.path().join(JOURNAL_PATH).exists());
+        let on_disk =
+            State::parse(&std::fs::read_to_string(dir.path().join(STATE_PATH)).expect("state"))
+                .expect("parse");
+        assert_eq!(on_disk, file.state);
+    }
+}
