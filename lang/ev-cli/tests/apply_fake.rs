@@ -515,3 +515,53 @@ machine home {
         "{state}"
     );
 }
+
+/// `kubectl` faked: the apply's argv, and a rollout wait for an app
+/// declared with `wait = true`.
+#[test]
+fn apply_fake_kubectl_applies_then_waits_for_declared_rollouts() {
+    let repo = Repo::new(&[(
+        "everything.ev",
+        r#"
+cluster home { context = "home-ctx", namespace = "apps" }
+
+app api {
+  cluster = "home"
+  namespace = "apps"
+  image = "docker.io/library/nginx@sha256:0000000000000000000000000000000000000000000000000000000000000001"
+  wait = true
+}
+
+app side {
+  cluster = "home"
+  namespace = "apps"
+  image = "docker.io/library/nginx@sha256:0000000000000000000000000000000000000000000000000000000000000002"
+}
+"#,
+    )]);
+    let bin = repo.path().join("fake-bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let record = bin.join("record").to_string_lossy().into_owned();
+    write_script(
+        &bin.join("kubectl"),
+        &format!(
+            "#!/bin/sh\necho \"kubectl $*\" | sed 's|/[^ ]*/home.yaml|MANIFESTS|' >> {record}\n"
+        ),
+    );
+    let path = format!("{}:/usr/bin:/bin", bin.to_string_lossy());
+    let plan = repo.ev_with_path(&["plan"], &path);
+    let run = repo.ev_with_path(&["apply", "--yes", "--timeout", "120"], &path);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        std::fs::read_to_string(&record).expect("record").lines().collect::<Vec<_>>(),
+        vec![
+            "kubectl --context home-ctx apply --server-side --field-manager=ev --force-conflicts -f MANIFESTS",
+            "kubectl --context home-ctx -n apps rollout status deployment/api --timeout=120s",
+        ]
+    );
+    assert!(
+        plan.code == 0 && plan.stdout.contains("+ Deployment apps/api"),
+        "{}",
+        plan.stdout
+    );
+}

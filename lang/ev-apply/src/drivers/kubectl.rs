@@ -86,7 +86,12 @@ fn manifests(ctx: &Ctx) -> Result<(String, String), Failure> {
 }
 
 /// Applies the manifests and prunes what is no longer declared.
-pub async fn apply(cluster: &str, context: &str, ctx: &Ctx) -> Result<Applied, Failure> {
+pub async fn apply(
+    cluster: &str,
+    context: &str,
+    rollouts: &[(String, String)],
+    ctx: &Ctx,
+) -> Result<Applied, Failure> {
     let (_, text) = manifests(ctx)?;
     let objects = documents(&text);
     let filled = with_secret_data(&objects, ctx).await?;
@@ -117,6 +122,30 @@ pub async fn apply(cluster: &str, context: &str, ctx: &Ctx) -> Result<Applied, F
     let _ = std::fs::remove_file(&file);
     result?;
     prune(cluster, context, &objects, ctx).await?;
+    // Apps declared with `wait = true`: their rollout must finish (within
+    // the action's timeout).
+    let limit = format!("--timeout={}s", ctx.timeout.as_secs());
+    for (namespace, name) in rollouts {
+        let deployment = format!("deployment/{name}");
+        ctx.run(
+            &ctx.cmd(
+                "kubectl",
+                &[
+                    "--context",
+                    context,
+                    "-n",
+                    namespace,
+                    "rollout",
+                    "status",
+                    &deployment,
+                    &limit,
+                ],
+                &ctx.root,
+            ),
+            &[],
+        )
+        .await?;
+    }
     Ok(Applied::default())
 }
 

@@ -32,6 +32,9 @@ pub enum Job {
         cluster: String,
         /// Its kubectl context.
         context: String,
+        /// Deployments to wait for (apps declared with `wait = true`), as
+        /// (namespace, name).
+        rollouts: Vec<(String, String)>,
     },
     /// Build and activate a machine.
     Nix(Box<Machine>),
@@ -55,6 +58,12 @@ impl Job {
                     .find(|c| &c.name == name)?
                     .context
                     .clone(),
+                rollouts: model
+                    .apps
+                    .iter()
+                    .filter(|a| &a.cluster == name && a.wait)
+                    .map(|a| (a.namespace.clone(), a.name.clone()))
+                    .collect(),
             },
             Backend::Nix => Job::Nix(Box::new(
                 model.machines.iter().find(|m| &m.name == name)?.clone(),
@@ -186,7 +195,11 @@ impl Failure {
 pub async fn apply(job: &Job, ctx: &Ctx) -> Result<Applied, Failure> {
     match job {
         Job::Octodns { zone } => octodns::apply(zone, ctx).await,
-        Job::Kubectl { cluster, context } => kubectl::apply(cluster, context, ctx).await,
+        Job::Kubectl {
+            cluster,
+            context,
+            rollouts,
+        } => kubectl::apply(cluster, context, rollouts, ctx).await,
         Job::Nix(machine) => nix::apply(machine, ctx).await,
         Job::Registry(image) => registry::apply(image, ctx).await,
         Job::Pulumi(stack) => pulumi::apply(stack, ctx).await,

@@ -304,14 +304,24 @@ fn k8s_objects(text: &str) -> BTreeMap<String, String> {
     out
 }
 
+/// The label of a Kubernetes object; a Secret filled from sops says where
+/// its values come from (the rendered object holds none).
+fn object_label(key: &str, text: &str) -> String {
+    if text.contains("ev.dev/sops-refs") {
+        format!("{key} (values from sops at apply, in a 0600 file for kubectl only)")
+    } else {
+        key.to_string()
+    }
+}
+
 fn objects(old: &str, new: &str) -> Vec<ItemChange> {
     let (before, after) = (k8s_objects(old), k8s_objects(new));
     let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
     keys.into_iter()
         .filter_map(|k| match (before.get(k), after.get(k)) {
-            (None, Some(_)) => Some(ItemChange {
+            (None, Some(text)) => Some(ItemChange {
                 change: Change::Create,
-                label: k.clone(),
+                label: object_label(k, text),
                 details: Vec::new(),
             }),
             (Some(_), None) => Some(ItemChange {
@@ -321,7 +331,7 @@ fn objects(old: &str, new: &str) -> Vec<ItemChange> {
             }),
             (Some(a), Some(b)) if a != b => Some(ItemChange {
                 change: Change::Update,
-                label: k.clone(),
+                label: object_label(k, b),
                 details: unified(a, b),
             }),
             _ => None,
