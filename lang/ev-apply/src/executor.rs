@@ -322,7 +322,10 @@ pub async fn execute(
                 scratch: root.join(".ev/run").join(&options.run_id).join(&log_name),
                 env: base_env(),
                 log,
-                timeout: options.timeout,
+                timeout: action
+                    .timeout
+                    .map(Duration::from_secs)
+                    .unwrap_or(options.timeout),
                 kill: kill_rx.clone(),
                 secrets: secrets_of(&action, &secrets),
                 files: files_of(&action),

@@ -565,3 +565,29 @@ app side {
         plan.stdout
     );
 }
+
+#[test]
+fn apply_fake_declared_timeout_overrides_the_default() {
+    let fakes = Fakes::new();
+    fakes.repo.write(
+        "everything.ev",
+        &PROGRAM.replace(
+            "domain \"b.test\" {\n  provider = fake",
+            "domain \"b.test\" {\n  apply_timeout = 1\n  provider = fake",
+        ),
+    );
+    fakes.flag("hang-b.test.");
+    let start = Instant::now();
+    let run = fakes.ev(&["apply", "--yes"]);
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "the declared timeout applied"
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("did not finish within 1s and was killed"),
+        "{}",
+        run.stderr
+    );
+}

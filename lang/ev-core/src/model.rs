@@ -369,6 +369,9 @@ pub struct Machine {
     pub nixpkgs: String,
     /// Tags.
     pub tags: Vec<String>,
+    /// Seconds one tool run of applying it may take.
+    #[serde(default)]
+    pub apply_timeout: Option<u64>,
 }
 
 /// A DNS record value.
@@ -459,6 +462,9 @@ pub struct Domain {
     pub processors: Vec<Processor>,
     /// Refuse deletion.
     pub protect: bool,
+    /// Seconds one tool run of applying it may take.
+    #[serde(default)]
+    pub apply_timeout: Option<u64>,
 }
 
 /// A resource of a stack.
@@ -496,6 +502,9 @@ pub struct Stack {
     pub outputs: Known<serde_json::Value>,
     /// Refuse destruction.
     pub protect: bool,
+    /// Seconds one tool run of applying it may take.
+    #[serde(default)]
+    pub apply_timeout: Option<u64>,
 }
 
 /// How an image is built.
@@ -544,6 +553,9 @@ pub struct Image {
     pub digest: Known<String>,
     /// `repository@digest`, possibly unknown.
     pub pinned: Known<String>,
+    /// Seconds one tool run of applying it may take.
+    #[serde(default)]
+    pub apply_timeout: Option<u64>,
 }
 
 /// A Kubernetes cluster (`stdlib/cluster.ev`).
@@ -558,6 +570,9 @@ pub struct Cluster {
     pub machine: Option<String>,
     /// Default namespace.
     pub namespace: String,
+    /// Seconds one tool run of applying it may take.
+    #[serde(default)]
+    pub apply_timeout: Option<u64>,
 }
 
 /// An app port.

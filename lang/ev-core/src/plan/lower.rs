@@ -115,6 +115,7 @@ pub fn lower(model: &Model, fs: &dyn FileSystem) -> ActionGraph {
             protected: s.protect,
             tags: Vec::new(),
             inputs: BTreeMap::new(),
+            timeout: s.apply_timeout,
         });
     }
     for i in &model.images {
@@ -148,6 +149,7 @@ pub fn lower(model: &Model, fs: &dyn FileSystem) -> ActionGraph {
                 ImageBuild::Oci { files, .. } => digests(fs, files.values()),
                 ImageBuild::Nix { .. } => BTreeMap::new(),
             },
+            timeout: i.apply_timeout,
         });
     }
     for m in &model.machines {
@@ -164,6 +166,7 @@ pub fn lower(model: &Model, fs: &dyn FileSystem) -> ActionGraph {
             protected: false,
             tags: m.tags.clone(),
             inputs: digests(fs, &m.modules),
+            timeout: m.apply_timeout,
         });
     }
     for d in &model.domains {
@@ -180,6 +183,7 @@ pub fn lower(model: &Model, fs: &dyn FileSystem) -> ActionGraph {
             protected: d.protect,
             tags: Vec::new(),
             inputs: BTreeMap::new(),
+            timeout: d.apply_timeout,
         });
     }
     // One apply per cluster, covering all its apps.
@@ -221,6 +225,7 @@ pub fn lower(model: &Model, fs: &dyn FileSystem) -> ActionGraph {
             protected: false,
             tags: Vec::new(),
             inputs: BTreeMap::new(),
+            timeout: c.apply_timeout,
         });
     }
     graph.link();

@@ -145,6 +145,9 @@ pub struct Action {
     /// files), by path, with their digests (`sha256:…`, or `missing`):
     /// editing one changes the plan even though no rendering changes.
     pub inputs: BTreeMap<String, String>,
+    /// Seconds one tool run may take (declared with `apply_timeout`; else
+    /// the apply's default).
+    pub timeout: Option<u64>,
 }
 
 /// The action DAG.
