@@ -23,6 +23,7 @@ tools_needed=(
   dot:graphviz                         # ev graph --format svg
   openssl:openssl
   git:git                              # Nix builds profiles from git trees
+  tmux:tmux                            # drives the interactive REPL in a test
   go:golang-go rsync:rsync make:make   # building kube-apiserver
 )
 missing=()

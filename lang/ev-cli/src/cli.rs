@@ -98,6 +98,24 @@ pub enum Command {
         #[arg(long)]
         allow_large_changes: bool,
     },
+    /// An interactive REPL over the repository: evaluate expressions, query
+    /// the topology (:ls, :show, :refs, :uses, :why, :impact, :plan, ...).
+    Repl {
+        /// Read inputs from stdin and print results without prompts or colours.
+        #[arg(long)]
+        batch: bool,
+        /// How results print (batch mode).
+        #[arg(long, value_enum, default_value_t = QueryFormat::Human)]
+        format: QueryFormat,
+    },
+    /// Run one REPL input (an expression or a :command) and print the result.
+    Query {
+        /// The input, e.g. `machine.methanol.address` or `:refs stack.jupiter`.
+        input: String,
+        /// How results print.
+        #[arg(long, value_enum, default_value_t = QueryFormat::Human)]
+        format: QueryFormat,
+    },
     /// Remove a stale apply lock (its id is in the message that reported it).
     ForceUnlock {
         /// The lock's id.
@@ -140,6 +158,15 @@ pub enum GraphFormat {
     /// SVG, through Graphviz `dot` when installed.
     Svg,
     /// JSON (versioned).
+    Json,
+}
+
+/// `ev repl --format` / `ev query --format` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum QueryFormat {
+    /// ev syntax and tables.
+    Human,
+    /// JSON.
     Json,
 }
 

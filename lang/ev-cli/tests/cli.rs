@@ -303,3 +303,18 @@ fn a_saved_plan_records_what_it_was_made_from() {
         serde_json::from_str(&std::fs::read_to_string(&again).expect("saved")).expect("JSON");
     assert_eq!(plan["basis"], plan2["basis"]);
 }
+
+#[test]
+fn query_runs_one_repl_input() {
+    let out = example(&["query", "machine.methanol.tags"]);
+    assert_eq!(
+        out,
+        "exit: 0\n--- stdout\n[\"home\", \"k3s\"]\n--- stderr\n"
+    );
+    let json = example(&["query", "--format", "json", "image.seadexarr"]);
+    assert!(json.contains("\"$unknown\""), "{json}");
+    let refs = example(&["query", ":uses stack.jupiter"]);
+    assert!(refs.contains("used by: domain.yut.to"), "{refs}");
+    let bad = example(&["query", "machine.nope"]);
+    assert!(bad.starts_with("exit: 1") && bad.contains("E0402"), "{bad}");
+}

@@ -190,6 +190,52 @@ impl Program {
     }
 }
 
+impl Program {
+    /// Binds `name` to an expression in `module`'s scope, as a new
+    /// top-level binding (the REPL's `let x = ...`). A binding of the same
+    /// name is shadowed. The expression is compiled before the name is
+    /// visible, so `let x = x + 1` refers to the previous `x`.
+    pub fn bind(
+        &mut self,
+        module: ModuleId,
+        name: &str,
+        source_name: &str,
+        text: &str,
+    ) -> Result<(), Vec<Diagnostic>> {
+        let node = self.compile_expr(module, source_name, text)?;
+        let span = node.span;
+        let sym = Sym::new(name);
+        let Some(m) = self.modules.get_mut(module.0 as usize) else {
+            return Err(Vec::new());
+        };
+        let g = GlobalRef {
+            module,
+            slot: m.globals.len() as u32,
+        };
+        m.globals.push(GlobalDef {
+            name: sym,
+            span,
+            node: Rc::new(node),
+            doc: None,
+        });
+        m.scope.insert(sym, (Binding::Global(g), span));
+        Ok(())
+    }
+
+    /// Every name visible in `module`: its scope and the prelude (for
+    /// completion).
+    pub fn visible_names(&self, module: ModuleId) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .module(module)
+            .map(|m| m.scope.keys().map(|s| s.as_str().to_string()).collect())
+            .unwrap_or_default();
+        names.extend(self.prelude.keys().map(|s| s.as_str().to_string()));
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
 /// Loads `entry` (a repository-relative path) with the standard library.
 pub fn load(fs: &dyn FileSystem, entry: &str) -> Program {
     load_with(fs, entry, crate::stdlib::FILES)

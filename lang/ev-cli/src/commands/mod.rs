@@ -7,6 +7,7 @@ pub mod check;
 pub mod eval;
 pub mod graph;
 pub mod plan;
+pub mod repl;
 pub mod show;
 
 use ev_core::fs::OsFs;

@@ -1,8 +1,8 @@
 //! `ev show`: the model, or part of it, for people (tables, details,
 //! references) or machines (versioned JSON, YAML).
 
-use ev_core::model::{Model, ModelResource, ResourceKey};
-use ev_core::output::marked_json_to_ev;
+use ev_core::model::{Model, ModelResource};
+use ev_core::query::{detail, tables};
 use serde_json::json;
 
 use crate::cli::ShowFormat;
@@ -108,145 +108,6 @@ fn not_found_with(query: &str, candidates: &[String]) -> Output {
     out
 }
 
-/// One line of summary per resource, by kind.
-fn summary(r: &ModelResource) -> String {
-    let v = &r.value;
-    let s = |key: &str| display(v.get(key));
-    let count = |key: &str| v.get(key).and_then(|x| x.as_array()).map_or(0, |a| a.len());
-    match r.key.kind.as_str() {
-        "machine" => format!(
-            "{} {} via {}{}",
-            s("os"),
-            s("platform"),
-            display(v.get("activation").and_then(|a| a.get("method"))),
-            v.get("address")
-                .map(|a| format!(" at {}", display(Some(a))))
-                .unwrap_or_default()
-        ),
-        "domain" => format!(
-            "{} record sets on {}",
-            count("records"),
-            display(v.get("provider").and_then(|p| p.get("name")))
-        ),
-        "stack" => format!("{} resources, backend {}", count("resources"), s("backend")),
-        "image" => format!("{} {}", s("repository"), short_digest(v.get("digest"))),
-        "cluster" => format!("on machine {}, context {}", s("machine"), s("context")),
-        "app" => format!(
-            "on {} ({} replica{}) {}",
-            s("cluster"),
-            s("replicas"),
-            if v.get("replicas").and_then(|r| r.as_i64()) == Some(1) {
-                ""
-            } else {
-                "s"
-            },
-            short_digest(v.get("image"))
-        ),
-        _ => format!("{} fields", v.as_object().map_or(0, |o| o.len())),
-    }
-}
-
-fn display(v: Option<&serde_json::Value>) -> String {
-    match v {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(other) => marked_json_to_ev(other, 0),
-        None => "-".into(),
-    }
-}
-
-fn short_digest(v: Option<&serde_json::Value>) -> String {
-    match v {
-        Some(serde_json::Value::String(s)) => match s.find("sha256:") {
-            Some(i) => format!("{}…", s.get(..(i + 19).min(s.len())).unwrap_or(s)),
-            None => s.clone(),
-        },
-        other => display(other),
-    }
-}
-
-fn tables(resources: &[&ModelResource]) -> String {
-    let mut out = String::new();
-    let mut kinds: Vec<&str> = resources.iter().map(|r| r.key.kind.as_str()).collect();
-    kinds.dedup();
-    let mut seen = Vec::new();
-    for kind in kinds {
-        if seen.contains(&kind) {
-            continue;
-        }
-        seen.push(kind);
-        let of_kind: Vec<&&ModelResource> =
-            resources.iter().filter(|r| r.key.kind == kind).collect();
-        out.push_str(&format!("{kind} ({})\n", of_kind.len()));
-        let name_w = of_kind
-            .iter()
-            .map(|r| r.key.name.chars().count())
-            .max()
-            .unwrap_or(0);
-        let locs: Vec<String> = of_kind
-            .iter()
-            .map(|r| format!("{}:{}", r.file, r.line))
-            .collect();
-        let loc_w = locs.iter().map(|l| l.chars().count()).max().unwrap_or(0);
-        for (r, loc) in of_kind.iter().zip(&locs) {
-            out.push_str(&format!(
-                "  {:name_w$}  {:loc_w$}  {}\n",
-                r.key.name,
-                loc,
-                summary(r),
-            ));
-        }
-        out.push('\n');
-    }
-    let total = resources.len();
-    out.push_str(&format!(
-        "{total} resource{}\n",
-        if total == 1 { "" } else { "s" }
-    ));
-    out
-}
-
-fn keys(list: &[ResourceKey]) -> String {
-    if list.is_empty() {
-        "(none)".into()
-    } else {
-        list.iter()
-            .map(|k| k.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-fn detail(r: &ModelResource) -> String {
-    let mut out = format!(
-        "{} {}  ({}:{})\n",
-        r.key.kind,
-        quote_name(&r.key.name),
-        r.file,
-        r.line
-    );
-    if let Some(doc) = &r.doc {
-        for line in doc.lines() {
-            out.push_str(&format!("  ## {line}\n"));
-        }
-    }
-    out.push_str(&marked_json_to_ev(&r.value, 0));
-    out.push('\n');
-    out.push_str(&format!(
-        "uses:    {}\nused by: {}\n",
-        keys(&r.uses),
-        keys(&r.used_by)
-    ));
-    out
-}
-
-fn quote_name(name: &str) -> String {
-    if ev_core::output::is_bare_key(name) {
-        name.to_string()
-    } else {
-        ev_core::output::quote(name)
-    }
-}
-
 fn refs(model: &Model, target: &str, transitive: bool, format: ShowFormat) -> Output {
     let r = match model.find(target) {
         Ok(r) => r,
@@ -262,18 +123,7 @@ fn refs(model: &Model, target: &str, transitive: bool, format: ShowFormat) -> Ou
     };
     let mut out = Output::default();
     match format {
-        ShowFormat::Human => {
-            out.stdout = format!(
-                "{}  ({}:{})\nuses{}:    {}\nused by{}: {}\n",
-                r.key,
-                r.file,
-                r.line,
-                if transitive { " (all)" } else { "" },
-                keys(&uses),
-                if transitive { " (all)" } else { "" },
-                keys(&used_by)
-            );
-        }
+        ShowFormat::Human => out.stdout = ev_core::query::refs(model, r, transitive),
         ShowFormat::Json | ShowFormat::Yaml => {
             let doc = json!({
                 "version": FORMAT_VERSION,

@@ -1,0 +1,298 @@
+//! `ev repl` and `ev query`: thin faces over [`ev_core::repl::Session`].
+//! Interactively, rustyline reads lines (completion, highlighting, hints,
+//! multi-line input validated by parsing, history per repository); with
+//! `--batch`, inputs come from stdin and results print without prompts or
+//! colours, so every command is scriptable and testable.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::io::{BufRead, IsTerminal, Write};
+use std::rc::Rc;
+
+use ev_core::fs::OsFs;
+use ev_core::repl::{Format, Session};
+use rustyline::completion::Completer;
+use rustyline::highlight::{CmdKind, Highlighter};
+use rustyline::hint::Hinter;
+use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::{Context, Helper};
+
+use crate::cli::QueryFormat;
+use crate::printer::Output;
+use crate::settings::{Settings, ENTRY};
+
+fn format_of(f: QueryFormat) -> Format {
+    match f {
+        QueryFormat::Human => Format::Human,
+        QueryFormat::Json => Format::Json,
+    }
+}
+
+/// `ev query INPUT`: one input, printed.
+pub fn query(settings: &Settings, input: &str, format: QueryFormat) -> Output {
+    let fs = OsFs::new(settings.root.clone());
+    let mut session = Session::new(&fs, ENTRY);
+    session.format = format_of(format);
+    session.color = settings.color;
+    let reply = session.submit(input);
+    Output {
+        stdout: if reply.error {
+            String::new()
+        } else {
+            reply.text.clone()
+        },
+        stderr: if reply.error {
+            reply.text
+        } else {
+            String::new()
+        },
+        code: i32::from(reply.error),
+    }
+}
+
+/// `ev repl`.
+pub fn run(settings: &Settings, batch: bool, format: QueryFormat) -> Output {
+    if !settings.root.join(ENTRY).is_file() {
+        return Output {
+            stderr: format!(
+                "error: no {ENTRY} in {}\n  help: run ev in a repository with an {ENTRY}, or pass -C DIR\n",
+                settings.root.display()
+            ),
+            code: 1,
+            ..Output::default()
+        };
+    }
+    let fs = OsFs::new(settings.root.clone());
+    let mut session = Session::new(&fs, ENTRY);
+    session.format = format_of(format);
+    if batch || !std::io::stdin().is_terminal() {
+        return run_batch(&mut session);
+    }
+    session.color = settings.color;
+    interactive(settings, session)
+}
+
+/// Reads every input from stdin (an input continues over lines while it is
+/// unfinished) and prints each result; exit 1 if any input failed.
+fn run_batch(session: &mut Session<'_>) -> Output {
+    let mut out = Output::default();
+    let mut pending = String::new();
+    let stdin = std::io::stdin();
+    let mut failed = false;
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { break };
+        if !pending.is_empty() {
+            pending.push('\n');
+        }
+        pending.push_str(&line);
+        if session.needs_more(&pending) {
+            continue;
+        }
+        let reply = session.submit(&pending);
+        pending.clear();
+        out.stdout.push_str(&reply.text);
+        failed |= reply.error;
+        if reply.quit {
+            break;
+        }
+    }
+    if !pending.trim().is_empty() {
+        let reply = session.submit(&pending);
+        out.stdout.push_str(&reply.text);
+        failed |= reply.error;
+    }
+    out.code = i32::from(failed);
+    out
+}
+
+/// The rustyline helper: completion, hints, highlighting and multi-line
+/// validation, all asking the session.
+struct ReplHelper<'s, 'fs> {
+    session: Rc<RefCell<&'s mut Session<'fs>>>,
+    color: bool,
+}
+
+impl Completer for ReplHelper<'_, '_> {
+    type Candidate = String;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<String>)> {
+        Ok(self.session.borrow_mut().complete(line, pos))
+    }
+}
+
+impl Hinter for ReplHelper<'_, '_> {
+    type Hint = String;
+
+    fn hint(&self, line: &str, pos: usize, _: &Context<'_>) -> Option<String> {
+        // Only commands: hinting names would evaluate on every keystroke.
+        if pos < line.len() || !line.starts_with(':') || line.contains(' ') {
+            return None;
+        }
+        let (start, candidates) = self.session.borrow_mut().complete(line, pos);
+        let first = candidates.first()?;
+        first
+            .get(pos - start..)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    }
+}
+
+impl Highlighter for ReplHelper<'_, '_> {
+    fn highlight<'l>(&self, line: &'l str, _pos: usize) -> Cow<'l, str> {
+        if !self.color {
+            return Cow::Borrowed(line);
+        }
+        Cow::Owned(highlight(line))
+    }
+
+    fn highlight_hint<'h>(&self, hint: &'h str) -> Cow<'h, str> {
+        if self.color {
+            Cow::Owned(format!("\x1b[2m{hint}\x1b[0m"))
+        } else {
+            Cow::Borrowed(hint)
+        }
+    }
+
+    fn highlight_char(&self, _line: &str, _pos: usize, _kind: CmdKind) -> bool {
+        self.color
+    }
+}
+
+impl Validator for ReplHelper<'_, '_> {
+    fn validate(&self, ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
+        Ok(if self.session.borrow().needs_more(ctx.input()) {
+            ValidationResult::Incomplete
+        } else {
+            ValidationResult::Valid(None)
+        })
+    }
+}
+
+impl Helper for ReplHelper<'_, '_> {}
+
+/// Colours keywords, strings, numbers and commands.
+fn highlight(line: &str) -> String {
+    const KEYWORDS: &[&str] = &[
+        "let", "in", "if", "then", "else", "fn", "for", "true", "false", "null",
+    ];
+    if line.starts_with(':') {
+        let (cmd, rest) = line.split_once(' ').unwrap_or((line, ""));
+        return format!(
+            "\x1b[36m{cmd}\x1b[0m{}{rest}",
+            if line.contains(' ') { " " } else { "" }
+        );
+    }
+    let mut out = String::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '"' {
+            let mut s = String::from('"');
+            while let Some(d) = chars.next() {
+                s.push(d);
+                if d == '\\' {
+                    if let Some(e) = chars.next() {
+                        s.push(e);
+                    }
+                } else if d == '"' {
+                    break;
+                }
+            }
+            out.push_str(&format!("\x1b[32m{s}\x1b[0m"));
+        } else if c.is_ascii_digit() {
+            let mut s = String::from(c);
+            while let Some(&d) = chars.peek() {
+                if d.is_ascii_digit() || d == '.' {
+                    s.push(d);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            out.push_str(&format!("\x1b[33m{s}\x1b[0m"));
+        } else if c.is_alphabetic() || c == '_' {
+            let mut s = String::from(c);
+            while let Some(&d) = chars.peek() {
+                if d.is_alphanumeric() || d == '_' || d == '-' {
+                    s.push(d);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            if KEYWORDS.contains(&s.as_str()) {
+                out.push_str(&format!("\x1b[35m{s}\x1b[0m"));
+            } else {
+                out.push_str(&s);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn interactive(settings: &Settings, mut session: Session<'_>) -> Output {
+    let mut stderr = std::io::stderr();
+    let errors = session.load_errors();
+    if !errors.is_empty() {
+        let _ = write!(stderr, "{errors}");
+    }
+    let banner = session.banner();
+    let _ = write!(stderr, "{banner}");
+    let color = settings.color;
+    let shared = Rc::new(RefCell::new(&mut session));
+    let config = rustyline::Config::builder()
+        .completion_type(rustyline::CompletionType::List)
+        .auto_add_history(true)
+        .build();
+    let mut editor = match rustyline::Editor::<ReplHelper<'_, '_>, rustyline::history::DefaultHistory>::with_config(config) {
+        Ok(e) => e,
+        Err(e) => {
+            return Output {
+                stderr: format!("error: cannot start the line editor: {e}\n"),
+                code: 1,
+                ..Output::default()
+            }
+        }
+    };
+    editor.set_helper(Some(ReplHelper {
+        session: shared.clone(),
+        color,
+    }));
+    let history = settings.root.join(".ev/repl_history");
+    let _ = editor.load_history(&history);
+    let prompt = if color { "\x1b[1mev>\x1b[0m " } else { "ev> " };
+    loop {
+        match editor.readline(prompt) {
+            Ok(line) => {
+                let reply = shared.borrow_mut().submit(&line);
+                if reply.error {
+                    let _ = write!(stderr, "{}", reply.text);
+                } else {
+                    print!("{}", reply.text);
+                    let _ = std::io::stdout().flush();
+                }
+                if reply.quit {
+                    break;
+                }
+            }
+            // Ctrl-C cancels the line being typed.
+            Err(rustyline::error::ReadlineError::Interrupted) => continue,
+            Err(rustyline::error::ReadlineError::Eof) => break,
+            Err(e) => {
+                let _ = writeln!(stderr, "error: {e}");
+                break;
+            }
+        }
+    }
+    if let Some(dir) = history.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = editor.save_history(&history);
+    Output::default()
+}

@@ -1,0 +1,115 @@
+//! The interactive REPL driven through a real terminal (tmux): type a
+//! partial name, press Tab, read the screen, check the completion and the
+//! answer; then multi-line input and Ctrl-D.
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .env("PATH", support::tools_path())
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "ev"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "ev"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    /// Waits until the screen shows `text`.
+    fn wait_for(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the screen never showed {text:?}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+#[test]
+fn interactive_repl_completes_answers_and_continues_lines() {
+    if support::tool("tmux").is_none() {
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let tmux = Tmux {
+        socket: format!("ev-test-{}", std::process::id()),
+    };
+    let ev = env!("CARGO_BIN_EXE_ev");
+    let root_arg = root.to_string_lossy().into_owned();
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "ev",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        ev,
+        "-C",
+        &root_arg,
+        "--color",
+        "never",
+        "repl",
+    ]);
+    tmux.wait_for("ev repl on everything.ev: 6 machines");
+    // Tab completes a resource name inside an expression.
+    tmux.keys(&["machine.meth"]);
+    tmux.wait_for("ev> machine.meth");
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("ev> machine.methanol");
+    tmux.keys(&[".addr", "Tab"]);
+    tmux.wait_for("ev> machine.methanol.address");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("\"192.0.2.20\"");
+    // Commands complete too.
+    tmux.keys(&[":re", "Tab"]);
+    tmux.wait_for(":refs");
+    tmux.keys(&["C-u"]);
+    // An open bracket continues on the next line; the answer comes once closed.
+    tmux.keys(&["[1,", "Enter"]);
+    tmux.keys(&["2]", "Enter"]);
+    tmux.wait_for("[1, 2]");
+    // Ctrl-C cancels the line; Ctrl-D leaves.
+    tmux.keys(&["this is not run", "C-c"]);
+    tmux.keys(&["C-d"]);
+    let start = Instant::now();
+    while tmux.run(&["list-sessions"]).contains("ev:") {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the REPL did not exit on Ctrl-D"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
