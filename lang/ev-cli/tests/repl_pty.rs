@@ -101,6 +101,16 @@ fn interactive_repl_completes_answers_and_continues_lines() {
     tmux.keys(&["[1,", "Enter"]);
     tmux.keys(&["2]", "Enter"]);
     tmux.wait_for("[1, 2]");
+    // Ctrl-C stops an evaluation in progress; the session goes on.
+    tmux.keys(&[
+        "len([1 for a in range(30000) for b in range(30000) if a == b + 100000])",
+        "Enter",
+    ]);
+    std::thread::sleep(Duration::from_millis(700));
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("evaluation interrupted");
+    tmux.keys(&["1 + 41", "Enter"]);
+    tmux.wait_for("\n42");
     // Ctrl-C cancels the line; Ctrl-D leaves.
     tmux.keys(&["this is not run", "C-c"]);
     tmux.keys(&["C-d"]);

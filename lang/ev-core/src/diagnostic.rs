@@ -134,6 +134,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0415", "not a function"),
     ("E0416", "value not known yet"),
     ("E0417", "value cannot be exported as data"),
+    ("E0418", "evaluation interrupted"),
     ("E0501", "protected resource would be deleted"),
     ("E0502", "too many deletions"),
     ("E0503", "unknown plan target"),

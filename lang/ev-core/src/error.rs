@@ -210,6 +210,8 @@ pub enum EvalErrorKind {
     },
     /// Too many evaluation steps.
     StepLimit(u64),
+    /// The user interrupted the evaluation (Ctrl-C in the REPL).
+    Interrupted,
     /// A data file that does not parse.
     BadData {
         /// The path.
@@ -644,6 +646,11 @@ pub fn eval_diagnostics(err: &EvalError) -> Vec<Diagnostic> {
             )
             .with_help("the program does far more work than expected: look for huge ranges or runaway recursion"),
         ),
+        EvalErrorKind::Interrupted => out.push(base(
+            "E0418",
+            "evaluation interrupted".to_string(),
+            "while evaluating this",
+        )),
         EvalErrorKind::BadData { path, message } => out.push(base(
             "E0414",
             format!("`{path}` is not valid data: {message}"),

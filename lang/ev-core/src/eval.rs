@@ -94,6 +94,8 @@ pub struct Evaluator<'p> {
     /// Resources each resource used, once it has been evaluated.
     resource_deps: RefCell<Vec<Option<UsedResources>>>,
     name_sym: Sym,
+    /// Set from another thread (the REPL's Ctrl-C) to stop evaluating.
+    interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl<'p> Evaluator<'p> {
@@ -149,6 +151,7 @@ impl<'p> Evaluator<'p> {
             ),
             resource_deps: RefCell::new(vec![None; program.resources.len()]),
             name_sym: Sym::new("name"),
+            interrupt: None,
         }
     }
 
@@ -502,7 +505,8 @@ impl<'p> Evaluator<'p> {
     /// Charges `n` units of work at once (building a large list).
     #[inline]
     pub(crate) fn charge(&self, n: u64, span: Span) -> EvalResult<()> {
-        let steps = self.steps.get().saturating_add(n);
+        let before = self.steps.get();
+        let steps = before.saturating_add(n);
         self.steps.set(steps);
         if steps > self.limits.max_steps {
             return Err(EvalError::new(
@@ -510,7 +514,21 @@ impl<'p> Evaluator<'p> {
                 span,
             ));
         }
+        // Every 65,536 steps, look whether someone asked to stop.
+        if before >> 16 != steps >> 16 {
+            if let Some(flag) = &self.interrupt {
+                if flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Err(EvalError::new(EvalErrorKind::Interrupted, span));
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// Stops evaluating (with an "interrupted" error) once `flag` is set.
+    pub fn with_interrupt(mut self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Self {
+        self.interrupt = Some(flag);
+        self
     }
 
     /// Evaluates a node, handling constants and evaluated variables inline

@@ -139,6 +139,8 @@ pub struct Session<'fs> {
     pub color: bool,
     /// How results print.
     pub format: Format,
+    /// Set (from a signal handler) to stop the evaluation in progress.
+    pub interrupt: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<'fs> Session<'fs> {
@@ -154,6 +156,7 @@ impl<'fs> Session<'fs> {
             inputs: 0,
             color: false,
             format: Format::Human,
+            interrupt: Default::default(),
         }
     }
 
@@ -249,6 +252,8 @@ impl<'fs> Session<'fs> {
             return Reply::default();
         }
         self.inputs += 1;
+        self.interrupt
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         if let Some(command) = text.strip_prefix(':') {
             let (name, arg) = command
                 .split_once(char::is_whitespace)
@@ -284,7 +289,7 @@ impl<'fs> Session<'fs> {
             Ok(n) => n,
             Err(diags) => return Reply::err(self.render(&diags)),
         };
-        let ev = Evaluator::new(&self.program, self.fs);
+        let ev = Evaluator::new(&self.program, self.fs).with_interrupt(self.interrupt.clone());
         let shown = ev.eval(&node, &None).and_then(|v| match self.format {
             Format::Human => to_ev(
                 &ev,
@@ -1281,5 +1286,63 @@ mod tests {
         assert_eq!(binding("let x = 1 + 2"), Some(("x", "1 + 2")));
         assert_eq!(binding("let x = 1 in x"), None);
         assert_eq!(binding("let = 3"), None);
+    }
+}
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+    use crate::fs::MemFs;
+
+    /// No input panics: every prefix of odd inputs is submitted, checked for
+    /// continuation and completed at every character boundary.
+    #[test]
+    fn odd_inputs_never_panic() {
+        let mut fs = MemFs::new();
+        fs.insert(
+            "everything.ev",
+            "machine m { platform = \"x86_64-linux\", os = \"nixos\", activation = { method = \"profile\", profile = \"/p\" } }\nlet x = { \"a.b\" = [1, 2], c = \"é\" }\n",
+        );
+        let mut session = Session::new(&fs, "everything.ev");
+        let inputs = [
+            ":why x.\"a.b\"[1]",
+            ":why x.\"a.b\"[9]",
+            ":why é.ü",
+            ":complete x.\"a.",
+            ":complete :show m",
+            ":doc Machine.activation.method",
+            ":type [",
+            ":load ../etc/passwd",
+            ":plan nothing",
+            ":impact machine.m",
+            "let é = \"ü\"",
+            "let = =",
+            "let x = x",
+            "x.c + \"${x.c}\"",
+            "\"unterminated",
+            "{ a = [1, (2 }",
+            "machine.m.activation.",
+            ":refs --all",
+            ":ls \u{0}",
+        ];
+        for input in inputs {
+            let boundaries: Vec<usize> = input
+                .char_indices()
+                .map(|(i, _)| i)
+                .chain([input.len()])
+                .collect();
+            for &end in &boundaries {
+                let prefix = &input[..end];
+                let _ = session.needs_more(prefix);
+                let _ = session.submit(prefix);
+                for &pos in boundaries.iter().filter(|p| **p <= end) {
+                    let (start, _) = session.complete(prefix, pos);
+                    assert!(
+                        start <= pos,
+                        "completion starts after the cursor for {prefix:?} at {pos}"
+                    );
+                }
+            }
+        }
     }
 }

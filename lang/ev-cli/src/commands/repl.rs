@@ -242,6 +242,22 @@ fn interactive(settings: &Settings, mut session: Session<'_>) -> Output {
     if !errors.is_empty() {
         let _ = write!(stderr, "{errors}");
     }
+    // Ctrl-C while an expression is evaluated stops it (while a line is
+    // being edited, the terminal is raw and rustyline reads Ctrl-C itself).
+    let flag = session.interrupt.clone();
+    std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+    });
     let banner = session.banner();
     let _ = write!(stderr, "{banner}");
     let color = settings.color;
