@@ -125,14 +125,17 @@ pub fn secrets_of(
     action: &Action,
     secrets: &BTreeMap<String, (String, String)>,
 ) -> Vec<(String, String, String)> {
+    secrets_in(action.files.iter().map(|f| f.content.as_str()), secrets)
+}
+
+/// The secrets these texts reference through `env/NAME`.
+pub fn secrets_in<'t>(
+    texts: impl Iterator<Item = &'t str> + Clone,
+    secrets: &BTreeMap<String, (String, String)>,
+) -> Vec<(String, String, String)> {
     secrets
         .iter()
-        .filter(|(name, _)| {
-            action
-                .files
-                .iter()
-                .any(|f| f.content.contains(name.as_str()))
-        })
+        .filter(|(name, _)| texts.clone().any(|t| t.contains(name.as_str())))
         .map(|(name, (file, key))| (name.clone(), file.clone(), key.clone()))
         .collect()
 }
@@ -229,6 +232,7 @@ pub async fn execute(
             .unwrap_or_default()
     });
     let started_at = Instant::now();
+    let mut removing: BTreeSet<String> = BTreeSet::new();
     let mut secrets = model_secrets(&model);
     // A failure, and everything downstream of it skipped.
     macro_rules! fail {
@@ -260,29 +264,64 @@ pub async fn execute(
                 break;
             };
             if deletes.contains(&id) {
-                // A declaration removed: forget it where nothing live needs
-                // removing; otherwise say what to do.
-                let backend = store
-                    .state
-                    .actions
-                    .get(&id)
-                    .and_then(|a| Backend::from_name(&a.backend));
-                match backend {
-                    Some(Backend::Registry | Backend::Nix) => {
-                        if let Err(e) = store.remove(&id) {
-                            outcome.state_error = Some(e);
-                            stopping = true;
-                        }
-                        reporter.finished(&id, "forgotten (no longer managed)", Duration::ZERO);
-                        schedule.succeeded(&id);
-                        outcome.applied.push(id);
+                // A declaration removed: remove what it applied (a zone's
+                // records, a cluster's objects, a stack's resources); forget
+                // it where nothing live is removed (images, machines).
+                let Some(previous) = store.state.actions.get(&id).cloned() else {
+                    continue;
+                };
+                let Some(backend) = Backend::from_name(&previous.backend) else {
+                    fail!(
+                        id,
+                        format!("unknown backend `{}` in the state", previous.backend)
+                    );
+                    continue;
+                };
+                if matches!(backend, Backend::Registry | Backend::Nix) {
+                    if let Err(e) = store.remove(&id) {
+                        outcome.state_error = Some(e);
+                        stopping = true;
                     }
-                    _ => {
-                        let why = "ev does not remove a whole zone, cluster or stack: delete it with the tool itself, then remove its entry from .ev/state.json".to_string();
-                        reporter.finished(&id, &format!("failed: {why}"), Duration::ZERO);
-                        fail!(id, why);
-                    }
+                    reporter.finished(&id, "forgotten (no longer managed)", Duration::ZERO);
+                    schedule.succeeded(&id);
+                    outcome.applied.push(id);
+                    continue;
                 }
+                let log_name = id.replace([':', '/'], "_");
+                let log = match Log::create(&log_dir.join(format!("{log_name}.log"))) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        fail!(id, format!("cannot create its log: {e}"));
+                        continue;
+                    }
+                };
+                let ctx = Ctx {
+                    id: id.clone(),
+                    root: root.to_path_buf(),
+                    build: root.join(".ev/build"),
+                    scratch: root.join(".ev/run").join(&options.run_id).join(&log_name),
+                    env: base_env(),
+                    log,
+                    timeout: options.timeout,
+                    kill: kill_rx.clone(),
+                    secrets: secrets_in(previous.files.values().map(String::as_str), &secrets),
+                    files: BTreeMap::new(),
+                    previous: previous.files.clone(),
+                    previous_outputs: previous.outputs.clone(),
+                    force: options.force,
+                };
+                reporter.started(&id);
+                removing.insert(id.clone());
+                running.spawn(async move {
+                    let start = Instant::now();
+                    let done = match drivers::destroy(backend, &id, &ctx).await {
+                        Some(Ok(a)) => Done::Applied(a),
+                        Some(Err(f)) => Done::Failed(f),
+                        None => Done::Applied(Applied::default()),
+                    };
+                    let _ = std::fs::remove_dir_all(&ctx.scratch);
+                    (id, done, start, start.elapsed())
+                });
                 continue;
             }
             let Some(action) = graph.get(&id).cloned() else {
@@ -361,12 +400,29 @@ pub async fn execute(
                 });
                 match done {
                     Done::Failed(f) => {
+                        removing.remove(&id);
                         let tail = Log::tail_of(&log_dir.join(format!("{}.log", id.replace([':', '/'], "_"))), 15);
                         reporter.finished(&id, &format!("failed: {}", f.message), took);
                         if !tail.is_empty() {
                             reporter.say(&format!("--- last lines of {id}'s log\n{tail}\n---"));
                         }
                         fail!(id, f.message);
+                    }
+                    Done::Applied(applied) if removing.remove(&id) => {
+                        if let Err(e) = store.remove(&id) {
+                            outcome.state_error = Some(e);
+                            stopping = true;
+                        }
+                        for export in &applied.removed_exports {
+                            match std::fs::remove_file(root.join(export)) {
+                                Ok(()) => {}
+                                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                                Err(e) => outcome.state_error = Some(format!("cannot remove {export}: {e}")),
+                            }
+                        }
+                        reporter.finished(&id, "removed", took);
+                        schedule.succeeded(&id);
+                        outcome.applied.push(id);
                     }
                     Done::Applied(applied) => {
                         let Some(action) = graph.get(&id).cloned() else { continue };

@@ -50,10 +50,10 @@ impl Fakes {
                 r#"#!/bin/sh
 echo "octodns-sync $*" >> {r}
 case "$*" in
-  "--config-file config.yaml "*) ;;
+  "--config-file config/"*) ;;
   *) echo "unexpected argv: $*" >&2; exit 64 ;;
 esac
-[ -f config.yaml ] || {{ echo "no config.yaml in $PWD" >&2; exit 65; }}
+[ -f "$2" ] || {{ echo "no $2 in $PWD" >&2; exit 65; }}
 for zone; do :; done
 [ -e {b}/fail-$zone ] && {{ echo "Error: the provider refused $zone" >&2; exit 1; }}
 [ -e {b}/hang-$zone ] && exec sleep 60
@@ -72,6 +72,7 @@ case "$*" in
   "up --yes --json --stack prod --non-interactive")
     [ -e {b}/fail-pulumi ] && {{ echo "error: quota exceeded" >&2; exit 1; }}
     echo '{{"result": "succeeded"}}' ;;
+  "destroy --yes --stack prod --non-interactive") exit 0 ;;
   "stack output --json --stack prod") echo '{{"vm": {{"ipAddress": "203.0.113.50"}}}}' ;;
   "preview --json --stack prod --non-interactive")
     echo '{{"steps": [{{"op": "create", "urn": "urn:pulumi:prod::cloud::hcloud:index/server:Server::vm"}}]}}' ;;
@@ -174,8 +175,8 @@ fn apply_fake_failure_skips_dependents_and_a_rerun_resumes() {
     assert_eq!(
         of_tool(&record, "octodns-sync"),
         vec![
-            "octodns-sync --config-file config.yaml b.test.",
-            "octodns-sync --config-file config.yaml --doit b.test.",
+            "octodns-sync --config-file config/b.test.yaml b.test.",
+            "octodns-sync --config-file config/b.test.yaml --doit b.test.",
         ]
     );
 
@@ -201,8 +202,8 @@ fn apply_fake_failure_skips_dependents_and_a_rerun_resumes() {
             "pulumi stack select --create prod --non-interactive",
             "pulumi up --yes --json --stack prod --non-interactive",
             "pulumi stack output --json --stack prod",
-            "octodns-sync --config-file config.yaml a.test.",
-            "octodns-sync --config-file config.yaml --doit a.test.",
+            "octodns-sync --config-file config/a.test.yaml a.test.",
+            "octodns-sync --config-file config/a.test.yaml --doit a.test.",
         ],
         "only what had not succeeded ran"
     );
@@ -232,7 +233,7 @@ fn apply_fake_hung_tool_is_killed_at_its_timeout() {
     assert_eq!(run.code, 1);
     assert!(
         run.stderr
-            .contains("domain:b.test: failed: `octodns-sync --config-file config.yaml b.test.` did not finish within 1s and was killed"),
+            .contains("domain:b.test: failed: `octodns-sync --config-file config/b.test.yaml b.test.` did not finish within 1s and was killed"),
         "{}",
         run.stderr
     );
@@ -590,4 +591,50 @@ fn apply_fake_declared_timeout_overrides_the_default() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn apply_fake_removed_declarations_are_destroyed() {
+    let fakes = Fakes::new();
+    assert_eq!(fakes.ev(&["apply", "--yes"]).code, 0);
+    assert!(fakes
+        .repo
+        .path()
+        .join("exports/cloud/generated.json")
+        .exists());
+    fakes.take_record();
+    // The stack and the zone reading it are no longer declared.
+    let only_b = PROGRAM[PROGRAM.find("let fake").expect("fake provider")..]
+        .replace("domain \"a.test\" {\n  provider = fake\n  records = [a(\"vm\", stack.cloud.outputs.vm.ipAddress)]\n}\n", "");
+    fakes.repo.write("everything.ev", &only_b);
+    let plan = fakes.ev(&["plan", "--allow-large-changes"]);
+    assert!(
+        plan.stdout.contains("- cloud:up") && plan.stdout.contains("- domain:a.test"),
+        "{}",
+        plan.stdout
+    );
+    let run = fakes.ev(&["apply", "--yes", "--allow-large-changes"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let record = fakes.take_record();
+    assert_eq!(
+        of_tool(&record, "pulumi"),
+        vec![
+            "pulumi stack select --create prod --non-interactive",
+            "pulumi destroy --yes --stack prod --non-interactive",
+        ]
+    );
+    assert_eq!(
+        of_tool(&record, "octodns-sync"),
+        vec!["octodns-sync --config-file config/a.test.yaml --doit --force a.test."]
+    );
+    assert!(
+        !fakes
+            .repo
+            .path()
+            .join("exports/cloud/generated.json")
+            .exists(),
+        "the export went with the stack"
+    );
+    assert_eq!(fakes.applied(), vec!["domain:b.test".to_string()]);
+    assert!(fakes.ev(&["plan"]).stdout.contains("No changes"));
 }

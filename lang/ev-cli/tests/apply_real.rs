@@ -184,6 +184,30 @@ fn apply_real_dns_through_octodns_to_powerdns() {
         refresh.stdout
     );
 
+    // A second zone, applied, then no longer declared: its records go.
+    let with_other = format!(
+        "{}\ndomain \"other.test\" {{\n  provider = pdns\n  records = [a(\"www\", \"192.0.2.77\")]\n}}\n",
+        records("192.0.2.11", false)
+    );
+    repo.write("everything.ev", &with_other);
+    assert_eq!(repo.ev(&["apply", "--yes"]).code, 0);
+    assert_eq!(dig(&pdns, "www.other.test", "A"), "192.0.2.77");
+    repo.write("everything.ev", &records("192.0.2.11", false));
+    let plan = repo.ev(&["plan", "--allow-large-changes"]);
+    assert!(
+        plan.stdout
+            .contains("- domain:other.test  octodns   delete")
+            && plan
+                .stdout
+                .contains("Plan: 0 to create, 0 to update, 1 to delete"),
+        "only the removed zone changes: {}",
+        plan.stdout
+    );
+    let removed_zone = repo.ev(&["apply", "--yes", "--allow-large-changes"]);
+    assert_eq!(removed_zone.code, 0, "{}", removed_zone.all());
+    assert_eq!(dig(&pdns, "www.other.test", "A"), "");
+    assert_eq!(dig(&pdns, "www.example.test", "A"), "192.0.2.11");
+
     // The API key (a secret) reached octodns only through its environment.
     for run in [&first, &plan, &removed, &again, &refresh] {
         assert!(
@@ -635,6 +659,31 @@ fn apply_real_kubernetes_apply_change_prune_and_secrets() {
     );
     assert_eq!(foreign, "someone-else");
     assert!(repo.ev(&["apply", "--yes"]).stderr.contains("No changes"));
+
+    // The whole cluster no longer declared: ev's objects go, the foreign one stays.
+    repo.write("everything.ev", "let nothing = null\n");
+    let gone = repo.ev(&["apply", "--yes", "--allow-large-changes"]);
+    assert_eq!(gone.code, 0, "{}", gone.all());
+    assert!(
+        gone.stderr.contains("test:apply: removed"),
+        "{}",
+        gone.stderr
+    );
+    let deployments = kubectl(&kube, &["-n", "apps", "get", "deployments", "-o", "name"]);
+    assert_eq!(deployments.trim(), "");
+    let foreign = kubectl(
+        &kube,
+        &[
+            "-n",
+            "apps",
+            "get",
+            "configmap",
+            "foreign",
+            "-o",
+            "jsonpath={.data.owner}",
+        ],
+    );
+    assert_eq!(foreign, "someone-else");
 
     // The example repository's manifests are accepted by the real API server.
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");

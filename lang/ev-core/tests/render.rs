@@ -159,15 +159,26 @@ fn rendered_octodns_config_passes_the_real_octodns_validate() {
     }
     // octodns constructs the providers: their credentials must be set (to
     // test-only values: validation never calls the provider).
-    let out = std::process::Command::new(&validate)
-        .arg("--config-file=config.yaml")
-        .current_dir(dir.path().join("octodns"))
-        .env("EV_SECRET_EIGHT_CLOUDFLARE_TOKEN", "test-only-token")
-        .output()
-        .expect("octodns-validate runs");
-    assert!(
-        out.status.success(),
-        "octodns-validate rejected the rendered config:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let configs: Vec<&String> = files
+        .iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.starts_with("octodns/config/"))
+        .collect();
+    assert_eq!(configs.len(), 6, "one config per zone");
+    for config in configs {
+        let out = std::process::Command::new(&validate)
+            .arg(format!(
+                "--config-file={}",
+                config.trim_start_matches("octodns/")
+            ))
+            .current_dir(dir.path().join("octodns"))
+            .env("EV_SECRET_EIGHT_CLOUDFLARE_TOKEN", "test-only-token")
+            .output()
+            .expect("octodns-validate runs");
+        assert!(
+            out.status.success(),
+            "octodns-validate rejected {config}:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

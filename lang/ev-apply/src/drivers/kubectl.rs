@@ -149,6 +149,25 @@ pub async fn apply(
     Ok(Applied::default())
 }
 
+/// Deletes every object ev applied to a cluster the program no longer
+/// declares (those still carrying ev's labels for it).
+pub async fn destroy(cluster: &str, ctx: &Ctx) -> Result<Applied, Failure> {
+    // The context is in the recorded manifests' header.
+    let context = ctx
+        .previous
+        .values()
+        .find_map(|text| {
+            let start = text.find("(context `")? + "(context `".len();
+            let end = text[start..].find('`')?;
+            Some(text[start..start + end].to_string())
+        })
+        .ok_or_else(|| {
+            Failure::new("the state holds no manifests naming this cluster's context")
+        })?;
+    prune(cluster, &context, &[], ctx).await?;
+    Ok(Applied::default())
+}
+
 /// Deletes objects the previous apply declared and this one does not, when
 /// the live object carries ev's labels for this cluster.
 async fn prune(cluster: &str, context: &str, current: &[Value], ctx: &Ctx) -> Result<(), Failure> {
@@ -207,6 +226,32 @@ async fn prune(cluster: &str, context: &str, current: &[Value], ctx: &Ctx) -> Re
             })
         })
         .collect();
+    // A namespace holding anything ev does not own is kept: deleting it
+    // would delete those objects too.
+    let mut owned = owned;
+    let mut kept = Vec::new();
+    for ns in owned
+        .iter()
+        .filter(|o| o.get("kind").and_then(|k| k.as_str()) == Some("Namespace"))
+        .filter_map(|o| o.pointer("/metadata/name").and_then(|n| n.as_str()))
+        .map(str::to_string)
+        .collect::<Vec<_>>()
+    {
+        let foreign = foreign_objects(cluster, context, &ns, ctx).await?;
+        if !foreign.is_empty() {
+            ctx.log.line(&format!(
+                "prune: namespace {ns} kept: it holds objects ev does not own ({})",
+                foreign.join(", ")
+            ));
+            kept.push(ns);
+        }
+    }
+    owned.retain(|o| {
+        !(o.get("kind").and_then(|k| k.as_str()) == Some("Namespace")
+            && o.pointer("/metadata/name")
+                .and_then(|n| n.as_str())
+                .is_some_and(|n| kept.iter().any(|k| k == n)))
+    });
     for o in gone
         .iter()
         .filter(|o| !owned.iter().any(|x| key(x) == key(o)))
@@ -240,6 +285,63 @@ async fn prune(cluster: &str, context: &str, current: &[Value], ctx: &Ctx) -> Re
     )
     .await?;
     Ok(())
+}
+
+/// Objects in a namespace that ev does not own for this cluster (neither
+/// labelled as ev's nor owned by another object), leaving out what
+/// Kubernetes itself puts in every namespace.
+async fn foreign_objects(
+    cluster: &str,
+    context: &str,
+    namespace: &str,
+    ctx: &Ctx,
+) -> Result<Vec<String>, Failure> {
+    let out = ctx
+        .run(
+            &ctx.cmd(
+                "kubectl",
+                &[
+                    "--context",
+                    context,
+                    "-n",
+                    namespace,
+                    "get",
+                    "all,configmaps,secrets,persistentvolumeclaims,ingresses,serviceaccounts",
+                    "-o",
+                    "json",
+                ],
+                &ctx.root,
+            ),
+            &[],
+        )
+        .await?;
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+    let owned = owned_objects(&out.stdout, cluster);
+    let mut foreign = Vec::new();
+    for o in doc
+        .get("items")
+        .and_then(|i| i.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let kind = o.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+        let name = o
+            .pointer("/metadata/name")
+            .and_then(|n| n.as_str())
+            .unwrap_or("");
+        let builtin = (kind == "ConfigMap" && name == "kube-root-ca.crt")
+            || (kind == "ServiceAccount" && name == "default")
+            || o.get("type").and_then(|t| t.as_str())
+                == Some("kubernetes.io/service-account-token");
+        let has_owner = o
+            .pointer("/metadata/ownerReferences")
+            .and_then(|r| r.as_array())
+            .is_some_and(|r| !r.is_empty());
+        if !builtin && !has_owner && !owned.iter().any(|x| key(x) == key(o)) {
+            foreign.push(format!("{kind} {name}"));
+        }
+    }
+    Ok(foreign)
 }
 
 /// The objects of `kubectl get -o json` output labelled as ev's for `cluster`.

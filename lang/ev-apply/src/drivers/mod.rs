@@ -157,6 +157,8 @@ pub struct Applied {
     pub exports: Vec<Export>,
     /// Values worth recording in the state (a machine's store path).
     pub outputs: BTreeMap<String, String>,
+    /// Export files that no longer hold anything (a destroyed stack's).
+    pub removed_exports: Vec<String>,
 }
 
 /// Why an action failed.
@@ -216,4 +218,26 @@ pub async fn refresh(job: &Job, ctx: &Ctx) -> Result<Option<String>, Failure> {
         Job::Registry(_) => Ok(None),
         Job::Pulumi(stack) => pulumi::refresh(stack, ctx).await.map(Some),
     }
+}
+
+/// Removes what an action applied before, now that the program no longer
+/// declares it, from the files the state recorded for it (`ctx.previous`):
+/// a zone's records, a cluster's objects (those carrying ev's labels), a
+/// stack's resources. `None` for backends where nothing live is removed
+/// (a pushed image stays in its registry; a machine keeps its system).
+pub async fn destroy(
+    backend: ev_core::plan::Backend,
+    id: &str,
+    ctx: &Ctx,
+) -> Option<Result<Applied, Failure>> {
+    let name = id
+        .split(':')
+        .nth(if backend == Backend::Kubectl { 0 } else { 1 })
+        .unwrap_or(id);
+    Some(match backend {
+        Backend::Octodns => octodns::destroy(name, ctx).await,
+        Backend::Kubectl => kubectl::destroy(name, ctx).await,
+        Backend::Pulumi => pulumi::destroy(id.split(':').next().unwrap_or(id), ctx).await,
+        Backend::Registry | Backend::Nix => return None,
+    })
 }

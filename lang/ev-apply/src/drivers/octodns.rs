@@ -14,7 +14,8 @@ fn config_dir(ctx: &Ctx) -> std::path::PathBuf {
 async fn sync(zone: &str, ctx: &Ctx, doit: bool) -> Result<String, Failure> {
     let env = ctx.env_with_secrets().await?;
     let fqdn = format!("{zone}.");
-    let mut args = vec!["--config-file", "config.yaml"];
+    let config = format!("config/{zone}.yaml");
+    let mut args = vec!["--config-file", config.as_str()];
     if doit {
         args.push("--doit");
         if ctx.force {
@@ -48,6 +49,36 @@ fn last_error_line(log: &str) -> Option<String> {
 pub async fn apply(zone: &str, ctx: &Ctx) -> Result<Applied, Failure> {
     sync(zone, ctx, false).await?;
     sync(zone, ctx, true).await?;
+    Ok(Applied::default())
+}
+
+/// Deletes every record of a zone the program no longer declares: the
+/// config the state recorded, with an empty zone file, synced with
+/// `--doit --force` (the plan's deletion guardrail has already been passed).
+pub async fn destroy(zone: &str, ctx: &Ctx) -> Result<Applied, Failure> {
+    let config_path = format!("config/{zone}.yaml");
+    let config = ctx
+        .previous
+        .get(&format!("octodns/{config_path}"))
+        .ok_or_else(|| Failure::new("the state holds no octodns config for this zone"))?;
+    let dir = ctx.scratch.join("octodns");
+    let io = |e: std::io::Error| Failure::new(e.to_string());
+    crate::atomic::write_volatile(&dir.join(&config_path), config.as_bytes()).map_err(io)?;
+    crate::atomic::write_volatile(&dir.join(format!("zones/{zone}.yaml")), b"---\n{}\n")
+        .map_err(io)?;
+    let mut cmd = ctx.cmd(
+        "octodns-sync",
+        &[
+            "--config-file",
+            &config_path,
+            "--doit",
+            "--force",
+            &format!("{zone}."),
+        ],
+        &dir,
+    );
+    cmd.env = ctx.env_with_secrets().await?;
+    ctx.run(&cmd, &[]).await?;
     Ok(Applied::default())
 }
 

@@ -101,6 +101,64 @@ pub async fn apply(s: &Stack, ctx: &Ctx) -> Result<Applied, Failure> {
             content: text,
         }],
         outputs: Default::default(),
+        removed_exports: Vec::new(),
+    })
+}
+
+/// Destroys a stack the program no longer declares: its recorded program
+/// is written back and `pulumi destroy` runs on it; its export file goes.
+pub async fn destroy(name: &str, ctx: &Ctx) -> Result<Applied, Failure> {
+    let dir = ctx.scratch.join("pulumi").join(name);
+    let mut stack = None;
+    let mut backend = None;
+    for (path, text) in &ctx.previous {
+        let file = path.rsplit('/').next().unwrap_or(path);
+        crate::atomic::write_volatile(&dir.join(file), text.as_bytes())
+            .map_err(|e| Failure::new(e.to_string()))?;
+        if let Some(s) = file
+            .strip_prefix("Pulumi.")
+            .and_then(|f| f.strip_suffix(".yaml"))
+        {
+            stack = Some(s.to_string());
+        }
+        if file == "Pulumi.yaml" {
+            let doc: serde_json::Value = serde_saphyr::from_str(text).unwrap_or_default();
+            backend = doc
+                .pointer("/backend/url")
+                .and_then(|u| u.as_str())
+                .map(str::to_string);
+        }
+    }
+    let stack =
+        stack.ok_or_else(|| Failure::new("the state holds no stack settings for this stack"))?;
+    let mut env = ctx.env.clone();
+    if let Some(url) = backend {
+        env.insert("PULUMI_BACKEND_URL".into(), backend_url(&url, ctx));
+    }
+    env.insert("PULUMI_SKIP_UPDATE_CHECK".into(), "true".into());
+    for args in [
+        vec![
+            "stack",
+            "select",
+            "--create",
+            stack.as_str(),
+            "--non-interactive",
+        ],
+        vec![
+            "destroy",
+            "--yes",
+            "--stack",
+            stack.as_str(),
+            "--non-interactive",
+        ],
+    ] {
+        let mut cmd = ctx.cmd("pulumi", &args, &dir);
+        cmd.env = env.clone();
+        ctx.run(&cmd, &[]).await?;
+    }
+    Ok(Applied {
+        removed_exports: vec![format!("exports/{name}/generated.json")],
+        ..Applied::default()
     })
 }
 

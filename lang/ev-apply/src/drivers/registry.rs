@@ -82,5 +82,6 @@ pub async fn apply(image: &Image, ctx: &Ctx) -> Result<Applied, Failure> {
             content: format!("{digest}\n"),
         }],
         outputs: [("digest".to_string(), digest)].into(),
+        removed_exports: Vec::new(),
     })
 }

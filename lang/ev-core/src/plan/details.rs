@@ -77,7 +77,17 @@ pub fn items(
             Backend::Pulumi if path.ends_with("/Pulumi.yaml") => {
                 out.extend(stack_resources(old_text, new_text))
             }
-            Backend::Octodns => {} // the shared manager config: reported with the zones
+            // The zone's provider and processors: worth a line when they
+            // change; created and deleted with the zone's records.
+            Backend::Octodns => {
+                if old.is_some() && new.is_some() {
+                    out.push(ItemChange {
+                        change: Change::Update,
+                        label: "octodns config (provider, processors)".into(),
+                        details: unified(old_text, new_text),
+                    })
+                }
+            }
             _ => out.push(ItemChange {
                 change: match (old, new) {
                     (None, _) => Change::Create,

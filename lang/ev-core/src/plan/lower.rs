@@ -99,7 +99,6 @@ fn digests<'p>(
 /// and taking the digests of the repository files actions build from.
 pub fn lower(model: &Model, fs: &dyn FileSystem) -> ActionGraph {
     let mut graph = ActionGraph::default();
-    let octodns_config = octodns::config(&model.domains);
 
     for s in &model.stacks {
         let k = key("stack", &s.name);
@@ -177,7 +176,7 @@ pub fn lower(model: &Model, fs: &dyn FileSystem) -> ActionGraph {
             id,
             backend: Backend::Octodns,
             resources: vec![k],
-            files: vec![octodns_config.clone(), octodns::zone(d)],
+            files: vec![octodns::config(std::slice::from_ref(d)), octodns::zone(d)],
             produces: Vec::new(),
             exports_pending: false,
             protected: d.protect,
