@@ -638,3 +638,77 @@ fn apply_fake_removed_declarations_are_destroyed() {
     assert_eq!(fakes.applied(), vec!["domain:b.test".to_string()]);
     assert!(fakes.ev(&["plan"]).stdout.contains("No changes"));
 }
+
+/// On a terminal, `ev apply` shows the plan and asks; only `yes` applies.
+#[test]
+fn apply_fake_asks_for_confirmation_on_a_terminal() {
+    if support::tool("tmux").is_none() {
+        return;
+    }
+    let fakes = Fakes::new();
+    let tmux = support::Tmux::new("apply");
+    let root = fakes.repo.path().to_string_lossy().into_owned();
+    let ev = env!("CARGO_BIN_EXE_ev");
+    let path = fakes.path();
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "ev",
+        "-x",
+        "150",
+        "-y",
+        "50",
+        "sh",
+        "-c",
+        &format!("PATH='{path}' '{ev}' -C '{root}' apply b.test 2>&1; echo EXIT=$?; sleep 30"),
+    ]);
+    // A saved plan that cannot be read is refused before anything is asked.
+    tmux.wait_for("EXIT=1");
+    tmux.run(&["kill-session", "-t", "ev"]);
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "ev",
+        "-x",
+        "150",
+        "-y",
+        "50",
+        "sh",
+        "-c",
+        &format!(
+            "PATH='{path}' '{ev}' -C '{root}' apply --target domain:b.test; echo EXIT=$?; sleep 30"
+        ),
+    ]);
+    tmux.wait_for("Only `yes` is accepted");
+    let screen = tmux.screen();
+    assert!(
+        screen.contains("+ domain:b.test"),
+        "the plan comes first:\n{screen}"
+    );
+    tmux.keys(&["no", "Enter"]);
+    tmux.wait_for("Apply cancelled; nothing was changed.");
+    tmux.wait_for("EXIT=1");
+    assert!(fakes.take_record().is_empty(), "nothing ran");
+    tmux.run(&["kill-session", "-t", "ev"]);
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "ev",
+        "-x",
+        "150",
+        "-y",
+        "50",
+        "sh",
+        "-c",
+        &format!(
+            "PATH='{path}' '{ev}' -C '{root}' apply --target domain:b.test; echo EXIT=$?; sleep 30"
+        ),
+    ]);
+    tmux.wait_for("Only `yes` is accepted");
+    tmux.keys(&["yes", "Enter"]);
+    tmux.wait_for("EXIT=0");
+    assert_eq!(fakes.applied(), vec!["domain:b.test".to_string()]);
+}
