@@ -141,6 +141,8 @@ pub struct Session<'fs> {
     pub format: Format,
     /// Set (from a signal handler) to stop the evaluation in progress.
     pub interrupt: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The topology functions (`refs`, `uses`, ...) are bound.
+    topology_bound: bool,
 }
 
 impl<'fs> Session<'fs> {
@@ -157,6 +159,7 @@ impl<'fs> Session<'fs> {
             color: false,
             format: Format::Human,
             interrupt: Default::default(),
+            topology_bound: false,
         }
     }
 
@@ -260,10 +263,83 @@ impl<'fs> Session<'fs> {
                 .map_or((command, ""), |(n, a)| (n, a.trim()));
             return self.command(name, arg);
         }
+        self.bind_topology();
         if let Some((name, expr)) = binding(text) {
             return self.bind(name, expr);
         }
         self.eval_print(text)
+    }
+
+    /// Binds the topology queries as functions, so they compose in
+    /// expressions: `refs(NAME)` and `uses(NAME)` (what a resource
+    /// references / what references it, as `kind.name` strings; `refs_all`
+    /// and `uses_all` transitively), `resources(KIND)` (all of a kind) and
+    /// `impact(NAME)` (the resource and everything depending on it). Names
+    /// the program itself defines are left alone.
+    fn bind_topology(&mut self) {
+        if self.topology_bound {
+            return;
+        }
+        self.topology_bound = true;
+        let Ok(model) = self.model() else {
+            return;
+        };
+        let list = |keys: &[crate::model::ResourceKey]| {
+            let items: Vec<String> = keys
+                .iter()
+                .map(|k| crate::output::quote(&k.to_string()))
+                .collect();
+            format!("[{}]", items.join(", "))
+        };
+        let mut table = String::from("{ ");
+        for r in &model.resources {
+            let mut impact = vec![r.key.clone()];
+            impact.extend(model.transitive(&r.key, true));
+            table.push_str(&format!(
+                "{} = {{ uses = {}, used_by = {}, uses_all = {}, used_by_all = {}, impact = {}, kind = {} }}, ",
+                crate::output::quote(&r.key.to_string()),
+                list(&r.uses),
+                list(&r.used_by),
+                list(&model.transitive(&r.key, false)),
+                list(&model.transitive(&r.key, true)),
+                list(&impact),
+                crate::output::quote(&r.key.kind),
+            ));
+        }
+        table.push('}');
+        let functions = [
+            ("refs", "uses"),
+            ("uses", "used_by"),
+            ("refs_all", "uses_all"),
+            ("uses_all", "used_by_all"),
+            ("impact", "impact"),
+        ];
+        let scope = self.scope();
+        if self
+            .program
+            .bind(scope, "__ev_topology", "<topology>", &table)
+            .is_err()
+        {
+            return;
+        }
+        for (name, field) in functions {
+            if self.lookup(name).is_none() {
+                let _ = self.program.bind(
+                    scope,
+                    name,
+                    "<topology>",
+                    &format!("fn(name) => __ev_topology[name].{field}"),
+                );
+            }
+        }
+        if self.lookup("resources").is_none() {
+            let _ = self.program.bind(
+                scope,
+                "resources",
+                "<topology>",
+                "fn(wanted) => [k for k, r in __ev_topology if r.kind == wanted]",
+            );
+        }
     }
 
     fn source_name(&self) -> String {
@@ -675,6 +751,7 @@ impl<'fs> Session<'fs> {
         }
         self.program = crate::load(self.fs, &self.entry);
         self.model = None;
+        self.topology_bound = false;
         let mut text = self.load_errors();
         for (name, expr) in self.bindings.clone() {
             if let Err(diags) = self.program.bind(self.scope(), &name, "<binding>", &expr) {
@@ -698,6 +775,7 @@ impl<'fs> Session<'fs> {
     /// Completion candidates for `line` with the cursor at byte `pos`: the
     /// byte where the completed word starts, and the candidates for it.
     pub fn complete(&mut self, line: &str, pos: usize) -> (usize, Vec<String>) {
+        self.bind_topology();
         let before = line.get(..pos).unwrap_or(line);
         if let Some(cmd) = before.strip_prefix(':') {
             match cmd.split_once(' ') {
@@ -777,7 +855,7 @@ impl<'fs> Session<'fs> {
         names.extend(self.bindings.iter().map(|(n, _)| n.clone()));
         let mut c: Vec<String> = names
             .into_iter()
-            .filter(|n| n.starts_with(word) && !n.starts_with('<'))
+            .filter(|n| n.starts_with(word) && !n.starts_with('<') && !n.starts_with("__"))
             .collect();
         c.sort();
         c.dedup();
@@ -1250,7 +1328,8 @@ fn help() -> String {
         };
         out.push_str(&format!("  {usage:width$}  {what}\n"));
     }
-    out.push_str("Tab completes names, fields, resources and commands; an open bracket or\nstring continues on the next line; Ctrl-C cancels the line, Ctrl-D leaves.\n");
+    out.push_str("In expressions, refs(NAME), uses(NAME), refs_all(NAME), uses_all(NAME),\nimpact(NAME) and resources(KIND) give `kind.name` lists, e.g.\n  [r for r in uses(\"stack.jupiter\") if starts_with(r, \"domain.\")]\n");
+    out.push_str("Tab completes names, fields, resources and commands; an open bracket or\nstring continues on the next line; Ctrl-C stops an evaluation or cancels the\nline, Ctrl-D leaves.\n");
     out
 }
 

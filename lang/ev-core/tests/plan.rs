@@ -48,14 +48,15 @@ fn no_state_creates_everything() {
 
 #[test]
 fn fully_applied_state_has_no_changes() {
-    let (human, _, changes) = plan_with(|s| s);
+    let (human, json, changes) = plan_with(|s| s);
     assert!(!changes, "{human}");
     insta::assert_snapshot!("plan_fully_applied", human);
+    insta::assert_snapshot!("plan_fully_applied_json", json);
 }
 
 #[test]
 fn a_changed_zone_is_one_update() {
-    let (human, _, _) = plan_with(|mut s| {
+    let (human, json, _) = plan_with(|mut s| {
         let zone = s
             .actions
             .get_mut("eight:yuto.sh")
@@ -74,6 +75,7 @@ fn a_changed_zone_is_one_update() {
         "{human}"
     );
     insta::assert_snapshot!("plan_changed_record", human);
+    insta::assert_snapshot!("plan_changed_record_json", json);
 }
 
 #[test]
@@ -104,6 +106,7 @@ fn a_removed_zone_is_a_delete() {
         .unwrap_or(0);
     assert_eq!(deleted, 1);
     insta::assert_snapshot!("plan_removed_zone", human);
+    insta::assert_snapshot!("plan_removed_zone_json", json);
 }
 
 #[test]
@@ -128,7 +131,7 @@ fn state_files_are_validated() {
 
 #[test]
 fn a_changed_app_shows_the_object_diff() {
-    let (human, _, _) = plan_with(|mut s| {
+    let (human, json, _) = plan_with(|mut s| {
         let cluster = s
             .actions
             .get_mut("milky-way:apply")
@@ -147,6 +150,7 @@ fn a_changed_app_shows_the_object_diff() {
         "{human}"
     );
     insta::assert_snapshot!("plan_changed_app", human);
+    insta::assert_snapshot!("plan_changed_app_json", json);
 }
 
 /// The example's plan against the fully applied state changed by `make`, and that state.
@@ -296,7 +300,7 @@ fn a_rebuilt_image_makes_the_pinned_digest_unknown() {
 
 #[test]
 fn an_edited_module_rebuilds_the_machines_using_it() {
-    let (human, _) = full_plan_with(|mut s| {
+    let (human, json) = full_plan_with(|mut s| {
         for (id, action) in s.actions.iter_mut() {
             if let Some(digest) = action.inputs.get_mut("venus/modules/server.nix") {
                 *digest = "sha256:recorded-before-the-edit".into();
@@ -317,6 +321,7 @@ fn an_edited_module_rebuilds_the_machines_using_it() {
     );
     assert!(!human.contains("machine sodium"), "{human}");
     insta::assert_snapshot!("plan_edited_module", human);
+    insta::assert_snapshot!("plan_edited_module_json", json);
 }
 
 #[test]
@@ -340,4 +345,5 @@ fn a_protected_zone_is_shown_and_its_deletion_refused() {
     insta::assert_snapshot!("plan_protected_refused", rendered.join("\n"));
     let json = serde_json::to_string_pretty(&plan).unwrap_or_default();
     assert!(json.contains("\"protected\": true"), "{json}");
+    insta::assert_snapshot!("plan_protected_json", json);
 }
