@@ -20,6 +20,31 @@ pub struct ItemChange {
     pub label: String,
     /// Per-field `name: old → new` lines, or unified-diff lines.
     pub details: Vec<String>,
+    /// The item as applied (record sets, objects, stack resources), with
+    /// `{"$unknown": …}` and `{"$secret": …}` markers; absent when created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    /// The item as it will be; absent when deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+}
+
+/// A rendered value with placeholders and secret references as the plan
+/// JSON's markers.
+fn marked(v: &Value) -> Value {
+    match v {
+        Value::String(s) if s == PLACEHOLDER => {
+            serde_json::json!({ "$unknown": "known after apply" })
+        }
+        Value::String(s) if s.starts_with("env/EV_SECRET_") => {
+            serde_json::json!({ "$secret": s.trim_start_matches("env/") })
+        }
+        Value::Array(items) => Value::Array(items.iter().map(marked).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), marked(v))).collect())
+        }
+        other => other.clone(),
+    }
 }
 
 fn parse_yaml(text: &str) -> Value {
@@ -85,6 +110,8 @@ pub fn items(
                         change: Change::Update,
                         label: "octodns config (provider, processors)".into(),
                         details: unified(old_text, new_text),
+                        before: None,
+                        after: None,
                     })
                 }
             }
@@ -96,6 +123,8 @@ pub fn items(
                 },
                 label: path.clone(),
                 details: unified(old_text, new_text),
+                before: None,
+                after: None,
             }),
         }
     }
@@ -167,6 +196,8 @@ fn rebuild(
         change,
         label: format!("{subject}: {what}"),
         details,
+        before: None,
+        after: None,
     })
 }
 
@@ -255,6 +286,8 @@ fn records(old: &str, new: &str) -> Vec<ItemChange> {
                     .iter()
                     .map(|(k, v)| format!("{k}: {}", short(v)))
                     .collect(),
+                before: None,
+                after: Some(marked(set)),
             }),
             (Some(set), None) => out.push(ItemChange {
                 change: Change::Delete,
@@ -263,6 +296,8 @@ fn records(old: &str, new: &str) -> Vec<ItemChange> {
                     .iter()
                     .map(|(k, v)| format!("{k}: {}", short(v)))
                     .collect(),
+                before: Some(marked(set)),
+                after: None,
             }),
             (Some(a), Some(b)) if a != b => {
                 let (fa, fb) = (fields(a), fields(b));
@@ -281,6 +316,8 @@ fn records(old: &str, new: &str) -> Vec<ItemChange> {
                     change: Change::Update,
                     label: label(name, kind),
                     details,
+                    before: Some(marked(a)),
+                    after: Some(marked(b)),
                 });
             }
             _ => {}
@@ -333,16 +370,22 @@ fn objects(old: &str, new: &str) -> Vec<ItemChange> {
                 change: Change::Create,
                 label: object_label(k, text),
                 details: Vec::new(),
+                before: None,
+                after: Some(marked(&parse_yaml(text))),
             }),
-            (Some(_), None) => Some(ItemChange {
+            (Some(text), None) => Some(ItemChange {
                 change: Change::Delete,
                 label: k.clone(),
                 details: Vec::new(),
+                before: Some(marked(&parse_yaml(text))),
+                after: None,
             }),
             (Some(a), Some(b)) if a != b => Some(ItemChange {
                 change: Change::Update,
                 label: object_label(k, b),
                 details: unified(a, b),
+                before: Some(marked(&parse_yaml(a))),
+                after: Some(marked(&parse_yaml(b))),
             }),
             _ => None,
         })
@@ -371,16 +414,22 @@ fn stack_resources(old: &str, new: &str) -> Vec<ItemChange> {
                     change: Change::Create,
                     label: format!("resource {k} ({})", ty(v)),
                     details: Vec::new(),
+                    before: None,
+                    after: Some(marked(v)),
                 }),
                 (Some(v), None) => Some(ItemChange {
                     change: Change::Delete,
                     label: format!("resource {k} ({})", ty(v)),
                     details: Vec::new(),
+                    before: Some(marked(v)),
+                    after: None,
                 }),
                 (Some(a), Some(b)) if a != b => Some(ItemChange {
                     change: Change::Update,
                     label: format!("resource {k} ({})", ty(b)),
                     details: unified(&crate::render::yaml(a), &crate::render::yaml(b)),
+                    before: Some(marked(a)),
+                    after: Some(marked(b)),
                 }),
                 _ => None,
             }
