@@ -233,6 +233,8 @@ pub async fn execute(
     });
     let started_at = Instant::now();
     let mut removing: BTreeSet<String> = BTreeSet::new();
+    // Actions whose exports changed since the program was last evaluated.
+    let mut produced: Vec<String> = Vec::new();
     let mut secrets = model_secrets(&model);
     // A failure, and everything downstream of it skipped.
     macro_rules! fail {
@@ -255,6 +257,44 @@ pub async fn execute(
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
 
     loop {
+        // Exports changed since the last evaluation and a ready action reads
+        // them: evaluate again (once for all producers finished so far).
+        if !produced.is_empty() && schedule.ready_depends_on(&graph, &produced) {
+            match replan() {
+                Ok((new_graph, new_model)) => {
+                    let (unchanged, stopped) = reconcile(
+                        &produced.join(", "),
+                        &graph,
+                        &new_graph,
+                        &store.state,
+                        &promised,
+                        &schedule.pending(),
+                        reporter,
+                    );
+                    for u in unchanged {
+                        schedule.succeeded(&u);
+                        outcome.unchanged.push(u);
+                    }
+                    for (u, why) in stopped {
+                        fail!(u, why);
+                    }
+                    graph = new_graph;
+                    secrets = model_secrets(&new_model);
+                    model = new_model;
+                }
+                Err(e) => {
+                    reporter.say(&format!(
+                        "re-evaluating after {} failed: {e}",
+                        produced.join(", ")
+                    ));
+                    stopping = true;
+                    outcome
+                        .state_error
+                        .get_or_insert(format!("re-evaluation failed: {e}"));
+                }
+            }
+            produced.clear();
+        }
         // Launch what is ready.
         while !stopping
             && (options.keep_going || outcome.failed.is_empty())
@@ -446,27 +486,10 @@ pub async fn execute(
                                 changed = true;
                             }
                         }
-                        if changed && !schedule.is_empty() {
-                            match replan() {
-                                Ok((new_graph, new_model)) => {
-                                    let (unchanged, stopped) = reconcile(&id, &graph, &new_graph, &store.state, &promised, &schedule.pending(), reporter);
-                                    for u in unchanged {
-                                        schedule.succeeded(&u);
-                                        outcome.unchanged.push(u);
-                                    }
-                                    for (u, why) in stopped {
-                                        fail!(u, why);
-                                    }
-                                    graph = new_graph;
-                                    secrets = model_secrets(&new_model);
-                                    model = new_model;
-                                }
-                                Err(e) => {
-                                    reporter.say(&format!("re-evaluating after {id} failed: {e}"));
-                                    stopping = true;
-                                    outcome.state_error.get_or_insert(format!("re-evaluation failed: {e}"));
-                                }
-                            }
+                        if changed {
+                            // Re-planned lazily, once, before the first
+                            // action reading it starts (see the loop's top).
+                            produced.push(id.clone());
                         }
                     }
                 }

@@ -48,6 +48,19 @@ impl Schedule {
         self.ready.pop_first().map(|(_, id)| id)
     }
 
+    /// Whether a ready action depends on one of `producers`.
+    pub fn ready_depends_on(
+        &self,
+        graph: &ev_core::plan::ActionGraph,
+        producers: &[String],
+    ) -> bool {
+        self.ready.iter().any(|(_, id)| {
+            graph
+                .get(id)
+                .is_some_and(|a| a.depends_on.iter().any(|d| producers.contains(d)))
+        })
+    }
+
     /// Whether anything is ready.
     pub fn has_ready(&self) -> bool {
         !self.ready.is_empty()

@@ -712,3 +712,34 @@ fn apply_fake_asks_for_confirmation_on_a_terminal() {
     tmux.wait_for("EXIT=0");
     assert_eq!(fakes.applied(), vec!["domain:b.test".to_string()]);
 }
+
+/// Exports from several producers are folded into one re-evaluation, made
+/// when the first action reading them is about to start.
+#[test]
+fn apply_fake_re_evaluates_once_for_producers_finished_together() {
+    let fakes = Fakes::new();
+    let two_stacks = PROGRAM
+        .replace(
+            "let fake =",
+            "stack cloud2 {\n  stack = \"prod\"\n  resources = [{ name = \"vm\", type = \"hcloud:index/server:Server\", properties = { name = \"vm2\" } }]\n  exports = { vm = { ipAddress = \"\\${vm.ipv4Address}\" } }\n}\n\nlet fake =",
+        )
+        .replace(
+            "records = [a(\"vm\", stack.cloud.outputs.vm.ipAddress)]",
+            "records = [a(\"vm\", stack.cloud.outputs.vm.ipAddress), a(\"vm2\", stack.cloud2.outputs.vm.ipAddress)]",
+        );
+    fakes.repo.write("everything.ev", &two_stacks);
+    let run = fakes.ev(&["apply", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let known: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("(known after cloud"))
+        .collect();
+    assert_eq!(known.len(), 2, "{}", run.stderr);
+    assert!(
+        known
+            .iter()
+            .all(|l| l.contains("cloud:up") && l.contains("cloud2:up")),
+        "one re-evaluation after both stacks: {known:?}"
+    );
+}
