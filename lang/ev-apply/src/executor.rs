@@ -5,8 +5,9 @@
 //!   journal; the whole state is written atomically at the end), so a
 //!   failed, interrupted or killed apply resumes where it stopped.
 //! - When an action writes exports (a stack's outputs, an image's digest),
-//!   they are written atomically, the program is re-evaluated, and the
-//!   actions still waiting are re-rendered: what became known is printed,
+//!   they are written atomically; before the first action reading them
+//!   starts, the program is re-evaluated (once for every producer finished
+//!   by then) and the actions still waiting are re-rendered: what became known is printed,
 //!   actions whose rendering now matches the state are skipped, and an
 //!   action whose re-rendered change deletes more than the plan promised is
 //!   stopped before it runs.
