@@ -33,6 +33,8 @@ if grep -qE "^test result: FAILED|error: test failed|could not compile" /tmp/ev-
 fi
 
 echo "== example repository"
+cargo run -q -p ev-cli -- fmt --check          # the example's .ev files
+cargo run -q -p ev-cli -- fmt --check stdlib   # and the standard library
 cargo run -q -p ev-cli -- check
 cargo run -q -p ev-cli -- show > /dev/null
 cargo run -q -p ev-cli -- eval > /dev/null

@@ -116,6 +116,15 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = QueryFormat::Human)]
         format: QueryFormat,
     },
+    /// Format .ev files in the canonical style (the program's files by
+    /// default; `-` formats stdin to stdout).
+    Fmt {
+        /// Files or directories (default: everything.ev and its imports).
+        paths: Vec<PathBuf>,
+        /// Change nothing; exit 1 and list the files that are not formatted.
+        #[arg(long)]
+        check: bool,
+    },
     /// Remove a stale apply lock (its id is in the message that reported it).
     ForceUnlock {
         /// The lock's id.

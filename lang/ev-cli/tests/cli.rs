@@ -318,3 +318,36 @@ fn query_runs_one_repl_input() {
     let bad = example(&["query", "machine.nope"]);
     assert!(bad.starts_with("exit: 1") && bad.contains("E0402"), "{bad}");
 }
+
+#[test]
+fn fmt_formats_checks_and_refuses_broken_files() {
+    let repo = Repo::new(&[
+        (
+            "everything.ev",
+            "import { x } from \"lib.ev\"\nexport y  =  x+1\n",
+        ),
+        ("lib.ev", "export x=[1,2]   # two\n"),
+        ("broken.ev", "let z = [1,\n"),
+    ]);
+    let check = repo.run(&["fmt", "--check"]);
+    assert!(check.starts_with("exit: 1"), "{check}");
+    assert!(check.contains("everything.ev\nlib.ev\n"), "{check}");
+    assert!(check.contains("2 of 2 files are not formatted"), "{check}");
+    let fmt = repo.run(&["fmt"]);
+    assert!(fmt.contains("formatted 2 of 2 files"), "{fmt}");
+    assert_eq!(
+        std::fs::read_to_string(repo.path().join("lib.ev")).unwrap_or_default(),
+        "export x = [1, 2]  # two\n"
+    );
+    assert!(repo.run(&["fmt", "--check"]).starts_with("exit: 0"));
+    let broken = repo.run(&["fmt", "broken.ev"]);
+    assert!(
+        broken.starts_with("exit: 1") && broken.contains("refusing to format broken.ev"),
+        "{broken}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.path().join("broken.ev")).unwrap_or_default(),
+        "let z = [1,\n",
+        "a broken file is left as it is"
+    );
+}

@@ -6,6 +6,7 @@
 
 pub mod ast;
 pub mod error;
+pub mod format;
 pub mod lexer;
 mod parser;
 pub mod source;

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod build;
 pub mod check;
 pub mod eval;
+pub mod fmt;
 pub mod graph;
 pub mod plan;
 pub mod repl;

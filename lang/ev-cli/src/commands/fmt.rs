@@ -1,0 +1,168 @@
+//! `ev fmt`: the canonical layout (see `ev_syntax::format`). Formats the
+//! program's files (the entry and its imports), or the given files and
+//! directories, or stdin (`-`); `--check` changes nothing and exits 1 when a
+//! file is not formatted. A file with syntax errors is refused, untouched.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use ev_core::error::syntax_diagnostic;
+use ev_syntax::format::format;
+
+use crate::printer::Output;
+use crate::settings::{Settings, ENTRY};
+
+/// Runs `ev fmt`.
+pub fn run(settings: &Settings, paths: &[PathBuf], check: bool) -> Output {
+    let mut out = Output::default();
+    if paths.len() == 1 && paths[0] == Path::new("-") {
+        let mut text = String::new();
+        if std::io::stdin().read_to_string(&mut text).is_err() {
+            out.stderr = "error: cannot read standard input\n".into();
+            out.code = 1;
+            return out;
+        }
+        match format(&text) {
+            Ok(formatted) => out.stdout = formatted,
+            Err(errors) => refuse(settings, &mut out, "<stdin>", &text, &errors),
+        }
+        return out;
+    }
+    let files = match targets(settings, paths) {
+        Ok(f) => f,
+        Err(e) => {
+            out.stderr = format!("error: {e}\n");
+            out.code = 1;
+            return out;
+        }
+    };
+    let mut changed = Vec::new();
+    for file in &files {
+        let shown = file
+            .strip_prefix(&settings.root)
+            .unwrap_or(file)
+            .to_string_lossy()
+            .into_owned();
+        let Ok(text) = std::fs::read_to_string(file) else {
+            out.stderr
+                .push_str(&format!("error: cannot read {shown}\n"));
+            out.code = 1;
+            continue;
+        };
+        match format(&text) {
+            Ok(formatted) if formatted == text => {}
+            Ok(formatted) => {
+                if !check {
+                    if let Err(e) = super::build::write_atomically(file, formatted.as_bytes()) {
+                        out.stderr
+                            .push_str(&format!("error: cannot write {shown}: {e}\n"));
+                        out.code = 1;
+                        continue;
+                    }
+                }
+                changed.push(shown);
+            }
+            Err(errors) => refuse(settings, &mut out, &shown, &text, &errors),
+        }
+    }
+    if check {
+        for f in &changed {
+            out.stdout.push_str(&format!("{f}\n"));
+        }
+        if !changed.is_empty() {
+            out.stderr.push_str(&format!(
+                "{} of {} files are not formatted: run `ev fmt`\n",
+                changed.len(),
+                files.len()
+            ));
+            out.code = 1;
+        }
+    } else {
+        out.stderr.push_str(&format!(
+            "formatted {} of {} files\n",
+            changed.len(),
+            files.len()
+        ));
+    }
+    out
+}
+
+fn refuse(
+    settings: &Settings,
+    out: &mut Output,
+    name: &str,
+    text: &str,
+    errors: &[ev_syntax::SyntaxError],
+) {
+    let mut sources = ev_syntax::SourceMap::new();
+    let file = sources.add(name, text);
+    let diagnostics: Vec<_> = errors
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            e.span.file = file;
+            syntax_diagnostic(&e)
+        })
+        .collect();
+    out.diagnostics(settings, &diagnostics, &sources);
+    out.stderr.push_str(&format!(
+        "refusing to format {name}: fix its syntax errors first\n"
+    ));
+    out.code = 1;
+}
+
+/// The files to format: the given files and every `.ev` below the given
+/// directories, or the program's own files.
+fn targets(settings: &Settings, paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    if paths.is_empty() {
+        let fs = ev_core::fs::OsFs::new(settings.root.clone());
+        if !settings.root.join(ENTRY).is_file() {
+            return Err(format!(
+                "no {ENTRY} in {}: name the files to format",
+                settings.root.display()
+            ));
+        }
+        let program = ev_core::load(&fs, ENTRY);
+        for m in program.modules.iter().filter(|m| !m.is_stdlib) {
+            files.push(settings.root.join(&m.path));
+        }
+    }
+    for p in paths {
+        let p = if p.is_absolute() {
+            p.clone()
+        } else {
+            std::env::current_dir().unwrap_or_default().join(p)
+        };
+        if p.is_dir() {
+            collect(&p, &mut files);
+        } else if p.is_file() {
+            files.push(p);
+        } else {
+            return Err(format!("no file or directory {}", p.display()));
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let path = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if !name.starts_with('.') && name != "target" && name != "node_modules" {
+                collect(&path, out);
+            }
+        } else if name.ends_with(".ev") {
+            out.push(path);
+        }
+    }
+}
