@@ -50,6 +50,9 @@ pub struct Options {
     pub force: bool,
     /// Draw a live view (stderr is a terminal).
     pub live: bool,
+    /// Ask on the terminal before an action whose re-planned change grew
+    /// beyond the plan (else it is stopped).
+    pub ask: bool,
     /// This run's id (names its log directory).
     pub run_id: String,
 }
@@ -277,6 +280,14 @@ pub async fn execute(
                         outcome.unchanged.push(u);
                     }
                     for (u, why) in stopped {
+                        if options.ask
+                            && reporter.ask(&format!(
+                                "{u}: {why}.\nApply {u} anyway? Only `yes` is accepted: "
+                            ))
+                        {
+                            continue;
+                        }
+                        reporter.finished(&u, &format!("stopped: {why}"), Duration::ZERO);
                         fail!(u, why);
                     }
                     graph = new_graph;
@@ -615,7 +626,6 @@ fn reconcile(
                 "once re-planned it would also delete {}, which the plan did not show; run `ev plan` and `ev apply` again to review",
                 grown.join(", ")
             );
-            reporter.finished(id, &format!("stopped: {why}"), Duration::ZERO);
             stopped.push((id.clone(), why));
         }
     }

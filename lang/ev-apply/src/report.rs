@@ -60,6 +60,24 @@ impl Reporter {
         }
     }
 
+    /// Asks a yes/no question on the terminal (the live view paused);
+    /// only `yes` is yes.
+    pub fn ask(&mut self, question: &str) -> bool {
+        let read = || {
+            use std::io::Write;
+            let mut stderr = std::io::stderr();
+            let _ = write!(stderr, "{question}");
+            let _ = stderr.flush();
+            let mut answer = String::new();
+            let _ = std::io::stdin().read_line(&mut answer);
+            answer.trim() == "yes"
+        };
+        match &self.live {
+            Some(live) => live.multi.suspend(read),
+            None => read(),
+        }
+    }
+
     /// An action started.
     pub fn started(&mut self, id: &str) {
         match &mut self.live {

@@ -125,6 +125,7 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
         grace: Duration::from_secs(options.grace),
         force: options.allow_large_changes,
         live: std::io::stderr().is_terminal(),
+        ask: !options.yes && saved.is_none() && std::io::stdin().is_terminal(),
         run_id: run_id.clone(),
     };
     let total = plan
