@@ -650,37 +650,29 @@ fn apply_fake_asks_for_confirmation_on_a_terminal() {
     let root = fakes.repo.path().to_string_lossy().into_owned();
     let ev = env!("CARGO_BIN_EXE_ev");
     let path = fakes.path();
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "ev",
-        "-x",
-        "150",
-        "-y",
-        "50",
-        "sh",
-        "-c",
-        &format!("PATH='{path}' '{ev}' -C '{root}' apply b.test 2>&1; echo EXIT=$?; sleep 30"),
-    ]);
+    // `ev apply ARGS` in a fresh terminal session, reporting its exit code.
+    let start = |args: &str| {
+        tmux.run(&["kill-session", "-t", "ev"]);
+        let script =
+            format!("PATH='{path}' '{ev}' -C '{root}' apply {args} 2>&1; echo EXIT=$?; sleep 30");
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "ev",
+            "-x",
+            "150",
+            "-y",
+            "50",
+            "sh",
+            "-c",
+            &script,
+        ]);
+    };
     // A saved plan that cannot be read is refused before anything is asked.
+    start("b.test");
     tmux.wait_for("EXIT=1");
-    tmux.run(&["kill-session", "-t", "ev"]);
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "ev",
-        "-x",
-        "150",
-        "-y",
-        "50",
-        "sh",
-        "-c",
-        &format!(
-            "PATH='{path}' '{ev}' -C '{root}' apply --target domain:b.test; echo EXIT=$?; sleep 30"
-        ),
-    ]);
+    start("--target domain:b.test");
     tmux.wait_for("Only `yes` is accepted");
     let screen = tmux.screen();
     assert!(
@@ -691,22 +683,7 @@ fn apply_fake_asks_for_confirmation_on_a_terminal() {
     tmux.wait_for("Apply cancelled; nothing was changed.");
     tmux.wait_for("EXIT=1");
     assert!(fakes.take_record().is_empty(), "nothing ran");
-    tmux.run(&["kill-session", "-t", "ev"]);
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "ev",
-        "-x",
-        "150",
-        "-y",
-        "50",
-        "sh",
-        "-c",
-        &format!(
-            "PATH='{path}' '{ev}' -C '{root}' apply --target domain:b.test; echo EXIT=$?; sleep 30"
-        ),
-    ]);
+    start("--target domain:b.test");
     tmux.wait_for("Only `yes` is accepted");
     tmux.keys(&["yes", "Enter"]);
     tmux.wait_for("EXIT=0");

@@ -496,6 +496,22 @@ fn kubectl(kube: &Kube, args: &[&str]) -> String {
     sh("kubectl", &all)
 }
 
+/// The data of the object another tool created beside ev's.
+fn foreign_owner(kube: &Kube) -> String {
+    kubectl(
+        kube,
+        &[
+            "-n",
+            "apps",
+            "get",
+            "configmap",
+            "foreign",
+            "-o",
+            "jsonpath={.data.owner}",
+        ],
+    )
+}
+
 const DB_PASSWORD: &str = "test-only-db-password-canary-K8sZ";
 
 fn cluster_program(replicas: u32, with_worker: bool) -> String {
@@ -645,19 +661,7 @@ fn apply_real_kubernetes_apply_change_prune_and_secrets() {
     );
     let deployments = kubectl(&kube, &["-n", "apps", "get", "deployments", "-o", "name"]);
     assert_eq!(deployments.trim(), "deployment.apps/web");
-    let foreign = kubectl(
-        &kube,
-        &[
-            "-n",
-            "apps",
-            "get",
-            "configmap",
-            "foreign",
-            "-o",
-            "jsonpath={.data.owner}",
-        ],
-    );
-    assert_eq!(foreign, "someone-else");
+    assert_eq!(foreign_owner(&kube), "someone-else");
     assert!(repo.ev(&["apply", "--yes"]).stderr.contains("No changes"));
 
     // The whole cluster no longer declared: ev's objects go, the foreign one stays.
@@ -671,19 +675,7 @@ fn apply_real_kubernetes_apply_change_prune_and_secrets() {
     );
     let deployments = kubectl(&kube, &["-n", "apps", "get", "deployments", "-o", "name"]);
     assert_eq!(deployments.trim(), "");
-    let foreign = kubectl(
-        &kube,
-        &[
-            "-n",
-            "apps",
-            "get",
-            "configmap",
-            "foreign",
-            "-o",
-            "jsonpath={.data.owner}",
-        ],
-    );
-    assert_eq!(foreign, "someone-else");
+    assert_eq!(foreign_owner(&kube), "someone-else");
 
     // The example repository's manifests are accepted by the real API server.
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
