@@ -32,7 +32,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::drivers::{self, Applied, Ctx, Failure, Job};
-use crate::process::{base_env, Log};
+use crate::process::Log;
 use crate::report::Reporter;
 
 /// How to run.
@@ -339,28 +339,18 @@ pub async fn execute(
                     outcome.applied.push(id);
                     continue;
                 }
-                let log_name = id.replace([':', '/'], "_");
-                let log = match Log::create(&log_dir.join(format!("{log_name}.log"))) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        fail!(id, format!("cannot create its log: {e}"));
-                        continue;
-                    }
-                };
+                let ctx =
+                    match Ctx::new(root, &options.run_id, &id, kill_rx.clone(), options.timeout) {
+                        Ok(ctx) => ctx,
+                        Err(e) => {
+                            fail!(id, format!("cannot create its log: {e}"));
+                            continue;
+                        }
+                    };
                 let ctx = Ctx {
-                    id: id.clone(),
-                    root: root.to_path_buf(),
-                    build: root.join(".ev/build"),
-                    scratch: root.join(".ev/run").join(&options.run_id).join(&log_name),
-                    env: base_env(),
-                    log,
-                    timeout: options.timeout,
-                    kill: kill_rx.clone(),
                     secrets: secrets_in(previous.files.values().map(String::as_str), &secrets),
-                    files: BTreeMap::new(),
-                    previous: previous.files.clone(),
-                    previous_outputs: previous.outputs.clone(),
                     force: options.force,
+                    ..ctx.with_previous(Some(&previous))
                 };
                 reporter.started(&id);
                 removing.insert(id.clone());
@@ -391,38 +381,26 @@ pub async fn execute(
                 fail!(id, why);
                 continue;
             };
-            let log_name = id.replace([':', '/'], "_");
-            let log = match Log::create(&log_dir.join(format!("{log_name}.log"))) {
-                Ok(l) => l,
+            let timeout = action
+                .timeout
+                .map(Duration::from_secs)
+                .unwrap_or(options.timeout);
+            let ctx = match Ctx::new(root, &options.run_id, &id, kill_rx.clone(), timeout) {
+                Ok(ctx) => ctx,
                 Err(e) => {
-                    let why = format!("cannot create its log: {e}");
-                    fail!(id, why);
+                    fail!(id, format!("cannot create its log: {e}"));
                     continue;
                 }
             };
             if let Err(e) = write_files(root, &action) {
-                let why = format!("cannot write its rendered files: {e}");
-                fail!(id, why);
+                fail!(id, format!("cannot write its rendered files: {e}"));
                 continue;
             }
-            let previous = store.state.actions.get(&id);
             let ctx = Ctx {
-                id: id.clone(),
-                root: root.to_path_buf(),
-                build: root.join(".ev/build"),
-                scratch: root.join(".ev/run").join(&options.run_id).join(&log_name),
-                env: base_env(),
-                log,
-                timeout: action
-                    .timeout
-                    .map(Duration::from_secs)
-                    .unwrap_or(options.timeout),
-                kill: kill_rx.clone(),
                 secrets: secrets_of(&action, &secrets),
                 files: files_of(&action),
-                previous: previous.map(|p| p.files.clone()).unwrap_or_default(),
-                previous_outputs: previous.map(|p| p.outputs.clone()).unwrap_or_default(),
                 force: options.force,
+                ..ctx.with_previous(store.state.actions.get(&id))
             };
             reporter.started(&id);
             running.spawn(async move {
@@ -453,7 +431,7 @@ pub async fn execute(
                 match done {
                     Done::Failed(f) => {
                         removing.remove(&id);
-                        let tail = Log::tail_of(&log_dir.join(format!("{}.log", id.replace([':', '/'], "_"))), 15);
+                        let tail = Log::tail_of(&log_dir.join(format!("{}.log", drivers::file_stem(&id))), 15);
                         reporter.finished(&id, &format!("failed: {}", f.message), took);
                         if !tail.is_empty() {
                             reporter.say(&format!("--- last lines of {id}'s log\n{tail}\n---"));

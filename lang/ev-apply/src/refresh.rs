@@ -13,7 +13,6 @@ use tokio::task::JoinSet;
 
 use crate::drivers::{self, Ctx, Job};
 use crate::executor::{files_of, model_secrets, secrets_of, write_files};
-use crate::process::{base_env, Log};
 
 /// What the tool said about one action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,30 +68,17 @@ pub async fn refresh(
                 ));
                 continue;
             }
-            let name = id.replace([':', '/'], "_");
-            let log =
-                match Log::create(&root.join(".ev/logs").join(&run).join(format!("{name}.log"))) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        out.push((id.clone(), Drift::Unavailable(e.to_string())));
-                        continue;
-                    }
-                };
-            let previous = state.actions.get(id);
+            let ctx = match Ctx::new(root, &run, id, kill_rx.clone(), timeout) {
+                Ok(ctx) => ctx,
+                Err(e) => {
+                    out.push((id.clone(), Drift::Unavailable(e.to_string())));
+                    continue;
+                }
+            };
             let ctx = Ctx {
-                id: id.clone(),
-                root: root.to_path_buf(),
-                build: root.join(".ev/build"),
-                scratch: root.join(".ev/run").join(&run).join(&name),
-                env: base_env(),
-                log,
-                timeout,
-                kill: kill_rx.clone(),
                 secrets: secrets_of(action, &secrets),
                 files: files_of(action),
-                previous: previous.map(|p| p.files.clone()).unwrap_or_default(),
-                previous_outputs: previous.map(|p| p.outputs.clone()).unwrap_or_default(),
-                force: false,
+                ..ctx.with_previous(state.actions.get(id))
             };
             let id = id.clone();
             tasks.spawn(async move {

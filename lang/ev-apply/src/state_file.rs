@@ -9,32 +9,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ev_core::plan::state::{
-    ActionState, JournalEntry, State, StateError, JOURNAL_PATH, STATE_PATH,
-};
+use ev_core::plan::state::{ActionState, JournalEntry, State, JOURNAL_PATH, STATE_PATH};
 
 /// Reads the state with any journal left by an interrupted apply replayed
 /// (read-only: the files are not changed). `None` text: there is no state.
 pub fn read(root: &Path) -> Result<(State, Option<String>), String> {
-    let (mut state, mut text) = match std::fs::read_to_string(root.join(STATE_PATH)) {
-        Ok(text) => (
-            State::parse(&text).map_err(|e| format!("error: {e}\n"))?,
-            Some(text),
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (State::empty(), None),
-        Err(e) => return Err(format!("error: cannot read {STATE_PATH}: {e}\n")),
-    };
-    match std::fs::read_to_string(root.join(JOURNAL_PATH)) {
-        Ok(journal) => {
-            state
-                .replay(&journal)
-                .map_err(|e: StateError| format!("error: {e}\n"))?;
-            text = Some(state.to_text());
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("error: cannot read {JOURNAL_PATH}: {e}\n")),
-    }
-    Ok((state, text))
+    State::load(&ev_core::fs::OsFs::new(root)).map_err(|e| format!("error: {e}\n"))
 }
 
 /// The state of a running apply and its journal.

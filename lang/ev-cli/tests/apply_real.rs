@@ -209,18 +209,7 @@ fn apply_real_dns_through_octodns_to_powerdns() {
     assert_eq!(dig(&pdns, "www.example.test", "A"), "192.0.2.11");
 
     // The API key (a secret) reached octodns only through its environment.
-    for run in [&first, &plan, &removed, &again, &refresh] {
-        assert!(
-            !run.all().contains(PDNS_KEY),
-            "the secret leaked into ev's output"
-        );
-    }
-    let leaks: Vec<String> = repo
-        .files_containing(PDNS_KEY)
-        .into_iter()
-        .filter(|p| !p.ends_with("test-only.agekey"))
-        .collect();
-    assert!(leaks.is_empty(), "the secret leaked into {leaks:?}");
+    repo.assert_no_leak(&[&first, &plan, &removed, &again, &refresh], PDNS_KEY);
 }
 
 /// A CNCF distribution registry on a free port.
@@ -710,18 +699,7 @@ fn apply_real_kubernetes_apply_change_prune_and_secrets() {
     );
 
     // The secret's canary appears nowhere ev writes or prints.
-    for run in [&first, &plan, &refresh, &pruned] {
-        assert!(
-            !run.all().contains(DB_PASSWORD),
-            "the secret leaked into ev's output"
-        );
-    }
-    let leaks: Vec<String> = repo
-        .files_containing(DB_PASSWORD)
-        .into_iter()
-        .filter(|p| !p.ends_with("test-only.agekey"))
-        .collect();
-    assert!(leaks.is_empty(), "the secret leaked into {leaks:?}");
+    repo.assert_no_leak(&[&first, &plan, &refresh, &pruned], DB_PASSWORD);
 }
 
 /// A stand-in for nixpkgs offering just `lib.nixosSystem`: it imports the

@@ -577,8 +577,8 @@ impl<'fs> Session<'fs> {
     }
 
     fn plan(&mut self, target: &str) -> Reply {
-        let state = match read_state(self.fs) {
-            Ok(s) => s,
+        let state = match crate::plan::state::State::load(self.fs) {
+            Ok((s, _)) => s,
             Err(e) => return Reply::err(e),
         };
         let fs = self.fs;
@@ -592,21 +592,9 @@ impl<'fs> Session<'fs> {
         let targets: Vec<String> = target.split_whitespace().map(str::to_string).collect();
         let pulled = match crate::plan::diff::target(&mut plan, &graph, &targets) {
             Ok(p) => p,
-            Err(e) => {
-                let (message, help) = e.message();
-                return Reply::err(format!("error[{}]: {message}\n  help: {help}", e.code()));
-            }
+            Err(e) => return Reply::err(e.render()),
         };
-        let mut text = String::new();
-        if !pulled.is_empty() {
-            text.push_str(&format!(
-                "Targeting {}; also planning what they depend on: {}\n\n",
-                targets.join(", "),
-                pulled.join(", ")
-            ));
-        }
-        text.push_str(&crate::plan::diff::render_human(&plan));
-        Reply::ok(text)
+        Reply::ok(crate::plan::diff::render_targeted(&plan, &targets, &pulled))
     }
 
     fn type_of(&mut self, expr: &str) -> Reply {
@@ -1331,20 +1319,6 @@ fn help() -> String {
     out.push_str("In expressions, refs(NAME), uses(NAME), refs_all(NAME), uses_all(NAME),\nimpact(NAME) and resources(KIND) give `kind.name` lists, e.g.\n  [r for r in uses(\"stack.jupiter\") if starts_with(r, \"domain.\")]\n");
     out.push_str("Tab completes names, fields, resources and commands; an open bracket or\nstring continues on the next line; Ctrl-C stops an evaluation or cancels the\nline, Ctrl-D leaves.\n");
     out
-}
-
-/// The recorded state (with an interrupted apply's journal replayed),
-/// through the file system.
-fn read_state(fs: &dyn FileSystem) -> Result<crate::plan::state::State, String> {
-    use crate::plan::state::{State, JOURNAL_PATH, STATE_PATH};
-    let mut state = match fs.read(STATE_PATH) {
-        Ok(text) => State::parse(&text).map_err(|e| e.to_string())?,
-        Err(_) => State::empty(),
-    };
-    if let Ok(journal) = fs.read(JOURNAL_PATH) {
-        state.replay(&journal).map_err(|e| e.to_string())?;
-    }
-    Ok(state)
 }
 
 #[cfg(test)]

@@ -34,6 +34,18 @@ fn plan_with(make: fn(State) -> State) -> (String, String, bool) {
     (render_human(&plan), json, plan.has_changes())
 }
 
+/// Makes the state record `action` as applied with `path` as `edit` makes
+/// it (and a fingerprint of before the change).
+fn applied_before(state: &mut State, action: &str, path: &str, edit: impl FnOnce(&str) -> String) {
+    let recorded = state
+        .actions
+        .get_mut(action)
+        .expect("the action is recorded");
+    let file = recorded.files.get_mut(path).expect("the file is recorded");
+    *file = edit(file);
+    recorded.fingerprint = "recorded-before-the-change".into();
+}
+
 #[test]
 fn no_state_creates_everything() {
     let (human, json, changes) = plan_with(|_| State::empty());
@@ -57,16 +69,9 @@ fn fully_applied_state_has_no_changes() {
 #[test]
 fn a_changed_zone_is_one_update() {
     let (human, json, _) = plan_with(|mut s| {
-        let zone = s
-            .actions
-            .get_mut("eight:yuto.sh")
-            .expect("the yuto.sh action");
-        let file = zone
-            .files
-            .get_mut("octodns/zones/yuto.sh.yaml")
-            .expect("its zone file");
-        *file = file.replace("203.0.113.7", "203.0.113.99");
-        zone.fingerprint = "recorded-before-the-change".into();
+        applied_before(&mut s, "eight:yuto.sh", "octodns/zones/yuto.sh.yaml", |f| {
+            f.replace("203.0.113.7", "203.0.113.99")
+        });
         s
     });
     assert!(human.contains("~ eight:yuto.sh"), "{human}");
@@ -132,16 +137,12 @@ fn state_files_are_validated() {
 #[test]
 fn a_changed_app_shows_the_object_diff() {
     let (human, json, _) = plan_with(|mut s| {
-        let cluster = s
-            .actions
-            .get_mut("milky-way:apply")
-            .expect("the cluster action");
-        let file = cluster
-            .files
-            .get_mut("kubernetes/milky-way.yaml")
-            .expect("its manifests");
-        *file = file.replacen("replicas: 2", "replicas: 3", 1);
-        cluster.fingerprint = "recorded-before-the-change".into();
+        applied_before(
+            &mut s,
+            "milky-way:apply",
+            "kubernetes/milky-way.yaml",
+            |f| f.replacen("replicas: 2", "replicas: 3", 1),
+        );
         s
     });
     assert!(human.contains("~ Deployment apps/grand-central"), "{human}");
@@ -335,13 +336,7 @@ fn a_protected_zone_is_shown_and_its_deletion_refused() {
         s
     });
     let errors = guardrails(&plan, &state, true);
-    let rendered: Vec<String> = errors
-        .iter()
-        .map(|e| {
-            let (message, help) = e.message();
-            format!("error[{}]: {message}\n  help: {help}", e.code())
-        })
-        .collect();
+    let rendered: Vec<String> = errors.iter().map(|e| e.render()).collect();
     insta::assert_snapshot!("plan_protected_refused", rendered.join("\n"));
     let json = serde_json::to_string_pretty(&plan).unwrap_or_default();
     assert!(json.contains("\"protected\": true"), "{json}");

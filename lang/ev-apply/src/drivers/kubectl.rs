@@ -39,6 +39,13 @@ fn key(o: &Value) -> String {
     )
 }
 
+/// Writes objects as a YAML stream for kubectl (`private`: 0600, for
+/// decrypted Secret data).
+fn write_stream(path: &std::path::Path, objects: &[Value], private: bool) -> Result<(), Failure> {
+    atomic::write(path, stream(objects).as_bytes(), private)
+        .map_err(|e| Failure::new(e.to_string()))
+}
+
 fn stream(objects: &[Value]) -> String {
     objects
         .iter()
@@ -96,8 +103,7 @@ pub async fn apply(
     let objects = documents(&text);
     let filled = with_secret_data(&objects, ctx).await?;
     let file = ctx.scratch.join(format!("{cluster}.yaml"));
-    atomic::write(&file, stream(&filled).as_bytes(), true)
-        .map_err(|e| Failure::new(e.to_string()))?;
+    write_stream(&file, &filled, true)?;
     let file_arg = file.to_string_lossy().into_owned();
     let result = ctx
         .run(
@@ -195,8 +201,7 @@ async fn prune(cluster: &str, context: &str, current: &[Value], ctx: &Ctx) -> Re
     // Namespaces last: deleting one deletes everything in it.
     gone.sort_by_key(|o| o.get("kind").and_then(|k| k.as_str()) == Some("Namespace"));
     let candidates = ctx.scratch.join("prune-candidates.yaml");
-    atomic::write(&candidates, stream(&gone).as_bytes(), false)
-        .map_err(|e| Failure::new(e.to_string()))?;
+    write_stream(&candidates, &gone, false)?;
     let live = ctx
         .run(
             &ctx.cmd(
@@ -265,8 +270,7 @@ async fn prune(cluster: &str, context: &str, current: &[Value], ctx: &Ctx) -> Re
         return Ok(());
     }
     let prune = ctx.scratch.join("prune.yaml");
-    atomic::write(&prune, stream(&owned).as_bytes(), false)
-        .map_err(|e| Failure::new(e.to_string()))?;
+    write_stream(&prune, &owned, false)?;
     ctx.run(
         &ctx.cmd(
             "kubectl",
@@ -374,8 +378,7 @@ pub async fn refresh(context: &str, ctx: &Ctx) -> Result<String, Failure> {
         .filter(|o| o.get("kind").and_then(|k| k.as_str()) != Some("Secret"))
         .collect();
     let file = ctx.scratch.join("refresh.yaml");
-    atomic::write(&file, stream(&objects).as_bytes(), false)
-        .map_err(|e| Failure::new(e.to_string()))?;
+    write_stream(&file, &objects, false)?;
     // Exit 1 means "differences found", not failure.
     let out = ctx
         .run(

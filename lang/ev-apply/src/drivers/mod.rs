@@ -110,7 +110,49 @@ pub struct Ctx {
     pub force: bool,
 }
 
+/// The file name stem of an action's log and scratch directory
+/// (`eight:yuto.sh` → `eight_yuto.sh`).
+pub fn file_stem(id: &str) -> String {
+    id.replace([':', '/'], "_")
+}
+
 impl Ctx {
+    /// The context of action `id` in run `run`: its log is created at
+    /// `.ev/logs/<run>/<action>.log`; no files, secrets or previous state yet.
+    pub fn new(
+        root: &std::path::Path,
+        run: &str,
+        id: &str,
+        kill: watch::Receiver<bool>,
+        timeout: Duration,
+    ) -> std::io::Result<Ctx> {
+        let stem = file_stem(id);
+        Ok(Ctx {
+            id: id.to_string(),
+            root: root.to_path_buf(),
+            build: root.join(".ev/build"),
+            scratch: root.join(".ev/run").join(run).join(&stem),
+            env: crate::process::base_env(),
+            log: Log::create(&root.join(".ev/logs").join(run).join(format!("{stem}.log")))?,
+            timeout,
+            kill,
+            secrets: Vec::new(),
+            files: BTreeMap::new(),
+            previous: BTreeMap::new(),
+            previous_outputs: BTreeMap::new(),
+            force: false,
+        })
+    }
+
+    /// With what the state recorded for the action (if anything).
+    pub fn with_previous(mut self, previous: Option<&ev_core::plan::state::ActionState>) -> Ctx {
+        if let Some(p) = previous {
+            self.previous = p.files.clone();
+            self.previous_outputs = p.outputs.clone();
+        }
+        self
+    }
+
     /// Runs a tool with this action's log, timeout and kill switch.
     pub async fn run(&self, cmd: &Cmd, ok_codes: &[i32]) -> Result<Captured, RunError> {
         let mut kill = self.kill.clone();

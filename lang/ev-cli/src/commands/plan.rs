@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use ev_core::plan::diff::{
-    actions_digest, digest_files, guardrails, program_digest, render_human, target, Basis,
+    actions_digest, digest_files, guardrails, program_digest, render_targeted, target, Basis,
     PlanError,
 };
 use ev_core::plan::state::{State, STATE_PATH};
@@ -123,15 +123,7 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
     out.stdout = if json {
         plan_json
     } else {
-        let mut text = String::new();
-        if !pulled_in.is_empty() {
-            text.push_str(&format!(
-                "Targeting {}; also planning what they depend on: {}\n\n",
-                targets.join(", "),
-                pulled_in.join(", ")
-            ));
-        }
-        text.push_str(&render_human(&plan));
+        let mut text = render_targeted(&plan, &targets, &pulled_in);
         if refresh {
             text.push_str(&refresh_live(settings, &loaded, &graph, &plan, &state));
         }
@@ -149,9 +141,8 @@ pub fn plan_error(errors: &[PlanError]) -> Output {
         ..Output::default()
     };
     for e in errors {
-        let (message, help) = e.message();
-        out.stderr
-            .push_str(&format!("error[{}]: {message}\n  help: {help}\n", e.code()));
+        out.stderr.push_str(&e.render());
+        out.stderr.push('\n');
     }
     out.stderr
         .push_str("the plan was refused; nothing was saved\n");

@@ -226,6 +226,24 @@ impl Repo {
         );
     }
 
+    /// Asserts a secret's canary value is in none of these outputs and in
+    /// no file below the repository (state, logs, build, exports) other
+    /// than the test key itself.
+    pub fn assert_no_leak(&self, runs: &[&Run], canary: &str) {
+        for run in runs {
+            assert!(
+                !run.all().contains(canary),
+                "the secret leaked into ev's output"
+            );
+        }
+        let leaks: Vec<String> = self
+            .files_containing(canary)
+            .into_iter()
+            .filter(|p| !p.ends_with("test-only.agekey"))
+            .collect();
+        assert!(leaks.is_empty(), "the secret leaked into {leaks:?}");
+    }
+
     /// Every file below the repository (state, logs, build, exports) holding `needle`.
     pub fn files_containing(&self, needle: &str) -> Vec<String> {
         let mut hits = Vec::new();

@@ -384,6 +384,21 @@ pub fn render_human(plan: &Plan) -> String {
     out
 }
 
+/// The plan for people when it was restricted to `targets`: which actions
+/// were pulled in as their dependencies, then the plan.
+pub fn render_targeted(plan: &Plan, targets: &[String], pulled_in: &[String]) -> String {
+    let mut text = String::new();
+    if !pulled_in.is_empty() {
+        text.push_str(&format!(
+            "Targeting {}; also planning what they depend on: {}\n\n",
+            targets.join(", "),
+            pulled_in.join(", ")
+        ));
+    }
+    text.push_str(&render_human(plan));
+    text
+}
+
 /// A plan that guardrails refuse.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PlanError {
@@ -418,6 +433,12 @@ impl PlanError {
             PlanError::LargeDeletion { .. } => "E0502",
             PlanError::UnknownTarget { .. } => "E0503",
         }
+    }
+
+    /// `error[CODE]: message` and its help line, as printed.
+    pub fn render(&self) -> String {
+        let (message, help) = self.message();
+        format!("error[{}]: {message}\n  help: {help}", self.code())
     }
 
     /// The message and help.

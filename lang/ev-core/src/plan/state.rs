@@ -166,6 +166,26 @@ impl State {
         Ok(applied)
     }
 
+    /// Reads the state through `fs`, with any journal left by an
+    /// interrupted apply replayed (nothing is written). The text is `None`
+    /// when there is no state; errors name the file.
+    pub fn load(fs: &dyn crate::fs::FileSystem) -> Result<(State, Option<String>), String> {
+        let read = |path: &str| match fs.read(path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("cannot read {path}: {e}")),
+        };
+        let (mut state, mut text) = match read(STATE_PATH)? {
+            Some(text) => (State::parse(&text).map_err(|e| e.to_string())?, Some(text)),
+            None => (State::empty(), None),
+        };
+        if let Some(journal) = read(JOURNAL_PATH)? {
+            state.replay(&journal).map_err(|e| e.to_string())?;
+            text = Some(state.to_text());
+        }
+        Ok((state, text))
+    }
+
     /// The state as written to disk (pretty, stable key order).
     pub fn to_text(&self) -> String {
         let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
