@@ -125,6 +125,13 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Run the language server on stdin/stdout (for editors: diagnostics,
+    /// hover, definition, references, rename, symbols, completion, formatting).
+    Lsp {
+        /// Accepted for editors that pass it; stdio is the only transport.
+        #[arg(long)]
+        stdio: bool,
+    },
     /// Remove a stale apply lock (its id is in the message that reported it).
     ForceUnlock {
         /// The lock's id.

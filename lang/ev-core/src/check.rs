@@ -6,7 +6,7 @@ use ev_syntax::Span;
 use crate::diagnostic::Diagnostic;
 use crate::error::eval_diagnostics;
 use crate::eval::Evaluator;
-use crate::ir::ResourceId;
+use crate::ir::{ModuleId, ResourceId};
 use crate::program::{Binding, Program};
 use crate::value::Value;
 
@@ -15,7 +15,35 @@ use crate::value::Value;
 /// of user modules. Duplicates (one failing value reached twice) are removed.
 pub fn check(program: &Program, ev: &Evaluator<'_>) -> Vec<Diagnostic> {
     let mut out = program.diagnostics.clone();
+    out.extend(resource_diagnostics(program, ev, None));
+    for (i, module) in program.modules.iter().enumerate() {
+        if !module.is_stdlib {
+            out.extend(export_diagnostics(program, ev, ModuleId(i as u32)));
+        }
+    }
+    dedup(out)
+}
+
+/// The evaluation and schema diagnostics of one module: its resources and
+/// its exported values (what [`check`] reports for them). The language
+/// server checks module by module, so unchanged modules keep their results.
+pub fn check_module(program: &Program, ev: &Evaluator<'_>, module: ModuleId) -> Vec<Diagnostic> {
+    let mut out = resource_diagnostics(program, ev, Some(module));
+    out.extend(export_diagnostics(program, ev, module));
+    dedup(out)
+}
+
+/// Evaluates and checks every resource (of `module`, when given).
+fn resource_diagnostics(
+    program: &Program,
+    ev: &Evaluator<'_>,
+    module: Option<ModuleId>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
     for (i, res) in program.resources.iter().enumerate() {
+        if module.is_some_and(|m| m != res.module) {
+            continue;
+        }
         let result = ev
             .resource(ResourceId(i as u32), res.name_span)
             .and_then(|v| ev.deep_force(&v, res.name_span));
@@ -23,25 +51,33 @@ pub fn check(program: &Program, ev: &Evaluator<'_>) -> Vec<Diagnostic> {
             out.extend(eval_diagnostics(&e));
         }
     }
-    for module in program.modules.iter().filter(|m| !m.is_stdlib) {
-        for (_, binding) in &module.exports {
-            let Binding::Global(g) = binding else {
-                continue;
-            };
-            let span = program
-                .global(*g)
-                .map(|d| d.span)
-                .unwrap_or(Span::new(module.file, 0, 0));
-            let result = ev.global(*g, span).and_then(|v| match v {
-                Value::Func(_) | Value::Schema(_) => Ok(()),
-                v => ev.deep_force(&v, span),
-            });
-            if let Err(e) = result {
-                out.extend(eval_diagnostics(&e));
-            }
+    out
+}
+
+/// Evaluates every exported value of `module` (functions and schemas are
+/// checked where they are used).
+fn export_diagnostics(program: &Program, ev: &Evaluator<'_>, module: ModuleId) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let Some(info) = program.module(module) else {
+        return out;
+    };
+    for (_, binding) in &info.exports {
+        let Binding::Global(g) = binding else {
+            continue;
+        };
+        let span = program
+            .global(*g)
+            .map(|d| d.span)
+            .unwrap_or(Span::new(info.file, 0, 0));
+        let result = ev.global(*g, span).and_then(|v| match v {
+            Value::Func(_) | Value::Schema(_) => Ok(()),
+            v => ev.deep_force(&v, span),
+        });
+        if let Err(e) = result {
+            out.extend(eval_diagnostics(&e));
         }
     }
-    dedup(out)
+    out
 }
 
 /// Removes repeated diagnostics, keeping the first of each.

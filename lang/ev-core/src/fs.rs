@@ -69,6 +69,16 @@ impl MemFs {
     pub fn insert(&mut self, path: impl Into<String>, text: impl Into<String>) {
         self.files.insert(path.into(), text.into());
     }
+
+    /// Removes a file; true when it was there.
+    pub fn remove(&mut self, path: &str) -> bool {
+        self.files.remove(path).is_some()
+    }
+
+    /// Every file's path, in no particular order.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.files.keys().map(|p| p.as_str())
+    }
 }
 
 impl FileSystem for MemFs {

@@ -7,9 +7,11 @@
 pub mod builtins;
 pub mod check;
 pub mod diagnostic;
+pub mod diagnostic_docs;
 pub mod error;
 pub mod eval;
 pub mod fs;
+pub mod ide;
 pub mod intern;
 pub mod ir;
 pub mod model;

@@ -63,6 +63,8 @@ pub struct KindDef {
     pub schema: Type,
     /// The declaration.
     pub span: Span,
+    /// The name as written.
+    pub name_span: Span,
     /// The declaring module.
     pub module: ModuleId,
 }
@@ -93,8 +95,8 @@ pub struct ModuleInfo {
     pub path: String,
     /// Its source file.
     pub file: FileId,
-    /// The parse result (AST, comments).
-    pub parsed: Parsed,
+    /// The parse result (AST, comments), shared with the parse cache.
+    pub parsed: Rc<Parsed>,
     /// Top-level bindings, by slot.
     pub globals: Vec<GlobalDef>,
     /// Every name defined or imported at the top level.
@@ -105,6 +107,13 @@ pub struct ModuleInfo {
     pub is_stdlib: bool,
     /// Imports: (normalized path, path span).
     imports: Vec<(String, Span)>,
+}
+
+impl ModuleInfo {
+    /// The modules this one imports (normalized paths), in source order.
+    pub fn imported_paths(&self) -> impl Iterator<Item = &str> {
+        self.imports.iter().map(|(p, _)| p.as_str())
+    }
 }
 
 /// A loaded, resolved program.
@@ -124,7 +133,54 @@ pub struct Program {
     pub prelude: HashMap<Sym, Binding>,
     /// Syntax and resolve errors.
     pub diagnostics: Vec<Diagnostic>,
+    /// Every resolved name occurrence (uses and local definitions), for the
+    /// editor queries: definition, references, rename.
+    pub names: Vec<NameUse>,
     schema_globals: HashSet<GlobalRef>,
+}
+
+/// One occurrence of a name in the source and what it resolved to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NameUse {
+    /// Where the name is written.
+    pub span: Span,
+    /// What it refers to.
+    pub target: NameTarget,
+}
+
+/// What a name occurrence refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NameTarget {
+    /// A top-level `let` or `schema`.
+    Global(GlobalRef),
+    /// A resource declaration.
+    Resource(ResourceId),
+    /// A resource kind (its declaration, a resource's kind, a `Ref` type).
+    Kind(KindId),
+    /// A kind used as a value: all its resources (`machine.methanol`).
+    KindCollection(KindId),
+    /// A whole module (an import path or alias).
+    Module(ModuleId),
+    /// A builtin function.
+    Builtin(Builtin),
+    /// A local binding (`let ... in`, a parameter, a `for` variable), by
+    /// the span of its definition.
+    Local(Span),
+}
+
+/// Parsed files kept between loads (the language server re-parses only the
+/// buffers that changed). Keyed by path; an entry is reused when the text
+/// and the file id it was parsed under are the same.
+#[derive(Default)]
+pub struct ParseCache {
+    entries: HashMap<String, (std::sync::Arc<str>, FileId, Rc<Parsed>)>,
+}
+
+impl ParseCache {
+    /// An empty cache.
+    pub fn new() -> ParseCache {
+        ParseCache::default()
+    }
 }
 
 impl Program {
@@ -178,10 +234,12 @@ impl Program {
             return Err(Vec::new());
         };
         let mut errors = Vec::new();
+        let mut names = Vec::new();
         let node = {
-            let mut c = Compiler::new(self, module, &mut errors);
+            let mut c = Compiler::new(self, module, &mut errors, &mut names);
             c.expr(&expr)
         };
+        self.names.extend(names);
         if errors.is_empty() {
             Ok(node)
         } else {
@@ -243,6 +301,16 @@ pub fn load(fs: &dyn FileSystem, entry: &str) -> Program {
 
 /// Loads `entry` with the given standard library files.
 pub fn load_with(fs: &dyn FileSystem, entry: &str, stdlib: &[(&str, &str)]) -> Program {
+    load_cached(fs, entry, stdlib, &mut ParseCache::new())
+}
+
+/// Loads `entry`, reusing (and refreshing) the parses in `cache`.
+pub fn load_cached(
+    fs: &dyn FileSystem,
+    entry: &str,
+    stdlib: &[(&str, &str)],
+    cache: &mut ParseCache,
+) -> Program {
     let mut loader = Loader {
         fs,
         sources: SourceMap::new(),
@@ -250,6 +318,7 @@ pub fn load_with(fs: &dyn FileSystem, entry: &str, stdlib: &[(&str, &str)]) -> P
         by_path: HashMap::new(),
         errors: Vec::new(),
         syntax: Vec::new(),
+        cache,
     };
     for (path, text) in stdlib {
         loader.add_module(path, text.to_string(), true);
@@ -274,8 +343,13 @@ pub fn load_with(fs: &dyn FileSystem, entry: &str, stdlib: &[(&str, &str)]) -> P
         modules,
         errors,
         syntax,
+        cache,
         ..
     } = loader;
+    // Forget files that are no longer part of the program.
+    cache
+        .entries
+        .retain(|path, _| modules.iter().any(|m| &m.path == path));
     let mut program = Program {
         sources,
         modules,
@@ -284,11 +358,14 @@ pub fn load_with(fs: &dyn FileSystem, entry: &str, stdlib: &[(&str, &str)]) -> P
         entry: entry_id,
         prelude: HashMap::new(),
         diagnostics: Vec::new(),
+        names: Vec::new(),
         schema_globals: HashSet::new(),
     };
     let mut resolve_errors = errors;
-    declare_all(&mut program, &order, &mut resolve_errors);
-    compile_all(&mut program, &order, &mut resolve_errors);
+    let mut names = Vec::new();
+    declare_all(&mut program, &order, &mut resolve_errors, &mut names);
+    compile_all(&mut program, &order, &mut resolve_errors, &mut names);
+    program.names = names;
     let mut diagnostics: Vec<Diagnostic> = syntax.iter().map(syntax_diagnostic).collect();
     diagnostics.extend(resolve_errors.iter().map(resolve_diagnostic));
     program.diagnostics = diagnostics;
@@ -302,6 +379,7 @@ struct Loader<'a> {
     by_path: HashMap<String, ModuleId>,
     errors: Vec<ResolveError>,
     syntax: Vec<ev_syntax::SyntaxError>,
+    cache: &'a mut ParseCache,
 }
 
 impl Loader<'_> {
@@ -312,7 +390,16 @@ impl Loader<'_> {
             .get(file)
             .map(|f| f.text.clone())
             .unwrap_or_else(|| "".into());
-        let parsed = parse_module(&src, file);
+        let parsed = match self.cache.entries.get(path) {
+            Some((text, id, parsed)) if *id == file && **text == *src => parsed.clone(),
+            _ => {
+                let parsed = Rc::new(parse_module(&src, file));
+                self.cache
+                    .entries
+                    .insert(path.to_string(), (src.clone(), file, parsed.clone()));
+                parsed
+            }
+        };
         self.syntax.extend(parsed.errors.iter().cloned());
         let id = ModuleId(self.modules.len() as u32);
         self.by_path.insert(path.to_string(), id);
@@ -484,14 +571,20 @@ impl Loader<'_> {
 }
 
 /// Pass 1: assign slots and ids to every top-level item and build module scopes.
-fn declare_all(program: &mut Program, order: &[ModuleId], errors: &mut Vec<ResolveError>) {
+fn declare_all(
+    program: &mut Program,
+    order: &[ModuleId],
+    errors: &mut Vec<ResolveError>,
+    names: &mut Vec<NameUse>,
+) {
     let mut resource_names: HashMap<(KindId, String), Span> = HashMap::new();
     for &mid in order {
         let Some(module) = program.modules.get(mid.0 as usize) else {
             continue;
         };
         let is_stdlib = module.is_stdlib;
-        let items = module.parsed.module.items.clone();
+        let parsed = module.parsed.clone();
+        let items = &parsed.module.items;
         let imports = module.imports.clone();
         let src = program
             .sources
@@ -530,7 +623,7 @@ fn declare_all(program: &mut Program, order: &[ModuleId], errors: &mut Vec<Resol
                 .get(mid.0 as usize)
                 .and_then(|m| m.parsed.doc_before(&src, offset))
         };
-        for item in &items {
+        for item in items.iter() {
             match &item.kind {
                 ItemKind::Import(imp) => {
                     // Imports were resolved in source order, skipping invalid paths.
@@ -540,6 +633,12 @@ fn declare_all(program: &mut Program, order: &[ModuleId], errors: &mut Vec<Resol
                         .and_then(|(p, _)| program.modules.iter().position(|m| &m.path == p))
                         .map(|i| ModuleId(i as u32));
                     let usable = normalized.is_some() && target.is_some();
+                    if let Some(t) = target.filter(|_| usable) {
+                        names.push(NameUse {
+                            span: imp.path.span,
+                            target: NameTarget::Module(t),
+                        });
+                    }
                     if let Some(alias) = &imp.alias {
                         let binding = match target {
                             Some(t) if usable => Binding::Module(t),
@@ -559,7 +658,21 @@ fn declare_all(program: &mut Program, order: &[ModuleId], errors: &mut Vec<Resol
                                 match target_module
                                     .and_then(|m| m.exports.iter().find(|(s, _)| *s == sym))
                                 {
-                                    Some((_, b)) => *b,
+                                    Some((_, b)) => {
+                                        if let Some(target) = name_target(*b) {
+                                            names.push(NameUse {
+                                                span: name.name.span,
+                                                target,
+                                            });
+                                            if let Some(alias) = &name.alias {
+                                                names.push(NameUse {
+                                                    span: alias.span,
+                                                    target,
+                                                });
+                                            }
+                                        }
+                                        *b
+                                    }
                                     None => {
                                         let candidates: Vec<&str> = target_module
                                             .map(|m| {
@@ -638,6 +751,7 @@ fn declare_all(program: &mut Program, order: &[ModuleId], errors: &mut Vec<Resol
                         name: sym,
                         schema: Type::Any,
                         span: item.span,
+                        name_span: name.span,
                         module: mid,
                     });
                     if item.exported {
@@ -661,12 +775,18 @@ fn declare_all(program: &mut Program, order: &[ModuleId], errors: &mut Vec<Resol
         }
         // Resources: their kind must be resolvable now (kinds are declared above
         // or in imported modules, which come earlier in `order`).
-        for item in &items {
+        for item in items.iter() {
             let ItemKind::Resource(res) = &item.kind else {
                 continue;
             };
             let kind = match lookup_top(program, mid, &res.kind.name) {
-                Some(Binding::Kind(k)) => Some(k),
+                Some(Binding::Kind(k)) => {
+                    names.push(NameUse {
+                        span: res.kind.span,
+                        target: NameTarget::Kind(k),
+                    });
+                    Some(k)
+                }
                 Some(Binding::Poisoned) => None,
                 Some(_) => {
                     errors.push(ResolveError::NotAKind {
@@ -742,6 +862,18 @@ fn declare_all(program: &mut Program, order: &[ModuleId], errors: &mut Vec<Resol
     }
 }
 
+/// What a binding refers to, for the name index.
+fn name_target(binding: Binding) -> Option<NameTarget> {
+    match binding {
+        Binding::Global(g) => Some(NameTarget::Global(g)),
+        Binding::Resource(r) => Some(NameTarget::Resource(r)),
+        Binding::Kind(k) => Some(NameTarget::Kind(k)),
+        Binding::Module(m) => Some(NameTarget::Module(m)),
+        Binding::Builtin(b) => Some(NameTarget::Builtin(b)),
+        Binding::Poisoned | Binding::Ambiguous => None,
+    }
+}
+
 /// Looks a name up at the top level of a module: its scope, then the prelude.
 fn lookup_top(program: &Program, module: ModuleId, name: &str) -> Option<Binding> {
     let sym = Sym::new(name);
@@ -758,23 +890,29 @@ fn lookup_top(program: &Program, module: ModuleId, name: &str) -> Option<Binding
 }
 
 /// Pass 2: compile every expression.
-fn compile_all(program: &mut Program, order: &[ModuleId], errors: &mut Vec<ResolveError>) {
+fn compile_all(
+    program: &mut Program,
+    order: &[ModuleId],
+    errors: &mut Vec<ResolveError>,
+    names: &mut Vec<NameUse>,
+) {
     for &mid in order {
         let Some(module) = program.modules.get(mid.0 as usize) else {
             continue;
         };
-        let items = module.parsed.module.items.clone();
+        let parsed = module.parsed.clone();
+        let items = &parsed.module.items;
         let src = program
             .sources
             .get(module.file)
             .map(|f| f.text.clone())
             .unwrap_or_else(|| "".into());
         let mut slot = 0usize;
-        for item in &items {
+        for item in items.iter() {
             match &item.kind {
                 ItemKind::Let { name, value } => {
                     let mut node = {
-                        let mut c = Compiler::new(program, mid, errors);
+                        let mut c = Compiler::new(program, mid, errors, names);
                         c.expr(value)
                     };
                     if let Ir::Lambda(def) = &mut node.ir {
@@ -787,7 +925,7 @@ fn compile_all(program: &mut Program, order: &[ModuleId], errors: &mut Vec<Resol
                 }
                 ItemKind::Schema(schema) => {
                     let def = {
-                        let mut c = Compiler::new(program, mid, errors);
+                        let mut c = Compiler::new(program, mid, errors, names);
                         c.schema(schema, &src)
                     };
                     let span = schema.name.span;
@@ -804,7 +942,7 @@ fn compile_all(program: &mut Program, order: &[ModuleId], errors: &mut Vec<Resol
                 }
                 ItemKind::Kind { name, schema } => {
                     let ty = {
-                        let mut c = Compiler::new(program, mid, errors);
+                        let mut c = Compiler::new(program, mid, errors, names);
                         c.ty(schema)
                     };
                     let sym = Sym::new(&name.name);
@@ -818,7 +956,7 @@ fn compile_all(program: &mut Program, order: &[ModuleId], errors: &mut Vec<Resol
                 }
                 ItemKind::Resource(res) => {
                     let body = {
-                        let mut c = Compiler::new(program, mid, errors);
+                        let mut c = Compiler::new(program, mid, errors, names);
                         c.expr(&res.body)
                     };
                     let position = program
@@ -856,18 +994,41 @@ struct Compiler<'a> {
     program: &'a Program,
     module: ModuleId,
     errors: &'a mut Vec<ResolveError>,
-    /// Local frames, innermost last.
-    frames: Vec<Vec<Sym>>,
+    names: &'a mut Vec<NameUse>,
+    /// Local frames, innermost last: each name with its definition's span.
+    frames: Vec<Vec<(Sym, Span)>>,
 }
 
 impl<'a> Compiler<'a> {
-    fn new(program: &'a Program, module: ModuleId, errors: &'a mut Vec<ResolveError>) -> Self {
+    fn new(
+        program: &'a Program,
+        module: ModuleId,
+        errors: &'a mut Vec<ResolveError>,
+        names: &'a mut Vec<NameUse>,
+    ) -> Self {
         Compiler {
             program,
             module,
             errors,
+            names,
             frames: Vec::new(),
         }
+    }
+
+    /// Records a name occurrence for the editor queries.
+    fn note_name(&mut self, span: Span, target: NameTarget) {
+        self.names.push(NameUse { span, target });
+    }
+
+    /// Pushes a frame of local definitions (recorded as their own targets).
+    fn push_frame(&mut self, frame: Vec<(Sym, Span)>) {
+        for (_, span) in &frame {
+            self.names.push(NameUse {
+                span: *span,
+                target: NameTarget::Local(*span),
+            });
+        }
+        self.frames.push(frame);
     }
 
     fn node(ir: Ir, span: Span) -> Node {
@@ -877,14 +1038,27 @@ impl<'a> Compiler<'a> {
     fn lookup(&mut self, name: &str, span: Span) -> Ir {
         let sym = Sym::new(name);
         for (depth, frame) in self.frames.iter().rev().enumerate() {
-            if let Some(index) = frame.iter().rposition(|s| *s == sym) {
+            if let Some(index) = frame.iter().rposition(|(s, _)| *s == sym) {
+                let def = frame.get(index).map(|(_, d)| *d).unwrap_or(span);
+                self.note_name(span, NameTarget::Local(def));
                 return Ir::Local {
                     depth: depth as u32,
                     index: index as u32,
                 };
             }
         }
-        match lookup_top(self.program, self.module, name) {
+        let found = lookup_top(self.program, self.module, name);
+        match found {
+            // A kind in an expression reads all resources of that kind.
+            Some(Binding::Kind(k)) => self.note_name(span, NameTarget::KindCollection(k)),
+            Some(b) => {
+                if let Some(target) = name_target(b) {
+                    self.note_name(span, target);
+                }
+            }
+            None => {}
+        }
+        match found {
             Some(Binding::Global(g)) => Ir::Global(g),
             Some(Binding::Resource(r)) => Ir::Resource(r),
             Some(Binding::Kind(k)) => Ir::KindCollection(k),
@@ -927,7 +1101,7 @@ impl<'a> Compiler<'a> {
         let mut names: Vec<&'static str> = self
             .frames
             .iter()
-            .flat_map(|f| f.iter().map(|s| s.as_str()))
+            .flat_map(|f| f.iter().map(|(s, _)| s.as_str()))
             .collect();
         if let Some(m) = self.program.module(self.module) {
             names.extend(m.scope.keys().map(|s| s.as_str()));
@@ -937,6 +1111,30 @@ impl<'a> Compiler<'a> {
         }
         names.extend(Builtin::ALL.iter().map(|b| b.name()));
         names
+    }
+
+    /// Records `target.name` when the target is known statically: a kind's
+    /// resources (`machine.methanol`) or a module's exports (`m.name`).
+    fn record_member(&mut self, target: &Ir, name: &str, span: Span) {
+        let found = match target {
+            Ir::KindCollection(k) => self
+                .program
+                .resources
+                .iter()
+                .position(|r| r.kind == *k && r.name == name)
+                .map(|i| NameTarget::Resource(ResourceId(i as u32))),
+            Ir::ModuleExports(m) => {
+                let sym = Sym::new(name);
+                self.program
+                    .module(*m)
+                    .and_then(|m| m.exports.iter().find(|(s, _)| *s == sym))
+                    .and_then(|(_, b)| name_target(*b))
+            }
+            _ => None,
+        };
+        if let Some(target) = found {
+            self.note_name(span, target);
+        }
     }
 
     fn expr(&mut self, e: &ast::Expr) -> Node {
@@ -988,11 +1186,14 @@ impl<'a> Compiler<'a> {
             ExprKind::Select { target, field } => {
                 let target = Box::new(self.expr(target));
                 match &field.kind {
-                    KeyKind::Static(name) => Ir::Select {
+                    KeyKind::Static(name) => {
+                        self.record_member(&target.ir, name, field.span);
+                        Ir::Select {
                         target,
                         field: Sym::new(name),
                         field_span: field.span,
-                    },
+                    }
+                    }
                     KeyKind::Dynamic(key) => Ir::SelectDyn {
                         target,
                         key: Box::new(self.expr(key)),
@@ -1034,7 +1235,7 @@ impl<'a> Compiler<'a> {
                 }
             }
             ExprKind::Lambda { params, body } => {
-                let mut frame: Vec<Sym> = Vec::new();
+                let mut frame: Vec<(Sym, Span)> = Vec::new();
                 let mut defaults = Vec::new();
                 for param in params {
                     let default = param.default.as_ref().map(|d| {
@@ -1044,13 +1245,14 @@ impl<'a> Compiler<'a> {
                         node
                     });
                     defaults.push(default);
-                    frame.push(Sym::new(&param.name.name));
+                    frame.push((Sym::new(&param.name.name), param.name.span));
                 }
-                self.frames.push(frame.clone());
+                let params = frame.iter().map(|(s, _)| *s).collect();
+                self.push_frame(frame);
                 let body = self.expr(body);
                 self.frames.pop();
                 Ir::Lambda(Rc::new(LambdaDef {
-                    params: frame,
+                    params,
                     defaults,
                     body,
                     span,
@@ -1061,7 +1263,7 @@ impl<'a> Compiler<'a> {
                 let mut values = Vec::new();
                 for (name, value) in bindings {
                     values.push(Rc::new(self.expr(value)));
-                    self.frames.push(vec![Sym::new(&name.name)]);
+                    self.push_frame(vec![(Sym::new(&name.name), name.span)]);
                 }
                 let mut node = self.expr(body);
                 for value in values.into_iter().rev() {
@@ -1123,8 +1325,7 @@ impl<'a> Compiler<'a> {
             match clause {
                 ast::Clause::For { vars, iter } => {
                     let iter = self.expr(iter);
-                    self.frames
-                        .push(vars.iter().map(|v| Sym::new(&v.name)).collect());
+                    self.push_frame(vars.iter().map(|v| (Sym::new(&v.name), v.span)).collect());
                     out.push(IrClause::For {
                         iter,
                         vars: vars.len() as u32,
@@ -1267,7 +1468,8 @@ impl<'a> Compiler<'a> {
                 // `schema Record` wins over the builtin `Record`).
                 match lookup_top(self.program, self.module, &name.name) {
                     Some(Binding::Global(g)) if self.program.schema_globals.contains(&g) => {
-                        return Type::Schema(g, Sym::new(&name.name))
+                        self.note_name(name.span, NameTarget::Global(g));
+                        return Type::Schema(g, Sym::new(&name.name));
                     }
                     Some(Binding::Poisoned) => return Type::Any,
                     _ => {}
@@ -1288,7 +1490,10 @@ impl<'a> Compiler<'a> {
                     "Ref" => match args.first().map(|a| &a.kind) {
                         Some(ast::TypeKind::Named(kind_name, _)) => {
                             match lookup_top(self.program, self.module, &kind_name.name) {
-                                Some(Binding::Kind(k)) => Type::Ref(k, Sym::new(&kind_name.name)),
+                                Some(Binding::Kind(k)) => {
+                                    self.note_name(kind_name.span, NameTarget::Kind(k));
+                                    Type::Ref(k, Sym::new(&kind_name.name))
+                                }
                                 Some(Binding::Poisoned) => Type::Any,
                                 _ => {
                                     let names: Vec<&str> = self
@@ -1345,7 +1550,7 @@ impl<'a> Compiler<'a> {
     }
 
     fn schema(&mut self, schema: &ast::Schema, src: &str) -> SchemaDef {
-        let self_sym = Sym::new("self");
+        let self_sym = (Sym::new("self"), schema.name.span);
         let parsed = self.program.module(self.module).map(|m| &m.parsed);
         let mut fields = Vec::new();
         for f in &schema.fields {
@@ -1353,7 +1558,8 @@ impl<'a> Compiler<'a> {
             self.frames.push(vec![self_sym]);
             let default = f.default.as_ref().map(|d| Rc::new(self.expr(d)));
             self.frames.pop();
-            self.frames.push(vec![self_sym, Sym::new(&f.name.name)]);
+            self.frames
+                .push(vec![self_sym, (Sym::new(&f.name.name), f.name.span)]);
             let checks = f.checks.iter().map(|c| self.check(c)).collect();
             self.frames.pop();
             fields.push(SchemaFieldDef {

@@ -1258,7 +1258,7 @@ fn split_last_dot(word: &str) -> Option<(&str, &str)> {
     Some((&word[..i], &word[i + 1..]))
 }
 
-fn describe_type(v: &Value) -> String {
+pub(crate) fn describe_type(v: &Value) -> String {
     match v {
         Value::List(items) => format!("List ({} items)", items.len()),
         Value::Record(r) => format!("Record ({} fields)", r.len()),
@@ -1266,7 +1266,7 @@ fn describe_type(v: &Value) -> String {
     }
 }
 
-fn schema_doc(schema: &crate::schema::SchemaDef) -> String {
+pub(crate) fn schema_doc(schema: &crate::schema::SchemaDef) -> String {
     let mut out = format!("schema {}", schema.name.as_str());
     if let Some(doc) = &schema.doc {
         out.push_str(&format!("\n{doc}"));
@@ -1278,7 +1278,7 @@ fn schema_doc(schema: &crate::schema::SchemaDef) -> String {
     out
 }
 
-fn field_doc(f: &crate::schema::SchemaFieldDef) -> String {
+pub(crate) fn field_doc(f: &crate::schema::SchemaFieldDef) -> String {
     let marks = match (f.optional, f.default.is_some()) {
         (true, _) => " (optional)",
         (false, true) => " (has a default)",

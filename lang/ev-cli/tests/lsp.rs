@@ -1,0 +1,438 @@
+//! The language server harness: each `tests/lsp/*.lsp` file is one case
+//! holding the repository's files and the steps to run against `ev lsp`
+//! over stdio; the transcript of results is a snapshot.
+//!
+//! Case format (a line starting with `###` begins a section):
+//!
+//! ```text
+//! # What the case shows (comment lines before the first section).
+//! ### file PATH            the following lines are the file's text
+//! ### open PATH            didOpen with the file's current text
+//! ### change PATH L:C-L:C  replace that range with the following lines
+//!                          (without the final newline; empty = delete)
+//! ### diagnostics          wait for diagnostics and print every file's
+//! ### hover PATH L:C       (and definition, references, completion,
+//! ### rename PATH L:C NEW   prepare-rename, format PATH, symbols PATH,
+//! ### workspace-symbols QUERY)
+//! ```
+//!
+//! Positions are 1-based lines and columns in characters; the harness
+//! converts columns to UTF-16 code units as LSP requires, and back.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ev_lsp::client::Client;
+use ev_lsp::convert::{path_uri, uri_path};
+use serde_json::{json, Value};
+
+/// One harness case, parsed.
+struct Case {
+    files: Vec<(String, String)>,
+    steps: Vec<(String, Vec<String>, String)>,
+}
+
+fn parse_case(text: &str) -> Case {
+    let mut files = Vec::new();
+    let mut steps: Vec<(String, Vec<String>, String)> = Vec::new();
+    let mut current: Option<(String, Vec<String>, Vec<&str>)> = None;
+    let flush = |current: &mut Option<(String, Vec<String>, Vec<&str>)>,
+                 files: &mut Vec<(String, String)>,
+                 steps: &mut Vec<(String, Vec<String>, String)>| {
+        if let Some((cmd, args, body)) = current.take() {
+            if cmd == "file" {
+                let mut text = body.join("\n");
+                text.push('\n');
+                files.push((args.first().cloned().unwrap_or_default(), text));
+            } else {
+                steps.push((cmd, args, body.join("\n")));
+            }
+        }
+    };
+    for line in text.lines() {
+        if let Some(header) = line.strip_prefix("### ") {
+            flush(&mut current, &mut files, &mut steps);
+            let mut words = header.split_whitespace().map(str::to_string);
+            let cmd = words.next().unwrap_or_default();
+            current = Some((cmd, words.collect(), Vec::new()));
+        } else if let Some((_, _, body)) = current.as_mut() {
+            body.push(line);
+        }
+    }
+    flush(&mut current, &mut files, &mut steps);
+    Case { files, steps }
+}
+
+/// `L:C` (1-based, characters) to an LSP position in `text`.
+fn lsp_position(text: &str, at: &str) -> Value {
+    let (l, c) = at.split_once(':').expect("position is L:C");
+    let line: usize = l.parse::<usize>().expect("line") - 1;
+    let col: usize = c.parse::<usize>().expect("column") - 1;
+    let line_text = text.lines().nth(line).unwrap_or("");
+    let units: usize = line_text.chars().take(col).map(char::len_utf16).sum();
+    json!({ "line": line, "character": units })
+}
+
+/// An LSP position back to `L:C` (characters), given the file's text.
+fn show_position(text: &str, pos: &Value) -> String {
+    let line = pos["line"].as_u64().unwrap_or(0) as usize;
+    let units = pos["character"].as_u64().unwrap_or(0) as usize;
+    let line_text = text.lines().nth(line).unwrap_or("");
+    let mut seen = 0;
+    let mut chars = 0;
+    for c in line_text.chars() {
+        if seen >= units {
+            break;
+        }
+        seen += c.len_utf16();
+        chars += 1;
+    }
+    format!("{}:{}", line + 1, chars + 1)
+}
+
+struct Harness {
+    root: PathBuf,
+    cache: PathBuf,
+    client: Client,
+    /// Texts of open documents (and their versions).
+    open: BTreeMap<String, (String, i64)>,
+    out: String,
+    /// The diagnostics the client shows, by URI.
+    latest: BTreeMap<String, Value>,
+}
+
+impl Harness {
+    fn uri(&self, path: &str) -> String {
+        path_uri(&self.root.join(path)).expect("uri").as_str().to_string()
+    }
+
+    /// A file's current text (open buffer or disk or cache).
+    fn text_of_uri(&self, uri: &str) -> (String, String) {
+        let file = uri_path(&uri.parse().expect("uri")).expect("file uri");
+        let shown = file
+            .strip_prefix(&self.root)
+            .map(|p| p.display().to_string())
+            .or_else(|_| {
+                file.strip_prefix(&self.cache)
+                    .map(|p| format!("<cache>/{}", p.display().to_string().replace("0.1.0/", "")))
+            })
+            .unwrap_or_else(|_| file.display().to_string());
+        let rel = file.strip_prefix(&self.root).ok().map(|p| p.display().to_string());
+        let text = rel
+            .and_then(|r| self.open.get(&r).map(|(t, _)| t.clone()))
+            .unwrap_or_else(|| std::fs::read_to_string(&file).unwrap_or_default());
+        (shown, text)
+    }
+
+    fn show_range(&self, uri: &str, range: &Value) -> String {
+        let (path, text) = self.text_of_uri(uri);
+        format!(
+            "{path}:{}-{}",
+            show_position(&text, &range["start"]),
+            show_position(&text, &range["end"])
+        )
+    }
+
+    fn doc_position(&self, path: &str, at: &str) -> Value {
+        let text = self
+            .open
+            .get(path)
+            .map(|(t, _)| t.clone())
+            .unwrap_or_else(|| std::fs::read_to_string(self.root.join(path)).unwrap_or_default());
+        json!({ "textDocument": { "uri": self.uri(path) }, "position": lsp_position(&text, at) })
+    }
+
+    fn step(&mut self, cmd: &str, args: &[String], body: &str) {
+        let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
+        self.out.push_str(&format!("### {cmd} {}\n", args.join(" ")));
+        match cmd {
+            "open" => {
+                let path = arg(0);
+                let text = std::fs::read_to_string(self.root.join(&path)).unwrap_or_default();
+                self.client
+                    .notify(
+                        "textDocument/didOpen",
+                        json!({ "textDocument": {
+                            "uri": self.uri(&path), "languageId": "ev", "version": 1, "text": text
+                        }}),
+                    )
+                    .expect("didOpen");
+                self.open.insert(path, (text, 1));
+            }
+            "change" => {
+                let path = arg(0);
+                let (start, end) = arg(1).split_once('-').map(|(a, b)| (a.to_string(), b.to_string())).expect("range L:C-L:C");
+                let (mut text, version) = self.open.get(&path).cloned().expect("change an open file");
+                let s = lsp_position(&text, &start);
+                let e = lsp_position(&text, &end);
+                let byte = |pos: &Value| {
+                    let line = pos["line"].as_u64().unwrap_or(0) as usize;
+                    let units = pos["character"].as_u64().unwrap_or(0) as usize;
+                    let line_start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
+                    let mut seen = 0;
+                    let mut offset = line_start;
+                    for c in text[line_start..].chars() {
+                        if seen >= units || c == '\n' {
+                            break;
+                        }
+                        seen += c.len_utf16();
+                        offset += c.len_utf8();
+                    }
+                    offset
+                };
+                let (bs, be) = (byte(&s), byte(&e));
+                text.replace_range(bs..be, body);
+                let version = version + 1;
+                self.client
+                    .notify(
+                        "textDocument/didChange",
+                        json!({
+                            "textDocument": { "uri": self.uri(&path), "version": version },
+                            "contentChanges": [{ "range": { "start": s, "end": e }, "text": body }]
+                        }),
+                    )
+                    .expect("didChange");
+                self.open.insert(path, (text, version));
+            }
+            "diagnostics" => self.diagnostics(),
+            "hover" => {
+                let r = self.client.request("textDocument/hover", self.doc_position(&arg(0), &arg(1)));
+                match r {
+                    Ok(Value::Null) => self.out.push_str("(nothing)\n"),
+                    Ok(v) => {
+                        let range = self.show_range(&self.uri(&arg(0)), &v["range"]);
+                        self.out.push_str(&format!("range {range}\n{}\n", v["contents"]["value"].as_str().unwrap_or("")));
+                    }
+                    Err(e) => self.out.push_str(&format!("error: {e}\n")),
+                }
+            }
+            "definition" => {
+                let r = self.client.request("textDocument/definition", self.doc_position(&arg(0), &arg(1)));
+                self.locations(r);
+            }
+            "references" => {
+                let mut params = self.doc_position(&arg(0), &arg(1));
+                params["context"] = json!({ "includeDeclaration": arg(2) != "no-declaration" });
+                let r = self.client.request("textDocument/references", params);
+                self.locations(r);
+            }
+            "completion" => {
+                let r = self.client.request("textDocument/completion", self.doc_position(&arg(0), &arg(1)));
+                match r {
+                    Ok(v) => {
+                        let mut items: Vec<Value> = v.as_array().cloned().unwrap_or_default();
+                        items.sort_by_key(|i| (i["sortText"].as_str().unwrap_or("").to_string(), i["label"].as_str().unwrap_or("").to_string()));
+                        let limit = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(12);
+                        for i in items.iter().take(limit) {
+                            let edit = &i["textEdit"];
+                            let range = self.show_range(&self.uri(&arg(0)), &edit["range"]);
+                            self.out.push_str(&format!(
+                                "{} [{}] {} -> {:?} at {range}\n",
+                                i["label"].as_str().unwrap_or(""),
+                                i["kind"],
+                                i["detail"].as_str().unwrap_or(""),
+                                edit["newText"].as_str().unwrap_or(""),
+                            ));
+                        }
+                        if items.len() > limit {
+                            self.out.push_str(&format!("({} more)\n", items.len() - limit));
+                        }
+                        if let Some(doc) = items.first().and_then(|i| i["documentation"]["value"].as_str()) {
+                            self.out.push_str(&format!("first item's documentation:\n{doc}\n"));
+                        }
+                    }
+                    Err(e) => self.out.push_str(&format!("error: {e}\n")),
+                }
+            }
+            "prepare-rename" => {
+                let r = self.client.request("textDocument/prepareRename", self.doc_position(&arg(0), &arg(1)));
+                match r {
+                    Ok(v) => {
+                        let range = self.show_range(&self.uri(&arg(0)), &v);
+                        self.out.push_str(&format!("{range}\n"));
+                    }
+                    Err(e) => self.out.push_str(&format!("error: {e}\n")),
+                }
+            }
+            "rename" => {
+                let mut params = self.doc_position(&arg(0), &arg(1));
+                params["newName"] = json!(arg(2));
+                match self.client.request("textDocument/rename", params) {
+                    Ok(v) => {
+                        let mut lines = Vec::new();
+                        for (uri, edits) in v["changes"].as_object().cloned().unwrap_or_default() {
+                            for e in edits.as_array().cloned().unwrap_or_default() {
+                                lines.push(format!("{} -> {:?}", self.show_range(&uri, &e["range"]), e["newText"].as_str().unwrap_or("")));
+                            }
+                        }
+                        lines.sort();
+                        for l in lines {
+                            self.out.push_str(&format!("{l}\n"));
+                        }
+                    }
+                    Err(e) => self.out.push_str(&format!("error: {e}\n")),
+                }
+            }
+            "format" => {
+                let r = self.client.request(
+                    "textDocument/formatting",
+                    json!({ "textDocument": { "uri": self.uri(&arg(0)) }, "options": { "tabSize": 2, "insertSpaces": true } }),
+                );
+                match r {
+                    Ok(v) => match v.as_array().and_then(|a| a.first()) {
+                        Some(edit) => self.out.push_str(&format!("{}\n", edit["newText"].as_str().unwrap_or(""))),
+                        None => self.out.push_str("(already formatted)\n"),
+                    },
+                    Err(e) => self.out.push_str(&format!("error: {e}\n")),
+                }
+            }
+            "symbols" => {
+                let r = self.client.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": self.uri(&arg(0)) } }));
+                let uri = self.uri(&arg(0));
+                match r {
+                    Ok(v) => self.symbols(&uri, &v, 0),
+                    Err(e) => self.out.push_str(&format!("error: {e}\n")),
+                }
+            }
+            "workspace-symbols" => {
+                let r = self.client.request("workspace/symbol", json!({ "query": arg(0) }));
+                match r {
+                    Ok(v) => {
+                        for s in v.as_array().cloned().unwrap_or_default() {
+                            let at = self.show_range(s["location"]["uri"].as_str().unwrap_or(""), &s["location"]["range"]);
+                            self.out.push_str(&format!("{} [{}] {} at {at}\n", s["name"].as_str().unwrap_or(""), s["kind"], s["containerName"].as_str().unwrap_or("")));
+                        }
+                    }
+                    Err(e) => self.out.push_str(&format!("error: {e}\n")),
+                }
+            }
+            other => panic!("unknown step `{other}`"),
+        }
+    }
+
+    fn symbols(&mut self, uri: &str, v: &Value, depth: usize) {
+        for s in v.as_array().cloned().unwrap_or_default() {
+            let at = self.show_range(uri, &s["selectionRange"]);
+            self.out.push_str(&format!(
+                "{}{} [{}] {} at {at}\n",
+                "  ".repeat(depth),
+                s["name"].as_str().unwrap_or(""),
+                s["kind"],
+                s["detail"].as_str().unwrap_or("")
+            ));
+            self.symbols(uri, &s["children"], depth + 1);
+        }
+    }
+
+    fn locations(&mut self, r: Result<Value, String>) {
+        match r {
+            Ok(Value::Null) => self.out.push_str("(nothing)\n"),
+            Ok(v) => {
+                let list = v.as_array().cloned().unwrap_or_else(|| vec![v.clone()]);
+                if list.is_empty() {
+                    self.out.push_str("(nothing)\n");
+                }
+                for l in list {
+                    let uri = l["uri"].as_str().unwrap_or("").to_string();
+                    let at = self.show_range(&uri, &l["range"]);
+                    let (_, text) = self.text_of_uri(&uri);
+                    let line = l["range"]["start"]["line"].as_u64().unwrap_or(0) as usize;
+                    self.out.push_str(&format!("{at}  {}\n", text.lines().nth(line).unwrap_or("").trim()));
+                }
+            }
+            Err(e) => self.out.push_str(&format!("error: {e}\n")),
+        }
+    }
+
+    /// Waits for the diagnostics of the current versions and prints every
+    /// file's latest set (as an editor would show them).
+    fn diagnostics(&mut self) {
+        let wanted: BTreeMap<String, i64> = self.open.iter().map(|(p, (_, v))| (self.uri(p), *v)).collect();
+        let accept = |m: &Value| {
+            if m["method"] != "textDocument/publishDiagnostics" {
+                return false;
+            }
+            let p = &m["params"];
+            match wanted.get(p["uri"].as_str().unwrap_or("")) {
+                Some(v) => p["version"].as_i64() == Some(*v),
+                None => wanted.is_empty(),
+            }
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !self.client.notifications.iter().any(accept) {
+            assert!(std::time::Instant::now() < deadline, "no diagnostics for the current versions");
+            self.client.drain(Duration::from_millis(20));
+        }
+        // The rest of the batch follows at once.
+        self.client.drain(Duration::from_millis(200));
+        for m in self.client.notifications.drain(..) {
+            if m["method"] == "textDocument/publishDiagnostics" {
+                self.latest.insert(m["params"]["uri"].as_str().unwrap_or("").to_string(), m["params"].clone());
+            }
+        }
+        let all: Vec<(String, Value)> = self.latest.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut printed = false;
+        for (uri, params) in all {
+            for d in params["diagnostics"].as_array().cloned().unwrap_or_default() {
+                printed = true;
+                let at = self.show_range(&uri, &d["range"]);
+                let href = d["codeDescription"]["href"].as_str().unwrap_or("");
+                let page = href.rsplit('/').next().unwrap_or("");
+                self.out.push_str(&format!(
+                    "{at} {} [{}] {}\n",
+                    d["code"].as_str().unwrap_or(""),
+                    page,
+                    d["message"].as_str().unwrap_or("").replace('\n', "\n    ")
+                ));
+                for r in d["relatedInformation"].as_array().cloned().unwrap_or_default() {
+                    let at = self.show_range(r["location"]["uri"].as_str().unwrap_or(""), &r["location"]["range"]);
+                    self.out.push_str(&format!("    related {at}: {}\n", r["message"].as_str().unwrap_or("")));
+                }
+            }
+        }
+        if !printed {
+            self.out.push_str("(no diagnostics)\n");
+        }
+    }
+}
+
+fn ev_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ev"))
+}
+
+fn run_case(path: &Path) -> String {
+    let case = parse_case(&std::fs::read_to_string(path).expect("read case"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("repo");
+    let cache = dir.path().join("cache");
+    for (file, text) in &case.files {
+        let p = root.join(file);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+    std::fs::create_dir_all(&root).expect("mkdir root");
+    let client = Client::start(&ev_binary(), &["lsp"], &root, &cache).expect("start ev lsp");
+    let mut h = Harness {
+        root,
+        cache: cache.join("ev"),
+        client,
+        open: BTreeMap::new(),
+        out: String::new(),
+        latest: BTreeMap::new(),
+    };
+    for (cmd, args, body) in &case.steps {
+        h.step(cmd, args, body);
+    }
+    let status = h.client.shutdown().expect("shutdown");
+    assert!(status.success(), "ev lsp exited with {status}");
+    h.out
+}
+
+#[test]
+fn lsp_cases() {
+    insta::glob!("lsp/*.lsp", |path| {
+        let transcript = run_case(path);
+        insta::assert_snapshot!(transcript);
+    });
+}

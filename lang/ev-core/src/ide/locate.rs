@@ -1,0 +1,445 @@
+//! Finding what is under the cursor: in the AST (a field access, a resource
+//! declaration) and, for half-typed text the parser could not use, in the
+//! tokens (the records and lists enclosing the cursor).
+
+use std::ops::Range;
+
+use ev_syntax::ast::{self, Clause, Expr, ExprKind, ItemKind, KeyKind, StrPart};
+use ev_syntax::lexer::lex;
+use ev_syntax::token::{Keyword, Punct, Token};
+use ev_syntax::{FileId, Span};
+
+/// Whether `offset` is inside `span` (its end included: the cursor right
+/// after a name is on it).
+pub(crate) fn touches(span: Span, offset: u32) -> bool {
+    span.start <= offset && offset <= span.end
+}
+
+/// The direct subexpressions of an expression.
+pub(crate) fn children_of(e: &Expr) -> Vec<&Expr> {
+    match &e.kind {
+        ExprKind::Null
+        | ExprKind::Bool(_)
+        | ExprKind::Int(_)
+        | ExprKind::Float(_)
+        | ExprKind::Var(_)
+        | ExprKind::Error => Vec::new(),
+        ExprKind::Str(parts) => parts
+            .iter()
+            .filter_map(|p| match p {
+                StrPart::Interp(e) => Some(e),
+                StrPart::Text(_) => None,
+            })
+            .collect(),
+        ExprKind::List(items) => items.iter().collect(),
+        ExprKind::ListComp { body, clauses } => {
+            let mut out = clause_exprs(clauses);
+            out.push(body);
+            out
+        }
+        ExprKind::Record(fields) => fields
+            .iter()
+            .flat_map(|f| {
+                f.path
+                    .iter()
+                    .filter_map(|k| match &k.kind {
+                        KeyKind::Dynamic(e) => Some(&**e),
+                        KeyKind::Static(_) => None,
+                    })
+                    .chain(std::iter::once(&f.value))
+            })
+            .collect(),
+        ExprKind::RecordComp {
+            key,
+            value,
+            clauses,
+        } => {
+            let mut out = clause_exprs(clauses);
+            out.push(key);
+            out.push(value);
+            out
+        }
+        ExprKind::Select { target, field } => {
+            let mut out = vec![&**target];
+            if let KeyKind::Dynamic(k) = &field.kind {
+                out.push(k);
+            }
+            out
+        }
+        ExprKind::Index { target, index } => vec![target, index],
+        ExprKind::Or { target, default } => vec![target, default],
+        ExprKind::Call { func, args } => {
+            let mut out = vec![&**func];
+            out.extend(args.iter().map(|a| &a.value));
+            out
+        }
+        ExprKind::Lambda { params, body } => {
+            let mut out: Vec<&Expr> = params.iter().filter_map(|p| p.default.as_ref()).collect();
+            out.push(body);
+            out
+        }
+        ExprKind::Let { bindings, body } => {
+            let mut out: Vec<&Expr> = bindings.iter().map(|(_, v)| v).collect();
+            out.push(body);
+            out
+        }
+        ExprKind::If {
+            cond,
+            then,
+            otherwise,
+        } => vec![cond, then, otherwise],
+        ExprKind::Unary(_, e) => vec![e],
+        ExprKind::Binary(_, l, r) => vec![l, r],
+    }
+}
+
+fn clause_exprs(clauses: &[Clause]) -> Vec<&Expr> {
+    clauses
+        .iter()
+        .map(|c| match c {
+            Clause::For { iter, .. } => iter,
+            Clause::If(e) => e,
+        })
+        .collect()
+}
+
+/// The top-level expressions of a module (values, bodies, schema defaults
+/// and checks).
+pub(crate) fn item_exprs(module: &ast::Module) -> Vec<&Expr> {
+    let mut out = Vec::new();
+    for item in &module.items {
+        match &item.kind {
+            ItemKind::Let { value, .. } => out.push(value),
+            ItemKind::Resource(r) => out.push(&r.body),
+            ItemKind::Schema(s) => {
+                for f in &s.fields {
+                    out.extend(f.default.iter());
+                    for c in &f.checks {
+                        out.push(&c.cond);
+                        out.extend(c.message.iter());
+                    }
+                }
+                for c in &s.checks {
+                    out.push(&c.cond);
+                    out.extend(c.message.iter());
+                }
+            }
+            ItemKind::Import(_) | ItemKind::Kind { .. } | ItemKind::Error => {}
+        }
+    }
+    out
+}
+
+/// The field access whose field name is at `offset`: `(access, field name,
+/// field span)`. The access's own span covers `target.field`.
+pub(crate) fn select_at(module: &ast::Module, offset: u32) -> Option<(&Expr, &str, Span)> {
+    let mut stack: Vec<&Expr> = item_exprs(module)
+        .into_iter()
+        .filter(|e| touches(e.span, offset))
+        .collect();
+    while let Some(e) = stack.pop() {
+        if let ExprKind::Select { field, .. } = &e.kind {
+            if let KeyKind::Static(name) = &field.kind {
+                if touches(field.span, offset) {
+                    return Some((e, name, field.span));
+                }
+            }
+        }
+        stack.extend(children_of(e).into_iter().filter(|c| touches(c.span, offset)));
+    }
+    None
+}
+
+/// Every string literal without interpolation in the module's expressions,
+/// with the field key it is the value of (`cluster = "k3s"` gives
+/// `("cluster", "k3s", span)`), for resource references written as names.
+pub(crate) fn keyed_strings(module: &ast::Module) -> Vec<(Vec<String>, String, Span)> {
+    let mut out = Vec::new();
+    for e in item_exprs(module) {
+        collect_keyed(e, &mut Vec::new(), &mut out);
+    }
+    out
+}
+
+fn collect_keyed(e: &Expr, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, String, Span)>) {
+    match &e.kind {
+        ExprKind::Str(parts) => {
+            if let [StrPart::Text(t)] = parts.as_slice() {
+                out.push((path.clone(), t.clone(), e.span));
+            }
+        }
+        ExprKind::Record(fields) => {
+            for f in fields {
+                let keys: Vec<String> = f
+                    .path
+                    .iter()
+                    .filter_map(|k| match &k.kind {
+                        KeyKind::Static(s) => Some(s.clone()),
+                        KeyKind::Dynamic(_) => None,
+                    })
+                    .collect();
+                let depth = path.len();
+                path.extend(keys);
+                collect_keyed(&f.value, path, out);
+                path.truncate(depth);
+            }
+        }
+        ExprKind::List(items) => {
+            for i in items {
+                collect_keyed(i, path, out);
+            }
+        }
+        _ => {
+            // Other expressions: their strings are not a field's value.
+            let depth = path.len();
+            path.push(String::new());
+            for c in children_of(e) {
+                collect_keyed(c, path, out);
+            }
+            path.truncate(depth);
+        }
+    }
+}
+
+/// One step from a resource's body down to the cursor.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Step {
+    /// Into a field's value.
+    Field(String),
+    /// Into a list's element.
+    Element,
+}
+
+/// Where the cursor is, read from the tokens (works on half-typed text).
+#[derive(Debug, Default)]
+pub(crate) struct Context {
+    /// The kind of the resource whose body holds the cursor.
+    pub kind: Option<String>,
+    /// From that body to the innermost enclosing record or list.
+    pub steps: Vec<Step>,
+    /// The innermost enclosing bracket is a record's `{`.
+    pub in_record: bool,
+    /// The cursor is after `key =` in the innermost record: the key.
+    pub value_of: Option<String>,
+    /// Keys already written in the innermost record.
+    pub siblings: Vec<String>,
+    /// Inside a string literal: the text before the cursor.
+    pub in_string: Option<String>,
+    /// The string literal is an import path.
+    pub import_path: bool,
+    /// The word (name characters) right before the cursor.
+    pub word: Range<usize>,
+    /// The `a.b.` chain before the word, when the word follows a dot.
+    pub receiver: Option<String>,
+    /// At the top level (not inside any bracket).
+    pub top_level: bool,
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '-'
+}
+
+/// Reads the context of the cursor at byte `offset` of `src`.
+pub(crate) fn context(src: &str, offset: usize) -> Context {
+    let offset = offset.min(src.len());
+    let mut ctx = Context::default();
+    let before = src.get(..offset).unwrap_or("");
+    let word_start = before
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| is_name_char(*c))
+        .last()
+        .map(|(i, _)| i)
+        .unwrap_or(offset);
+    ctx.word = word_start..offset;
+    // A receiver: `a.b.` right before the word.
+    if before.get(..word_start).is_some_and(|b| b.ends_with('.')) {
+        let chain_end = word_start - 1;
+        let chain_start = before[..chain_end]
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| is_name_char(*c) || *c == '.')
+            .last()
+            .map(|(i, _)| i)
+            .unwrap_or(chain_end);
+        let chain = &before[chain_start..chain_end];
+        if !chain.is_empty() && !chain.starts_with('.') {
+            ctx.receiver = Some(chain.to_string());
+        }
+    }
+    let lexed = lex(src, FileId(0));
+    let tokens: Vec<&(Token<'_>, Range<usize>)> =
+        lexed.tokens.iter().filter(|(_, r)| r.start < offset).collect();
+    // Inside a string: the nearest unclosed StrStart.
+    let mut open_string: Option<usize> = None;
+    for (i, (t, _)) in tokens.iter().enumerate() {
+        match t {
+            Token::StrStart => open_string = Some(i),
+            Token::StrEnd => open_string = None,
+            _ => {}
+        }
+    }
+    if let Some(i) = open_string {
+        let start = tokens.get(i).map(|(_, r)| r.end).unwrap_or(offset);
+        ctx.in_string = Some(src.get(start..offset).unwrap_or("").to_string());
+        ctx.import_path = i > 0
+            && matches!(
+                tokens.get(i - 1).map(|(t, _)| t),
+                Some(Token::Kw(Keyword::Import)) | Some(Token::Kw(Keyword::From))
+            );
+    }
+    let end = open_string.unwrap_or(tokens.len());
+    // Unclosed openers, innermost last.
+    let mut openers: Vec<usize> = Vec::new();
+    for (i, (t, _)) in tokens.iter().enumerate().take(end) {
+        match t {
+            Token::Punct(Punct::LBrace | Punct::LBracket | Punct::LParen) => openers.push(i),
+            Token::Punct(Punct::RBrace | Punct::RBracket | Punct::RParen) => {
+                openers.pop();
+            }
+            Token::InterpStart => openers.push(i),
+            Token::InterpEnd => {
+                openers.pop();
+            }
+            _ => {}
+        }
+    }
+    ctx.top_level = openers.is_empty();
+    let token = |i: usize| tokens.get(i).map(|(t, _)| t);
+    for (n, &open) in openers.iter().enumerate() {
+        let outermost = n == 0;
+        if outermost {
+            // `kind name {` (optionally `export kind "name" {`).
+            if matches!(token(open), Some(Token::Punct(Punct::LBrace))) {
+                ctx.kind = resource_header(&tokens, open);
+            }
+            if ctx.kind.is_none() {
+                // Not a resource body: no schema to follow.
+                ctx.steps.clear();
+                continue;
+            }
+        } else {
+            ctx.steps.extend(key_before(&tokens, open).into_iter().map(Step::Field));
+        }
+        match token(open) {
+            Some(Token::Punct(Punct::LBracket)) => ctx.steps.push(Step::Element),
+            Some(Token::Punct(Punct::LParen)) | Some(Token::InterpStart) => {
+                // Inside a call or interpolation: the schema no longer applies.
+                ctx.kind = None;
+            }
+            _ => {}
+        }
+    }
+    if ctx.kind.is_none() {
+        ctx.steps.clear();
+    }
+    if let Some(&inner) = openers.last() {
+        ctx.in_record = matches!(token(inner), Some(Token::Punct(Punct::LBrace)));
+        if ctx.in_record {
+            // Keys written at this level, and whether the cursor follows
+            // `key =`. A comma, or a line break after a complete value,
+            // ends a field.
+            let mut depth = 0usize;
+            let mut last_key: Option<String> = None;
+            let mut after_eq = false;
+            let mut previous: Option<(&Token<'_>, usize)> = None;
+            let ends_value = |prev: Option<(&Token<'_>, usize)>, next_start: usize| {
+                prev.is_some_and(|(t, end)| {
+                    !matches!(t, Token::Punct(p) if !matches!(p, Punct::RBrace | Punct::RBracket | Punct::RParen))
+                        && src.get(end..next_start).is_some_and(|gap| gap.contains('\n'))
+                })
+            };
+            for (t, r) in tokens.iter().take(end).skip(inner + 1) {
+                if depth == 0 && after_eq && ends_value(previous, r.start) {
+                    after_eq = false;
+                    last_key = None;
+                }
+                match t {
+                    Token::Punct(Punct::LBrace | Punct::LBracket | Punct::LParen)
+                    | Token::InterpStart => depth += 1,
+                    Token::Punct(Punct::RBrace | Punct::RBracket | Punct::RParen)
+                    | Token::InterpEnd => depth = depth.saturating_sub(1),
+                    Token::Punct(Punct::Comma) if depth == 0 => {
+                        after_eq = false;
+                        last_key = None;
+                    }
+                    Token::Punct(Punct::Eq) if depth == 0 => {
+                        if let Some(k) = &last_key {
+                            ctx.siblings.push(k.clone());
+                        }
+                        after_eq = true;
+                    }
+                    Token::Ident(name) if depth == 0 && !after_eq => {
+                        last_key = Some(name.to_string())
+                    }
+                    _ => {}
+                }
+                if depth == 0 || matches!(t, Token::Punct(Punct::LBrace | Punct::LBracket | Punct::LParen)) {
+                    previous = Some((t, r.end));
+                }
+            }
+            // The cursor's word itself is not a finished value.
+            let word_is_last = tokens
+                .iter()
+                .take(end)
+                .last()
+                .is_some_and(|(_, r)| r.start >= word_start && word_start < offset);
+            if after_eq && !word_is_last && ends_value(previous, word_start) {
+                after_eq = false;
+            }
+            if after_eq {
+                ctx.value_of = last_key;
+            }
+        }
+    }
+    ctx
+}
+
+/// The kind of a resource whose body opens at token `open`.
+fn resource_header(tokens: &[&(Token<'_>, Range<usize>)], open: usize) -> Option<String> {
+    let token = |i: usize| tokens.get(i).map(|(t, _)| t);
+    let name_start = match token(open.checked_sub(1)?)? {
+        Token::Ident(_) => open - 1,
+        Token::StrEnd => {
+            let mut i = open - 1;
+            while i > 0 && !matches!(token(i), Some(Token::StrStart)) {
+                i -= 1;
+            }
+            i
+        }
+        _ => return None,
+    };
+    match token(name_start.checked_sub(1)?)? {
+        Token::Ident(kind) => Some(kind.to_string()),
+        _ => None,
+    }
+}
+
+/// The key path written before `= <opener>`: `a.b = {` gives `[a, b]`.
+fn key_before(tokens: &[&(Token<'_>, Range<usize>)], open: usize) -> Vec<String> {
+    let token = |i: usize| tokens.get(i).map(|(t, _)| t);
+    let Some(eq) = open.checked_sub(1) else {
+        return Vec::new();
+    };
+    if !matches!(token(eq), Some(Token::Punct(Punct::Eq))) {
+        return Vec::new();
+    }
+    let mut keys = Vec::new();
+    let mut i = eq;
+    while i > 0 {
+        i -= 1;
+        match token(i) {
+            Some(Token::Ident(k)) => keys.push(k.to_string()),
+            Some(Token::Punct(Punct::Dot)) => continue,
+            _ => break,
+        }
+        if !matches!(
+            i.checked_sub(1).and_then(token),
+            Some(Token::Punct(Punct::Dot))
+        ) {
+            break;
+        }
+    }
+    keys.reverse();
+    keys
+}

@@ -1,0 +1,592 @@
+//! Editor queries: what the language server asks of the core.
+//!
+//! [`World`] holds the repository as an editor sees it (files on disk with
+//! unsaved buffers over them) and answers queries in byte offsets of
+//! repository-relative paths: diagnostics, hover, definition, references,
+//! rename, symbols, completion and formatting. The LSP crate only converts
+//! positions (UTF-16) and JSON; the CLI and the REPL share the stages below.
+//!
+//! Two caches keep typing fast on large repositories: parsed files are reused
+//! while their text is unchanged ([`ParseCache`]), and each module's
+//! evaluation diagnostics are reused while nothing it can read changed (its
+//! text, the files it imports transitively, the set of declared resources;
+//! a module that reads a whole kind, `machine.x`, depends on every file).
+
+mod complete;
+mod hover;
+mod locate;
+mod navigate;
+mod symbols;
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use ev_syntax::Span;
+
+pub use complete::{CompletionItem, CompletionKind};
+pub use hover::Hover;
+pub use symbols::{Symbol, SymbolKind};
+
+use crate::check::check_module;
+use crate::diagnostic::Diagnostic;
+use crate::eval::Evaluator;
+use crate::fs::{FileSystem, MemFs, OsFs, OverlayFs};
+use crate::ir::ModuleId;
+use crate::program::{load_cached, NameTarget, ParseCache, Program};
+
+/// A range of a file: repository-relative path and byte offsets.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Location {
+    /// Path relative to the repository root (`stdlib/...` for the
+    /// embedded standard library).
+    pub path: String,
+    /// First byte.
+    pub start: u32,
+    /// One past the last byte.
+    pub end: u32,
+}
+
+/// A replacement of a range's text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextEdit {
+    /// What to replace.
+    pub location: Location,
+    /// The new text.
+    pub text: String,
+}
+
+/// A diagnostic with its spans turned into locations (the program it came
+/// from may be gone by the time it is shown).
+#[derive(Clone, Debug)]
+pub struct FileDiagnostic {
+    /// The diagnostic (code, message, notes, help).
+    pub diagnostic: Diagnostic,
+    /// Its primary label's location.
+    pub primary: Location,
+    /// Secondary labels: location and message.
+    pub related: Vec<(Location, String)>,
+}
+
+/// Diagnostics work was stopped because newer input arrived.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Interrupted;
+
+/// A module's cached evaluation diagnostics.
+struct CachedCheck {
+    fingerprint: u64,
+    diagnostics: Vec<FileDiagnostic>,
+}
+
+/// The repository as the editor sees it, with caches between queries.
+pub struct World {
+    root: Option<PathBuf>,
+    base: Box<dyn FileSystem>,
+    entry: String,
+    buffers: MemFs,
+    parse_cache: ParseCache,
+    checks: HashMap<String, CachedCheck>,
+    /// Bumped when files change on disk (data files a module reads).
+    disk_generation: u64,
+    program: Option<Program>,
+}
+
+impl World {
+    /// A world over the repository at `root`, entered at `entry`.
+    pub fn new(root: impl Into<PathBuf>, entry: &str) -> World {
+        let root = root.into();
+        World {
+            base: Box::new(OsFs::new(root.clone())),
+            root: Some(root),
+            ..World::with_fs(Box::new(MemFs::new()), entry)
+        }
+    }
+
+    /// A world over any file system (tests).
+    pub fn with_fs(base: Box<dyn FileSystem>, entry: &str) -> World {
+        World {
+            root: None,
+            base,
+            entry: entry.to_string(),
+            buffers: MemFs::new(),
+            parse_cache: ParseCache::new(),
+            checks: HashMap::new(),
+            disk_generation: 0,
+            program: None,
+        }
+    }
+
+    /// The entry file.
+    pub fn entry(&self) -> &str {
+        &self.entry
+    }
+
+    /// Sets an open buffer's text (it shadows the file on disk).
+    pub fn set_buffer(&mut self, path: &str, text: String) {
+        self.buffers.insert(path, text);
+        self.program = None;
+    }
+
+    /// Closes a buffer: the file on disk is used again.
+    pub fn close_buffer(&mut self, path: &str) {
+        if self.buffers.remove(path) {
+            self.program = None;
+        }
+    }
+
+    /// Files changed on disk (saved elsewhere, exports rewritten): forget
+    /// every cached evaluation.
+    pub fn disk_changed(&mut self) {
+        self.disk_generation += 1;
+        self.checks.clear();
+        self.program = None;
+    }
+
+    /// The file system queries read: buffers over the disk.
+    pub fn fs(&self) -> OverlayFs<'_> {
+        OverlayFs {
+            overlay: &self.buffers,
+            base: self.base.as_ref(),
+        }
+    }
+
+    /// The loaded program (if loaded) and the file system, borrowed
+    /// together (evaluation needs both; compiling a query mutates the program).
+    fn parts(&mut self) -> (Option<&mut Program>, OverlayFs<'_>) {
+        (
+            self.program.as_mut(),
+            OverlayFs {
+                overlay: &self.buffers,
+                base: self.base.as_ref(),
+            },
+        )
+    }
+
+    /// The text of a file as the editor sees it: a buffer, the file on
+    /// disk, or an embedded standard library file.
+    pub fn text(&self, path: &str) -> Option<Arc<str>> {
+        if let Some(program) = &self.program {
+            if let Some(id) = program.sources.find(path) {
+                return program.sources.get(id).map(|f| f.text.clone());
+            }
+        }
+        if let Some((_, text)) = crate::stdlib::FILES.iter().find(|(p, _)| *p == path) {
+            return Some(Arc::from(*text));
+        }
+        self.fs().read(path).ok().map(Arc::from)
+    }
+
+    /// The loaded program (loaded again after any buffer changed).
+    pub fn program(&mut self) -> &mut Program {
+        let program = match self.program.take() {
+            Some(program) => program,
+            None => {
+                let fs = OverlayFs {
+                    overlay: &self.buffers,
+                    base: self.base.as_ref(),
+                };
+                load_cached(&fs, &self.entry, crate::stdlib::FILES, &mut self.parse_cache)
+            }
+        };
+        self.program.insert(program)
+    }
+
+    /// The open buffers (their paths).
+    pub fn buffers(&self) -> Vec<String> {
+        let mut paths: Vec<String> = self.buffers.paths().map(str::to_string).collect();
+        paths.sort();
+        paths
+    }
+
+    /// Every `.ev` file of the repository on disk and in buffers (import
+    /// completion, workspace symbols).
+    pub fn ev_files(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .buffers
+            .paths()
+            .filter(|p| p.ends_with(".ev"))
+            .map(str::to_string)
+            .collect();
+        if let Some(root) = &self.root {
+            let mut stack = vec![root.clone()];
+            while let Some(dir) = stack.pop() {
+                let Ok(entries) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    let path = entry.path();
+                    let name = entry.file_name().to_string_lossy().to_string();
+                    if name.starts_with('.') || name == "target" || name == "node_modules" {
+                        continue;
+                    }
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else if name.ends_with(".ev") {
+                        if let Ok(rel) = path.strip_prefix(root) {
+                            out.push(rel.to_string_lossy().replace('\\', "/"));
+                        }
+                    }
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Every diagnostic of the program and of open buffers it does not
+    /// import, by file. Evaluation stops with [`Interrupted`] as soon as
+    /// `interrupt` is set (newer input arrived); finished modules stay cached.
+    pub fn diagnostics(
+        &mut self,
+        interrupt: Arc<AtomicBool>,
+    ) -> Result<Vec<FileDiagnostic>, Interrupted> {
+        self.program();
+        let Some(program) = self.program.as_ref() else {
+            return Ok(Vec::new());
+        };
+        let fs = OverlayFs {
+            overlay: &self.buffers,
+            base: self.base.as_ref(),
+        };
+        let mut out: Vec<FileDiagnostic> = program
+            .diagnostics
+            .iter()
+            .map(|d| locate_diagnostic(program, d))
+            .collect();
+        let fingerprints = Fingerprints::new(program, self.disk_generation);
+        let ev = Evaluator::new(program, &fs).with_interrupt(interrupt.clone());
+        for (i, module) in program.modules.iter().enumerate() {
+            if module.is_stdlib {
+                continue;
+            }
+            if interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(Interrupted);
+            }
+            let fingerprint = fingerprints.of(ModuleId(i as u32));
+            if let Some(cached) = self.checks.get(&module.path) {
+                if cached.fingerprint == fingerprint {
+                    out.extend(cached.diagnostics.iter().cloned());
+                    continue;
+                }
+            }
+            let found = check_module(program, &ev, ModuleId(i as u32));
+            if found.iter().any(|d| d.code == "E0418") {
+                return Err(Interrupted);
+            }
+            let located: Vec<FileDiagnostic> = found
+                .iter()
+                .map(|d| locate_diagnostic(program, d))
+                .collect();
+            out.extend(located.iter().cloned());
+            self.checks.insert(
+                module.path.clone(),
+                CachedCheck {
+                    fingerprint,
+                    diagnostics: located,
+                },
+            );
+        }
+        drop(ev);
+        let loaded: HashSet<&str> = program.modules.iter().map(|m| m.path.as_str()).collect();
+        let strays: Vec<String> = self
+            .buffers
+            .paths()
+            .filter(|p| p.ends_with(".ev") && !loaded.contains(p))
+            .map(str::to_string)
+            .collect();
+        // An open file the entry does not import is checked on its own.
+        for path in strays {
+            let stray = crate::program::load(&fs, &path);
+            let ev = Evaluator::new(&stray, &fs).with_interrupt(interrupt.clone());
+            let found = crate::check::check(&stray, &ev);
+            if found.iter().any(|d| d.code == "E0418") {
+                return Err(Interrupted);
+            }
+            out.extend(found.iter().map(|d| locate_diagnostic(&stray, d)));
+        }
+        let mut seen = HashSet::new();
+        out.retain(|d| {
+            seen.insert((
+                d.diagnostic.code,
+                d.primary.clone(),
+                d.diagnostic.message.clone(),
+            ))
+        });
+        Ok(out)
+    }
+
+    /// The module loaded from `path`, if the program has it.
+    fn module_of(&mut self, path: &str) -> Option<ModuleId> {
+        self.program().module_by_path(path)
+    }
+
+    /// Formats a file's text as `ev fmt` would; syntax errors refuse.
+    pub fn format(&self, path: &str) -> Result<String, Vec<FileDiagnostic>> {
+        let text = self.text(path).unwrap_or_else(|| Arc::from(""));
+        ev_syntax::format::format(&text).map_err(|errors| {
+            let mut sources = ev_syntax::SourceMap::new();
+            let file = sources.add(path, text.clone());
+            errors
+                .iter()
+                .map(|e| {
+                    let mut e = e.clone();
+                    e.span.file = file;
+                    let d = crate::error::syntax_diagnostic(&e);
+                    FileDiagnostic {
+                        primary: Location {
+                            path: path.to_string(),
+                            start: d.primary.span.start,
+                            end: d.primary.span.end,
+                        },
+                        related: Vec::new(),
+                        diagnostic: d,
+                    }
+                })
+                .collect()
+        })
+    }
+}
+
+/// The location of a span in a program's sources.
+pub(crate) fn location(program: &Program, span: Span) -> Location {
+    Location {
+        path: program
+            .sources
+            .get(span.file)
+            .map(|f| f.path.clone())
+            .unwrap_or_default(),
+        start: span.start,
+        end: span.end,
+    }
+}
+
+fn locate_diagnostic(program: &Program, d: &Diagnostic) -> FileDiagnostic {
+    FileDiagnostic {
+        primary: location(program, d.primary.span),
+        related: d
+            .secondary
+            .iter()
+            .map(|l| (location(program, l.span), l.message.clone()))
+            .collect(),
+        diagnostic: d.clone(),
+    }
+}
+
+/// What each module's evaluation can depend on, hashed.
+struct Fingerprints<'p> {
+    program: &'p Program,
+    /// Every user file's text and every declared resource: for modules
+    /// that read whole kinds.
+    whole: u64,
+    /// The declared resources (kinds and names) and the disk generation:
+    /// `Ref` checks and data files.
+    declarations: u64,
+    /// Files that use a kind as a value.
+    reads_kinds: HashSet<ev_syntax::FileId>,
+}
+
+impl<'p> Fingerprints<'p> {
+    fn new(program: &'p Program, disk_generation: u64) -> Self {
+        let mut h = DefaultHasher::new();
+        disk_generation.hash(&mut h);
+        for r in &program.resources {
+            (r.kind.0, &r.name).hash(&mut h);
+        }
+        let declarations = h.finish();
+        let mut h = DefaultHasher::new();
+        declarations.hash(&mut h);
+        for m in program.modules.iter().filter(|m| !m.is_stdlib) {
+            hash_file(program, m.file, &mut h);
+        }
+        let reads_kinds = program
+            .names
+            .iter()
+            .filter(|n| matches!(n.target, NameTarget::KindCollection(_)))
+            .map(|n| n.span.file)
+            .collect();
+        Fingerprints {
+            program,
+            whole: h.finish(),
+            declarations,
+            reads_kinds,
+        }
+    }
+
+    fn of(&self, module: ModuleId) -> u64 {
+        // The module and everything it imports, transitively.
+        let mut seen = HashSet::new();
+        let mut stack = vec![module];
+        let mut files = Vec::new();
+        while let Some(m) = stack.pop() {
+            if !seen.insert(m) {
+                continue;
+            }
+            let Some(info) = self.program.module(m) else {
+                continue;
+            };
+            if info.is_stdlib {
+                continue;
+            }
+            if self.reads_kinds.contains(&info.file) {
+                return self.whole;
+            }
+            files.push((info.path.clone(), info.file));
+            for path in info.imported_paths() {
+                if let Some(id) = self.program.module_by_path(path) {
+                    stack.push(id);
+                }
+            }
+        }
+        files.sort();
+        let mut h = DefaultHasher::new();
+        self.declarations.hash(&mut h);
+        for (path, file) in files {
+            path.hash(&mut h);
+            hash_file(self.program, file, &mut h);
+        }
+        h.finish()
+    }
+}
+
+fn hash_file(program: &Program, file: ev_syntax::FileId, h: &mut DefaultHasher) {
+    if let Some(f) = program.sources.get(file) {
+        f.path.hash(h);
+        f.text.hash(h);
+    }
+}
+
+/// The innermost name occurrence at `offset` of `file`.
+pub(crate) fn name_at(
+    program: &Program,
+    file: ev_syntax::FileId,
+    offset: u32,
+) -> Option<crate::program::NameUse> {
+    program
+        .names
+        .iter()
+        .filter(|n| n.span.file == file && locate::touches(n.span, offset))
+        .min_by_key(|n| n.span.end - n.span.start)
+        .copied()
+}
+
+/// Where a name target is defined (`None` for builtins).
+pub(crate) fn definition_span(program: &Program, target: NameTarget) -> Option<Span> {
+    match target {
+        NameTarget::Global(g) => program.global(g).map(|d| d.span),
+        NameTarget::Resource(r) => program.resource(r).map(|d| d.name_span),
+        NameTarget::Kind(k) | NameTarget::KindCollection(k) => {
+            program.kind(k).map(|d| d.name_span)
+        }
+        NameTarget::Module(m) => program.module(m).map(|d| Span::new(d.file, 0, 0)),
+        NameTarget::Local(span) => Some(span),
+        NameTarget::Builtin(_) => None,
+    }
+}
+
+/// A schema type's definition, evaluated (`Type::Schema` points at a global).
+pub(crate) fn schema_def(
+    program: &Program,
+    ev: &Evaluator<'_>,
+    ty: &crate::schema::Type,
+) -> Option<std::rc::Rc<crate::schema::SchemaDef>> {
+    use crate::schema::Type;
+    match ty {
+        Type::Schema(g, _) => {
+            let span = program.global(*g)?.span;
+            match ev.global(*g, span) {
+                Ok(crate::value::Value::Schema(def)) => Some(def),
+                _ => None,
+            }
+        }
+        Type::Union(alts) => alts.iter().find_map(|a| schema_def(program, ev, a)),
+        _ => None,
+    }
+}
+
+/// The type found by following `steps` from the schema of kind `kind` (as
+/// named in `module`): `None` when the path leaves the schema.
+pub(crate) fn type_at(
+    program: &Program,
+    ev: &Evaluator<'_>,
+    module: ModuleId,
+    kind: &str,
+    steps: &[locate::Step],
+) -> Option<crate::schema::Type> {
+    use crate::schema::Type;
+    let sym = crate::intern::Sym::new(kind);
+    let kind_id = program
+        .module(module)?
+        .scope
+        .get(&sym)
+        .map(|(b, _)| *b)
+        .or_else(|| program.prelude.get(&sym).copied())
+        .and_then(|b| match b {
+            crate::program::Binding::Kind(k) => Some(k),
+            _ => None,
+        })?;
+    let mut ty = program.kind(kind_id)?.schema.clone();
+    for step in steps {
+        ty = match (step, ty) {
+            (locate::Step::Element, Type::List(inner)) => *inner,
+            (locate::Step::Element, Type::Union(alts)) => alts
+                .into_iter()
+                .find_map(|a| match a {
+                    Type::List(inner) => Some(*inner),
+                    _ => None,
+                })?,
+            (locate::Step::Field(_), Type::Map(inner)) => *inner,
+            (locate::Step::Field(name), other) => {
+                let def = schema_def(program, ev, &other)?;
+                def.field(crate::intern::Sym::new(name))?.ty.clone()
+            }
+            _ => return None,
+        };
+    }
+    Some(ty)
+}
+
+/// Compiles `text` in `module`'s scope and evaluates it: the value and
+/// its printed form (lists folded, secrets and unknowns marked).
+pub(crate) fn eval_text(
+    program: &mut Program,
+    fs: &dyn FileSystem,
+    module: ModuleId,
+    text: &str,
+) -> Option<(crate::value::Value, String)> {
+    let node = program.compile_expr(module, "<query>", text).ok()?;
+    let ev = Evaluator::new(program, fs);
+    let value = ev.eval(&node, &None).ok()?;
+    let shown = show_value(&ev, &value, node.span);
+    Some((value, shown))
+}
+
+/// A value as hover text: ev syntax, long lists folded, at most 40 lines.
+pub(crate) fn show_value(ev: &Evaluator<'_>, value: &crate::value::Value, span: Span) -> String {
+    use crate::output::{to_ev, PrettyOptions};
+    let text = match value {
+        crate::value::Value::Func(_) => "(function)".to_string(),
+        crate::value::Value::Schema(s) => format!("(schema {})", s.name.as_str()),
+        v => to_ev(
+            ev,
+            v,
+            span,
+            PrettyOptions {
+                fold_lists: Some(3),
+            },
+        )
+        .unwrap_or_else(|_| "(cannot be evaluated)".into()),
+    };
+    const MAX_LINES: usize = 40;
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() > MAX_LINES {
+        let mut out = lines[..MAX_LINES].join("\n");
+        out.push_str(&format!("\n# ... {} more lines", lines.len() - MAX_LINES));
+        out
+    } else {
+        text
+    }
+}

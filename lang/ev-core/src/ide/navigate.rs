@@ -1,0 +1,543 @@
+//! Navigation: go to definition, find references, rename.
+//!
+//! Names resolve through the program's name index (every occurrence the
+//! compiler bound). Field accesses it cannot resolve statically are
+//! evaluated: a record written in ev knows where its fields were written;
+//! a value read from a JSON file (`json("magic/keys.json")`) is found in
+//! that file by its key path.
+
+use ev_syntax::ast::{Expr, ExprKind, KeyKind};
+use ev_syntax::Span;
+
+use super::hover::{definition_at, key_at};
+use super::locate::{self, keyed_strings, select_at};
+use super::{
+    definition_span, location, name_at, schema_def, type_at, Location, TextEdit, World,
+};
+use crate::eval::Evaluator;
+use crate::intern::Sym;
+use crate::ir::{KindId, ModuleId, ResourceId};
+use crate::program::{NameTarget, NameUse, Program};
+use crate::schema::Type;
+use crate::value::Value;
+
+impl World {
+    /// Where the thing at `offset` of `path` is defined.
+    pub fn definition(&mut self, path: &str, offset: u32) -> Vec<Location> {
+        self.definition_inner(path, offset)
+            .into_iter()
+            .collect::<Vec<_>>()
+    }
+
+    fn definition_inner(&mut self, path: &str, offset: u32) -> Option<Location> {
+        let module = self.module_of(path)?;
+        let src = self.text(path)?;
+        // A field key in a resource body: the schema field.
+        if let Some((key, range)) = key_at(&src, offset as usize) {
+            let mut ctx = locate::context(&src, range.start);
+            if let Some(kind) = ctx.kind.take() {
+                let program = self.program.as_ref()?;
+                let fs = self.fs();
+                let ev = Evaluator::new(program, &fs);
+                let parent = type_at(program, &ev, module, &kind, &ctx.steps)?;
+                let schema = schema_def(program, &ev, &parent)?;
+                let field = schema.field(Sym::new(&key))?;
+                return Some(location(program, field.name_span));
+            }
+        }
+        let program = self.program.as_ref()?;
+        let file = program.module(module)?.file;
+        if let Some(name) = name_at(program, file, offset) {
+            return definition_span(program, name.target).map(|s| location(program, s));
+        }
+        // A resource named in a string (`cluster = "k3s"`).
+        if let Some(r) = self.string_reference_at(path, module, offset) {
+            let program = self.program.as_ref()?;
+            return program.resource(r).map(|d| location(program, d.name_span));
+        }
+        self.field_definition(module, &src, offset)
+    }
+
+    /// The resource a string literal at `offset` names, when the schema
+    /// types its field as a reference (`Ref(cluster)`).
+    fn string_reference_at(&mut self, path: &str, module: ModuleId, offset: u32) -> Option<ResourceId> {
+        let program = self.program.as_ref()?;
+        let parsed = program.module(module)?.parsed.clone();
+        let (_, value, _) = keyed_strings(&parsed.module)
+            .into_iter()
+            .find(|(_, _, span)| locate::touches(*span, offset))?;
+        let kind = self.reference_kind_at(path, module, offset)?;
+        let program = self.program.as_ref()?;
+        program
+            .resources
+            .iter()
+            .position(|r| r.kind == kind && r.name == value)
+            .map(|i| ResourceId(i as u32))
+    }
+
+    /// The kind a string at `offset` must name, from the schema.
+    fn reference_kind_at(&mut self, path: &str, module: ModuleId, offset: u32) -> Option<KindId> {
+        let src = self.text(path)?;
+        let mut ctx = locate::context(&src, offset as usize);
+        let kind = ctx.kind.take()?;
+        let key = ctx.value_of.take()?;
+        ctx.steps.push(locate::Step::Field(key));
+        let program = self.program.as_ref()?;
+        let fs = self.fs();
+        let ev = Evaluator::new(program, &fs);
+        let ty = type_at(program, &ev, module, &kind, &ctx.steps)?;
+        ref_kind(&ty)
+    }
+
+    /// Definition of `target.field` found by evaluation.
+    fn field_definition(&mut self, module: ModuleId, src: &str, offset: u32) -> Option<Location> {
+        let program = self.program.as_ref()?;
+        let parsed = program.module(module)?.parsed.clone();
+        let (access, _, _) = select_at(&parsed.module, offset)?;
+        // The chain: base, then each access with its field, innermost first.
+        let mut chain: Vec<(&Expr, &str)> = Vec::new();
+        let mut e = access;
+        while let ExprKind::Select { target, field } = &e.kind {
+            let KeyKind::Static(name) = &field.kind else {
+                return None;
+            };
+            chain.push((e, name));
+            e = target;
+        }
+        chain.reverse();
+        let text_of = |e: &Expr| src.get(e.span.range()).map(str::to_string);
+        let base_text = text_of(e)?;
+        let (program, fs) = self.parts();
+        let program = program?;
+        // From the full access back to the base: the first record that
+        // knows where the next field was written.
+        for k in (0..chain.len()).rev() {
+            let prefix = if k == 0 {
+                base_text.clone()
+            } else {
+                text_of(chain[k - 1].0)?
+            };
+            let field = chain[k].1;
+            let Some((value, _)) = super::eval_text(program, &fs, module, &prefix) else {
+                continue;
+            };
+            let Value::Record(record) = &value else {
+                continue;
+            };
+            let rest: Vec<&str> = chain[k + 1..].iter().map(|(_, f)| *f).collect();
+            if let Some(span) = record.key_span(Sym::new(field)) {
+                if rest.is_empty() {
+                    return Some(location(program, span));
+                }
+                let Some((origin, call)) = record
+                    .value_span(Sym::new(field))
+                    .and_then(|span| source_of(program, span))
+                else {
+                    continue;
+                };
+                // A schema default refers to the record as `self`: evaluate
+                // it here, with the record's own expression instead.
+                let (origin, call) = if call.contains("self.") {
+                    (module, call.replace("self.", &format!("{prefix}.")))
+                } else {
+                    (origin, call)
+                };
+                if let Some(found) = data_location(program, &fs, origin, &call, &rest) {
+                    return Some(found);
+                }
+                continue;
+            }
+        }
+        // The base is a binding to data read from a file.
+        let file = program.module(module)?.file;
+        let base = name_at(program, file, e.span.start)?;
+        let NameTarget::Global(g) = base.target else {
+            return None;
+        };
+        let (origin, call) = source_of(program, program.global(g)?.node.span)?;
+        let keys: Vec<&str> = chain.iter().map(|(_, f)| *f).collect();
+        data_location(program, &fs, origin, &call, &keys)
+    }
+
+    /// Every place the thing at `offset` is used (and declared, when asked).
+    pub fn references(&mut self, path: &str, offset: u32, include_declaration: bool) -> Vec<Location> {
+        let Some((target, _)) = self.target_at(path, offset) else {
+            return Vec::new();
+        };
+        let mut out: Vec<Location> = self
+            .occurrences(target, include_declaration)
+            .into_iter()
+            .map(|(l, _)| l)
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The name target at `offset` (a use, or a definition's name).
+    fn target_at(&mut self, path: &str, offset: u32) -> Option<(NameTarget, Span)> {
+        let module = self.module_of(path)?;
+        let program = self.program.as_ref()?;
+        let file = program.module(module)?.file;
+        if let Some(n) = name_at(program, file, offset).or_else(|| definition_at(program, file, offset)) {
+            return Some((normalize(n.target), n.span));
+        }
+        let r = self.string_reference_at(path, module, offset)?;
+        let program = self.program.as_ref()?;
+        Some((NameTarget::Resource(r), program.resource(r)?.name_span))
+    }
+
+    /// Occurrences of a target: locations and whether each is a string
+    /// reference (`"name"`, whose quotes are not part of the name).
+    fn occurrences(&mut self, target: NameTarget, include_declaration: bool) -> Vec<(Location, bool)> {
+        let Some(program) = self.program.as_ref() else {
+            return Vec::new();
+        };
+        let mut out: Vec<(Location, bool)> = program
+            .names
+            .iter()
+            .filter(|n| normalize(n.target) == target)
+            .filter(|n| include_declaration || !is_declaration(program, n, target))
+            .map(|n| (location(program, n.span), false))
+            .collect();
+        if include_declaration {
+            if let Some(span) = definition_span(program, target) {
+                if !matches!(target, NameTarget::Module(_)) {
+                    out.push((location(program, span), false));
+                }
+            }
+        }
+        if let NameTarget::Resource(r) = target {
+            out.extend(self.string_references(r).into_iter().map(|l| (l, true)));
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Strings naming resource `r` in fields typed `Ref(its kind)`.
+    fn string_references(&mut self, r: ResourceId) -> Vec<Location> {
+        let Some(program) = self.program.as_ref() else {
+            return Vec::new();
+        };
+        let Some(def) = program.resource(r) else {
+            return Vec::new();
+        };
+        let (kind, name) = (def.kind, def.name.clone());
+        let candidates: Vec<(String, ModuleId, Span)> = program
+            .modules
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !m.is_stdlib)
+            .flat_map(|(i, m)| {
+                keyed_strings(&m.parsed.module)
+                    .into_iter()
+                    .filter(|(_, value, _)| *value == name)
+                    .map(move |(_, _, span)| (m.path.clone(), ModuleId(i as u32), span))
+            })
+            .collect();
+        let mut out = Vec::new();
+        for (path, module, span) in candidates {
+            if self.reference_kind_at(&path, module, span.start + 1) == Some(kind) {
+                out.push(Location {
+                    path,
+                    start: span.start,
+                    end: span.end,
+                });
+            }
+        }
+        out
+    }
+
+    /// Checks that the thing at `offset` can be renamed: its range.
+    pub fn prepare_rename(&mut self, path: &str, offset: u32) -> Result<Location, String> {
+        let (target, span) = self
+            .target_at(path, offset)
+            .ok_or_else(|| "nothing to rename here".to_string())?;
+        self.renamable(target)?;
+        let program = self.program.as_ref().ok_or("no program")?;
+        Ok(location(program, span))
+    }
+
+    fn renamable(&self, target: NameTarget) -> Result<(), String> {
+        let program = self.program.as_ref().ok_or("no program")?;
+        let def = match target {
+            NameTarget::Global(_) | NameTarget::Local(_) => definition_span(program, target),
+            NameTarget::Resource(r) => {
+                let d = program.resource(r).ok_or("no such resource")?;
+                let text = program
+                    .sources
+                    .get(d.name_span.file)
+                    .and_then(|f| f.text.get(d.name_span.range()).map(str::to_string))
+                    .unwrap_or_default();
+                if text.starts_with('"') {
+                    return Err(format!(
+                        "`{}` is named by a string; only resources named by an identifier can be renamed",
+                        d.name
+                    ));
+                }
+                Some(d.name_span)
+            }
+            NameTarget::Builtin(b) => return Err(format!("`{}` is a builtin", b.name())),
+            NameTarget::Module(_) => return Err("modules are renamed by moving their file".into()),
+            NameTarget::Kind(_) | NameTarget::KindCollection(_) => {
+                definition_span(program, target)
+            }
+        };
+        let in_stdlib = def
+            .and_then(|s| program.sources.get(s.file))
+            .is_some_and(|f| f.path.starts_with("stdlib/"))
+            && program.modules.iter().any(|m| m.is_stdlib && Some(m.file) == def.map(|d| d.file));
+        if in_stdlib {
+            return Err("this is defined in the standard library".into());
+        }
+        Ok(())
+    }
+
+    /// Renames the thing at `offset` everywhere: edits for every file.
+    pub fn rename(&mut self, path: &str, offset: u32, new_name: &str) -> Result<Vec<TextEdit>, String> {
+        let (target, span) = self
+            .target_at(path, offset)
+            .ok_or_else(|| "nothing to rename here".to_string())?;
+        self.renamable(target)?;
+        if !is_identifier(new_name) {
+            return Err(format!("`{new_name}` is not a valid name"));
+        }
+        let program = self.program.as_ref().ok_or("no program")?;
+        let def = definition_span(program, target).unwrap_or(span);
+        let old = program
+            .sources
+            .get(def.file)
+            .and_then(|f| f.text.get(def.range()).map(str::to_string))
+            .ok_or("cannot read the definition")?;
+        if old == new_name {
+            return Ok(Vec::new());
+        }
+        let occurrences = self.occurrences(target, true);
+        let program = self.program.as_ref().ok_or("no program")?;
+        // The new name must not clash at the top level of any file where
+        // the old one is written.
+        if !matches!(target, NameTarget::Local(_)) {
+            for (loc, _) in &occurrences {
+                let module = program.modules.iter().find(|m| m.path == loc.path);
+                if let Some((_, first)) = module.and_then(|m| m.scope.get(&Sym::new(new_name))) {
+                    let at = location(program, *first);
+                    let line = program
+                        .sources
+                        .get(first.file)
+                        .map(|f| f.line_col(first.start).0 + 1)
+                        .unwrap_or(0);
+                    return Err(format!(
+                        "`{new_name}` is already defined at {}:{line}",
+                        at.path
+                    ));
+                }
+            }
+        }
+        let mut edits = Vec::new();
+        for (loc, quoted) in occurrences {
+            let Some(text) = self.text(&loc.path) else {
+                continue;
+            };
+            let written = text.get(loc.start as usize..loc.end as usize).unwrap_or("");
+            if quoted {
+                if written == format!("\"{old}\"") {
+                    edits.push(TextEdit {
+                        location: Location {
+                            path: loc.path.clone(),
+                            start: loc.start + 1,
+                            end: loc.end - 1,
+                        },
+                        text: new_name.to_string(),
+                    });
+                }
+            } else if written == old {
+                // Uses through an import alias keep the alias.
+                edits.push(TextEdit {
+                    location: loc,
+                    text: new_name.to_string(),
+                });
+            }
+        }
+        Ok(edits)
+    }
+}
+
+/// Kinds are one target whether declared, named or read as a collection.
+fn normalize(target: NameTarget) -> NameTarget {
+    match target {
+        NameTarget::KindCollection(k) => NameTarget::Kind(k),
+        other => other,
+    }
+}
+
+/// Whether a name occurrence is the target's own definition.
+fn is_declaration(program: &Program, n: &NameUse, target: NameTarget) -> bool {
+    definition_span(program, target) == Some(n.span)
+}
+
+/// The kind a `Ref(kind)` type (or a list of them) names.
+fn ref_kind(ty: &Type) -> Option<KindId> {
+    match ty {
+        Type::Ref(k, _) => Some(*k),
+        Type::List(inner) => ref_kind(inner),
+        Type::Union(alts) => alts.iter().find_map(ref_kind),
+        _ => None,
+    }
+}
+
+/// Whether `name` lexes as exactly one identifier (not a keyword).
+fn is_identifier(name: &str) -> bool {
+    let lexed = ev_syntax::lexer::lex(name, ev_syntax::FileId(0));
+    lexed.errors.is_empty()
+        && matches!(lexed.tokens.as_slice(), [(ev_syntax::token::Token::Ident(n), _)] if *n == name)
+}
+
+/// The expression at `span` (a field's value) and its module.
+fn source_of(program: &Program, span: Span) -> Option<(ModuleId, String)> {
+    let file = program.sources.get(span.file)?;
+    let text = file.text.get(span.range())?.to_string();
+    let module = program.module_by_path(&file.path)?;
+    Some((module, text))
+}
+
+/// The location of `keys` inside the data file read by `call`
+/// (`json("path")`, `json_or_unknown(...)`, `yaml(...)`, `toml(...)`).
+fn data_location(
+    program: &mut Program,
+    fs: &dyn crate::fs::FileSystem,
+    module: ModuleId,
+    call: &str,
+    keys: &[&str],
+) -> Option<Location> {
+    let open = call.find('(')?;
+    let func = call[..open].trim();
+    if !matches!(func, "json" | "json_or_unknown" | "yaml" | "toml") {
+        return None;
+    }
+    let arg = call[open + 1..].trim_end().strip_suffix(')')?.trim();
+    let (Value::Str(file), _) = super::eval_text(program, fs, module, arg)? else {
+        return None;
+    };
+    let text = fs.read(&file).ok()?;
+    let (start, end) = if func.starts_with("json") {
+        json_key_span(&text, keys)?
+    } else {
+        // YAML and TOML: the last key's first occurrence.
+        let last = keys.last()?;
+        let at = text.find(&format!("{last}:")).or_else(|| text.find(&format!("{last} =")))?;
+        (at, at + last.len())
+    };
+    Some(Location {
+        path: file.to_string(),
+        start: start as u32,
+        end: end as u32,
+    })
+}
+
+/// The span of the key reached by `keys` in a JSON text (the whole text
+/// for no keys).
+pub(crate) fn json_key_span(text: &str, keys: &[&str]) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut pos = 0;
+    let mut span = (0, 0);
+    for key in keys {
+        pos = skip_ws(bytes, pos);
+        if bytes.get(pos) != Some(&b'{') {
+            return None;
+        }
+        pos += 1;
+        loop {
+            pos = skip_ws(bytes, pos);
+            match bytes.get(pos) {
+                Some(b'"') => {}
+                _ => return None,
+            }
+            let key_start = pos;
+            let key_end = skip_string(bytes, pos)?;
+            let name: String = serde_json::from_str(text.get(key_start..key_end)?).ok()?;
+            pos = skip_ws(bytes, key_end);
+            if bytes.get(pos) != Some(&b':') {
+                return None;
+            }
+            pos += 1;
+            if name == *key {
+                span = (key_start, key_end);
+                break;
+            }
+            pos = skip_value(bytes, pos)?;
+            pos = skip_ws(bytes, pos);
+            match bytes.get(pos) {
+                Some(b',') => pos += 1,
+                _ => return None,
+            }
+        }
+    }
+    Some(span)
+}
+
+fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
+    while bytes.get(pos).is_some_and(|b| b.is_ascii_whitespace()) {
+        pos += 1;
+    }
+    pos
+}
+
+/// Past the string starting at `pos` (which holds `"`).
+fn skip_string(bytes: &[u8], mut pos: usize) -> Option<usize> {
+    pos += 1;
+    loop {
+        match bytes.get(pos)? {
+            b'\\' => pos += 2,
+            b'"' => return Some(pos + 1),
+            _ => pos += 1,
+        }
+    }
+}
+
+/// Past the JSON value starting at or after `pos`.
+fn skip_value(bytes: &[u8], pos: usize) -> Option<usize> {
+    let mut pos = skip_ws(bytes, pos);
+    let mut depth = 0usize;
+    loop {
+        match bytes.get(pos)? {
+            b'"' => pos = skip_string(bytes, pos)?,
+            b'{' | b'[' => {
+                depth += 1;
+                pos += 1;
+            }
+            b'}' | b']' => {
+                if depth == 0 {
+                    return Some(pos);
+                }
+                depth -= 1;
+                pos += 1;
+            }
+            b',' if depth == 0 => return Some(pos),
+            _ => pos += 1,
+        }
+        if depth == 0 && matches!(bytes.get(pos.saturating_sub(1)), Some(b'}' | b']' | b'"')) {
+            // A complete container or string at the top level.
+            let next = skip_ws(bytes, pos);
+            if matches!(bytes.get(next), Some(b',' | b'}' | b']') | None) {
+                return Some(next);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_key_span;
+
+    #[test]
+    fn json_keys_are_found_by_path() {
+        let text = r#"{ "a": {"x": [1, {"y": 2}], "b": "s\"}"}, "c": { "b": 3 } }"#;
+        let (s, e) = json_key_span(text, &["c", "b"]).expect("found");
+        assert_eq!(&text[s..e], "\"b\"");
+        assert!(s > text.find("\"c\"").expect("c"));
+        let (s, _) = json_key_span(text, &["a", "b"]).expect("found");
+        assert_eq!(s, text.find("\"b\"").expect("b"));
+        assert_eq!(json_key_span(text, &["a", "zz"]), None);
+    }
+}
