@@ -104,7 +104,10 @@ struct Harness {
 
 impl Harness {
     fn uri(&self, path: &str) -> String {
-        path_uri(&self.root.join(path)).expect("uri").as_str().to_string()
+        path_uri(&self.root.join(path))
+            .expect("uri")
+            .as_str()
+            .to_string()
     }
 
     /// A file's current text (open buffer or disk or cache).
@@ -118,7 +121,10 @@ impl Harness {
                     .map(|p| format!("<cache>/{}", p.display().to_string().replace("0.1.0/", "")))
             })
             .unwrap_or_else(|_| file.display().to_string());
-        let rel = file.strip_prefix(&self.root).ok().map(|p| p.display().to_string());
+        let rel = file
+            .strip_prefix(&self.root)
+            .ok()
+            .map(|p| p.display().to_string());
         let text = rel
             .and_then(|r| self.open.get(&r).map(|(t, _)| t.clone()))
             .unwrap_or_else(|| std::fs::read_to_string(&file).unwrap_or_default());
@@ -145,7 +151,8 @@ impl Harness {
 
     fn step(&mut self, cmd: &str, args: &[String], body: &str) {
         let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
-        self.out.push_str(&format!("### {cmd} {}\n", args.join(" ")));
+        self.out
+            .push_str(&format!("### {cmd} {}\n", args.join(" ")));
         match cmd {
             "open" => {
                 let path = arg(0);
@@ -162,14 +169,19 @@ impl Harness {
             }
             "change" => {
                 let path = arg(0);
-                let (start, end) = arg(1).split_once('-').map(|(a, b)| (a.to_string(), b.to_string())).expect("range L:C-L:C");
-                let (mut text, version) = self.open.get(&path).cloned().expect("change an open file");
+                let (start, end) = arg(1)
+                    .split_once('-')
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .expect("range L:C-L:C");
+                let (mut text, version) =
+                    self.open.get(&path).cloned().expect("change an open file");
                 let s = lsp_position(&text, &start);
                 let e = lsp_position(&text, &end);
                 let byte = |pos: &Value| {
                     let line = pos["line"].as_u64().unwrap_or(0) as usize;
                     let units = pos["character"].as_u64().unwrap_or(0) as usize;
-                    let line_start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
+                    let line_start: usize =
+                        text.split_inclusive('\n').take(line).map(str::len).sum();
                     let mut seen = 0;
                     let mut offset = line_start;
                     for c in text[line_start..].chars() {
@@ -197,18 +209,26 @@ impl Harness {
             }
             "diagnostics" => self.diagnostics(),
             "hover" => {
-                let r = self.client.request("textDocument/hover", self.doc_position(&arg(0), &arg(1)));
+                let r = self
+                    .client
+                    .request("textDocument/hover", self.doc_position(&arg(0), &arg(1)));
                 match r {
                     Ok(Value::Null) => self.out.push_str("(nothing)\n"),
                     Ok(v) => {
                         let range = self.show_range(&self.uri(&arg(0)), &v["range"]);
-                        self.out.push_str(&format!("range {range}\n{}\n", v["contents"]["value"].as_str().unwrap_or("")));
+                        self.out.push_str(&format!(
+                            "range {range}\n{}\n",
+                            v["contents"]["value"].as_str().unwrap_or("")
+                        ));
                     }
                     Err(e) => self.out.push_str(&format!("error: {e}\n")),
                 }
             }
             "definition" => {
-                let r = self.client.request("textDocument/definition", self.doc_position(&arg(0), &arg(1)));
+                let r = self.client.request(
+                    "textDocument/definition",
+                    self.doc_position(&arg(0), &arg(1)),
+                );
                 self.locations(r);
             }
             "references" => {
@@ -218,11 +238,19 @@ impl Harness {
                 self.locations(r);
             }
             "completion" => {
-                let r = self.client.request("textDocument/completion", self.doc_position(&arg(0), &arg(1)));
+                let r = self.client.request(
+                    "textDocument/completion",
+                    self.doc_position(&arg(0), &arg(1)),
+                );
                 match r {
                     Ok(v) => {
                         let mut items: Vec<Value> = v.as_array().cloned().unwrap_or_default();
-                        items.sort_by_key(|i| (i["sortText"].as_str().unwrap_or("").to_string(), i["label"].as_str().unwrap_or("").to_string()));
+                        items.sort_by_key(|i| {
+                            (
+                                i["sortText"].as_str().unwrap_or("").to_string(),
+                                i["label"].as_str().unwrap_or("").to_string(),
+                            )
+                        });
                         let limit = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(12);
                         for i in items.iter().take(limit) {
                             let edit = &i["textEdit"];
@@ -236,17 +264,25 @@ impl Harness {
                             ));
                         }
                         if items.len() > limit {
-                            self.out.push_str(&format!("({} more)\n", items.len() - limit));
+                            self.out
+                                .push_str(&format!("({} more)\n", items.len() - limit));
                         }
-                        if let Some(doc) = items.first().and_then(|i| i["documentation"]["value"].as_str()) {
-                            self.out.push_str(&format!("first item's documentation:\n{doc}\n"));
+                        if let Some(doc) = items
+                            .first()
+                            .and_then(|i| i["documentation"]["value"].as_str())
+                        {
+                            self.out
+                                .push_str(&format!("first item's documentation:\n{doc}\n"));
                         }
                     }
                     Err(e) => self.out.push_str(&format!("error: {e}\n")),
                 }
             }
             "prepare-rename" => {
-                let r = self.client.request("textDocument/prepareRename", self.doc_position(&arg(0), &arg(1)));
+                let r = self.client.request(
+                    "textDocument/prepareRename",
+                    self.doc_position(&arg(0), &arg(1)),
+                );
                 match r {
                     Ok(v) => {
                         let range = self.show_range(&self.uri(&arg(0)), &v);
@@ -263,7 +299,11 @@ impl Harness {
                         let mut lines = Vec::new();
                         for (uri, edits) in v["changes"].as_object().cloned().unwrap_or_default() {
                             for e in edits.as_array().cloned().unwrap_or_default() {
-                                lines.push(format!("{} -> {:?}", self.show_range(&uri, &e["range"]), e["newText"].as_str().unwrap_or("")));
+                                lines.push(format!(
+                                    "{} -> {:?}",
+                                    self.show_range(&uri, &e["range"]),
+                                    e["newText"].as_str().unwrap_or("")
+                                ));
                             }
                         }
                         lines.sort();
@@ -281,14 +321,19 @@ impl Harness {
                 );
                 match r {
                     Ok(v) => match v.as_array().and_then(|a| a.first()) {
-                        Some(edit) => self.out.push_str(&format!("{}\n", edit["newText"].as_str().unwrap_or(""))),
+                        Some(edit) => self
+                            .out
+                            .push_str(&format!("{}\n", edit["newText"].as_str().unwrap_or(""))),
                         None => self.out.push_str("(already formatted)\n"),
                     },
                     Err(e) => self.out.push_str(&format!("error: {e}\n")),
                 }
             }
             "symbols" => {
-                let r = self.client.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": self.uri(&arg(0)) } }));
+                let r = self.client.request(
+                    "textDocument/documentSymbol",
+                    json!({ "textDocument": { "uri": self.uri(&arg(0)) } }),
+                );
                 let uri = self.uri(&arg(0));
                 match r {
                     Ok(v) => self.symbols(&uri, &v, 0),
@@ -296,12 +341,22 @@ impl Harness {
                 }
             }
             "workspace-symbols" => {
-                let r = self.client.request("workspace/symbol", json!({ "query": arg(0) }));
+                let r = self
+                    .client
+                    .request("workspace/symbol", json!({ "query": arg(0) }));
                 match r {
                     Ok(v) => {
                         for s in v.as_array().cloned().unwrap_or_default() {
-                            let at = self.show_range(s["location"]["uri"].as_str().unwrap_or(""), &s["location"]["range"]);
-                            self.out.push_str(&format!("{} [{}] {} at {at}\n", s["name"].as_str().unwrap_or(""), s["kind"], s["containerName"].as_str().unwrap_or("")));
+                            let at = self.show_range(
+                                s["location"]["uri"].as_str().unwrap_or(""),
+                                &s["location"]["range"],
+                            );
+                            self.out.push_str(&format!(
+                                "{} [{}] {} at {at}\n",
+                                s["name"].as_str().unwrap_or(""),
+                                s["kind"],
+                                s["containerName"].as_str().unwrap_or("")
+                            ));
                         }
                     }
                     Err(e) => self.out.push_str(&format!("error: {e}\n")),
@@ -338,7 +393,10 @@ impl Harness {
                     let at = self.show_range(&uri, &l["range"]);
                     let (_, text) = self.text_of_uri(&uri);
                     let line = l["range"]["start"]["line"].as_u64().unwrap_or(0) as usize;
-                    self.out.push_str(&format!("{at}  {}\n", text.lines().nth(line).unwrap_or("").trim()));
+                    self.out.push_str(&format!(
+                        "{at}  {}\n",
+                        text.lines().nth(line).unwrap_or("").trim()
+                    ));
                 }
             }
             Err(e) => self.out.push_str(&format!("error: {e}\n")),
@@ -348,7 +406,11 @@ impl Harness {
     /// Waits for the diagnostics of the current versions and prints every
     /// file's latest set (as an editor would show them).
     fn diagnostics(&mut self) {
-        let wanted: BTreeMap<String, i64> = self.open.iter().map(|(p, (_, v))| (self.uri(p), *v)).collect();
+        let wanted: BTreeMap<String, i64> = self
+            .open
+            .iter()
+            .map(|(p, (_, v))| (self.uri(p), *v))
+            .collect();
         let accept = |m: &Value| {
             if m["method"] != "textDocument/publishDiagnostics" {
                 return false;
@@ -361,20 +423,34 @@ impl Harness {
         };
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while !self.client.notifications.iter().any(accept) {
-            assert!(std::time::Instant::now() < deadline, "no diagnostics for the current versions");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no diagnostics for the current versions"
+            );
             self.client.drain(Duration::from_millis(20));
         }
         // The rest of the batch follows at once.
         self.client.drain(Duration::from_millis(200));
         for m in self.client.notifications.drain(..) {
             if m["method"] == "textDocument/publishDiagnostics" {
-                self.latest.insert(m["params"]["uri"].as_str().unwrap_or("").to_string(), m["params"].clone());
+                self.latest.insert(
+                    m["params"]["uri"].as_str().unwrap_or("").to_string(),
+                    m["params"].clone(),
+                );
             }
         }
-        let all: Vec<(String, Value)> = self.latest.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let all: Vec<(String, Value)> = self
+            .latest
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let mut printed = false;
         for (uri, params) in all {
-            for d in params["diagnostics"].as_array().cloned().unwrap_or_default() {
+            for d in params["diagnostics"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+            {
                 printed = true;
                 let at = self.show_range(&uri, &d["range"]);
                 let href = d["codeDescription"]["href"].as_str().unwrap_or("");
@@ -385,9 +461,19 @@ impl Harness {
                     page,
                     d["message"].as_str().unwrap_or("").replace('\n', "\n    ")
                 ));
-                for r in d["relatedInformation"].as_array().cloned().unwrap_or_default() {
-                    let at = self.show_range(r["location"]["uri"].as_str().unwrap_or(""), &r["location"]["range"]);
-                    self.out.push_str(&format!("    related {at}: {}\n", r["message"].as_str().unwrap_or("")));
+                for r in d["relatedInformation"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                {
+                    let at = self.show_range(
+                        r["location"]["uri"].as_str().unwrap_or(""),
+                        &r["location"]["range"],
+                    );
+                    self.out.push_str(&format!(
+                        "    related {at}: {}\n",
+                        r["message"].as_str().unwrap_or("")
+                    ));
                 }
             }
         }

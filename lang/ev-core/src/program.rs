@@ -48,6 +48,8 @@ pub struct GlobalDef {
     pub name: Sym,
     /// The name's span.
     pub span: Span,
+    /// The whole declaration (`let name = value`).
+    pub item: Span,
     /// The value's expression.
     pub node: Rc<Node>,
     /// Its `##` documentation.
@@ -273,6 +275,7 @@ impl Program {
         m.globals.push(GlobalDef {
             name: sym,
             span,
+            item: span,
             node: Rc::new(node),
             doc: None,
         });
@@ -659,7 +662,7 @@ fn declare_all(
                                     .and_then(|m| m.exports.iter().find(|(s, _)| *s == sym))
                                 {
                                     Some((_, b)) => {
-                                        if let Some(target) = name_target(*b) {
+                                        if let Some(target) = binding_target(*b) {
                                             names.push(NameUse {
                                                 span: name.name.span,
                                                 target,
@@ -714,6 +717,7 @@ fn declare_all(
                     globals.push(GlobalDef {
                         name: sym,
                         span: name.span,
+                        item: item.span,
                         node: placeholder(name.span),
                         doc: doc_of(item.span.start),
                     });
@@ -736,6 +740,7 @@ fn declare_all(
                     globals.push(GlobalDef {
                         name: sym,
                         span: schema.name.span,
+                        item: item.span,
                         node: placeholder(schema.name.span),
                         doc: doc_of(item.span.start),
                     });
@@ -863,7 +868,7 @@ fn declare_all(
 }
 
 /// What a binding refers to, for the name index.
-fn name_target(binding: Binding) -> Option<NameTarget> {
+pub(crate) fn binding_target(binding: Binding) -> Option<NameTarget> {
     match binding {
         Binding::Global(g) => Some(NameTarget::Global(g)),
         Binding::Resource(r) => Some(NameTarget::Resource(r)),
@@ -1052,7 +1057,7 @@ impl<'a> Compiler<'a> {
             // A kind in an expression reads all resources of that kind.
             Some(Binding::Kind(k)) => self.note_name(span, NameTarget::KindCollection(k)),
             Some(b) => {
-                if let Some(target) = name_target(b) {
+                if let Some(target) = binding_target(b) {
                     self.note_name(span, target);
                 }
             }
@@ -1128,7 +1133,7 @@ impl<'a> Compiler<'a> {
                 self.program
                     .module(*m)
                     .and_then(|m| m.exports.iter().find(|(s, _)| *s == sym))
-                    .and_then(|(_, b)| name_target(*b))
+                    .and_then(|(_, b)| binding_target(*b))
             }
             _ => None,
         };
@@ -1189,10 +1194,10 @@ impl<'a> Compiler<'a> {
                     KeyKind::Static(name) => {
                         self.record_member(&target.ir, name, field.span);
                         Ir::Select {
-                        target,
-                        field: Sym::new(name),
-                        field_span: field.span,
-                    }
+                            target,
+                            field: Sym::new(name),
+                            field_span: field.span,
+                        }
                     }
                     KeyKind::Dynamic(key) => Ir::SelectDyn {
                         target,

@@ -20,7 +20,9 @@ fn at(text: &str, needle: &str) -> u32 {
 fn hover_after_non_ascii_text() {
     let src = "let naive = 1\nlet dessert = { name = \"crème brûlée 😀\", count = naive }\n";
     let mut w = world(&[("everything.ev", src)]);
-    let h = w.hover("everything.ev", at(src, "naive }") + 2).expect("hover");
+    let h = w
+        .hover("everything.ev", at(src, "naive }") + 2)
+        .expect("hover");
     assert!(h.markdown.contains("let naive"), "{}", h.markdown);
 }
 
@@ -37,9 +39,15 @@ fn completion_on_a_half_typed_field() {
 fn definition_of_a_stack_output_is_its_key_in_the_exports() {
     let src = "stack jupiter {\n  project = \"jupiter\"\n  stack = \"prod\"\n  resources = []\n}\nlet address = stack.jupiter.outputs.ethane.ipAddress\n";
     let json = "{\n  \"ethane\": { \"ipAddress\": \"203.0.113.7\" }\n}\n";
-    let mut w = world(&[("everything.ev", src), ("exports/jupiter/generated.json", json)]);
+    let mut w = world(&[
+        ("everything.ev", src),
+        ("exports/jupiter/generated.json", json),
+    ]);
     let found = w.definition("everything.ev", at(src, "ipAddress") + 1);
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].path, "exports/jupiter/generated.json");
-    assert_eq!(&json[found[0].start as usize..found[0].end as usize], "\"ipAddress\"");
+    assert_eq!(
+        &json[found[0].start as usize..found[0].end as usize],
+        "\"ipAddress\""
+    );
 }

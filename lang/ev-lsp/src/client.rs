@@ -3,7 +3,7 @@
 //! messages, and waits for responses and diagnostics.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,7 +24,12 @@ pub struct Client {
 impl Client {
     /// Starts `program args...` in `root` (with `XDG_CACHE_HOME=cache`) and
     /// initializes it with `root` as the workspace.
-    pub fn start(program: &Path, args: &[&str], root: &Path, cache: &Path) -> Result<Client, String> {
+    pub fn start(
+        program: &Path,
+        args: &[&str],
+        root: &Path,
+        cache: &Path,
+    ) -> Result<Client, String> {
         let mut child = Command::new(program)
             .args(args)
             .current_dir(root)
@@ -101,7 +106,8 @@ impl Client {
         timeout: Duration,
         accept: &dyn Fn(&Value) -> bool,
     ) -> Result<Value, String> {
-        let is_diag = |m: &Value| m.get("method") == Some(&json!("textDocument/publishDiagnostics"));
+        let is_diag =
+            |m: &Value| m.get("method") == Some(&json!("textDocument/publishDiagnostics"));
         if let Some(i) = self
             .notifications
             .iter()

@@ -146,7 +146,10 @@ pub fn position(text: &str, offset: u32) -> lsp::Position {
     let before = &text[..offset];
     let line = before.matches('\n').count() as u32;
     let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let character = before[line_start..].chars().map(|c| c.len_utf16() as u32).sum();
+    let character = before[line_start..]
+        .chars()
+        .map(|c| c.len_utf16() as u32)
+        .sum();
     lsp::Position { line, character }
 }
 
@@ -191,7 +194,11 @@ pub fn diagnostic(
             let text = text_of(&loc.path)?;
             Some(lsp::DiagnosticRelatedInformation {
                 location: location(files, &text, loc)?,
-                message: if msg.is_empty() { "here".into() } else { msg.clone() },
+                message: if msg.is_empty() {
+                    "here".into()
+                } else {
+                    msg.clone()
+                },
             })
         })
         .collect();
@@ -268,8 +275,12 @@ pub fn document_symbol(text: &str, s: &Symbol) -> lsp::DocumentSymbol {
         deprecated: None,
         range: range(text, s.location.start, s.location.end),
         selection_range: range(text, s.selection.start, s.selection.end),
-        children: (!s.children.is_empty())
-            .then(|| s.children.iter().map(|c| document_symbol(text, c)).collect()),
+        children: (!s.children.is_empty()).then(|| {
+            s.children
+                .iter()
+                .map(|c| document_symbol(text, c))
+                .collect()
+        }),
     }
 }
 
@@ -304,7 +315,13 @@ mod tests {
         let b = position(text, text.len() as u32);
         assert_eq!((b.line, b.character), (1, 1));
         // Past the end of a line clamps to the line's end.
-        let clamped = offset(text, lsp::Position { line: 0, character: 99 });
+        let clamped = offset(
+            text,
+            lsp::Position {
+                line: 0,
+                character: 99,
+            },
+        );
         assert_eq!(clamped, text.find('\n').expect("newline") as u32);
     }
 
@@ -312,6 +329,9 @@ mod tests {
     fn uris_round_trip_with_spaces() {
         let uri = path_uri(Path::new("/tmp/my repo/ä.ev")).expect("uri");
         assert_eq!(uri.as_str(), "file:///tmp/my%20repo/%C3%A4.ev");
-        assert_eq!(uri_path(&uri).expect("path"), PathBuf::from("/tmp/my repo/ä.ev"));
+        assert_eq!(
+            uri_path(&uri).expect("path"),
+            PathBuf::from("/tmp/my repo/ä.ev")
+        );
     }
 }

@@ -91,7 +91,9 @@ pub fn serve(connection: Connection, options: Options) -> Result<(), String> {
             server.main_loop(rx)
         })
         .map_err(|e| e.to_string())?;
-    let result = worker.join().map_err(|_| "the server thread panicked".to_string())?;
+    let result = worker
+        .join()
+        .map_err(|_| "the server thread panicked".to_string())?;
     drop(reader);
     result
 }
@@ -213,7 +215,8 @@ impl Server {
                 }
             }
             note::DidChangeTextDocument::METHOD => {
-                if let Ok(p) = serde_json::from_value::<lsp::DidChangeTextDocumentParams>(n.params) {
+                if let Ok(p) = serde_json::from_value::<lsp::DidChangeTextDocumentParams>(n.params)
+                {
                     if let Some(path) = self.files.path(&p.text_document.uri) {
                         let mut text = self
                             .world
@@ -274,7 +277,10 @@ impl Server {
         let text_of = |p: &str| world.text(p);
         for d in &found {
             if let Some(diag) = convert::diagnostic(&self.files, d, &text_of) {
-                by_file.entry(d.primary.path.clone()).or_default().push(diag);
+                by_file
+                    .entry(d.primary.path.clone())
+                    .or_default()
+                    .push(diag);
             }
         }
         let stale: Vec<String> = self
@@ -329,7 +335,10 @@ impl Server {
             r::PrepareRenameRequest::METHOD => self.on(req, Self::prepare_rename),
             r::Rename::METHOD => self.on(req, Self::rename),
             r::Formatting::METHOD => self.on(req, Self::formatting),
-            other => Err((ErrorCode::MethodNotFound, format!("`{other}` is not supported"))),
+            other => Err((
+                ErrorCode::MethodNotFound,
+                format!("`{other}` is not supported"),
+            )),
         }
     }
 
@@ -345,7 +354,10 @@ impl Server {
     }
 
     /// The repository path and byte offset of a document position.
-    fn at(&self, doc: &lsp::TextDocumentPositionParams) -> Result<(String, u32, Arc<str>), Failure> {
+    fn at(
+        &self,
+        doc: &lsp::TextDocumentPositionParams,
+    ) -> Result<(String, u32, Arc<str>), Failure> {
         let path = self.path(&doc.text_document.uri)?;
         let text = self.world.text(&path).unwrap_or_else(|| Arc::from(""));
         let offset = convert::offset(&text, doc.position);
@@ -371,7 +383,10 @@ impl Server {
         let Some(h) = self.world.hover(&path, offset) else {
             return Ok(None);
         };
-        let range = self.world.text(&h.range.path).map(|t| convert::range(&t, h.range.start, h.range.end));
+        let range = self
+            .world
+            .text(&h.range.path)
+            .map(|t| convert::range(&t, h.range.start, h.range.end));
         Ok(Some(lsp::Hover {
             contents: lsp::HoverContents::Markup(lsp::MarkupContent {
                 kind: lsp::MarkupKind::Markdown,
@@ -398,12 +413,17 @@ impl Server {
         })
     }
 
-    fn references(&mut self, p: lsp::ReferenceParams) -> Result<Option<Vec<lsp::Location>>, Failure> {
+    fn references(
+        &mut self,
+        p: lsp::ReferenceParams,
+    ) -> Result<Option<Vec<lsp::Location>>, Failure> {
         let (path, offset, _) = self.at(&p.text_document_position)?;
         let found = self
             .world
             .references(&path, offset, p.context.include_declaration);
-        Ok(Some(found.iter().filter_map(|l| self.lsp_location(l)).collect()))
+        Ok(Some(
+            found.iter().filter_map(|l| self.lsp_location(l)).collect(),
+        ))
     }
 
     fn document_symbols(
@@ -414,7 +434,10 @@ impl Server {
         let text = self.world.text(&path).unwrap_or_else(|| Arc::from(""));
         let symbols = self.world.document_symbols(&path);
         Ok(Some(lsp::DocumentSymbolResponse::Nested(
-            symbols.iter().map(|s| convert::document_symbol(&text, s)).collect(),
+            symbols
+                .iter()
+                .map(|s| convert::document_symbol(&text, s))
+                .collect(),
         )))
     }
 
@@ -439,7 +462,10 @@ impl Server {
         let (path, offset, text) = self.at(&p.text_document_position)?;
         let items = self.world.completions(&path, offset);
         Ok(Some(lsp::CompletionResponse::Array(
-            items.iter().map(|i| convert::completion(&text, i)).collect(),
+            items
+                .iter()
+                .map(|i| convert::completion(&text, i))
+                .collect(),
         )))
     }
 
@@ -457,6 +483,8 @@ impl Server {
         ))))
     }
 
+    // `Uri` hashes by its text; clippy cannot see that through the type.
+    #[allow(clippy::mutable_key_type)]
     fn rename(&mut self, p: lsp::RenameParams) -> Result<Option<lsp::WorkspaceEdit>, Failure> {
         let (path, offset, _) = self.at(&p.text_document_position)?;
         let edits = self

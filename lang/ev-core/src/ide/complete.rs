@@ -58,7 +58,9 @@ pub struct CompletionItem {
     pub sort: String,
 }
 
-const KEYWORDS: &[&str] = &["if", "then", "else", "let", "in", "for", "fn", "null", "true", "false"];
+const KEYWORDS: &[&str] = &[
+    "if", "then", "else", "let", "in", "for", "fn", "null", "true", "false",
+];
 const ITEM_KEYWORDS: &[&str] = &["let", "import", "export", "schema", "kind"];
 
 impl World {
@@ -105,7 +107,12 @@ impl World {
 
     /// Inside a string that is a field's value: the resources a `Ref`
     /// field can name, or an enum's members.
-    fn string_values(&mut self, module: ModuleId, ctx: &Context, replace: (u32, u32)) -> Vec<CompletionItem> {
+    fn string_values(
+        &mut self,
+        module: ModuleId,
+        ctx: &Context,
+        replace: (u32, u32),
+    ) -> Vec<CompletionItem> {
         let Some(ty) = self.value_type(module, ctx) else {
             return Vec::new();
         };
@@ -147,7 +154,12 @@ impl World {
 
     /// After `receiver.`: the fields of its value (schema docs when the
     /// receiver is a resource), a kind's resources, a module's exports.
-    fn members(&mut self, module: ModuleId, receiver: &str, replace: (u32, u32)) -> Vec<CompletionItem> {
+    fn members(
+        &mut self,
+        module: ModuleId,
+        receiver: &str,
+        replace: (u32, u32),
+    ) -> Vec<CompletionItem> {
         let docs = self.field_docs_of(module, receiver);
         let (program, fs) = self.parts();
         let Some(program) = program else {
@@ -180,7 +192,9 @@ impl World {
         let Some((Value::Record(record), _)) = eval_text(program, &fs, module, receiver) else {
             return Vec::new();
         };
-        let span = record.span().unwrap_or(ev_syntax::Span::new(ev_syntax::FileId(0), 0, 0));
+        let span = record
+            .span()
+            .unwrap_or(ev_syntax::Span::new(ev_syntax::FileId(0), 0, 0));
         let ev = Evaluator::new(program, &fs);
         record
             .fields()
@@ -190,8 +204,17 @@ impl World {
                     .force(thunk, span)
                     .map(|v| describe_type(&v))
                     .unwrap_or_else(|_| "?".into());
-                let doc = docs.iter().find(|(n, _)| n == name.as_str()).map(|(_, d)| d.clone());
-                item(name.as_str(), CompletionKind::Field, Some(detail), doc, replace)
+                let doc = docs
+                    .iter()
+                    .find(|(n, _)| n == name.as_str())
+                    .map(|(_, d)| d.clone());
+                item(
+                    name.as_str(),
+                    CompletionKind::Field,
+                    Some(detail),
+                    doc,
+                    replace,
+                )
             })
             .collect()
     }
@@ -208,7 +231,9 @@ impl World {
             return Vec::new();
         };
         let ev = Evaluator::new(program, &fs);
-        let Some(schema) = type_at(program, &ev, module, kind, &steps).and_then(|t| schema_def(program, &ev, &t)) else {
+        let Some(schema) =
+            type_at(program, &ev, module, kind, &steps).and_then(|t| schema_def(program, &ev, &t))
+        else {
             return Vec::new();
         };
         schema
@@ -220,7 +245,12 @@ impl World {
 
     /// In a resource body at a key's position: the schema's fields not
     /// written yet, required ones first.
-    fn schema_fields(&mut self, module: ModuleId, ctx: &Context, replace: (u32, u32)) -> Vec<CompletionItem> {
+    fn schema_fields(
+        &mut self,
+        module: ModuleId,
+        ctx: &Context,
+        replace: (u32, u32),
+    ) -> Vec<CompletionItem> {
         let Some(kind) = &ctx.kind else {
             return Vec::new();
         };
@@ -229,7 +259,9 @@ impl World {
             return Vec::new();
         };
         let ev = Evaluator::new(program, &fs);
-        let Some(schema) = type_at(program, &ev, module, kind, &ctx.steps).and_then(|t| schema_def(program, &ev, &t)) else {
+        let Some(schema) = type_at(program, &ev, module, kind, &ctx.steps)
+            .and_then(|t| schema_def(program, &ev, &t))
+        else {
             return Vec::new();
         };
         schema
@@ -262,7 +294,12 @@ impl World {
     }
 
     /// After `key =` of an enum-like or reference field: its values, quoted.
-    fn value_literals(&mut self, module: ModuleId, ctx: &Context, replace: (u32, u32)) -> Vec<CompletionItem> {
+    fn value_literals(
+        &mut self,
+        module: ModuleId,
+        ctx: &Context,
+        replace: (u32, u32),
+    ) -> Vec<CompletionItem> {
         let Some(ty) = self.value_type(module, ctx) else {
             return Vec::new();
         };
@@ -270,13 +307,25 @@ impl World {
         let mut out = Vec::new();
         if let Some(k) = ref_kind(&ty) {
             for r in program.resources.iter().filter(|r| r.kind == k) {
-                let mut i = item(&format!("\"{}\"", r.name), CompletionKind::Resource, None, r.doc.clone(), replace);
+                let mut i = item(
+                    &format!("\"{}\"", r.name),
+                    CompletionKind::Resource,
+                    None,
+                    r.doc.clone(),
+                    replace,
+                );
                 i.sort = format!("0{}", r.name);
                 out.push(i);
             }
         }
         for lit in ty.literals().unwrap_or_default() {
-            let mut i = item(&format!("\"{lit}\""), CompletionKind::Value, None, None, replace);
+            let mut i = item(
+                &format!("\"{lit}\""),
+                CompletionKind::Value,
+                None,
+                None,
+                replace,
+            );
             i.sort = format!("0{lit}");
             out.push(i);
         }
@@ -290,12 +339,25 @@ impl World {
 
     /// Names in scope at the cursor: locals, the module's and the
     /// prelude's names, builtins, keywords.
-    fn names(&mut self, module: ModuleId, src: &str, offset: u32, ctx: &Context, replace: (u32, u32)) -> Vec<CompletionItem> {
+    fn names(
+        &mut self,
+        module: ModuleId,
+        src: &str,
+        offset: u32,
+        ctx: &Context,
+        replace: (u32, u32),
+    ) -> Vec<CompletionItem> {
         let program = self.program();
         let mut out = Vec::new();
         if let Some(m) = program.module(module) {
             for name in locals_at(&m.parsed.module, offset) {
-                out.push(item(&name, CompletionKind::Variable, Some("local".into()), None, replace));
+                out.push(item(
+                    &name,
+                    CompletionKind::Variable,
+                    Some("local".into()),
+                    None,
+                    replace,
+                ));
             }
         }
         for name in program.visible_names(module) {
@@ -307,9 +369,19 @@ impl World {
             out.push(item(&name, kind, detail, doc, replace));
         }
         for b in Builtin::ALL {
-            out.push(item(b.name(), CompletionKind::Function, Some("builtin".into()), Some(b.doc().to_string()), replace));
+            out.push(item(
+                b.name(),
+                CompletionKind::Function,
+                Some("builtin".into()),
+                Some(b.doc().to_string()),
+                replace,
+            ));
         }
-        let keywords = if ctx.top_level { ITEM_KEYWORDS } else { KEYWORDS };
+        let keywords = if ctx.top_level {
+            ITEM_KEYWORDS
+        } else {
+            KEYWORDS
+        };
         for k in keywords {
             let mut i = item(k, CompletionKind::Keyword, None, None, replace);
             i.sort = format!("9{k}");
@@ -322,7 +394,13 @@ impl World {
     }
 }
 
-fn item(label: &str, kind: CompletionKind, detail: Option<String>, documentation: Option<String>, replace: (u32, u32)) -> CompletionItem {
+fn item(
+    label: &str,
+    kind: CompletionKind,
+    detail: Option<String>,
+    documentation: Option<String>,
+    replace: (u32, u32),
+) -> CompletionItem {
     CompletionItem {
         label: label.to_string(),
         kind,
@@ -334,21 +412,35 @@ fn item(label: &str, kind: CompletionKind, detail: Option<String>, documentation
     }
 }
 
-fn describe(program: &Program, binding: Option<Binding>) -> (CompletionKind, Option<String>, Option<String>) {
+fn describe(
+    program: &Program,
+    binding: Option<Binding>,
+) -> (CompletionKind, Option<String>, Option<String>) {
     match binding {
         Some(Binding::Global(g)) => {
             let def = program.global(g);
             let is_fn = def.is_some_and(|d| matches!(d.node.ir, crate::ir::Ir::Lambda(_)));
             (
-                if is_fn { CompletionKind::Function } else { CompletionKind::Variable },
+                if is_fn {
+                    CompletionKind::Function
+                } else {
+                    CompletionKind::Variable
+                },
                 None,
                 def.and_then(|d| d.doc.clone()),
             )
         }
         Some(Binding::Resource(r)) => {
             let def = program.resource(r);
-            let kind = def.and_then(|d| program.kind(d.kind)).map(|k| k.name.as_str()).unwrap_or("");
-            (CompletionKind::Resource, Some(format!("{kind} resource")), def.and_then(|d| d.doc.clone()))
+            let kind = def
+                .and_then(|d| program.kind(d.kind))
+                .map(|k| k.name.as_str())
+                .unwrap_or("");
+            (
+                CompletionKind::Resource,
+                Some(format!("{kind} resource")),
+                def.and_then(|d| d.doc.clone()),
+            )
         }
         Some(Binding::Kind(_)) => (CompletionKind::Kind, Some("kind".into()), None),
         Some(Binding::Module(m)) => (
@@ -356,7 +448,11 @@ fn describe(program: &Program, binding: Option<Binding>) -> (CompletionKind, Opt
             program.module(m).map(|m| format!("module \"{}\"", m.path)),
             None,
         ),
-        Some(Binding::Builtin(b)) => (CompletionKind::Function, Some("builtin".into()), Some(b.doc().to_string())),
+        Some(Binding::Builtin(b)) => (
+            CompletionKind::Function,
+            Some("builtin".into()),
+            Some(b.doc().to_string()),
+        ),
         _ => (CompletionKind::Variable, None, None),
     }
 }
@@ -373,11 +469,18 @@ fn ref_kind(ty: &Type) -> Option<crate::ir::KindId> {
 /// function parameters, comprehension variables.
 fn locals_at(module: &ev_syntax::ast::Module, offset: u32) -> Vec<String> {
     let mut out = Vec::new();
-    let mut stack: Vec<&Expr> = item_exprs(module).into_iter().filter(|e| touches(e.span, offset)).collect();
+    let mut stack: Vec<&Expr> = item_exprs(module)
+        .into_iter()
+        .filter(|e| touches(e.span, offset))
+        .collect();
     while let Some(e) = stack.pop() {
         match &e.kind {
-            ExprKind::Let { bindings, .. } => out.extend(bindings.iter().map(|(n, _)| n.name.clone())),
-            ExprKind::Lambda { params, .. } => out.extend(params.iter().map(|p| p.name.name.clone())),
+            ExprKind::Let { bindings, .. } => {
+                out.extend(bindings.iter().map(|(n, _)| n.name.clone()))
+            }
+            ExprKind::Lambda { params, .. } => {
+                out.extend(params.iter().map(|p| p.name.name.clone()))
+            }
             ExprKind::ListComp { clauses, .. } | ExprKind::RecordComp { clauses, .. } => {
                 for c in clauses {
                     if let Clause::For { vars, .. } = c {
@@ -387,7 +490,11 @@ fn locals_at(module: &ev_syntax::ast::Module, offset: u32) -> Vec<String> {
             }
             _ => {}
         }
-        stack.extend(super::locate::children_of(e).into_iter().filter(|c| touches(c.span, offset)));
+        stack.extend(
+            super::locate::children_of(e)
+                .into_iter()
+                .filter(|c| touches(c.span, offset)),
+        );
     }
     out
 }

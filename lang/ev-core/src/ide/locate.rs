@@ -145,7 +145,11 @@ pub(crate) fn select_at(module: &ast::Module, offset: u32) -> Option<(&Expr, &st
                 }
             }
         }
-        stack.extend(children_of(e).into_iter().filter(|c| touches(c.span, offset)));
+        stack.extend(
+            children_of(e)
+                .into_iter()
+                .filter(|c| touches(c.span, offset)),
+        );
     }
     None
 }
@@ -268,8 +272,11 @@ pub(crate) fn context(src: &str, offset: usize) -> Context {
         }
     }
     let lexed = lex(src, FileId(0));
-    let tokens: Vec<&(Token<'_>, Range<usize>)> =
-        lexed.tokens.iter().filter(|(_, r)| r.start < offset).collect();
+    let tokens: Vec<&(Token<'_>, Range<usize>)> = lexed
+        .tokens
+        .iter()
+        .filter(|(_, r)| r.start < offset)
+        .collect();
     // Inside a string: the nearest unclosed StrStart.
     let mut open_string: Option<usize> = None;
     for (i, (t, _)) in tokens.iter().enumerate() {
@@ -319,7 +326,8 @@ pub(crate) fn context(src: &str, offset: usize) -> Context {
                 continue;
             }
         } else {
-            ctx.steps.extend(key_before(&tokens, open).into_iter().map(Step::Field));
+            ctx.steps
+                .extend(key_before(&tokens, open).into_iter().map(Step::Field));
         }
         match token(open) {
             Some(Token::Punct(Punct::LBracket)) => ctx.steps.push(Step::Element),
@@ -374,15 +382,19 @@ pub(crate) fn context(src: &str, offset: usize) -> Context {
                     }
                     _ => {}
                 }
-                if depth == 0 || matches!(t, Token::Punct(Punct::LBrace | Punct::LBracket | Punct::LParen)) {
+                if depth == 0
+                    || matches!(
+                        t,
+                        Token::Punct(Punct::LBrace | Punct::LBracket | Punct::LParen)
+                    )
+                {
                     previous = Some((t, r.end));
                 }
             }
             // The cursor's word itself is not a finished value.
-            let word_is_last = tokens
-                .iter()
-                .take(end)
-                .last()
+            let word_is_last = end
+                .checked_sub(1)
+                .and_then(|i| tokens.get(i))
                 .is_some_and(|(_, r)| r.start >= word_start && word_start < offset);
             if after_eq && !word_is_last && ends_value(previous, word_start) {
                 after_eq = false;

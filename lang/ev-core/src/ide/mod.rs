@@ -188,7 +188,12 @@ impl World {
                     overlay: &self.buffers,
                     base: self.base.as_ref(),
                 };
-                load_cached(&fs, &self.entry, crate::stdlib::FILES, &mut self.parse_cache)
+                load_cached(
+                    &fs,
+                    &self.entry,
+                    crate::stdlib::FILES,
+                    &mut self.parse_cache,
+                )
             }
         };
         self.program.insert(program)
@@ -376,17 +381,24 @@ fn locate_diagnostic(program: &Program, d: &Diagnostic) -> FileDiagnostic {
     }
 }
 
-/// What each module's evaluation can depend on, hashed.
+/// What each module's evaluation can depend on, hashed: the text of
+/// every definition its resources and exported values reach through names
+/// (a `let`, a resource, a kind; a kind read as a value reaches all its
+/// resources), the set of declared resources (`Ref` checks) and the disk
+/// generation (data files). Unchanged fingerprint, unchanged diagnostics.
 struct Fingerprints<'p> {
     program: &'p Program,
-    /// Every user file's text and every declared resource: for modules
-    /// that read whole kinds.
-    whole: u64,
-    /// The declared resources (kinds and names) and the disk generation:
-    /// `Ref` checks and data files.
     declarations: u64,
-    /// Files that use a kind as a value.
-    reads_kinds: HashSet<ev_syntax::FileId>,
+    /// Every file's name occurrences, sorted by start.
+    names: HashMap<ev_syntax::FileId, Vec<crate::program::NameUse>>,
+}
+
+/// A definition whose text a value can depend on.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Def {
+    Global(crate::ir::GlobalRef),
+    Resource(crate::ir::ResourceId),
+    Kind(crate::ir::KindId),
 }
 
 impl<'p> Fingerprints<'p> {
@@ -396,66 +408,127 @@ impl<'p> Fingerprints<'p> {
         for r in &program.resources {
             (r.kind.0, &r.name).hash(&mut h);
         }
-        let declarations = h.finish();
-        let mut h = DefaultHasher::new();
-        declarations.hash(&mut h);
-        for m in program.modules.iter().filter(|m| !m.is_stdlib) {
-            hash_file(program, m.file, &mut h);
+        let mut names: HashMap<ev_syntax::FileId, Vec<crate::program::NameUse>> = HashMap::new();
+        for n in &program.names {
+            names.entry(n.span.file).or_default().push(*n);
         }
-        let reads_kinds = program
-            .names
-            .iter()
-            .filter(|n| matches!(n.target, NameTarget::KindCollection(_)))
-            .map(|n| n.span.file)
-            .collect();
+        for list in names.values_mut() {
+            list.sort_by_key(|n| n.span.start);
+        }
         Fingerprints {
             program,
-            whole: h.finish(),
-            declarations,
-            reads_kinds,
+            declarations: h.finish(),
+            names,
         }
     }
 
     fn of(&self, module: ModuleId) -> u64 {
-        // The module and everything it imports, transitively.
-        let mut seen = HashSet::new();
-        let mut stack = vec![module];
-        let mut files = Vec::new();
-        while let Some(m) = stack.pop() {
-            if !seen.insert(m) {
+        let program = self.program;
+        let mut roots: Vec<Def> = program
+            .resources
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.module == module)
+            .map(|(i, _)| Def::Resource(crate::ir::ResourceId(i as u32)))
+            .collect();
+        if let Some(info) = program.module(module) {
+            roots.extend(info.exports.iter().filter_map(|(_, b)| match b {
+                crate::program::Binding::Global(g) => Some(Def::Global(*g)),
+                _ => None,
+            }));
+        }
+        let mut seen: HashSet<Def> = HashSet::new();
+        let mut stack = roots;
+        let mut texts: Vec<(String, Span)> = Vec::new();
+        while let Some(def) = stack.pop() {
+            if !seen.insert(def) {
                 continue;
             }
-            let Some(info) = self.program.module(m) else {
+            let Some(span) = self.span(def) else {
                 continue;
             };
-            if info.is_stdlib {
+            let in_stdlib = program
+                .modules
+                .iter()
+                .any(|m| m.is_stdlib && m.file == span.file);
+            if in_stdlib {
+                // The standard library never changes under the editor.
                 continue;
             }
-            if self.reads_kinds.contains(&info.file) {
-                return self.whole;
-            }
-            files.push((info.path.clone(), info.file));
-            for path in info.imported_paths() {
-                if let Some(id) = self.program.module_by_path(path) {
-                    stack.push(id);
+            let path = program
+                .sources
+                .get(span.file)
+                .map(|f| f.path.clone())
+                .unwrap_or_default();
+            texts.push((path, span));
+            if let Def::Resource(r) = def {
+                if let Some(d) = program.resource(r) {
+                    stack.push(Def::Kind(d.kind));
                 }
             }
+            for n in self.names_within(span) {
+                self.reach(n.target, &mut stack);
+            }
         }
-        files.sort();
+        texts.sort_by(|a, b| (&a.0, a.1.start).cmp(&(&b.0, b.1.start)));
         let mut h = DefaultHasher::new();
         self.declarations.hash(&mut h);
-        for (path, file) in files {
+        for (path, span) in texts {
             path.hash(&mut h);
-            hash_file(self.program, file, &mut h);
+            if let Some(f) = program.sources.get(span.file) {
+                f.text.get(span.range()).hash(&mut h);
+            }
         }
         h.finish()
     }
-}
 
-fn hash_file(program: &Program, file: ev_syntax::FileId, h: &mut DefaultHasher) {
-    if let Some(f) = program.sources.get(file) {
-        f.path.hash(h);
-        f.text.hash(h);
+    /// The definitions a name occurrence makes a value depend on.
+    fn reach(&self, target: NameTarget, stack: &mut Vec<Def>) {
+        let program = self.program;
+        match target {
+            NameTarget::Global(g) => stack.push(Def::Global(g)),
+            NameTarget::Resource(r) => stack.push(Def::Resource(r)),
+            NameTarget::Kind(k) => stack.push(Def::Kind(k)),
+            NameTarget::KindCollection(k) => {
+                stack.push(Def::Kind(k));
+                stack.extend(
+                    program
+                        .resources
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| r.kind == k)
+                        .map(|(i, _)| Def::Resource(crate::ir::ResourceId(i as u32))),
+                );
+            }
+            NameTarget::Module(m) => {
+                if let Some(info) = program.module(m) {
+                    for (_, b) in &info.exports {
+                        if let Some(t) = crate::program::binding_target(*b) {
+                            self.reach(t, stack);
+                        }
+                    }
+                }
+            }
+            NameTarget::Builtin(_) | NameTarget::Local(_) => {}
+        }
+    }
+
+    fn span(&self, def: Def) -> Option<Span> {
+        match def {
+            Def::Global(g) => self.program.global(g).map(|d| d.item),
+            Def::Resource(r) => self.program.resource(r).map(|d| d.span),
+            Def::Kind(k) => self.program.kind(k).map(|d| d.span),
+        }
+    }
+
+    /// The name occurrences inside `span`.
+    fn names_within(&self, span: Span) -> &[crate::program::NameUse] {
+        let Some(list) = self.names.get(&span.file) else {
+            return &[];
+        };
+        let from = list.partition_point(|n| n.span.start < span.start);
+        let to = list.partition_point(|n| n.span.start < span.end);
+        list.get(from..to).unwrap_or(&[])
     }
 }
 
@@ -478,9 +551,7 @@ pub(crate) fn definition_span(program: &Program, target: NameTarget) -> Option<S
     match target {
         NameTarget::Global(g) => program.global(g).map(|d| d.span),
         NameTarget::Resource(r) => program.resource(r).map(|d| d.name_span),
-        NameTarget::Kind(k) | NameTarget::KindCollection(k) => {
-            program.kind(k).map(|d| d.name_span)
-        }
+        NameTarget::Kind(k) | NameTarget::KindCollection(k) => program.kind(k).map(|d| d.name_span),
         NameTarget::Module(m) => program.module(m).map(|d| Span::new(d.file, 0, 0)),
         NameTarget::Local(span) => Some(span),
         NameTarget::Builtin(_) => None,
@@ -532,12 +603,12 @@ pub(crate) fn type_at(
     for step in steps {
         ty = match (step, ty) {
             (locate::Step::Element, Type::List(inner)) => *inner,
-            (locate::Step::Element, Type::Union(alts)) => alts
-                .into_iter()
-                .find_map(|a| match a {
+            (locate::Step::Element, Type::Union(alts)) => {
+                alts.into_iter().find_map(|a| match a {
                     Type::List(inner) => Some(*inner),
                     _ => None,
-                })?,
+                })?
+            }
             (locate::Step::Field(_), Type::Map(inner)) => *inner,
             (locate::Step::Field(name), other) => {
                 let def = schema_def(program, ev, &other)?;

@@ -11,9 +11,7 @@ use ev_syntax::Span;
 
 use super::hover::{definition_at, key_at};
 use super::locate::{self, keyed_strings, select_at};
-use super::{
-    definition_span, location, name_at, schema_def, type_at, Location, TextEdit, World,
-};
+use super::{definition_span, location, name_at, schema_def, type_at, Location, TextEdit, World};
 use crate::eval::Evaluator;
 use crate::intern::Sym;
 use crate::ir::{KindId, ModuleId, ResourceId};
@@ -60,7 +58,12 @@ impl World {
 
     /// The resource a string literal at `offset` names, when the schema
     /// types its field as a reference (`Ref(cluster)`).
-    fn string_reference_at(&mut self, path: &str, module: ModuleId, offset: u32) -> Option<ResourceId> {
+    fn string_reference_at(
+        &mut self,
+        path: &str,
+        module: ModuleId,
+        offset: u32,
+    ) -> Option<ResourceId> {
         let program = self.program.as_ref()?;
         let parsed = program.module(module)?.parsed.clone();
         let (_, value, _) = keyed_strings(&parsed.module)
@@ -160,7 +163,12 @@ impl World {
     }
 
     /// Every place the thing at `offset` is used (and declared, when asked).
-    pub fn references(&mut self, path: &str, offset: u32, include_declaration: bool) -> Vec<Location> {
+    pub fn references(
+        &mut self,
+        path: &str,
+        offset: u32,
+        include_declaration: bool,
+    ) -> Vec<Location> {
         let Some((target, _)) = self.target_at(path, offset) else {
             return Vec::new();
         };
@@ -179,7 +187,9 @@ impl World {
         let module = self.module_of(path)?;
         let program = self.program.as_ref()?;
         let file = program.module(module)?.file;
-        if let Some(n) = name_at(program, file, offset).or_else(|| definition_at(program, file, offset)) {
+        if let Some(n) =
+            name_at(program, file, offset).or_else(|| definition_at(program, file, offset))
+        {
             return Some((normalize(n.target), n.span));
         }
         let r = self.string_reference_at(path, module, offset)?;
@@ -189,7 +199,11 @@ impl World {
 
     /// Occurrences of a target: locations and whether each is a string
     /// reference (`"name"`, whose quotes are not part of the name).
-    fn occurrences(&mut self, target: NameTarget, include_declaration: bool) -> Vec<(Location, bool)> {
+    fn occurrences(
+        &mut self,
+        target: NameTarget,
+        include_declaration: bool,
+    ) -> Vec<(Location, bool)> {
         let Some(program) = self.program.as_ref() else {
             return Vec::new();
         };
@@ -280,14 +294,15 @@ impl World {
             }
             NameTarget::Builtin(b) => return Err(format!("`{}` is a builtin", b.name())),
             NameTarget::Module(_) => return Err("modules are renamed by moving their file".into()),
-            NameTarget::Kind(_) | NameTarget::KindCollection(_) => {
-                definition_span(program, target)
-            }
+            NameTarget::Kind(_) | NameTarget::KindCollection(_) => definition_span(program, target),
         };
         let in_stdlib = def
             .and_then(|s| program.sources.get(s.file))
             .is_some_and(|f| f.path.starts_with("stdlib/"))
-            && program.modules.iter().any(|m| m.is_stdlib && Some(m.file) == def.map(|d| d.file));
+            && program
+                .modules
+                .iter()
+                .any(|m| m.is_stdlib && Some(m.file) == def.map(|d| d.file));
         if in_stdlib {
             return Err("this is defined in the standard library".into());
         }
@@ -295,7 +310,12 @@ impl World {
     }
 
     /// Renames the thing at `offset` everywhere: edits for every file.
-    pub fn rename(&mut self, path: &str, offset: u32, new_name: &str) -> Result<Vec<TextEdit>, String> {
+    pub fn rename(
+        &mut self,
+        path: &str,
+        offset: u32,
+        new_name: &str,
+    ) -> Result<Vec<TextEdit>, String> {
         let (target, span) = self
             .target_at(path, offset)
             .ok_or_else(|| "nothing to rename here".to_string())?;
@@ -425,7 +445,9 @@ fn data_location(
     } else {
         // YAML and TOML: the last key's first occurrence.
         let last = keys.last()?;
-        let at = text.find(&format!("{last}:")).or_else(|| text.find(&format!("{last} =")))?;
+        let at = text
+            .find(&format!("{last}:"))
+            .or_else(|| text.find(&format!("{last} =")))?;
         (at, at + last.len())
     };
     Some(Location {
