@@ -25,6 +25,7 @@ tools_needed=(
   git:git                              # Nix builds profiles from git trees
   tmux:tmux                            # drives the interactive REPL in a test
   go:golang-go rsync:rsync make:make   # building kube-apiserver
+  node:nodejs npm:npm                   # the VS Code extension's grammar tests
 )
 missing=()
 for pair in "${tools_needed[@]}"; do

@@ -32,6 +32,14 @@ if grep -qE "^test result: FAILED|error: test failed|could not compile" /tmp/ev-
   exit 1
 fi
 
+echo "== VS Code extension (editors/vscode): syntax check, grammar tests"
+(
+  cd editors/vscode
+  node --check extension.js
+  npm ci --no-audit --no-fund --silent
+  npm test --silent
+)
+
 echo "== example repository"
 cargo run -q -p ev-cli -- fmt --check          # the example's .ev files
 cargo run -q -p ev-cli -- fmt --check stdlib   # and the standard library
