@@ -51,3 +51,66 @@ fn definition_of_a_stack_output_is_its_key_in_the_exports() {
         "\"ipAddress\""
     );
 }
+
+/// The files of a golden case (`--- path` lines start further files).
+fn golden_files(text: &str) -> Vec<(String, String)> {
+    let mut files = vec![("everything.ev".to_string(), String::new())];
+    for line in text.lines() {
+        if let Some(path) = line.strip_prefix("--- ") {
+            files.push((path.trim().to_string(), String::new()));
+        } else if let Some((_, body)) = files.last_mut() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    files
+}
+
+/// Every query at many offsets of every golden case (valid and broken
+/// programs) answers without panicking.
+#[test]
+fn queries_never_panic_on_golden_cases() {
+    ev_core::eval::run_with_stack(queries_on_golden_cases);
+}
+
+fn queries_on_golden_cases() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut cases = Vec::new();
+    for group in std::fs::read_dir(&dir).expect("golden dir").flatten() {
+        for case in std::fs::read_dir(group.path()).expect("group").flatten() {
+            if case.path().extension().is_some_and(|e| e == "ev") {
+                cases.push(case.path());
+            }
+        }
+    }
+    assert!(cases.len() > 50, "found {} cases", cases.len());
+    for case in cases {
+        let text = std::fs::read_to_string(&case).expect("case");
+        let files = golden_files(&text);
+        let mut fs = MemFs::new();
+        for (p, t) in &files {
+            fs.insert(p.clone(), t.clone());
+        }
+        let mut w = World::with_fs(Box::new(fs), "everything.ev");
+        let _ = w.diagnostics(std::sync::Arc::new(std::sync::atomic::AtomicBool::new(
+            false,
+        )));
+        for (path, body) in &files {
+            let _ = w.document_symbols(path);
+            let _ = w.format(path);
+            let step = (body.len() / 40).max(1);
+            let mut offset = 0;
+            while offset <= body.len() {
+                let o = offset as u32;
+                let _ = w.hover(path, o);
+                let _ = w.definition(path, o);
+                let _ = w.references(path, o, true);
+                let _ = w.completions(path, o);
+                let _ = w.prepare_rename(path, o);
+                let _ = w.rename(path, o, "renamed");
+                offset += step;
+            }
+        }
+        let _ = w.workspace_symbols("a");
+    }
+}

@@ -63,7 +63,8 @@ pub fn serve(connection: Connection, options: Options) -> Result<(), String> {
         .map(str::to_string)
         .unwrap_or(options.entry);
     let files = Files::new(root.clone(), options.cache);
-    // Evaluation recurses deeply: run on a thread with a large stack.
+    // Evaluation recurses deeply: the world lives on a thread with the
+    // evaluator's stack (deep programs end in the recursion-limit diagnostic).
     let Connection { sender, receiver } = connection;
     let pending = Arc::new(AtomicBool::new(false));
     let (tx, rx) = crossbeam_channel::unbounded();
@@ -77,7 +78,7 @@ pub fn serve(connection: Connection, options: Options) -> Result<(), String> {
         }
     });
     let worker = std::thread::Builder::new()
-        .stack_size(256 * 1024 * 1024)
+        .stack_size(ev_core::eval::STACK_SIZE)
         .spawn(move || {
             let mut server = Server {
                 world: World::new(root, &entry),
