@@ -10,6 +10,8 @@
 //! ### open PATH            didOpen with the file's current text
 //! ### change PATH L:C-L:C  replace that range with the following lines
 //!                          (without the final newline; empty = delete)
+//! ### write PATH           write the following lines to disk and tell the
+//!                          server (workspace/didChangeWatchedFiles)
 //! ### diagnostics          wait for diagnostics and print every file's
 //! ### hover PATH L:C       (and definition, references, completion,
 //! ### rename PATH L:C NEW   prepare-rename, format PATH, symbols PATH,
@@ -206,6 +208,19 @@ impl Harness {
                     )
                     .expect("didChange");
                 self.open.insert(path, (text, version));
+            }
+            "write" => {
+                // A file changed on disk (a stage wrote its exports).
+                let path = arg(0);
+                let file = self.root.join(&path);
+                std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+                std::fs::write(&file, format!("{body}\n")).expect("write");
+                self.client
+                    .notify(
+                        "workspace/didChangeWatchedFiles",
+                        json!({ "changes": [{ "uri": self.uri(&path), "type": 2 }] }),
+                    )
+                    .expect("didChangeWatchedFiles");
             }
             "diagnostics" => self.diagnostics(),
             "hover" => {

@@ -114,7 +114,6 @@ pub fn capabilities() -> lsp::ServerCapabilities {
             lsp::TextDocumentSyncOptions {
                 open_close: Some(true),
                 change: Some(lsp::TextDocumentSyncKind::INCREMENTAL),
-                save: Some(lsp::TextDocumentSyncSaveOptions::Supported(true)),
                 ..Default::default()
             },
         )),
@@ -251,9 +250,17 @@ impl Server {
                     }
                 }
             }
-            note::DidChangeWatchedFiles::METHOD | note::DidSaveTextDocument::METHOD => {
-                self.world.disk_changed();
-                self.changed();
+            note::DidChangeWatchedFiles::METHOD => {
+                if let Ok(p) = serde_json::from_value::<lsp::DidChangeWatchedFilesParams>(n.params)
+                {
+                    let only_sources = p.changes.iter().all(|c| c.uri.as_str().ends_with(".ev"));
+                    if only_sources {
+                        self.world.sources_changed();
+                    } else {
+                        self.world.disk_changed();
+                    }
+                    self.changed();
+                }
             }
             _ => {}
         }

@@ -88,7 +88,7 @@ impl World {
             self.schema_fields(module, &ctx, word)
         } else {
             let mut items = self.value_literals(module, &ctx, word);
-            items.extend(self.names(module, &src, offset, &ctx, word));
+            items.extend(self.names(module, offset, &ctx, word));
             items
         };
         if !prefix.is_empty() && ctx.in_string.is_none() {
@@ -342,7 +342,6 @@ impl World {
     fn names(
         &mut self,
         module: ModuleId,
-        src: &str,
         offset: u32,
         ctx: &Context,
         replace: (u32, u32),
@@ -387,7 +386,6 @@ impl World {
             i.sort = format!("9{k}");
             out.push(i);
         }
-        let _ = src;
         let mut seen = std::collections::HashSet::new();
         out.retain(|i| seen.insert(i.label.clone()));
         out

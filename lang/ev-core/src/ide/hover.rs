@@ -35,7 +35,7 @@ impl World {
         let file = program.module(module)?.file;
         let parsed = program.module(module)?.parsed.clone();
         // A field access: evaluate `target.field` in the module's scope.
-        if let Some((access, field, field_span)) = select_at(&parsed.module, offset) {
+        if let Some((access, _, field_span)) = select_at(&parsed.module, offset) {
             let static_target = name_at(program, file, field_span.start);
             let base_is_local = base_name(access).is_some_and(|span| {
                 matches!(
@@ -51,7 +51,6 @@ impl World {
                 } else if let Some((_, shown)) = eval_text(program, &fs, module, &text) {
                     markdown.push_str(&format!("\n\nValue:\n{}", code(&shown)));
                 }
-                let _ = field;
                 return Some(Hover {
                     markdown,
                     range: location(program, field_span),

@@ -137,8 +137,14 @@ impl World {
         }
     }
 
-    /// Files changed on disk (saved elsewhere, exports rewritten): forget
-    /// every cached evaluation.
+    /// `.ev` files changed on disk: load the program again (cached
+    /// diagnostics stay valid: they are keyed by the texts they depend on).
+    pub fn sources_changed(&mut self) {
+        self.program = None;
+    }
+
+    /// Data files changed on disk (exports rewritten, magic JSON edited):
+    /// forget every cached evaluation.
     pub fn disk_changed(&mut self) {
         self.disk_generation += 1;
         self.checks.clear();
