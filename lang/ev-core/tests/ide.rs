@@ -114,3 +114,22 @@ fn queries_on_golden_cases() {
         let _ = w.workspace_symbols("a");
     }
 }
+
+/// Diagnostics stop when newer input is waiting, and what was finished
+/// before stays cached.
+#[test]
+fn diagnostics_stop_when_interrupted() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let src = "let a = 1\nexport let b = a + \"x\"\n";
+    let mut w = world(&[("everything.ev", src)]);
+    let flag = Arc::new(AtomicBool::new(true));
+    assert!(
+        w.diagnostics(flag.clone()).is_err(),
+        "an interrupted run reports nothing"
+    );
+    flag.store(false, Ordering::SeqCst);
+    let found = w.diagnostics(flag).expect("a full run");
+    let codes: Vec<&str> = found.iter().map(|d| d.diagnostic.code).collect();
+    assert_eq!(codes, ["E0401"]);
+}

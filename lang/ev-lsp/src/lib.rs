@@ -271,10 +271,20 @@ impl Server {
     }
 
     fn publish_diagnostics(&mut self) {
-        let found = match self.world.diagnostics(self.pending.clone()) {
-            Ok(found) => found,
+        let pending = self.pending.clone();
+        let world = &mut self.world;
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| world.diagnostics(pending)));
+        let found = match result {
+            Ok(Ok(found)) => found,
             // Newer input: handle it, then start again (debounced).
-            Err(ev_core::ide::Interrupted) => return,
+            Ok(Err(ev_core::ide::Interrupted)) => return,
+            Err(_) => {
+                // A bug: publish nothing new rather than loop on it.
+                self.world.disk_changed();
+                self.dirty_since = None;
+                return;
+            }
         };
         self.dirty_since = None;
         let mut by_file: BTreeMap<String, Vec<lsp::Diagnostic>> = BTreeMap::new();
@@ -323,7 +333,17 @@ impl Server {
 
     fn handle_request(&mut self, req: Request) {
         let id = req.id.clone();
-        let result = self.dispatch(req);
+        let method = req.method.clone();
+        // A bug in one query must not take the editor's server down: answer
+        // with an error and start from a fresh load.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.dispatch(req)))
+            .unwrap_or_else(|_| {
+                self.world.disk_changed();
+                Err((
+                    ErrorCode::InternalError,
+                    format!("ev lsp failed while answering `{method}`; please report this"),
+                ))
+            });
         let response = match result {
             Ok(value) => Response::new_ok(id, value),
             Err((code, message)) => Response::new_err(id, code as i32, message),
