@@ -537,3 +537,132 @@ fn lsp_cases() {
         insta::assert_snapshot!(transcript);
     });
 }
+
+/// A diagnostic's code and range: 1-based lines and character columns.
+type Located = (String, String, usize, usize, usize, usize);
+
+/// The language server reports exactly what `ev check` reports (codes and
+/// ranges, columns converted from UTF-16) for every golden error case.
+#[test]
+fn lsp_and_check_report_the_same_ranges() {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ev-core/tests/golden");
+    let mut cases = Vec::new();
+    for group in std::fs::read_dir(&golden).expect("golden").flatten() {
+        for case in std::fs::read_dir(group.path()).expect("group").flatten() {
+            let text = std::fs::read_to_string(case.path()).unwrap_or_default();
+            if text.starts_with("# expect: error") && !text.contains("# steps:") {
+                cases.push((case.path(), text));
+            }
+        }
+    }
+    cases.sort();
+    assert!(cases.len() > 30, "{} cases", cases.len());
+    // Two at a time: most of a case is waiting for the server.
+    let (odd, even): (Vec<_>, Vec<_>) = cases.iter().enumerate().partition(|(i, _)| i % 2 == 1);
+    std::thread::scope(|scope| {
+        for half in [odd, even] {
+            scope.spawn(move || {
+                for (_, (path, text)) in half {
+                    compare_with_check(path, text);
+                }
+            });
+        }
+    });
+}
+
+fn compare_with_check(path: &Path, text: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("repo");
+    let mut files = vec![("everything.ev".to_string(), String::new())];
+    for line in text.lines() {
+        match line.strip_prefix("--- ") {
+            Some(p) => files.push((p.trim().to_string(), String::new())),
+            None => {
+                if let Some((_, body)) = files.last_mut() {
+                    body.push_str(line);
+                    body.push('\n');
+                }
+            }
+        }
+    }
+    for (file, body) in &files {
+        let p = root.join(file);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, body).expect("write");
+    }
+    let out = std::process::Command::new(ev_binary())
+        .args(["--message-format", "json", "check"])
+        .current_dir(&root)
+        .output()
+        .expect("ev check");
+    let mut expected: Vec<Located> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .chain(String::from_utf8_lossy(&out.stderr).lines())
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|d| {
+            let s = &d["span"];
+            let n = |k: &str| s[k].as_u64().unwrap_or(0) as usize;
+            (
+                d["code"].as_str().unwrap_or("").to_string(),
+                s["file"].as_str().unwrap_or("").to_string(),
+                n("line_start"),
+                n("column_start"),
+                n("line_end"),
+                n("column_end"),
+            )
+        })
+        .collect();
+    let mut client =
+        Client::start(&ev_binary(), &["lsp"], &root, &dir.path().join("cache")).expect("ev lsp");
+    client
+        .wait_diagnostics(Duration::from_secs(60), &|_| true)
+        .map(|first| {
+            client
+                .notifications
+                .push_back(json!({ "method": "textDocument/publishDiagnostics", "params": first }))
+        })
+        .expect("diagnostics");
+    client.drain(Duration::from_millis(100));
+    let mut found: Vec<Located> = Vec::new();
+    for m in client.notifications.drain(..) {
+        let params = &m["params"];
+        let Some(file) = params["uri"]
+            .as_str()
+            .and_then(|u| uri_path(&u.parse().ok()?))
+        else {
+            continue;
+        };
+        let rel = file
+            .strip_prefix(&root)
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let body = std::fs::read_to_string(&file).unwrap_or_default();
+        for d in params["diagnostics"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let start = show_position(&body, &d["range"]["start"]);
+            let end = show_position(&body, &d["range"]["end"]);
+            let split = |p: &str| {
+                let (l, c) = p.split_once(':').unwrap_or(("0", "0"));
+                (l.parse().unwrap_or(0), c.parse().unwrap_or(0))
+            };
+            let ((ls, cs), (le, ce)) = (split(&start), split(&end));
+            found.push((
+                d["code"].as_str().unwrap_or("").to_string(),
+                rel.clone(),
+                ls,
+                cs,
+                le,
+                ce,
+            ));
+        }
+    }
+    let _ = client.shutdown();
+    expected.sort();
+    expected.dedup();
+    found.sort();
+    found.dedup();
+    assert_eq!(found, expected, "{}", path.display());
+}
