@@ -133,3 +133,39 @@ fn diagnostics_stop_when_interrupted() {
     let codes: Vec<&str> = found.iter().map(|d| d.diagnostic.code).collect();
     assert_eq!(codes, ["E0401"]);
 }
+
+/// In the example repository, `magic.ssh.deploy` (a record field bound to
+/// `keys.ssh`, read from JSON in another module) leads to the JSON key.
+#[test]
+fn example_magic_value_leads_to_its_json_key() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut w = World::new(root.clone(), "everything.ev");
+    let src = std::fs::read_to_string(root.join("jupiter/jupiter.ev")).expect("jupiter.ev");
+    let found = w.definition("jupiter/jupiter.ev", at(&src, "magic.ssh.deploy") + 11);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].path, "magic/public_keys.json");
+    let json = std::fs::read_to_string(root.join("magic/public_keys.json")).expect("json");
+    assert_eq!(
+        &json[found[0].start as usize..found[0].end as usize],
+        "\"deploy\""
+    );
+    // One step up: `magic.ssh` is the field written in magic/magic.ev.
+    let found = w.definition("jupiter/jupiter.ev", at(&src, "magic.ssh.deploy") + 7);
+    assert_eq!(found[0].path, "magic/magic.ev");
+}
+
+/// `cloud.ethane.ipAddress` where `let cloud = stack.jupiter.outputs`: the
+/// definition goes through the binding and the stack's outputs to the key
+/// in the exports; hover shows the address.
+#[test]
+fn example_stack_output_through_a_binding() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut w = World::new(root.clone(), "everything.ev");
+    let src = std::fs::read_to_string(root.join("venus/machines.ev")).expect("machines.ev");
+    let at_ip = at(&src, "cloud.ethane.ipAddress") + 15;
+    let found = w.definition("venus/machines.ev", at_ip);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].path, "exports/jupiter/generated.json");
+    let hover = w.hover("venus/machines.ev", at_ip).expect("hover");
+    assert!(hover.markdown.contains("203.0.113."), "{}", hover.markdown);
+}

@@ -6,7 +6,7 @@
 //! a value read from a JSON file (`json("magic/keys.json")`) is found in
 //! that file by its key path.
 
-use ev_syntax::ast::{Expr, ExprKind, KeyKind};
+use ev_syntax::ast::{ExprKind, KeyKind};
 use ev_syntax::Span;
 
 use super::hover::{definition_at, key_at};
@@ -97,69 +97,20 @@ impl World {
         let program = self.program.as_ref()?;
         let parsed = program.module(module)?.parsed.clone();
         let (access, _, _) = select_at(&parsed.module, offset)?;
-        // The chain: base, then each access with its field, innermost first.
-        let mut chain: Vec<(&Expr, &str)> = Vec::new();
+        // The chain: a base expression, then each field, outermost last.
+        let mut fields: Vec<String> = Vec::new();
         let mut e = access;
         while let ExprKind::Select { target, field } = &e.kind {
             let KeyKind::Static(name) = &field.kind else {
                 return None;
             };
-            chain.push((e, name));
+            fields.push(name.clone());
             e = target;
         }
-        chain.reverse();
-        let text_of = |e: &Expr| src.get(e.span.range()).map(str::to_string);
-        let base_text = text_of(e)?;
+        fields.reverse();
+        let base = src.get(e.span.range())?.to_string();
         let (program, fs) = self.parts();
-        let program = program?;
-        // From the full access back to the base: the first record that
-        // knows where the next field was written.
-        for k in (0..chain.len()).rev() {
-            let prefix = if k == 0 {
-                base_text.clone()
-            } else {
-                text_of(chain[k - 1].0)?
-            };
-            let field = chain[k].1;
-            let Some((value, _)) = super::eval_text(program, &fs, module, &prefix) else {
-                continue;
-            };
-            let Value::Record(record) = &value else {
-                continue;
-            };
-            let rest: Vec<&str> = chain[k + 1..].iter().map(|(_, f)| *f).collect();
-            if let Some(span) = record.key_span(Sym::new(field)) {
-                if rest.is_empty() {
-                    return Some(location(program, span));
-                }
-                let Some((origin, call)) = record
-                    .value_span(Sym::new(field))
-                    .and_then(|span| source_of(program, span))
-                else {
-                    continue;
-                };
-                // A schema default refers to the record as `self`: evaluate
-                // it here, with the record's own expression instead.
-                let (origin, call) = if call.contains("self.") {
-                    (module, call.replace("self.", &format!("{prefix}.")))
-                } else {
-                    (origin, call)
-                };
-                if let Some(found) = data_location(program, &fs, origin, &call, &rest) {
-                    return Some(found);
-                }
-                continue;
-            }
-        }
-        // The base is a binding to data read from a file.
-        let file = program.module(module)?.file;
-        let base = name_at(program, file, e.span.start)?;
-        let NameTarget::Global(g) = base.target else {
-            return None;
-        };
-        let (origin, call) = source_of(program, program.global(g)?.node.span)?;
-        let keys: Vec<&str> = chain.iter().map(|(_, f)| *f).collect();
-        data_location(program, &fs, origin, &call, &keys)
+        path_definition(program?, &fs, module, &base, &fields, 0)
     }
 
     /// Every place the thing at `offset` is used (and declared, when asked).
@@ -411,6 +362,119 @@ fn is_identifier(name: &str) -> bool {
     let lexed = ev_syntax::lexer::lex(name, ev_syntax::FileId(0));
     lexed.errors.is_empty()
         && matches!(lexed.tokens.as_slice(), [(ev_syntax::token::Token::Ident(n), _)] if *n == name)
+}
+
+/// Where `base.fields...` is written, following the definitions it goes
+/// through: a record field's key, or the expression it is bound to when
+/// that is itself a path (`ssh = keys.ssh`, in another module) or a call
+/// reading a data file (`json("magic/keys.json")`, found by key path).
+fn path_definition(
+    program: &mut Program,
+    fs: &dyn crate::fs::FileSystem,
+    module: ModuleId,
+    base: &str,
+    fields: &[String],
+    depth: usize,
+) -> Option<Location> {
+    if depth > 16 {
+        return None;
+    }
+    // From the full path back to the base: the first record that knows
+    // where the next field was written.
+    for k in (0..fields.len()).rev() {
+        let prefix = path_text(base, &fields[..k]);
+        let Some((Value::Record(record), _)) = super::eval_text(program, fs, module, &prefix)
+        else {
+            continue;
+        };
+        let field = Sym::new(&fields[k]);
+        let Some(key) = record.key_span(field) else {
+            continue;
+        };
+        let rest = &fields[k + 1..];
+        if rest.is_empty() {
+            return Some(location(program, key));
+        }
+        let Some((origin, text)) = record
+            .value_span(field)
+            .and_then(|span| source_of(program, span))
+        else {
+            continue;
+        };
+        // A schema default refers to the record as `self`: evaluate it
+        // here, with the record's own path instead.
+        let (origin, text) = if text.contains("self.") {
+            (module, text.replace("self.", &format!("{prefix}.")))
+        } else {
+            (origin, text)
+        };
+        if let Some(found) = follow(program, fs, origin, &text, rest, depth) {
+            return Some(found);
+        }
+    }
+    // The base is a binding: follow its expression.
+    let sym = Sym::new(base);
+    let binding = program
+        .module(module)?
+        .scope
+        .get(&sym)
+        .map(|(b, _)| *b)
+        .or_else(|| program.prelude.get(&sym).copied())?;
+    let crate::program::Binding::Global(g) = binding else {
+        return None;
+    };
+    let (origin, text) = source_of(program, program.global(g)?.node.span)?;
+    follow(program, fs, origin, &text, fields, depth)
+}
+
+/// Continues a definition search into an expression: a path, or a data
+/// file read.
+fn follow(
+    program: &mut Program,
+    fs: &dyn crate::fs::FileSystem,
+    module: ModuleId,
+    text: &str,
+    fields: &[String],
+    depth: usize,
+) -> Option<Location> {
+    let keys: Vec<&str> = fields.iter().map(String::as_str).collect();
+    if let Some(found) = data_location(program, fs, module, text, &keys) {
+        return Some(found);
+    }
+    let mut parts = text.trim().split('.');
+    let base = parts.next()?.to_string();
+    let is_name = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+    };
+    let mut path: Vec<String> = Vec::new();
+    for p in parts {
+        if !is_name(p) {
+            return None;
+        }
+        path.push(p.to_string());
+    }
+    if !is_name(&base) {
+        return None;
+    }
+    path.extend(fields.iter().cloned());
+    path_definition(program, fs, module, &base, &path, depth + 1)
+}
+
+/// `base.a.b` as source text (keys that are not names quoted).
+fn path_text(base: &str, fields: &[String]) -> String {
+    let mut out = base.to_string();
+    for f in fields {
+        if crate::output::is_bare_key(f) && !f.contains('.') {
+            out.push('.');
+            out.push_str(f);
+        } else {
+            out.push('.');
+            out.push_str(&crate::output::quote(f));
+        }
+    }
+    out
 }
 
 /// The expression at `span` (a field's value) and its module.
