@@ -66,7 +66,21 @@ impl World {
         let markdown = match name.target {
             NameTarget::Global(g) => {
                 let def = program.global(g)?;
-                let mut md = code(&format!("let {}", def.name.as_str()));
+                // A function shows its parameters (with their defaults).
+                let signature = match &def.node.ir {
+                    crate::ir::Ir::Lambda(_) => program
+                        .sources
+                        .get(def.node.span.file)
+                        .and_then(|f| f.text.get(def.node.span.range()))
+                        .and_then(|t| t.split("=>").next())
+                        .map(|params| format!(" = {} => ...", params.trim())),
+                    _ => None,
+                };
+                let mut md = code(&format!(
+                    "let {}{}",
+                    def.name.as_str(),
+                    signature.as_deref().unwrap_or("")
+                ));
                 if let Some(doc) = &def.doc {
                     md.push_str(&format!("\n\n{}", doc.trim()));
                 }
@@ -74,6 +88,7 @@ impl World {
                     Ok(crate::value::Value::Schema(s)) => {
                         md = code(&schema_doc(&s));
                     }
+                    Ok(crate::value::Value::Func(_)) => {}
                     Ok(v) => md.push_str(&format!(
                         "\n\nValue:\n{}",
                         code(&show_value(&ev, &v, name.span))
