@@ -13,9 +13,11 @@
 //! ### write PATH           write the following lines to disk and tell the
 //!                          server (workspace/didChangeWatchedFiles)
 //! ### diagnostics          wait for diagnostics and print every file's
-//! ### hover PATH L:C       (and definition, references, completion,
-//! ### rename PATH L:C NEW   prepare-rename, format PATH, symbols PATH,
-//! ### workspace-symbols QUERY)
+//! ### hover PATH L:C       and likewise definition, references,
+//!                          completion (L:C [N]), prepare-rename,
+//!                          code-actions; rename PATH L:C NEW;
+//!                          format PATH; symbols PATH;
+//!                          workspace-symbols QUERY
 //! ```
 //!
 //! Positions are 1-based lines and columns in characters; the harness
@@ -288,6 +290,47 @@ impl Harness {
                         {
                             self.out
                                 .push_str(&format!("first item's documentation:\n{doc}\n"));
+                        }
+                    }
+                    Err(e) => self.out.push_str(&format!("error: {e}\n")),
+                }
+            }
+            "code-actions" => {
+                let mut params = self.doc_position(&arg(0), &arg(1));
+                let pos = params["position"].clone();
+                params["range"] = json!({ "start": pos, "end": pos });
+                params["context"] = json!({ "diagnostics": [] });
+                match self.client.request("textDocument/codeAction", params) {
+                    Ok(v) => {
+                        let actions = v.as_array().cloned().unwrap_or_default();
+                        if actions.is_empty() {
+                            self.out.push_str("(nothing)\n");
+                        }
+                        for a in actions {
+                            self.out.push_str(&format!(
+                                "{} [{}{}] for {}\n",
+                                a["title"].as_str().unwrap_or(""),
+                                a["kind"].as_str().unwrap_or(""),
+                                if a["isPreferred"] == true {
+                                    ", preferred"
+                                } else {
+                                    ""
+                                },
+                                a["diagnostics"][0]["code"].as_str().unwrap_or("")
+                            ));
+                            for (uri, edits) in a["edit"]["changes"]
+                                .as_object()
+                                .cloned()
+                                .unwrap_or_default()
+                            {
+                                for e in edits.as_array().cloned().unwrap_or_default() {
+                                    let at = self.show_range(&uri, &e["range"]);
+                                    self.out.push_str(&format!(
+                                        "  {at} -> {:?}\n",
+                                        e["newText"].as_str().unwrap_or("")
+                                    ));
+                                }
+                            }
                         }
                     }
                     Err(e) => self.out.push_str(&format!("error: {e}\n")),

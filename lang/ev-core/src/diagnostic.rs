@@ -53,6 +53,17 @@ pub struct Diagnostic {
     pub notes: Vec<String>,
     /// What to do about it.
     pub help: Option<String>,
+    /// Edits that would fix it (editors offer them as quick fixes).
+    pub fixes: Vec<Fix>,
+}
+
+/// A suggested edit: replace the text at `span` with `replacement`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fix {
+    /// What to replace (usually the primary span).
+    pub span: Span,
+    /// The new text.
+    pub replacement: String,
 }
 
 impl Diagnostic {
@@ -66,7 +77,27 @@ impl Diagnostic {
             secondary: Vec::new(),
             notes: Vec::new(),
             help: None,
+            fixes: Vec::new(),
         }
+    }
+
+    /// Offers replacing the primary span's text with each suggestion (a
+    /// close name), and says so in the help.
+    pub fn with_replacements(mut self, suggestions: &[String], quoted: bool) -> Diagnostic {
+        if let Some(help) = crate::suggest::did_you_mean(suggestions) {
+            self.help = Some(help);
+        }
+        for s in suggestions {
+            self.fixes.push(Fix {
+                span: self.primary.span,
+                replacement: if quoted {
+                    crate::output::quote(s)
+                } else {
+                    s.clone()
+                },
+            });
+        }
+        self
     }
 
     /// Adds a secondary label.

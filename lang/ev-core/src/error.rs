@@ -388,10 +388,7 @@ pub fn syntax_diagnostic(err: &SyntaxError) -> Diagnostic {
 
 /// Converts a resolve error.
 pub fn resolve_diagnostic(err: &ResolveError) -> Diagnostic {
-    let with_suggestions = |d: Diagnostic, s: &[String]| match did_you_mean(s) {
-        Some(help) => d.with_help(help),
-        None => d,
-    };
+    let with_suggestions = |d: Diagnostic, s: &[String]| d.with_replacements(s, false);
     match err {
         ResolveError::UnboundName {
             name,
@@ -707,10 +704,7 @@ fn schema_diagnostic(e: &SchemaError) -> Diagnostic {
                 format!("unknown field `{field}` for {schema}"),
                 Label::new(e.span, "not a field of this schema"),
             );
-            match did_you_mean(suggestions) {
-                Some(h) => d.with_help(h),
-                None => d,
-            }
+            d.with_replacements(suggestions, false)
         }
         SchemaErrorKind::MissingField { field, ty, schema } => Diagnostic::error(
             "E0302",
@@ -753,7 +747,9 @@ fn schema_diagnostic(e: &SchemaError) -> Diagnostic {
                     .join(", ")
             ));
             match suggestions.first() {
-                Some(s) => d.with_help(format!("did you mean {s:?}?")),
+                Some(s) => d
+                    .with_replacements(std::slice::from_ref(s), true)
+                    .with_help(format!("did you mean {s:?}?")),
                 None => d,
             }
         }
@@ -768,9 +764,10 @@ fn schema_diagnostic(e: &SchemaError) -> Diagnostic {
                 format!("`{path}` refers to {kind} `{name}`, which is not declared"),
                 Label::new(e.span, format!("no {kind} of this name")),
             );
-            match did_you_mean(suggestions) {
-                Some(h) => d.with_help(h),
-                None => d.with_note(format!("declare it with `{kind} {name} {{ ... }}`")),
+            if suggestions.is_empty() {
+                d.with_note(format!("declare it with `{kind} {name} {{ ... }}`"))
+            } else {
+                d.with_replacements(suggestions, true)
             }
         }
         SchemaErrorKind::CheckFailed { path, message } => Diagnostic::error(

@@ -131,6 +131,12 @@ pub fn capabilities() -> lsp::ServerCapabilities {
             work_done_progress_options: Default::default(),
         })),
         document_formatting_provider: Some(lsp::OneOf::Left(true)),
+        code_action_provider: Some(lsp::CodeActionProviderCapability::Options(
+            lsp::CodeActionOptions {
+                code_action_kinds: Some(vec![lsp::CodeActionKind::QUICKFIX]),
+                ..Default::default()
+            },
+        )),
         ..Default::default()
     }
 }
@@ -363,6 +369,7 @@ impl Server {
             r::PrepareRenameRequest::METHOD => self.on(req, Self::prepare_rename),
             r::Rename::METHOD => self.on(req, Self::rename),
             r::Formatting::METHOD => self.on(req, Self::formatting),
+            r::CodeActionRequest::METHOD => self.on(req, Self::code_actions),
             other => Err((
                 ErrorCode::MethodNotFound,
                 format!("`{other}` is not supported"),
@@ -537,6 +544,59 @@ impl Server {
             changes: Some(changes),
             ..Default::default()
         }))
+    }
+
+    /// Quick fixes of the diagnostics touching the range: "did you mean"
+    /// replacements (a close name, an allowed value, a declared resource).
+    #[allow(clippy::mutable_key_type)] // `Uri` hashes by its text
+    fn code_actions(
+        &mut self,
+        p: lsp::CodeActionParams,
+    ) -> Result<Option<lsp::CodeActionResponse>, Failure> {
+        let path = self.path(&p.text_document.uri)?;
+        let text = self.world.text(&path).unwrap_or_else(|| Arc::from(""));
+        let start = convert::offset(&text, p.range.start);
+        let end = convert::offset(&text, p.range.end);
+        // Cached per file: cheap unless the buffer just changed.
+        let found = self
+            .world
+            .diagnostics(Arc::new(AtomicBool::new(false)))
+            .unwrap_or_default();
+        let world = &self.world;
+        let text_of = |p: &str| world.text(p);
+        let mut actions = Vec::new();
+        for d in &found {
+            let touches =
+                d.primary.path == path && d.primary.start <= end && start <= d.primary.end;
+            if !touches {
+                continue;
+            }
+            let diagnostic = convert::diagnostic(&self.files, d, &text_of);
+            for (i, fix) in d.fixes.iter().enumerate() {
+                let Some(fix_text) = self.world.text(&fix.location.path) else {
+                    continue;
+                };
+                let Some(uri) = self.files.uri(&fix.location.path) else {
+                    continue;
+                };
+                let edit = lsp::TextEdit {
+                    range: convert::range(&fix_text, fix.location.start, fix.location.end),
+                    new_text: fix.text.clone(),
+                };
+                actions.push(lsp::CodeActionOrCommand::CodeAction(lsp::CodeAction {
+                    title: format!("Replace with `{}`", fix.text),
+                    kind: Some(lsp::CodeActionKind::QUICKFIX),
+                    diagnostics: diagnostic.clone().map(|d| vec![d]),
+                    edit: Some(lsp::WorkspaceEdit {
+                        changes: Some([(uri, vec![edit])].into_iter().collect()),
+                        ..Default::default()
+                    }),
+                    is_preferred: Some(i == 0),
+                    ..Default::default()
+                }));
+            }
+        }
+        Ok(Some(actions))
     }
 
     fn formatting(

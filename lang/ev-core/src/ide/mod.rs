@@ -69,6 +69,8 @@ pub struct FileDiagnostic {
     pub primary: Location,
     /// Secondary labels: location and message.
     pub related: Vec<(Location, String)>,
+    /// Quick fixes: each replaces one range.
+    pub fixes: Vec<TextEdit>,
 }
 
 /// Diagnostics work was stopped because newer input arrived.
@@ -354,6 +356,7 @@ impl World {
                             end: d.primary.span.end,
                         },
                         related: Vec::new(),
+                        fixes: Vec::new(),
                         diagnostic: d,
                     }
                 })
@@ -382,6 +385,14 @@ fn locate_diagnostic(program: &Program, d: &Diagnostic) -> FileDiagnostic {
             .secondary
             .iter()
             .map(|l| (location(program, l.span), l.message.clone()))
+            .collect(),
+        fixes: d
+            .fixes
+            .iter()
+            .map(|f| TextEdit {
+                location: location(program, f.span),
+                text: f.replacement.clone(),
+            })
             .collect(),
         diagnostic: d.clone(),
     }
