@@ -169,3 +169,26 @@ fn example_stack_output_through_a_binding() {
     let hover = w.hover("venus/machines.ev", at_ip).expect("hover");
     assert!(hover.markdown.contains("203.0.113."), "{}", hover.markdown);
 }
+
+/// A file the entry does not import (a new file) still gets hover and
+/// completion; without an entry file only open files are checked.
+#[test]
+fn files_outside_the_program_are_served() {
+    let lib = "let port = 8080\nlet url = \"http://x.test:${port}\"\nmachine web {\n  \n}\n";
+    let mut w = world(&[("everything.ev", "let a = 1\n"), ("new.ev", lib)]);
+    let h = w.hover("new.ev", at(lib, "port}") + 1).expect("hover");
+    assert!(h.markdown.contains("8080"), "{}", h.markdown);
+    let labels: Vec<String> = w
+        .completions("new.ev", at(lib, "  \n}") + 2)
+        .into_iter()
+        .map(|i| i.label)
+        .collect();
+    assert!(labels.contains(&"platform".to_string()), "{labels:?}");
+
+    let mut w = world(&[("loose.ev", "let b = nope\n")]);
+    w.set_buffer("loose.ev", "let b = nope\n".into());
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let found = w.diagnostics(flag).expect("diagnostics");
+    let files: Vec<&str> = found.iter().map(|d| d.primary.path.as_str()).collect();
+    assert_eq!(files, ["loose.ev"]);
+}

@@ -181,7 +181,7 @@ impl World {
             overlay: &self.buffers,
             base: self.base.as_ref(),
         };
-        let program = self.program.as_ref()?;
+        let program = self.loaded()?;
         let ev = Evaluator::new(program, &fs);
         let parent = type_at(program, &ev, module, &kind, &parent_steps)?;
         let schema = schema_def(program, &ev, &parent)?;

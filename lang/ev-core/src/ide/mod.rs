@@ -93,7 +93,9 @@ pub struct World {
     checks: HashMap<String, CachedCheck>,
     /// Bumped when files change on disk (data files a module reads).
     disk_generation: u64,
-    program: Option<Program>,
+    /// The loaded program and its entry: normally `entry`, or a file the
+    /// entry does not import while a query is about that file.
+    program: Option<(String, Program)>,
 }
 
 impl World {
@@ -161,11 +163,16 @@ impl World {
         }
     }
 
+    /// The program loaded last, if any.
+    fn loaded(&self) -> Option<&Program> {
+        self.program.as_ref().map(|(_, p)| p)
+    }
+
     /// The loaded program (if loaded) and the file system, borrowed
     /// together (evaluation needs both; compiling a query mutates the program).
     fn parts(&mut self) -> (Option<&mut Program>, OverlayFs<'_>) {
         (
-            self.program.as_mut(),
+            self.program.as_mut().map(|(_, p)| p),
             OverlayFs {
                 overlay: &self.buffers,
                 base: self.base.as_ref(),
@@ -176,7 +183,7 @@ impl World {
     /// The text of a file as the editor sees it: a buffer, the file on
     /// disk, or an embedded standard library file.
     pub fn text(&self, path: &str) -> Option<Arc<str>> {
-        if let Some(program) = &self.program {
+        if let Some(program) = self.loaded() {
             if let Some(id) = program.sources.find(path) {
                 return program.sources.get(id).map(|f| f.text.clone());
             }
@@ -189,22 +196,24 @@ impl World {
 
     /// The loaded program (loaded again after any buffer changed).
     pub fn program(&mut self) -> &mut Program {
+        let entry = self.entry.clone();
+        self.program_from(&entry)
+    }
+
+    /// The program loaded from `entry` (kept until a buffer changes or
+    /// another entry is asked for).
+    fn program_from(&mut self, entry: &str) -> &mut Program {
         let program = match self.program.take() {
-            Some(program) => program,
-            None => {
+            Some((loaded, program)) if loaded == entry => program,
+            _ => {
                 let fs = OverlayFs {
                     overlay: &self.buffers,
                     base: self.base.as_ref(),
                 };
-                load_cached(
-                    &fs,
-                    &self.entry,
-                    crate::stdlib::FILES,
-                    &mut self.parse_cache,
-                )
+                load_cached(&fs, entry, crate::stdlib::FILES, &mut self.parse_cache)
             }
         };
-        self.program.insert(program)
+        &mut self.program.insert((entry.to_string(), program)).1
     }
 
     /// The open buffers (their paths).
@@ -258,16 +267,20 @@ impl World {
         interrupt: Arc<AtomicBool>,
     ) -> Result<Vec<FileDiagnostic>, Interrupted> {
         self.program();
-        let Some(program) = self.program.as_ref() else {
+        let Some((_, program)) = self.program.as_ref() else {
             return Ok(Vec::new());
         };
         let fs = OverlayFs {
             overlay: &self.buffers,
             base: self.base.as_ref(),
         };
+        // Without an entry file (a repository being started, a folder of
+        // loose files) only open files are checked, each on its own.
+        let has_entry = fs.exists(&self.entry);
         let mut out: Vec<FileDiagnostic> = program
             .diagnostics
             .iter()
+            .filter(|_| has_entry)
             .map(|d| locate_diagnostic(program, d))
             .collect();
         let fingerprints = Fingerprints::new(program, self.disk_generation);
@@ -333,8 +346,17 @@ impl World {
     }
 
     /// The module loaded from `path`, if the program has it.
+    /// The module of `path` in the loaded program: the entry's program, or
+    /// for a file it does not import (a new file, another entry), a program
+    /// loaded from that file.
     fn module_of(&mut self, path: &str) -> Option<ModuleId> {
-        self.program().module_by_path(path)
+        if let Some(m) = self.program().module_by_path(path) {
+            return Some(m);
+        }
+        if !path.ends_with(".ev") || !self.fs().exists(path) {
+            return None;
+        }
+        self.program_from(path).module_by_path(path)
     }
 
     /// Formats a file's text as `ev fmt` would; syntax errors refuse.

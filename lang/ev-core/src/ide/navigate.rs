@@ -34,7 +34,7 @@ impl World {
         if let Some((key, range)) = key_at(&src, offset as usize) {
             let mut ctx = locate::context(&src, range.start);
             if let Some(kind) = ctx.kind.take() {
-                let program = self.program.as_ref()?;
+                let program = self.loaded()?;
                 let fs = self.fs();
                 let ev = Evaluator::new(program, &fs);
                 let parent = type_at(program, &ev, module, &kind, &ctx.steps)?;
@@ -43,14 +43,14 @@ impl World {
                 return Some(location(program, field.name_span));
             }
         }
-        let program = self.program.as_ref()?;
+        let program = self.loaded()?;
         let file = program.module(module)?.file;
         if let Some(name) = name_at(program, file, offset) {
             return definition_span(program, name.target).map(|s| location(program, s));
         }
         // A resource named in a string (`cluster = "k3s"`).
         if let Some(r) = self.string_reference_at(path, module, offset) {
-            let program = self.program.as_ref()?;
+            let program = self.loaded()?;
             return program.resource(r).map(|d| location(program, d.name_span));
         }
         self.field_definition(module, &src, offset)
@@ -64,13 +64,13 @@ impl World {
         module: ModuleId,
         offset: u32,
     ) -> Option<ResourceId> {
-        let program = self.program.as_ref()?;
+        let program = self.loaded()?;
         let parsed = program.module(module)?.parsed.clone();
         let (_, value, _) = keyed_strings(&parsed.module)
             .into_iter()
             .find(|(_, _, span)| locate::touches(*span, offset))?;
         let kind = self.reference_kind_at(path, module, offset)?;
-        let program = self.program.as_ref()?;
+        let program = self.loaded()?;
         program
             .resources
             .iter()
@@ -85,7 +85,7 @@ impl World {
         let kind = ctx.kind.take()?;
         let key = ctx.value_of.take()?;
         ctx.steps.push(locate::Step::Field(key));
-        let program = self.program.as_ref()?;
+        let program = self.loaded()?;
         let fs = self.fs();
         let ev = Evaluator::new(program, &fs);
         let ty = type_at(program, &ev, module, &kind, &ctx.steps)?;
@@ -94,7 +94,7 @@ impl World {
 
     /// Definition of `target.field` found by evaluation.
     fn field_definition(&mut self, module: ModuleId, src: &str, offset: u32) -> Option<Location> {
-        let program = self.program.as_ref()?;
+        let program = self.loaded()?;
         let parsed = program.module(module)?.parsed.clone();
         let (access, _, _) = select_at(&parsed.module, offset)?;
         // The chain: a base expression, then each field, outermost last.
@@ -136,7 +136,7 @@ impl World {
     /// The name target at `offset` (a use, or a definition's name).
     fn target_at(&mut self, path: &str, offset: u32) -> Option<(NameTarget, Span)> {
         let module = self.module_of(path)?;
-        let program = self.program.as_ref()?;
+        let program = self.loaded()?;
         let file = program.module(module)?.file;
         if let Some(n) =
             name_at(program, file, offset).or_else(|| definition_at(program, file, offset))
@@ -144,7 +144,7 @@ impl World {
             return Some((normalize(n.target), n.span));
         }
         let r = self.string_reference_at(path, module, offset)?;
-        let program = self.program.as_ref()?;
+        let program = self.loaded()?;
         Some((NameTarget::Resource(r), program.resource(r)?.name_span))
     }
 
@@ -155,7 +155,7 @@ impl World {
         target: NameTarget,
         include_declaration: bool,
     ) -> Vec<(Location, bool)> {
-        let Some(program) = self.program.as_ref() else {
+        let Some(program) = self.loaded() else {
             return Vec::new();
         };
         let mut out: Vec<(Location, bool)> = program
@@ -182,7 +182,7 @@ impl World {
 
     /// Strings naming resource `r` in fields typed `Ref(its kind)`.
     fn string_references(&mut self, r: ResourceId) -> Vec<Location> {
-        let Some(program) = self.program.as_ref() else {
+        let Some(program) = self.loaded() else {
             return Vec::new();
         };
         let Some(def) = program.resource(r) else {
@@ -220,12 +220,12 @@ impl World {
             .target_at(path, offset)
             .ok_or_else(|| "nothing to rename here".to_string())?;
         self.renamable(target)?;
-        let program = self.program.as_ref().ok_or("no program")?;
+        let program = self.loaded().ok_or("no program")?;
         Ok(location(program, span))
     }
 
     fn renamable(&self, target: NameTarget) -> Result<(), String> {
-        let program = self.program.as_ref().ok_or("no program")?;
+        let program = self.loaded().ok_or("no program")?;
         let def = match target {
             NameTarget::Global(_) | NameTarget::Local(_) => definition_span(program, target),
             NameTarget::Resource(r) => {
@@ -274,7 +274,7 @@ impl World {
         if !is_identifier(new_name) {
             return Err(format!("`{new_name}` is not a valid name"));
         }
-        let program = self.program.as_ref().ok_or("no program")?;
+        let program = self.loaded().ok_or("no program")?;
         let def = definition_span(program, target).unwrap_or(span);
         let old = program
             .sources
@@ -285,7 +285,7 @@ impl World {
             return Ok(Vec::new());
         }
         let occurrences = self.occurrences(target, true);
-        let program = self.program.as_ref().ok_or("no program")?;
+        let program = self.loaded().ok_or("no program")?;
         // The new name must not clash at the top level of any file where
         // the old one is written.
         if !matches!(target, NameTarget::Local(_)) {
