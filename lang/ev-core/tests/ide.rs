@@ -192,3 +192,17 @@ fn files_outside_the_program_are_served() {
     let files: Vec<&str> = found.iter().map(|d| d.primary.path.as_str()).collect();
     assert_eq!(files, ["loose.ev"]);
 }
+
+/// A resource whose body extends a function's result (`web(8080) & { ... }`)
+/// still completes its kind's fields.
+#[test]
+fn completion_in_a_merged_resource_body() {
+    let src = "let web = fn(port) => { cluster = \"k3s\" }\ncluster k3s {\n}\napp echo web(5678) & {\n  repl\n}\n";
+    let mut w = world(&[("everything.ev", src)]);
+    let labels: Vec<String> = w
+        .completions("everything.ev", at(src, "repl") + 4)
+        .into_iter()
+        .map(|i| i.label)
+        .collect();
+    assert_eq!(labels, ["replicas"]);
+}

@@ -318,7 +318,7 @@ pub(crate) fn context(src: &str, offset: usize) -> Context {
         if outermost {
             // `kind name {` (optionally `export kind "name" {`).
             if matches!(token(open), Some(Token::Punct(Punct::LBrace))) {
-                ctx.kind = resource_header(&tokens, open);
+                ctx.kind = resource_header(src, &tokens, open);
             }
             if ctx.kind.is_none() {
                 // Not a resource body: no schema to follow.
@@ -407,22 +407,29 @@ pub(crate) fn context(src: &str, offset: usize) -> Context {
     ctx
 }
 
-/// The kind of a resource whose body opens at token `open`.
-fn resource_header(tokens: &[&(Token<'_>, Range<usize>)], open: usize) -> Option<String> {
+/// The kind of a resource whose body holds token `open`: the item starts
+/// at the last token in column 0 before it, as `[export] kind name ...`
+/// (the body may be `{ ... }` or `base(...) & { ... }`).
+fn resource_header(
+    src: &str,
+    tokens: &[&(Token<'_>, Range<usize>)],
+    open: usize,
+) -> Option<String> {
     let token = |i: usize| tokens.get(i).map(|(t, _)| t);
-    let name_start = match token(open.checked_sub(1)?)? {
-        Token::Ident(_) => open - 1,
-        Token::StrEnd => {
-            let mut i = open - 1;
-            while i > 0 && !matches!(token(i), Some(Token::StrStart)) {
-                i -= 1;
-            }
-            i
-        }
-        _ => return None,
+    let at_line_start = |i: usize| {
+        tokens.get(i).is_some_and(|(_, r)| {
+            r.start == 0 || src.get(..r.start).is_some_and(|b| b.ends_with('\n'))
+        })
     };
-    match token(name_start.checked_sub(1)?)? {
-        Token::Ident(kind) => Some(kind.to_string()),
+    let mut start = open;
+    while !at_line_start(start) {
+        start = start.checked_sub(1)?;
+    }
+    if matches!(token(start), Some(Token::Kw(Keyword::Export))) {
+        start += 1;
+    }
+    match (token(start)?, token(start + 1)?) {
+        (Token::Ident(kind), Token::Ident(_) | Token::StrStart) => Some(kind.to_string()),
         _ => None,
     }
 }
