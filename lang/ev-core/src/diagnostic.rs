@@ -298,6 +298,13 @@ pub fn to_json(diag: &Diagnostic, sources: &SourceMap) -> serde_json::Value {
         "labels": labels,
         "notes": diag.notes,
         "help": diag.help,
+        "fixes": diag.fixes.iter().map(|f| {
+            let mut v = span_json(f.span, sources);
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("replacement".into(), json!(f.replacement));
+            }
+            v
+        }).collect::<Vec<_>>(),
     })
 }
 
