@@ -206,3 +206,20 @@ fn completion_in_a_merged_resource_body() {
         .collect();
     assert_eq!(labels, ["replicas"]);
 }
+
+/// Editing a data file in a buffer re-checks the values read from it.
+#[test]
+fn data_file_buffers_invalidate_cached_diagnostics() {
+    let src = "let data = json(\"data.json\")\nexport let port = data.port + 1\n";
+    let mut w = world(&[("everything.ev", src), ("data.json", "{\"port\": 1}")]);
+    let flag = || std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    assert!(w.diagnostics(flag()).expect("run").is_empty());
+    w.set_buffer("data.json", "{\"port\": \"one\"}".into());
+    let codes: Vec<&str> = w
+        .diagnostics(flag())
+        .expect("run")
+        .iter()
+        .map(|d| d.diagnostic.code)
+        .collect();
+    assert_eq!(codes, ["E0401"]);
+}

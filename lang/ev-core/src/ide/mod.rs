@@ -131,13 +131,23 @@ impl World {
     /// Sets an open buffer's text (it shadows the file on disk).
     pub fn set_buffer(&mut self, path: &str, text: String) {
         self.buffers.insert(path, text);
-        self.program = None;
+        self.buffer_changed(path);
     }
 
     /// Closes a buffer: the file on disk is used again.
     pub fn close_buffer(&mut self, path: &str) {
         if self.buffers.remove(path) {
+            self.buffer_changed(path);
+        }
+    }
+
+    fn buffer_changed(&mut self, path: &str) {
+        if path.ends_with(".ev") {
             self.program = None;
+        } else {
+            // A data file (magic JSON, exports) edited in the editor: values
+            // read from it may change anywhere.
+            self.disk_changed();
         }
     }
 
