@@ -154,55 +154,21 @@ pub(crate) fn select_at(module: &ast::Module, offset: u32) -> Option<(&Expr, &st
     None
 }
 
-/// Every string literal without interpolation in the module's expressions,
-/// with the field key it is the value of (`cluster = "k3s"` gives
-/// `("cluster", "k3s", span)`), for resource references written as names.
-pub(crate) fn keyed_strings(module: &ast::Module) -> Vec<(Vec<String>, String, Span)> {
+/// Every string literal without interpolation in the module's
+/// expressions, with its span (resource references written as names are
+/// among them).
+pub(crate) fn plain_strings(module: &ast::Module) -> Vec<(String, Span)> {
     let mut out = Vec::new();
-    for e in item_exprs(module) {
-        collect_keyed(e, &mut Vec::new(), &mut out);
+    let mut stack = item_exprs(module);
+    while let Some(e) = stack.pop() {
+        if let ExprKind::Str(parts) = &e.kind {
+            if let [StrPart::Text(t)] = parts.as_slice() {
+                out.push((t.clone(), e.span));
+            }
+        }
+        stack.extend(children_of(e));
     }
     out
-}
-
-fn collect_keyed(e: &Expr, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, String, Span)>) {
-    match &e.kind {
-        ExprKind::Str(parts) => {
-            if let [StrPart::Text(t)] = parts.as_slice() {
-                out.push((path.clone(), t.clone(), e.span));
-            }
-        }
-        ExprKind::Record(fields) => {
-            for f in fields {
-                let keys: Vec<String> = f
-                    .path
-                    .iter()
-                    .filter_map(|k| match &k.kind {
-                        KeyKind::Static(s) => Some(s.clone()),
-                        KeyKind::Dynamic(_) => None,
-                    })
-                    .collect();
-                let depth = path.len();
-                path.extend(keys);
-                collect_keyed(&f.value, path, out);
-                path.truncate(depth);
-            }
-        }
-        ExprKind::List(items) => {
-            for i in items {
-                collect_keyed(i, path, out);
-            }
-        }
-        _ => {
-            // Other expressions: their strings are not a field's value.
-            let depth = path.len();
-            path.push(String::new());
-            for c in children_of(e) {
-                collect_keyed(c, path, out);
-            }
-            path.truncate(depth);
-        }
-    }
 }
 
 /// One step from a resource's body down to the cursor.

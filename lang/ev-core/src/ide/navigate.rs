@@ -10,7 +10,7 @@ use ev_syntax::ast::{ExprKind, KeyKind};
 use ev_syntax::Span;
 
 use super::hover::{definition_at, key_at};
-use super::locate::{self, keyed_strings, select_at};
+use super::locate::{self, plain_strings, select_at};
 use super::{definition_span, location, name_at, schema_def, type_at, Location, TextEdit, World};
 use crate::eval::Evaluator;
 use crate::intern::Sym;
@@ -22,9 +22,7 @@ use crate::value::Value;
 impl World {
     /// Where the thing at `offset` of `path` is defined.
     pub fn definition(&mut self, path: &str, offset: u32) -> Vec<Location> {
-        self.definition_inner(path, offset)
-            .into_iter()
-            .collect::<Vec<_>>()
+        self.definition_inner(path, offset).into_iter().collect()
     }
 
     fn definition_inner(&mut self, path: &str, offset: u32) -> Option<Location> {
@@ -66,9 +64,9 @@ impl World {
     ) -> Option<ResourceId> {
         let program = self.loaded()?;
         let parsed = program.module(module)?.parsed.clone();
-        let (_, value, _) = keyed_strings(&parsed.module)
+        let (value, _) = plain_strings(&parsed.module)
             .into_iter()
-            .find(|(_, _, span)| locate::touches(*span, offset))?;
+            .find(|(_, span)| locate::touches(*span, offset))?;
         let kind = self.reference_kind_at(path, module, offset)?;
         let program = self.loaded()?;
         program
@@ -195,10 +193,10 @@ impl World {
             .enumerate()
             .filter(|(_, m)| !m.is_stdlib)
             .flat_map(|(i, m)| {
-                keyed_strings(&m.parsed.module)
+                plain_strings(&m.parsed.module)
                     .into_iter()
-                    .filter(|(_, value, _)| *value == name)
-                    .map(move |(_, _, span)| (m.path.clone(), ModuleId(i as u32), span))
+                    .filter(|(value, _)| *value == name)
+                    .map(move |(_, span)| (m.path.clone(), ModuleId(i as u32), span))
             })
             .collect();
         let mut out = Vec::new();
