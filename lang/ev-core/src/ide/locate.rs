@@ -428,3 +428,52 @@ fn key_before(tokens: &[&(Token<'_>, Range<usize>)], open: usize) -> Vec<String>
     keys.reverse();
     keys
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{context, Step};
+
+    /// The context at the `|` in `text`.
+    fn at(text: &str) -> super::Context {
+        let offset = text.find('|').expect("cursor");
+        context(&text.replace('|', ""), offset)
+    }
+
+    #[test]
+    fn steps_follow_records_and_lists_into_a_resource_body() {
+        let ctx = at("app web {\n  ports = [\n    { name = \"http\", | }\n  ]\n}\n");
+        assert_eq!(ctx.kind.as_deref(), Some("app"));
+        assert_eq!(ctx.steps, [Step::Field("ports".into()), Step::Element]);
+        assert!(ctx.in_record);
+        assert_eq!(ctx.value_of, None);
+        assert_eq!(ctx.siblings, ["name"]);
+    }
+
+    #[test]
+    fn a_line_break_after_a_value_ends_the_field() {
+        let ctx = at("machine m {\n  os = \"nixos\"\n  |\n}\n");
+        assert_eq!(ctx.value_of, None);
+        assert_eq!(ctx.siblings, ["os"]);
+        let ctx = at("machine m {\n  os =\n    |\n}\n");
+        assert_eq!(
+            ctx.value_of.as_deref(),
+            Some("os"),
+            "a value may start on the next line"
+        );
+    }
+
+    #[test]
+    fn strings_imports_and_receivers() {
+        let ctx = at("import \"venus/ma|\"\n");
+        assert_eq!(ctx.in_string.as_deref(), Some("venus/ma"));
+        assert!(ctx.import_path);
+        let ctx = at("cluster c {\n  machine = \"me|\"\n}\n");
+        assert_eq!(ctx.in_string.as_deref(), Some("me"));
+        assert_eq!(ctx.value_of.as_deref(), Some("machine"));
+        let ctx = at("let a = stack.jupiter.out|");
+        assert_eq!(ctx.receiver.as_deref(), Some("stack.jupiter"));
+        assert!(ctx.top_level);
+        let ctx = at("let a = f({ x = 1, | })");
+        assert_eq!(ctx.kind, None, "a record in a call has no schema here");
+    }
+}
