@@ -171,11 +171,13 @@ pub enum NameTarget {
 }
 
 /// Parsed files kept between loads (the language server re-parses only the
-/// buffers that changed). Keyed by path; an entry is reused when the text
-/// and the file id it was parsed under are the same.
+/// buffers that changed). Keyed by path and the file id the AST's spans
+/// carry (programs loaded from different entries number files
+/// differently); an entry is reused while the text is the same. Its size
+/// is bounded by the repository's files.
 #[derive(Default)]
 pub struct ParseCache {
-    entries: HashMap<String, (std::sync::Arc<str>, FileId, Rc<Parsed>)>,
+    entries: HashMap<(String, FileId), (std::sync::Arc<str>, Rc<Parsed>)>,
 }
 
 impl ParseCache {
@@ -346,13 +348,8 @@ pub fn load_cached(
         modules,
         errors,
         syntax,
-        cache,
         ..
     } = loader;
-    // Forget files that are no longer part of the program.
-    cache
-        .entries
-        .retain(|path, _| modules.iter().any(|m| &m.path == path));
     let mut program = Program {
         sources,
         modules,
@@ -393,13 +390,14 @@ impl Loader<'_> {
             .get(file)
             .map(|f| f.text.clone())
             .unwrap_or_else(|| "".into());
-        let parsed = match self.cache.entries.get(path) {
-            Some((text, id, parsed)) if *id == file && **text == *src => parsed.clone(),
+        let key = (path.to_string(), file);
+        let parsed = match self.cache.entries.get(&key) {
+            Some((text, parsed)) if **text == *src => parsed.clone(),
             _ => {
                 let parsed = Rc::new(parse_module(&src, file));
                 self.cache
                     .entries
-                    .insert(path.to_string(), (src.clone(), file, parsed.clone()));
+                    .insert(key, (src.clone(), parsed.clone()));
                 parsed
             }
         };
