@@ -709,3 +709,57 @@ fn compare_with_check(path: &Path, text: &str) {
     found.dedup();
     assert_eq!(found, expected, "{}", path.display());
 }
+
+/// Odd requests get answers (results or errors), never a dead server:
+/// positions past the end, URIs outside the repository, bad parameters,
+/// unknown methods, changes to files never opened.
+#[test]
+fn lsp_survives_odd_requests() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("repo");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    std::fs::write(root.join("everything.ev"), "let a = 1\n").expect("write");
+    let mut client =
+        Client::start(&ev_binary(), &["lsp"], &root, &dir.path().join("cache")).expect("ev lsp");
+    let uri = path_uri(&root.join("everything.ev"))
+        .expect("uri")
+        .as_str()
+        .to_string();
+    let far =
+        json!({ "textDocument": { "uri": uri }, "position": { "line": 9999, "character": 9999 } });
+    for method in [
+        "textDocument/hover",
+        "textDocument/definition",
+        "textDocument/completion",
+        "textDocument/prepareRename",
+    ] {
+        let _ = client.request(method, far.clone());
+    }
+    let outside = json!({ "textDocument": { "uri": "file:///etc/passwd" }, "position": { "line": 0, "character": 0 } });
+    assert!(client.request("textDocument/hover", outside).is_err());
+    assert!(client
+        .request("textDocument/hover", json!({ "nonsense": true }))
+        .is_err());
+    assert!(client.request("ev/unknown", json!({})).is_err());
+    client
+        .notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": { "uri": uri, "version": 7 },
+                "contentChanges": [{ "range": { "start": { "line": 50, "character": 0 }, "end": { "line": 0, "character": 0 } }, "text": "x" }]
+            }),
+        )
+        .expect("odd change");
+    client
+        .notify("textDocument/didOpen", json!({ "bogus": 1 }))
+        .expect("bad open");
+    // Still alive and answering.
+    let symbols = client
+        .request(
+            "textDocument/documentSymbol",
+            json!({ "textDocument": { "uri": uri } }),
+        )
+        .expect("symbols");
+    assert_eq!(symbols[0]["name"], "a");
+    assert!(client.shutdown().expect("shutdown").success());
+}
