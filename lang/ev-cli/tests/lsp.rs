@@ -15,7 +15,7 @@
 //! ### diagnostics          wait for diagnostics and print every file's
 //! ### hover PATH L:C       and likewise definition, references,
 //!                          completion (L:C [N]), prepare-rename,
-//!                          code-actions; rename PATH L:C NEW;
+//!                          code-actions, signature; rename PATH L:C NEW;
 //!                          format PATH; symbols PATH;
 //!                          workspace-symbols QUERY
 //! ```
@@ -291,6 +291,25 @@ impl Harness {
                             self.out
                                 .push_str(&format!("first item's documentation:\n{doc}\n"));
                         }
+                    }
+                    Err(e) => self.out.push_str(&format!("error: {e}\n")),
+                }
+            }
+            "signature" => {
+                match self.client.request(
+                    "textDocument/signatureHelp",
+                    self.doc_position(&arg(0), &arg(1)),
+                ) {
+                    Ok(Value::Null) => self.out.push_str("(nothing)\n"),
+                    Ok(v) => {
+                        let sig = &v["signatures"][0];
+                        let active = v["activeParameter"].as_u64().unwrap_or(0) as usize;
+                        let param = sig["parameters"][active]["label"].as_str().unwrap_or("");
+                        self.out.push_str(&format!(
+                            "{}\nactive: {param}\n{}\n",
+                            sig["label"].as_str().unwrap_or(""),
+                            sig["documentation"]["value"].as_str().unwrap_or("")
+                        ));
                     }
                     Err(e) => self.out.push_str(&format!("error: {e}\n")),
                 }

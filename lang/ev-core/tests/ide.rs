@@ -106,6 +106,7 @@ fn queries_on_golden_cases() {
                 let _ = w.definition(path, o);
                 let _ = w.references(path, o, true);
                 let _ = w.completions(path, o);
+                let _ = w.signature_help(path, o);
                 let _ = w.prepare_rename(path, o);
                 let _ = w.rename(path, o, "renamed");
                 offset += step;

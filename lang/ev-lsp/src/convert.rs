@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use ev_core::diagnostic::Severity;
-use ev_core::ide::{CompletionItem, CompletionKind, FileDiagnostic, Location, Symbol, SymbolKind};
+use ev_core::ide::{
+    CompletionItem, CompletionKind, FileDiagnostic, Location, SignatureHelp, Symbol, SymbolKind,
+};
 use lsp_types as lsp;
 
 /// Maps repository paths to URIs and back. Files that exist only inside
@@ -250,6 +252,33 @@ pub fn completion(text: &str, item: &CompletionItem) -> lsp::CompletionItem {
             new_text: item.insert.clone().unwrap_or_else(|| item.label.clone()),
         })),
         ..Default::default()
+    }
+}
+
+/// Signature help for one call.
+pub fn signature_help(s: &SignatureHelp) -> lsp::SignatureHelp {
+    lsp::SignatureHelp {
+        signatures: vec![lsp::SignatureInformation {
+            label: s.label.clone(),
+            documentation: s.documentation.as_ref().map(|d| {
+                lsp::Documentation::MarkupContent(lsp::MarkupContent {
+                    kind: lsp::MarkupKind::Markdown,
+                    value: d.clone(),
+                })
+            }),
+            parameters: Some(
+                s.parameters
+                    .iter()
+                    .map(|p| lsp::ParameterInformation {
+                        label: lsp::ParameterLabel::Simple(p.clone()),
+                        documentation: None,
+                    })
+                    .collect(),
+            ),
+            active_parameter: Some(s.active as u32),
+        }],
+        active_signature: Some(0),
+        active_parameter: Some(s.active as u32),
     }
 }
 

@@ -131,6 +131,11 @@ pub fn capabilities() -> lsp::ServerCapabilities {
             work_done_progress_options: Default::default(),
         })),
         document_formatting_provider: Some(lsp::OneOf::Left(true)),
+        signature_help_provider: Some(lsp::SignatureHelpOptions {
+            trigger_characters: Some(vec!["(".into(), ",".into()]),
+            retrigger_characters: None,
+            work_done_progress_options: Default::default(),
+        }),
         code_action_provider: Some(lsp::CodeActionProviderCapability::Options(
             lsp::CodeActionOptions {
                 code_action_kinds: Some(vec![lsp::CodeActionKind::QUICKFIX]),
@@ -370,6 +375,7 @@ impl Server {
             r::Rename::METHOD => self.on(req, Self::rename),
             r::Formatting::METHOD => self.on(req, Self::formatting),
             r::CodeActionRequest::METHOD => self.on(req, Self::code_actions),
+            r::SignatureHelpRequest::METHOD => self.on(req, Self::signature_help),
             other => Err((
                 ErrorCode::MethodNotFound,
                 format!("`{other}` is not supported"),
@@ -597,6 +603,17 @@ impl Server {
             }
         }
         Ok(Some(actions))
+    }
+
+    fn signature_help(
+        &mut self,
+        p: lsp::SignatureHelpParams,
+    ) -> Result<Option<lsp::SignatureHelp>, Failure> {
+        let (path, offset, _) = self.at(&p.text_document_position_params)?;
+        Ok(self
+            .world
+            .signature_help(&path, offset)
+            .map(|s| convert::signature_help(&s)))
     }
 
     fn formatting(

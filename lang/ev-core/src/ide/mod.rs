@@ -16,6 +16,7 @@ mod complete;
 mod hover;
 mod locate;
 mod navigate;
+mod signature;
 mod symbols;
 
 use std::collections::hash_map::DefaultHasher;
@@ -29,6 +30,7 @@ use ev_syntax::Span;
 
 pub use complete::{CompletionItem, CompletionKind};
 pub use hover::Hover;
+pub use signature::SignatureHelp;
 pub use symbols::{Symbol, SymbolKind};
 
 use crate::check::check_module;
