@@ -11,6 +11,8 @@
 //!
 //! Run with `cargo bench -p ev-cli --bench apply`.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
@@ -102,14 +104,7 @@ fn cpu_seconds(pid: u32) -> Option<(f64, f64)> {
 }
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let status = Command::new("cargo")
-        .args(["build", "--release", "-q", "-p", "ev-cli"])
-        .current_dir(&root)
-        .status()
-        .expect("cargo runs");
-    assert!(status.success());
-    let ev = root.join("target/release/ev");
+    let ev = common::release_ev();
     println!(
         "apply benchmark: {} actions ({CHAINS} machine → cluster chains), fake tools sleeping {MACHINE_SLEEP}s / {CLUSTER_SLEEP}s, --parallelism {PARALLELISM}",
         CHAINS * 2

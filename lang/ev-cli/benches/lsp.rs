@@ -8,9 +8,10 @@
 //!
 //! Run with `cargo bench -p ev-cli --bench lsp`.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ev_lsp::client::Client;
@@ -120,14 +121,7 @@ fn position(text: &str, needle: &str, after: usize) -> Value {
 }
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let status = Command::new("cargo")
-        .args(["build", "--release", "-q", "-p", "ev-cli"])
-        .current_dir(&root)
-        .status()
-        .expect("cargo runs");
-    assert!(status.success());
-    let ev = root.join("target/release/ev");
+    let ev = common::release_ev();
     let dir = tempfile::tempdir().expect("temp dir");
     let repo = dir.path().join("repo");
     let lines = generate(&repo);

@@ -6,6 +6,8 @@
 //!
 //! Run with `cargo bench -p ev-cli --bench plan`.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
@@ -102,14 +104,7 @@ fn time(ev: &Path, dir: &Path, args: &[&str], runs: usize) -> (f64, f64, String)
 }
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let status = Command::new("cargo")
-        .args(["build", "--release", "-q", "-p", "ev-cli"])
-        .current_dir(&root)
-        .status()
-        .expect("cargo runs");
-    assert!(status.success());
-    let ev = root.join("target/release/ev");
+    let ev = common::release_ev();
     let dir = tempfile::tempdir().expect("temp dir");
     generate(dir.path(), None);
     record_state(dir.path());

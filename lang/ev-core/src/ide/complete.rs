@@ -80,14 +80,14 @@ impl World {
             if ctx.import_path {
                 self.import_paths(path, text, replace)
             } else {
-                self.string_values(module, &ctx, replace)
+                self.field_values(module, &ctx, replace, false)
             }
         } else if let Some(receiver) = &ctx.receiver {
             self.members(module, receiver, word)
         } else if ctx.in_record && ctx.value_of.is_none() && ctx.kind.is_some() {
             self.schema_fields(module, &ctx, word)
         } else {
-            let mut items = self.value_literals(module, &ctx, word);
+            let mut items = self.field_values(module, &ctx, word, true);
             items.extend(self.names(module, offset, &ctx, word));
             items
         };
@@ -105,33 +105,57 @@ impl World {
             .collect()
     }
 
-    /// Inside a string that is a field's value: the resources a `Ref`
-    /// field can name, or an enum's members.
-    fn string_values(
+    /// The values of the field whose value holds the cursor: the resources
+    /// a `Ref` field can name and an enum's members — inside a string as
+    /// they are, after `key =` quoted (and `true`/`false` for a Bool),
+    /// ahead of the names in scope.
+    fn field_values(
         &mut self,
         module: ModuleId,
         ctx: &Context,
         replace: (u32, u32),
+        quoted: bool,
     ) -> Vec<CompletionItem> {
         let Some(ty) = self.value_type(module, ctx) else {
             return Vec::new();
         };
         let program = self.program();
+        let literal = |text: &str| {
+            if quoted {
+                format!("\"{text}\"")
+            } else {
+                text.to_string()
+            }
+        };
+        let ranked = |mut i: CompletionItem, key: &str| {
+            if quoted {
+                i.sort = format!("0{key}");
+            }
+            i
+        };
         let mut out = Vec::new();
-        if let Some(k) = ref_kind(&ty) {
+        if let Some(k) = super::ref_kind(&ty) {
+            let kind = program.kind(k).map(|d| d.name.as_str()).unwrap_or("");
             for r in program.resources.iter().filter(|r| r.kind == k) {
-                let kind = program.kind(k).map(|d| d.name.as_str()).unwrap_or("");
-                out.push(item(
-                    &r.name,
+                let detail = (!quoted).then(|| format!("{kind} {}", r.name));
+                let i = item(
+                    &literal(&r.name),
                     CompletionKind::Resource,
-                    Some(format!("{kind} {}", r.name)),
+                    detail,
                     r.doc.clone(),
                     replace,
-                ));
+                );
+                out.push(ranked(i, &r.name));
             }
         }
         for lit in ty.literals().unwrap_or_default() {
-            out.push(item(&lit, CompletionKind::Value, None, None, replace));
+            let i = item(&literal(&lit), CompletionKind::Value, None, None, replace);
+            out.push(ranked(i, &lit));
+        }
+        if quoted && matches!(ty, Type::Bool) {
+            for b in ["true", "false"] {
+                out.push(item(b, CompletionKind::Value, None, None, replace));
+            }
         }
         out
     }
@@ -293,50 +317,6 @@ impl World {
             .collect()
     }
 
-    /// After `key =` of an enum-like or reference field: its values, quoted.
-    fn value_literals(
-        &mut self,
-        module: ModuleId,
-        ctx: &Context,
-        replace: (u32, u32),
-    ) -> Vec<CompletionItem> {
-        let Some(ty) = self.value_type(module, ctx) else {
-            return Vec::new();
-        };
-        let program = self.program();
-        let mut out = Vec::new();
-        if let Some(k) = ref_kind(&ty) {
-            for r in program.resources.iter().filter(|r| r.kind == k) {
-                let mut i = item(
-                    &format!("\"{}\"", r.name),
-                    CompletionKind::Resource,
-                    None,
-                    r.doc.clone(),
-                    replace,
-                );
-                i.sort = format!("0{}", r.name);
-                out.push(i);
-            }
-        }
-        for lit in ty.literals().unwrap_or_default() {
-            let mut i = item(
-                &format!("\"{lit}\""),
-                CompletionKind::Value,
-                None,
-                None,
-                replace,
-            );
-            i.sort = format!("0{lit}");
-            out.push(i);
-        }
-        if matches!(ty, Type::Bool) {
-            for b in ["true", "false"] {
-                out.push(item(b, CompletionKind::Value, None, None, replace));
-            }
-        }
-        out
-    }
-
     /// Names in scope at the cursor: locals, the module's and the
     /// prelude's names, builtins, keywords.
     fn names(
@@ -452,14 +432,6 @@ fn describe(
             Some(b.doc().to_string()),
         ),
         _ => (CompletionKind::Variable, None, None),
-    }
-}
-
-fn ref_kind(ty: &Type) -> Option<crate::ir::KindId> {
-    match ty {
-        Type::Ref(k, _) => Some(*k),
-        Type::Union(alts) => alts.iter().find_map(ref_kind),
-        _ => None,
     }
 }
 

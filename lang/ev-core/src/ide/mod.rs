@@ -671,6 +671,17 @@ pub(crate) fn type_at(
     Some(ty)
 }
 
+/// The kind a `Ref(kind)` type names (also in a list or a union).
+pub(crate) fn ref_kind(ty: &crate::schema::Type) -> Option<crate::ir::KindId> {
+    use crate::schema::Type;
+    match ty {
+        Type::Ref(k, _) => Some(*k),
+        Type::List(inner) => ref_kind(inner),
+        Type::Union(alts) => alts.iter().find_map(ref_kind),
+        _ => None,
+    }
+}
+
 /// Compiles `text` in `module`'s scope and evaluates it: the value and
 /// its printed form (lists folded, secrets and unknowns marked).
 pub(crate) fn eval_text(

@@ -16,7 +16,6 @@ use crate::eval::Evaluator;
 use crate::intern::Sym;
 use crate::ir::{KindId, ModuleId, ResourceId};
 use crate::program::{NameTarget, NameUse, Program};
-use crate::schema::Type;
 use crate::value::Value;
 
 impl World {
@@ -87,7 +86,7 @@ impl World {
         let fs = self.fs();
         let ev = Evaluator::new(program, &fs);
         let ty = type_at(program, &ev, module, &kind, &ctx.steps)?;
-        ref_kind(&ty)
+        super::ref_kind(&ty)
     }
 
     /// Definition of `target.field` found by evaluation.
@@ -343,16 +342,6 @@ fn normalize(target: NameTarget) -> NameTarget {
 /// Whether a name occurrence is the target's own definition.
 fn is_declaration(program: &Program, n: &NameUse, target: NameTarget) -> bool {
     definition_span(program, target) == Some(n.span)
-}
-
-/// The kind a `Ref(kind)` type (or a list of them) names.
-fn ref_kind(ty: &Type) -> Option<KindId> {
-    match ty {
-        Type::Ref(k, _) => Some(*k),
-        Type::List(inner) => ref_kind(inner),
-        Type::Union(alts) => alts.iter().find_map(ref_kind),
-        _ => None,
-    }
 }
 
 /// Whether `name` lexes as exactly one identifier (not a keyword).
