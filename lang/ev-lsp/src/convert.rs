@@ -18,12 +18,18 @@ use lsp_types as lsp;
 pub struct Files {
     root: PathBuf,
     cache: PathBuf,
+    /// Embedded files already written (checked once per server run).
+    written: std::cell::RefCell<std::collections::HashMap<String, PathBuf>>,
 }
 
 impl Files {
     /// Paths relative to `root`; embedded files under `cache`.
     pub fn new(root: PathBuf, cache: PathBuf) -> Files {
-        Files { root, cache }
+        Files {
+            root,
+            cache,
+            written: Default::default(),
+        }
     }
 
     /// The repository root.
@@ -66,8 +72,12 @@ impl Files {
         path_uri(&self.materialize(&path, text)?)
     }
 
-    /// Writes an embedded file under the cache folder (once per content).
+    /// Writes an embedded file under the cache folder, unless an earlier
+    /// run already wrote the same text; once per server run.
     fn materialize(&self, path: &str, text: &str) -> Option<PathBuf> {
+        if let Some(file) = self.written.borrow().get(path) {
+            return Some(file.clone());
+        }
         let file = self.cache.join(path);
         if std::fs::read_to_string(&file).ok().as_deref() != Some(text) {
             std::fs::create_dir_all(file.parent()?).ok()?;
@@ -75,6 +85,9 @@ impl Files {
             std::fs::write(&tmp, text).ok()?;
             std::fs::rename(&tmp, &file).ok()?;
         }
+        self.written
+            .borrow_mut()
+            .insert(path.to_string(), file.clone());
         Some(file)
     }
 }

@@ -442,6 +442,8 @@ struct Fingerprints<'p> {
     declarations: u64,
     /// Every file's name occurrences, sorted by start.
     names: HashMap<ev_syntax::FileId, Vec<crate::program::NameUse>>,
+    /// The standard library's files (they never change under the editor).
+    stdlib: HashSet<ev_syntax::FileId>,
 }
 
 /// A definition whose text a value can depend on.
@@ -470,6 +472,12 @@ impl<'p> Fingerprints<'p> {
             program,
             declarations: h.finish(),
             names,
+            stdlib: program
+                .modules
+                .iter()
+                .filter(|m| m.is_stdlib)
+                .map(|m| m.file)
+                .collect(),
         }
     }
 
@@ -498,12 +506,7 @@ impl<'p> Fingerprints<'p> {
             let Some(span) = self.span(def) else {
                 continue;
             };
-            let in_stdlib = program
-                .modules
-                .iter()
-                .any(|m| m.is_stdlib && m.file == span.file);
-            if in_stdlib {
-                // The standard library never changes under the editor.
+            if self.stdlib.contains(&span.file) {
                 continue;
             }
             let path = program
