@@ -46,7 +46,15 @@ impl World {
         let Some(text) = self.text(path) else {
             return Vec::new();
         };
-        let parsed = ev_syntax::parse_module(&text, FileId(0));
+        // The loaded program's parse when it has the file (workspace
+        // symbols ask for every file), else a parse of the text.
+        let loaded = self.loaded().and_then(|p| {
+            let m = p.module(p.module_by_path(path)?)?;
+            let current = p.sources.get(m.file).is_some_and(|f| *f.text == *text);
+            current.then(|| m.parsed.clone())
+        });
+        let parsed =
+            loaded.unwrap_or_else(|| std::rc::Rc::new(ev_syntax::parse_module(&text, FileId(0))));
         let loc = |span: Span| Location {
             path: path.to_string(),
             start: span.start,
