@@ -32,7 +32,7 @@ if grep -qE "^test result: FAILED|error: test failed|could not compile" /tmp/ev-
   exit 1
 fi
 
-echo "== VS Code extension (editors/vscode): syntax check, grammar tests"
+echo "== VS Code extension (editors/vscode): syntax check, grammar and client tests"
 (
   cd editors/vscode
   node --check extension.js
