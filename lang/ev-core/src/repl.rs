@@ -1012,14 +1012,9 @@ impl<'fs> Session<'fs> {
             .collect();
         let text = self.fs.read(&file).ok();
         let line = text.as_deref().and_then(|t| {
-            let last = keys.last()?;
-            let first_key = keys.iter().find(|k| t.contains(&format!("\"{k}\"")))?;
-            let from = t.find(&format!("\"{first_key}\""))?;
-            let at = t[from..]
-                .find(&format!("\"{last}\""))
-                .map(|i| from + i)
-                .unwrap_or(from);
-            Some(t[..at].lines().count().max(1))
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let (at, _) = crate::ide::data_key_span(&file, t, &keys)?;
+            Some(t.get(..at)?.lines().count().max(1))
         });
         let fs = self.fs;
         let producer = match self.model() {

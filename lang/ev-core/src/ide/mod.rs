@@ -30,6 +30,7 @@ use ev_syntax::Span;
 
 pub use complete::{CompletionItem, CompletionKind};
 pub use hover::Hover;
+pub(crate) use navigate::data_key_span;
 pub use signature::SignatureHelp;
 pub use symbols::{Symbol, SymbolKind};
 

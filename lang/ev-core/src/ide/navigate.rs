@@ -491,16 +491,7 @@ fn data_location(
         return None;
     };
     let text = fs.read(&file).ok()?;
-    let (start, end) = if func.starts_with("json") {
-        json_key_span(&text, keys)?
-    } else {
-        // YAML and TOML: the last key's first occurrence.
-        let last = keys.last()?;
-        let at = text
-            .find(&format!("{last}:"))
-            .or_else(|| text.find(&format!("{last} =")))?;
-        (at, at + last.len())
-    };
+    let (start, end) = data_key_span(&file, &text, keys)?;
     Some(Location {
         path: file.to_string(),
         start: start as u32,
@@ -508,9 +499,22 @@ fn data_location(
     })
 }
 
+/// The span of the key reached by `keys` in a data file's text: by path
+/// in JSON; in YAML and TOML, the last key's first occurrence.
+pub(crate) fn data_key_span(file: &str, text: &str, keys: &[&str]) -> Option<(usize, usize)> {
+    if file.ends_with(".json") {
+        return json_key_span(text, keys);
+    }
+    let last = keys.last()?;
+    let at = text
+        .find(&format!("{last}:"))
+        .or_else(|| text.find(&format!("{last} =")))?;
+    Some((at, at + last.len()))
+}
+
 /// The span of the key reached by `keys` in a JSON text (the whole text
 /// for no keys).
-pub(crate) fn json_key_span(text: &str, keys: &[&str]) -> Option<(usize, usize)> {
+fn json_key_span(text: &str, keys: &[&str]) -> Option<(usize, usize)> {
     let bytes = text.as_bytes();
     let mut pos = 0;
     let mut span = (0, 0);
