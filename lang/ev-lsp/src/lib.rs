@@ -524,14 +524,18 @@ impl Server {
         ))))
     }
 
-    // `Uri` hashes by its text; clippy cannot see that through the type.
-    #[allow(clippy::mutable_key_type)]
     fn rename(&mut self, p: lsp::RenameParams) -> Result<Option<lsp::WorkspaceEdit>, Failure> {
         let (path, offset, _) = self.at(&p.text_document_position)?;
         let edits = self
             .world
             .rename(&path, offset, &p.new_name)
             .map_err(|e| (ErrorCode::RequestFailed, e))?;
+        Ok(Some(self.workspace_edit(&edits)))
+    }
+
+    /// Core edits (repository paths, byte offsets) as an LSP workspace edit.
+    #[allow(clippy::mutable_key_type)] // `Uri` hashes by its text
+    fn workspace_edit(&self, edits: &[ev_core::ide::TextEdit]) -> lsp::WorkspaceEdit {
         let mut changes: std::collections::HashMap<lsp::Uri, Vec<lsp::TextEdit>> =
             std::collections::HashMap::new();
         for edit in edits {
@@ -543,18 +547,17 @@ impl Server {
             };
             changes.entry(uri).or_default().push(lsp::TextEdit {
                 range: convert::range(&text, edit.location.start, edit.location.end),
-                new_text: edit.text,
+                new_text: edit.text.clone(),
             });
         }
-        Ok(Some(lsp::WorkspaceEdit {
+        lsp::WorkspaceEdit {
             changes: Some(changes),
             ..Default::default()
-        }))
+        }
     }
 
     /// Quick fixes of the diagnostics touching the range: "did you mean"
     /// replacements (a close name, an allowed value, a declared resource).
-    #[allow(clippy::mutable_key_type)] // `Uri` hashes by its text
     fn code_actions(
         &mut self,
         p: lsp::CodeActionParams,
@@ -579,24 +582,11 @@ impl Server {
             }
             let diagnostic = convert::diagnostic(&self.files, d, &text_of);
             for (i, fix) in d.fixes.iter().enumerate() {
-                let Some(fix_text) = self.world.text(&fix.location.path) else {
-                    continue;
-                };
-                let Some(uri) = self.files.uri(&fix.location.path) else {
-                    continue;
-                };
-                let edit = lsp::TextEdit {
-                    range: convert::range(&fix_text, fix.location.start, fix.location.end),
-                    new_text: fix.text.clone(),
-                };
                 actions.push(lsp::CodeActionOrCommand::CodeAction(lsp::CodeAction {
                     title: format!("Replace with `{}`", fix.text),
                     kind: Some(lsp::CodeActionKind::QUICKFIX),
                     diagnostics: diagnostic.clone().map(|d| vec![d]),
-                    edit: Some(lsp::WorkspaceEdit {
-                        changes: Some([(uri, vec![edit])].into_iter().collect()),
-                        ..Default::default()
-                    }),
+                    edit: Some(self.workspace_edit(std::slice::from_ref(fix))),
                     is_preferred: Some(i == 0),
                     ..Default::default()
                 }));
