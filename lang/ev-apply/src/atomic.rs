@@ -1,6 +1,8 @@
 //! Atomic file writes: a temporary file in the same directory, fsync, then
 //! rename over the target and fsync the directory. A crash leaves either the
-//! old file or the new one, never half of either.
+//! old file or the new one, never half of either. A symbolic link at the
+//! target is replaced, never written through. Callers go through
+//! [`crate::confined::Writer`], which decides where ev may write.
 
 use std::io::Write;
 use std::path::Path;
@@ -44,8 +46,16 @@ pub fn write_volatile(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     // is what costs most in a large apply); a torn one is re-rendered by
     // the next run. An existing file is replaced atomically, as tools may
     // be reading it.
-    if !path.exists() {
-        return std::fs::write(path, bytes);
+    // `create_new` (O_EXCL) also refuses a dangling symbolic link, which
+    // a plain create would follow.
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(mut file) => return file.write_all(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
     }
     let mut temp = tempfile::Builder::new()
         .prefix(".ev-tmp-")

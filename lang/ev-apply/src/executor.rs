@@ -31,6 +31,7 @@ use ev_core::plan::{Action, ActionGraph, Backend};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::confined::{Area, Mode, Writer};
 use crate::drivers::{self, Applied, Ctx, Failure, Job};
 use crate::process::Log;
 use crate::report::Reporter;
@@ -144,18 +145,13 @@ pub fn secrets_in<'t>(
         .collect()
 }
 
-/// Writes an action's rendered files: under `.ev/build/`, or in the
-/// repository for those that belong there (machine flakes).
+/// Writes an action's rendered files through the confined writer: under
+/// `.ev/build/`, or in `flake-profiles/` for the machine flakes.
 pub fn write_files(root: &Path, action: &Action) -> std::io::Result<()> {
+    let writer = Writer::new(root);
     for f in &action.files {
-        let path = if f.in_repository() {
-            root.join(&f.path)
-        } else {
-            root.join(".ev/build").join(&f.path)
-        };
-        if std::fs::read(&path).ok().as_deref() != Some(f.content.as_bytes()) {
-            crate::atomic::write_volatile(&path, f.content.as_bytes())?;
-        }
+        let (area, path) = Writer::rendered(f);
+        writer.write_if_changed(area, &path, f.content.as_bytes(), Mode::Volatile)?;
     }
     Ok(())
 }
@@ -444,10 +440,8 @@ pub async fn execute(
                             stopping = true;
                         }
                         for export in &applied.removed_exports {
-                            match std::fs::remove_file(root.join(export)) {
-                                Ok(()) => {}
-                                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                                Err(e) => outcome.state_error = Some(format!("cannot remove {export}: {e}")),
+                            if let Err(e) = Writer::new(root).remove(Area::Exports, export) {
+                                outcome.state_error = Some(format!("cannot remove {export}: {e}"));
                             }
                         }
                         reporter.finished(&id, "removed", took);
@@ -456,6 +450,31 @@ pub async fn execute(
                     }
                     Done::Applied(applied) => {
                         let Some(action) = graph.get(&id).cloned() else { continue };
+                        // Exports first: an action is recorded as applied
+                        // only once what it produced is on disk, so a
+                        // failed write re-runs it next time instead of
+                        // losing its outputs.
+                        let writer = Writer::new(root);
+                        let mut changed = false;
+                        let mut write_error = None;
+                        for export in &applied.exports {
+                            match writer.write_if_changed(Area::Exports, &export.path, export.content.as_bytes(), Mode::Durable) {
+                                Ok(written) => changed |= written,
+                                Err(e) => {
+                                    write_error = Some(format!("its tool succeeded, but its export {} could not be written: {e}; it runs again on the next apply", export.path));
+                                    break;
+                                }
+                            }
+                        }
+                        if let Some(why) = write_error {
+                            reporter.finished(&id, &format!("failed: {why}"), took);
+                            fail!(id.clone(), why);
+                            stopping = true;
+                            if changed {
+                                produced.push(id);
+                            }
+                            continue;
+                        }
                         let mut entry = ActionState::of(&action);
                         entry.outputs = applied.outputs.clone();
                         if let Err(e) = store.record(&id, entry) {
@@ -465,17 +484,6 @@ pub async fn execute(
                         reporter.finished(&id, "done", took);
                         schedule.succeeded(&id);
                         outcome.applied.push(id.clone());
-                        let mut changed = false;
-                        for export in &applied.exports {
-                            let path = root.join(&export.path);
-                            if std::fs::read_to_string(&path).ok().as_deref() != Some(export.content.as_str()) {
-                                if let Err(e) = crate::atomic::write(&path, export.content.as_bytes(), false) {
-                                    outcome.state_error = Some(format!("cannot write {}: {e}", export.path));
-                                    stopping = true;
-                                }
-                                changed = true;
-                            }
-                        }
                         if changed {
                             // Re-planned lazily, once, before the first
                             // action reading it starts (see the loop's top).

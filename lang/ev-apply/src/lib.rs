@@ -6,6 +6,7 @@
 //! tools. The CLI's `ev apply` and `ev plan --refresh` are thin faces over it.
 
 pub mod atomic;
+pub mod confined;
 pub mod drivers;
 pub mod executor;
 pub mod lock;

@@ -89,10 +89,9 @@ fn alive(pid: u32) -> bool {
 impl Lock {
     /// Takes the lock of the repository at `root`.
     pub fn acquire(root: &Path) -> Result<Lock, LockError> {
-        let path = root.join(LOCK_PATH);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| LockError::Io(e.to_string()))?;
-        }
+        let path = crate::confined::Writer::new(root)
+            .file_path(crate::confined::Area::Ev, LOCK_PATH)
+            .map_err(|e| LockError::Io(e.to_string()))?;
         let holder = Holder {
             id: format!("{:x}{:x}", now(), std::process::id()),
             pid: std::process::id(),

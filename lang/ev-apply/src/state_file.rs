@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::confined::{Area, Mode, Writer};
 use ev_core::plan::state::{ActionState, JournalEntry, State, JOURNAL_PATH, STATE_PATH};
 
 /// Reads the state with any journal left by an interrupted apply replayed
@@ -43,10 +44,9 @@ impl StateFile {
 
     fn append(&mut self, entry: &JournalEntry) -> Result<(), String> {
         if self.journal.is_none() {
-            let path = self.root.join(JOURNAL_PATH);
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-            }
+            let path = Writer::new(&self.root)
+                .file_path(Area::Ev, JOURNAL_PATH)
+                .map_err(|e| e.to_string())?;
             self.journal = Some(
                 std::fs::OpenOptions::new()
                     .create(true)
@@ -90,17 +90,18 @@ impl StateFile {
         if let Some(journal) = self.journal.take() {
             let _ = journal.sync_data();
         }
-        crate::atomic::write(
-            &self.root.join(STATE_PATH),
-            self.state.to_text().as_bytes(),
-            false,
-        )
-        .map_err(|e| format!("cannot write {STATE_PATH}: {e}"))?;
-        match std::fs::remove_file(self.root.join(JOURNAL_PATH)) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(format!("cannot remove {JOURNAL_PATH}: {e}")),
-        }
+        let writer = Writer::new(&self.root);
+        writer
+            .write(
+                Area::Ev,
+                STATE_PATH,
+                self.state.to_text().as_bytes(),
+                Mode::Durable,
+            )
+            .map_err(|e| format!("cannot write {STATE_PATH}: {e}"))?;
+        writer
+            .remove(Area::Ev, JOURNAL_PATH)
+            .map_err(|e| format!("cannot remove {JOURNAL_PATH}: {e}"))
     }
 }
 

@@ -13,7 +13,7 @@ use ev_syntax::Span;
 
 use crate::error::{EvalError, EvalErrorKind};
 use crate::eval::{format_float, wrong_type, EvalResult, Evaluator};
-use crate::fs::{normalize, PathError};
+use crate::fs::{normalize, PathError, ReadFailure};
 use crate::intern::Sym;
 use crate::value::*;
 
@@ -298,7 +298,10 @@ impl Cx<'_, '_> {
         match normalize(raw) {
             Ok(p) => Ok(p),
             Err(PathError::EscapesRoot) => Err(EvalError::new(
-                EvalErrorKind::PathEscapesRoot(raw.to_string()),
+                EvalErrorKind::PathEscapesRoot {
+                    path: raw.to_string(),
+                    link_target: None,
+                },
                 self.span,
             )),
             Err(PathError::Empty) => Err(self.invalid("the path is empty")),
@@ -818,7 +821,10 @@ impl Cx<'_, '_> {
             },
             Builtin::Exists => {
                 let path = self.path(a)?;
-                Value::Bool(self.ev.fs.exists(&path))
+                match self.ev.fs.probe(&path) {
+                    Ok(found) => Value::Bool(found),
+                    Err(e) => return Err(self.read_error(&path, &e, "")),
+                }
             }
             Builtin::Error => match arg(a, 0) {
                 Value::Str(s) => {
@@ -857,15 +863,11 @@ impl Cx<'_, '_> {
     /// A secret must name a sops-encrypted file of the repository and a key
     /// in it. sops keeps keys in clear text, so this needs no decryption.
     fn check_secret(&self, file: &str, key: &str) -> EvalResult<()> {
-        let text = self.ev.fs.read(file).map_err(|_| {
-            EvalError::new(
-                EvalErrorKind::FileRead {
-                    path: file.to_string(),
-                    message: "no such secrets file".into(),
-                },
-                self.span,
-            )
-        })?;
+        let text = self
+            .ev
+            .fs
+            .read(file)
+            .map_err(|e| self.read_error(file, &e, "no such secrets file"))?;
         let doc: serde_json::Value = if file.ends_with(".json") {
             serde_json::from_str(&text)
                 .map_err(|e| self.invalid(format!("{file} is not valid JSON: {e}")))?
@@ -910,6 +912,26 @@ impl Cx<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// The error of a failed read of `path` (`missing`: what to say when
+    /// nothing is there).
+    fn read_error(&self, path: &str, e: &std::io::Error, missing: &str) -> Box<EvalError> {
+        let kind = match ReadFailure::of(e) {
+            ReadFailure::Escapes { link_target } => EvalErrorKind::PathEscapesRoot {
+                path: path.to_string(),
+                link_target,
+            },
+            ReadFailure::NotFound => EvalErrorKind::FileRead {
+                path: path.to_string(),
+                message: missing.to_string(),
+            },
+            ReadFailure::Unreadable(why) => EvalErrorKind::FileRead {
+                path: path.to_string(),
+                message: why,
+            },
+        };
+        EvalError::new(kind, self.span)
     }
 
     fn sort_keyed(&self, keyed: &mut [(Value, Value)]) -> EvalResult<()> {
@@ -960,22 +982,10 @@ impl Cx<'_, '_> {
     fn read_data_uncached(&self, path: &str, missing_is_unknown: bool) -> EvalResult {
         let text = match self.ev.fs.read(path) {
             Ok(t) => t,
-            Err(e) if missing_is_unknown && e.kind() == std::io::ErrorKind::NotFound => {
+            Err(e) if missing_is_unknown && ReadFailure::of(&e) == ReadFailure::NotFound => {
                 return Ok(unknown(&format!("{path} does not exist yet")))
             }
-            Err(e) => {
-                return Err(EvalError::new(
-                    EvalErrorKind::FileRead {
-                        path: path.to_string(),
-                        message: if e.kind() == std::io::ErrorKind::NotFound {
-                            "no such file".to_string()
-                        } else {
-                            e.to_string()
-                        },
-                    },
-                    self.span,
-                ))
-            }
+            Err(e) => return Err(self.read_error(path, &e, "no such file")),
         };
         let bad = |message: String| {
             EvalError::new(

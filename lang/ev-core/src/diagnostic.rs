@@ -148,6 +148,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0304", "value not allowed"),
     ("E0305", "validation failed"),
     ("E0306", "unknown resource reference"),
+    ("E0307", "not a plain name"),
     ("E0401", "wrong type for operation"),
     ("E0402", "no such field"),
     ("E0403", "division by zero"),

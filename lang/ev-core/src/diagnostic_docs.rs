@@ -29,6 +29,7 @@ pub const PAGES: &[(&str, &str)] = &[
     ("E0304", include_str!("../../../docs/diagnostics/E0304.md")),
     ("E0305", include_str!("../../../docs/diagnostics/E0305.md")),
     ("E0306", include_str!("../../../docs/diagnostics/E0306.md")),
+    ("E0307", include_str!("../../../docs/diagnostics/E0307.md")),
     ("E0401", include_str!("../../../docs/diagnostics/E0401.md")),
     ("E0402", include_str!("../../../docs/diagnostics/E0402.md")),
     ("E0403", include_str!("../../../docs/diagnostics/E0403.md")),

@@ -25,6 +25,16 @@ pub enum ResolveError {
         /// The path literal.
         span: Span,
     },
+    /// An imported (or entry) file that is there but cannot be read: not
+    /// valid UTF-8, not a regular file, too large.
+    ImportUnreadable {
+        /// The normalized path.
+        path: String,
+        /// Why.
+        reason: String,
+        /// The path literal (an empty span for the entry file).
+        span: Span,
+    },
     /// Imports that form a cycle; `chain` lists each import step.
     ImportCycle {
         /// (importing file, span of the import path) for each step.
@@ -74,6 +84,9 @@ pub enum ResolveError {
     PathEscapesRoot {
         /// The path as written.
         path: String,
+        /// Where a symbolic link on the way leads (None: the path itself is
+        /// absolute or climbs out with `..`).
+        link_target: Option<String>,
         /// Where.
         span: Span,
     },
@@ -231,7 +244,13 @@ pub enum EvalErrorKind {
     /// A value that cannot be written as data (a function, a schema).
     NotData(String),
     /// A data path that leaves the repository.
-    PathEscapesRoot(String),
+    PathEscapesRoot {
+        /// The path as written.
+        path: String,
+        /// Where a symbolic link on the way leads (None: the path itself is
+        /// absolute or climbs out with `..`).
+        link_target: Option<String>,
+    },
     /// Schema check failures (several at once).
     Schema(Vec<SchemaError>),
     /// Evaluation reached code that failed to parse or resolve (already reported).
@@ -289,6 +308,15 @@ pub enum SchemaErrorKind {
         allowed: Vec<String>,
         /// Close allowed strings.
         suggestions: Vec<String>,
+    },
+    /// A string that is not a safe name (`Name`).
+    UnsafeName {
+        /// The field path.
+        path: String,
+        /// The value.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
     },
     /// A reference to a resource that does not exist.
     UnknownResource {
@@ -413,6 +441,11 @@ pub fn resolve_diagnostic(err: &ResolveError) -> Diagnostic {
             Label::new(*span, "no such file in the repository"),
         )
         .with_note("import paths are relative to the repository root (where everything.ev is)"),
+        ResolveError::ImportUnreadable { path, reason, span } => Diagnostic::error(
+            "E0411",
+            format!("cannot read `{path}`: {reason}"),
+            Label::new(*span, "read here"),
+        ),
         ResolveError::ImportCycle { chain } => {
             let names: Vec<&str> = chain.iter().map(|(p, _)| p.as_str()).collect();
             let mut cycle = names.join(" → ");
@@ -483,12 +516,16 @@ pub fn resolve_diagnostic(err: &ResolveError) -> Diagnostic {
             Label::new(*span, "declared again here"),
         )
         .with_label(*first, "first declared here"),
-        ResolveError::PathEscapesRoot { path, span } => Diagnostic::error(
+        ResolveError::PathEscapesRoot {
+            path,
+            link_target,
+            span,
+        } => Diagnostic::error(
             "E0208",
             format!("path `{path}` leaves the repository"),
-            Label::new(*span, "absolute, or `..` past the root"),
+            Label::new(*span, escape_label(link_target.as_deref())),
         )
-        .with_help("paths are relative to the repository root and must stay inside it"),
+        .with_help("paths are relative to the repository root and must stay inside it, symbolic links included"),
         ResolveError::NotAKind { name, span } => Diagnostic::error(
             "E0209",
             format!("`{name}` is not a resource kind"),
@@ -671,9 +708,13 @@ pub fn eval_diagnostics(err: &EvalError) -> Vec<Diagnostic> {
             format!("{} cannot be written as data", article(what)),
             "this value",
         )),
-        EvalErrorKind::PathEscapesRoot(path) => out.push(
-            base("E0208", format!("path `{path}` leaves the repository"), "read here")
-                .with_help("evaluation is hermetic: data files must be inside the repository"),
+        EvalErrorKind::PathEscapesRoot { path, link_target } => out.push(
+            base(
+                "E0208",
+                format!("path `{path}` leaves the repository"),
+                &escape_label(link_target.as_deref()),
+            )
+            .with_help("evaluation is hermetic: data files must be inside the repository, symbolic links included"),
         ),
         EvalErrorKind::Schema(errors) => {
             for e in errors {
@@ -753,6 +794,17 @@ fn schema_diagnostic(e: &SchemaError) -> Diagnostic {
                 None => d,
             }
         }
+        SchemaErrorKind::UnsafeName {
+            path,
+            value,
+            reason,
+        } => Diagnostic::error(
+            "E0307",
+            format!("`{path}` cannot be {}: {reason}", crate::output::quote(value)),
+            Label::new(e.span, "not a plain name"),
+        )
+        .with_note("names become file names and tool arguments, so they hold only ASCII letters, digits, `.`, `_` and `-`, and start with a letter, digit or `_`")
+        .with_help("rename it, e.g. with `-` in place of other characters"),
         SchemaErrorKind::UnknownResource {
             path,
             kind,
@@ -797,5 +849,13 @@ fn article(ty: &str) -> String {
         format!("an {ty}")
     } else {
         format!("a {ty}")
+    }
+}
+
+/// The label of a path leaving the repository.
+fn escape_label(link_target: Option<&str>) -> String {
+    match link_target {
+        Some(target) => format!("a symbolic link on the way leads to {target}"),
+        None => "absolute, or `..` past the root".to_string(),
     }
 }

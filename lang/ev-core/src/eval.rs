@@ -1275,6 +1275,20 @@ impl<'p> Evaluator<'p> {
             | (Type::Function, Value::Func(_))
             | (Type::Record, Value::Record(_)) => Ok(value),
             (Type::Float, Value::Int(n)) => Ok(Value::Float(*n as f64)),
+            (Type::Name, Value::Str(s)) => {
+                if let Some(reason) = crate::schema::name_problem(s) {
+                    errors.push(SchemaError {
+                        kind: SchemaErrorKind::UnsafeName {
+                            path: display_path(path),
+                            value: s.to_string(),
+                            reason,
+                        },
+                        span,
+                        schema_span: decl,
+                    });
+                }
+                Ok(value)
+            }
             (Type::Literal(expected), Value::Str(s)) if expected == s => Ok(value),
             (Type::Literal(_), _) => {
                 self.not_allowed(ty, &value, path, span, decl, errors);
@@ -1473,6 +1487,10 @@ impl<'p> Evaluator<'p> {
                     spans.push((rec.key_span(field.name).unwrap_or(span), at));
                 }
                 None => match &field.default {
+                    // A default computed from an ill-formed record would
+                    // report its symptom (an unreadable path, a missing
+                    // field of `self`) instead of the cause already found.
+                    Some(_) if errors.len() > errors_at_start => ill_typed.push(field.name),
                     Some(default) => {
                         let self_rec = Value::Record(Rc::new(Record::new(fields.clone())));
                         let env = Some(Rc::new(Frame {

@@ -15,41 +15,247 @@ pub trait FileSystem {
     fn read_bytes(&self, path: &str) -> io::Result<Vec<u8>> {
         self.read(path).map(String::into_bytes)
     }
-    /// Whether a file exists.
+    /// Whether a readable file is there: `Ok(false)` when nothing is, an
+    /// error when something is but may not be read ([`Refusal`]).
+    fn probe(&self, path: &str) -> io::Result<bool> {
+        match self.read_bytes(path) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+    /// Whether a readable file exists (a refused one does not).
     fn exists(&self, path: &str) -> bool {
-        self.read(path).is_ok()
+        self.probe(path).unwrap_or(false)
     }
 }
 
-/// The real file system below a repository root.
+/// Why a path that names something was not read: the file system confines
+/// every read to regular files inside the repository.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The path is absolute or leaves the root with `..`.
+    Lexical,
+    /// A symbolic link on the way resolves outside the repository.
+    OutsideRoot {
+        /// Where the path really leads.
+        target: PathBuf,
+    },
+    /// Not a regular file: reading a FIFO blocks forever, a device or
+    /// `/proc` file is not data of the repository.
+    NotRegular {
+        /// What it is (`a directory`, `a FIFO`, ...).
+        what: &'static str,
+    },
+    /// Larger than [`MAX_FILE_BYTES`].
+    TooLarge {
+        /// Its size.
+        bytes: u64,
+    },
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Lexical => f.write_str("the path leaves the repository"),
+            Refusal::OutsideRoot { target } => write!(
+                f,
+                "a symbolic link leads outside the repository (to {})",
+                target.display()
+            ),
+            Refusal::NotRegular { what } => write!(f, "it is {what}, not a regular file"),
+            Refusal::TooLarge { bytes } => write!(
+                f,
+                "it has {bytes} bytes, more than the limit of {MAX_FILE_BYTES} bytes a file ev reads may have"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+impl Refusal {
+    /// As an I/O error (what [`FileSystem`] methods return).
+    pub fn into_io(self) -> io::Error {
+        let kind = match self {
+            Refusal::NotRegular { .. } | Refusal::TooLarge { .. } => io::ErrorKind::InvalidInput,
+            _ => io::ErrorKind::PermissionDenied,
+        };
+        io::Error::new(kind, self)
+    }
+
+    /// The refusal an I/O error carries, if it is one.
+    pub fn of(error: &io::Error) -> Option<&Refusal> {
+        error.get_ref().and_then(|e| e.downcast_ref::<Refusal>())
+    }
+
+    /// Whether it is about leaving the repository (E0208) rather than the
+    /// kind or size of the file (E0411).
+    pub fn escapes(&self) -> bool {
+        matches!(self, Refusal::Lexical | Refusal::OutsideRoot { .. })
+    }
+}
+
+/// What a failed read means to the program that asked for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadFailure {
+    /// Nothing is there.
+    NotFound,
+    /// The path leads outside the repository (E0208); through a symbolic
+    /// link to `link_target`, or lexically when `None`.
+    Escapes {
+        /// Where the link leads.
+        link_target: Option<String>,
+    },
+    /// Something is there but cannot be read as data, and why.
+    Unreadable(String),
+}
+
+impl ReadFailure {
+    /// Classifies an error returned by a [`FileSystem`].
+    pub fn of(error: &io::Error) -> ReadFailure {
+        match Refusal::of(error) {
+            Some(Refusal::Lexical) => ReadFailure::Escapes { link_target: None },
+            Some(Refusal::OutsideRoot { target }) => ReadFailure::Escapes {
+                link_target: Some(target.display().to_string()),
+            },
+            Some(other) => ReadFailure::Unreadable(other.to_string()),
+            None if error.kind() == io::ErrorKind::NotFound => ReadFailure::NotFound,
+            None => ReadFailure::Unreadable(error.to_string()),
+        }
+    }
+}
+
+/// The largest file ev reads (source, data, secrets, image files): 256 MiB.
+/// Beyond it a read is refused rather than exhausting memory.
+pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The real file system below a repository root. Every read is confined:
+/// the path is resolved through symbolic links and refused unless it stays
+/// inside the (resolved) root and names a regular file.
 #[derive(Clone, Debug)]
 pub struct OsFs {
     root: PathBuf,
+    /// `root` with every symbolic link resolved.
+    real_root: PathBuf,
 }
 
 impl OsFs {
     /// Files below `root`.
     pub fn new(root: impl Into<PathBuf>) -> OsFs {
-        OsFs { root: root.into() }
+        let root = root.into();
+        let real_root = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
+        OsFs { root, real_root }
     }
 
     /// The repository root.
     pub fn root(&self) -> &Path {
         &self.root
     }
+
+    /// Where `path` (relative to the root) really is, once every symbolic
+    /// link is resolved; refused unless inside the root. `NotFound` when
+    /// nothing is there (a dangling link included).
+    pub fn resolve(&self, path: &str) -> io::Result<PathBuf> {
+        let relative = match normalize(path) {
+            Ok(relative) => relative,
+            // `.`: the root itself.
+            Err(PathError::Empty) => String::new(),
+            Err(PathError::EscapesRoot) => return Err(Refusal::Lexical.into_io()),
+        };
+        let real = std::fs::canonicalize(self.root.join(relative))?;
+        if !real.starts_with(&self.real_root) {
+            return Err(Refusal::OutsideRoot { target: real }.into_io());
+        }
+        Ok(real)
+    }
+
+    /// Opens a regular file of the repository for reading, checked as
+    /// [`OsFs::resolve`] says; never blocks on a FIFO.
+    fn open(&self, path: &str) -> io::Result<(std::fs::File, u64)> {
+        let real = self.resolve(path)?;
+        regular(&std::fs::metadata(&real)?)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            // The resolved path has no links left; one appearing now (a
+            // race) is refused, and a FIFO swapped in does not block.
+            options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+        }
+        let file = options.open(&real)?;
+        let meta = file.metadata()?;
+        regular(&meta)?;
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(Refusal::TooLarge { bytes: meta.len() }.into_io());
+        }
+        Ok((file, meta.len()))
+    }
+}
+
+/// Refuses anything but a regular file.
+fn regular(meta: &std::fs::Metadata) -> io::Result<()> {
+    let kind = meta.file_type();
+    if kind.is_file() {
+        return Ok(());
+    }
+    let what = if kind.is_dir() {
+        "a directory"
+    } else {
+        file_kind_name(&kind)
+    };
+    Err(Refusal::NotRegular { what }.into_io())
+}
+
+#[cfg(unix)]
+fn file_kind_name(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "a device"
+    } else {
+        "not a file"
+    }
+}
+
+#[cfg(not(unix))]
+fn file_kind_name(_: &std::fs::FileType) -> &'static str {
+    "not a file"
 }
 
 impl FileSystem for OsFs {
     fn read(&self, path: &str) -> io::Result<String> {
-        std::fs::read_to_string(self.root.join(path))
+        String::from_utf8(self.read_bytes(path)?)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "the file is not valid UTF-8"))
     }
 
     fn read_bytes(&self, path: &str) -> io::Result<Vec<u8>> {
-        std::fs::read(self.root.join(path))
+        use std::io::Read;
+        let (file, len) = self.open(path)?;
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        // A file growing while read stays bounded too.
+        file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(Refusal::TooLarge {
+                bytes: bytes.len() as u64,
+            }
+            .into_io());
+        }
+        Ok(bytes)
     }
 
-    fn exists(&self, path: &str) -> bool {
-        self.root.join(path).is_file()
+    fn probe(&self, path: &str) -> io::Result<bool> {
+        let real = match self.resolve(path) {
+            Ok(real) => real,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        regular(&std::fs::metadata(real)?)?;
+        Ok(true)
     }
 }
 
@@ -88,6 +294,10 @@ impl FileSystem for MemFs {
             .cloned()
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file"))
     }
+
+    fn probe(&self, path: &str) -> io::Result<bool> {
+        Ok(self.files.contains_key(path))
+    }
 }
 
 /// A file system that serves some paths from memory and the rest from another
@@ -112,6 +322,13 @@ impl FileSystem for OverlayFs<'_> {
             Ok(text) => Ok(text.into_bytes()),
             Err(_) => self.base.read_bytes(path),
         }
+    }
+
+    fn probe(&self, path: &str) -> io::Result<bool> {
+        if self.overlay.probe(path)? {
+            return Ok(true);
+        }
+        self.base.probe(path)
     }
 }
 
@@ -149,8 +366,11 @@ impl FileSystem for HidingFs<'_> {
         self.base.read_bytes(path)
     }
 
-    fn exists(&self, path: &str) -> bool {
-        !self.hidden.contains(path) && self.base.exists(path)
+    fn probe(&self, path: &str) -> io::Result<bool> {
+        if self.hidden.contains(path) {
+            return Ok(false);
+        }
+        self.base.probe(path)
     }
 }
 

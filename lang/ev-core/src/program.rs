@@ -331,13 +331,11 @@ pub fn load_cached(
     let entry_path = normalize(entry).unwrap_or_else(|_| entry.to_string());
     let entry_id = match fs.read(&entry_path) {
         Ok(text) => loader.add_module(&entry_path, text, false),
-        Err(_) => {
+        Err(e) => {
             // The CLI checks the entry exists; report it anyway for other callers.
             let file = loader.sources.add(entry_path.clone(), "");
-            loader.errors.push(ResolveError::ImportNotFound {
-                path: entry_path.clone(),
-                span: Span::new(file, 0, 0),
-            });
+            let error = read_error(&entry_path, &e, Span::new(file, 0, 0));
+            loader.errors.push(error);
             ModuleId(u32::MAX)
         }
     };
@@ -370,6 +368,26 @@ pub fn load_cached(
     diagnostics.extend(resolve_errors.iter().map(resolve_diagnostic));
     program.diagnostics = diagnostics;
     program
+}
+
+/// The error of a source file that could not be read.
+fn read_error(path: &str, e: &std::io::Error, span: Span) -> ResolveError {
+    match crate::fs::ReadFailure::of(e) {
+        crate::fs::ReadFailure::NotFound => ResolveError::ImportNotFound {
+            path: path.to_string(),
+            span,
+        },
+        crate::fs::ReadFailure::Escapes { link_target } => ResolveError::PathEscapesRoot {
+            path: path.to_string(),
+            link_target,
+            span,
+        },
+        crate::fs::ReadFailure::Unreadable(reason) => ResolveError::ImportUnreadable {
+            path: path.to_string(),
+            reason,
+            span,
+        },
+    }
 }
 
 struct Loader<'a> {
@@ -436,6 +454,7 @@ impl Loader<'_> {
                     Err(PathError::EscapesRoot) => {
                         self.errors.push(ResolveError::PathEscapesRoot {
                             path: lit.value.clone(),
+                            link_target: None,
                             span: lit.span,
                         });
                         continue;
@@ -462,11 +481,8 @@ impl Loader<'_> {
                         Ok(text) => {
                             self.add_module(&path, text, false);
                         }
-                        Err(_) => {
-                            self.errors.push(ResolveError::ImportNotFound {
-                                path: path.clone(),
-                                span: lit.span,
-                            });
+                        Err(e) => {
+                            self.errors.push(read_error(&path, &e, lit.span));
                             continue;
                         }
                     }
@@ -988,8 +1004,8 @@ fn set_global(program: &mut Program, module: ModuleId, slot: usize, node: Node) 
 
 /// The builtin type names usable in schemas.
 pub const BUILTIN_TYPES: &[&str] = &[
-    "Any", "Null", "Bool", "Int", "Float", "String", "Secret", "Function", "Record", "List", "Map",
-    "Ref",
+    "Any", "Null", "Bool", "Int", "Float", "String", "Name", "Secret", "Function", "Record",
+    "List", "Map", "Ref",
 ];
 
 /// Lowers expressions of one module, tracking local scopes.
@@ -1485,6 +1501,7 @@ impl<'a> Compiler<'a> {
                     "Int" => Type::Int,
                     "Float" => Type::Float,
                     "String" => Type::String,
+                    "Name" => Type::Name,
                     "Secret" => Type::Secret,
                     "Function" => Type::Function,
                     "Record" => Type::Record,

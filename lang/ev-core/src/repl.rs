@@ -732,10 +732,29 @@ impl<'fs> Session<'fs> {
 
     fn reload(&mut self, entry: Option<String>) -> Reply {
         if let Some(e) = entry {
-            if !self.fs.exists(&e) {
-                return Reply::err(format!("no file `{e}` in the repository"));
+            // Confined like every read: `/abs/path`, `../x` and links
+            // leading out are refused, not merely "missing".
+            let Ok(path) = crate::fs::normalize(&e) else {
+                return Reply::err(format!(
+                    "error[E0208]: path `{e}` leaves the repository; paths are relative to its root"
+                ));
+            };
+            match self.fs.probe(&path) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Reply::err(format!(
+                        "error[E0202]: cannot find `{path}` in the repository"
+                    ))
+                }
+                Err(err) => {
+                    let code = match crate::fs::ReadFailure::of(&err) {
+                        crate::fs::ReadFailure::Escapes { .. } => "E0208",
+                        _ => "E0411",
+                    };
+                    return Reply::err(format!("error[{code}]: cannot load `{path}`: {err}"));
+                }
             }
-            self.entry = e;
+            self.entry = path;
         }
         self.program = crate::load(self.fs, &self.entry);
         self.model = None;

@@ -79,6 +79,9 @@ pub enum Type {
     Float,
     /// Strings.
     String,
+    /// Strings safe as a file name and as a command-line argument (see
+    /// [`name_problem`]): resource names become paths and tool arguments.
+    Name,
     /// Secret references.
     Secret,
     /// Functions.
@@ -126,6 +129,7 @@ impl fmt::Display for Type {
             Type::Int => f.write_str("Int"),
             Type::Float => f.write_str("Float"),
             Type::String => f.write_str("String"),
+            Type::Name => f.write_str("Name"),
             Type::Secret => f.write_str("Secret"),
             Type::Function => f.write_str("Function"),
             Type::Record => f.write_str("Record"),
@@ -145,4 +149,44 @@ impl fmt::Display for Type {
             Type::Ref(_, kind) => write!(f, "Ref({kind})"),
         }
     }
+}
+
+/// The longest [`Type::Name`] (a DNS name's limit).
+pub const MAX_NAME_LEN: usize = 253;
+
+/// Why `name` is not a [`Type::Name`], if it is not. Names are used as
+/// file names (rendered files, logs, exports), in action ids and as tool
+/// arguments, so they are plain: ASCII letters, digits, `.`, `_` and `-`,
+/// starting with a letter, digit or `_` (never `-`, which tools read as an
+/// option, nor `.`), at most [`MAX_NAME_LEN`] characters.
+pub fn name_problem(name: &str) -> Option<String> {
+    let Some(first) = name.chars().next() else {
+        return Some("it is empty".into());
+    };
+    if name.len() > MAX_NAME_LEN {
+        return Some(format!(
+            "it has {} characters, more than {MAX_NAME_LEN}",
+            name.len()
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        let shown = match bad {
+            '/' => "`/`".to_string(),
+            c if c.is_control() || c.is_whitespace() => format!("{:?}", c),
+            c => format!("`{c}`"),
+        };
+        return Some(format!(
+            "it contains {shown}; names may hold ASCII letters, digits, `.`, `_` and `-`"
+        ));
+    }
+    if first == '-' {
+        return Some("it starts with `-`, which tools would read as an option".into());
+    }
+    if first == '.' {
+        return Some("it starts with `.`".into());
+    }
+    None
 }

@@ -16,6 +16,7 @@ use ev_core::model::{Image, Machine, Model, Stack};
 use ev_core::plan::{Action, Backend};
 use tokio::sync::watch;
 
+use crate::confined::{Area, Mode};
 use crate::process::{Captured, Cmd, Log, RunError};
 
 /// What an action's driver needs from the model, owned.
@@ -87,8 +88,8 @@ pub struct Ctx {
     pub root: PathBuf,
     /// Where rendered files are (`.ev/build`).
     pub build: PathBuf,
-    /// A private scratch directory for this run and action (not created:
-    /// drivers needing it create it; it is removed after the action).
+    /// A private scratch directory for this run and action (created with
+    /// the context; removed after the action).
     pub scratch: PathBuf,
     /// The environment tools start from.
     pub env: BTreeMap<String, String>,
@@ -118,7 +119,9 @@ pub fn file_stem(id: &str) -> String {
 
 impl Ctx {
     /// The context of action `id` in run `run`: its log is created at
-    /// `.ev/logs/<run>/<action>.log`; no files, secrets or previous state yet.
+    /// `.ev/logs/<run>/<action>.log` and its scratch directory at
+    /// `.ev/run/<run>/<action>/` (both through the confined writer); no
+    /// files, secrets or previous state yet.
     pub fn new(
         root: &std::path::Path,
         run: &str,
@@ -127,13 +130,16 @@ impl Ctx {
         timeout: Duration,
     ) -> std::io::Result<Ctx> {
         let stem = file_stem(id);
+        let writer = crate::confined::Writer::new(root);
+        let log = writer.file_path(Area::Ev, &format!(".ev/logs/{run}/{stem}.log"))?;
+        let scratch = writer.dir(Area::Ev, &format!(".ev/run/{run}/{stem}"))?;
         Ok(Ctx {
             id: id.to_string(),
             root: root.to_path_buf(),
             build: root.join(".ev/build"),
-            scratch: root.join(".ev/run").join(run).join(&stem),
+            scratch,
             env: crate::process::base_env(),
-            log: Log::create(&root.join(".ev/logs").join(run).join(format!("{stem}.log")))?,
+            log: Log::create(&log)?,
             timeout,
             kill,
             secrets: Vec::new(),
@@ -142,6 +148,28 @@ impl Ctx {
             previous_outputs: BTreeMap::new(),
             force: false,
         })
+    }
+
+    /// The confined writer of the repository (see [`crate::confined`]).
+    pub fn writer(&self) -> crate::confined::Writer {
+        crate::confined::Writer::new(&self.root)
+    }
+
+    /// Writes `bytes` to `rel` (a path inside the action's scratch
+    /// directory); returns the full path.
+    pub fn write_scratch(&self, rel: &str, bytes: &[u8], mode: Mode) -> Result<PathBuf, Failure> {
+        let scratch = self
+            .scratch
+            .strip_prefix(&self.root)
+            .map_err(|_| Failure::new("the scratch directory is outside the repository"))?;
+        let path = format!("{}/{rel}", scratch.to_string_lossy());
+        let writer = self.writer();
+        writer
+            .write(Area::Ev, &path, bytes, mode)
+            .map_err(|e| Failure::new(e.to_string()))?;
+        writer
+            .file_path(Area::Ev, &path)
+            .map_err(|e| Failure::new(e.to_string()))
     }
 
     /// With what the state recorded for the action (if anything).

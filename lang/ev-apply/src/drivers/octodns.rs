@@ -4,6 +4,7 @@
 //! octodns' own safety thresholds stand unless `--allow-large-changes`.
 
 use super::{Applied, Ctx, Failure};
+use crate::confined::Mode;
 
 fn config_dir(ctx: &Ctx) -> std::path::PathBuf {
     ctx.build.join("octodns")
@@ -62,10 +63,16 @@ pub async fn destroy(zone: &str, ctx: &Ctx) -> Result<Applied, Failure> {
         .get(&format!("octodns/{config_path}"))
         .ok_or_else(|| Failure::new("the state holds no octodns config for this zone"))?;
     let dir = ctx.scratch.join("octodns");
-    let io = |e: std::io::Error| Failure::new(e.to_string());
-    crate::atomic::write_volatile(&dir.join(&config_path), config.as_bytes()).map_err(io)?;
-    crate::atomic::write_volatile(&dir.join(format!("zones/{zone}.yaml")), b"---\n{}\n")
-        .map_err(io)?;
+    ctx.write_scratch(
+        &format!("octodns/{config_path}"),
+        config.as_bytes(),
+        Mode::Volatile,
+    )?;
+    ctx.write_scratch(
+        &format!("octodns/zones/{zone}.yaml"),
+        b"---\n{}\n",
+        Mode::Volatile,
+    )?;
     let mut cmd = ctx.cmd(
         "octodns-sync",
         &[

@@ -7,6 +7,7 @@
 use ev_core::model::{Known, Stack};
 
 use super::{Applied, Ctx, Export, Failure};
+use crate::confined::Mode;
 
 fn dir(ctx: &Ctx, s: &Stack) -> std::path::PathBuf {
     ctx.build.join("pulumi").join(&s.name)
@@ -14,14 +15,22 @@ fn dir(ctx: &Ctx, s: &Stack) -> std::path::PathBuf {
 
 /// The backend URL, with a relative `file://` path taken from the
 /// repository root (the tool runs in the rendered program's directory).
-fn backend_url(url: &str, ctx: &Ctx) -> String {
+/// A relative path must stay inside the repository; below `.ev/` it is
+/// created (through the confined writer), elsewhere it must exist.
+fn backend_url(url: &str, ctx: &Ctx) -> Result<String, Failure> {
     match url.strip_prefix("file://") {
         Some(rel) if !rel.starts_with('/') => {
-            let dir = ctx.root.join(rel);
-            let _ = std::fs::create_dir_all(&dir);
-            format!("file://{}", dir.to_string_lossy())
+            let dir = match ctx.writer().dir(crate::confined::Area::Ev, rel) {
+                Ok(dir) => dir,
+                Err(_) => ev_core::fs::OsFs::new(&ctx.root)
+                    .resolve(rel)
+                    .map_err(|e| {
+                        Failure::new(format!("cannot use the Pulumi backend `{url}`: {e}"))
+                    })?,
+            };
+            Ok(format!("file://{}", dir.to_string_lossy()))
         }
-        _ => url.to_string(),
+        _ => Ok(url.to_string()),
     }
 }
 
@@ -30,7 +39,7 @@ async fn select(
     ctx: &Ctx,
 ) -> Result<std::collections::BTreeMap<String, String>, Failure> {
     let mut env = ctx.env.clone();
-    env.insert("PULUMI_BACKEND_URL".into(), backend_url(&s.backend, ctx));
+    env.insert("PULUMI_BACKEND_URL".into(), backend_url(&s.backend, ctx)?);
     env.insert("PULUMI_SKIP_UPDATE_CHECK".into(), "true".into());
     let mut cmd = ctx.cmd(
         "pulumi",
@@ -113,8 +122,11 @@ pub async fn destroy(name: &str, ctx: &Ctx) -> Result<Applied, Failure> {
     let mut backend = None;
     for (path, text) in &ctx.previous {
         let file = path.rsplit('/').next().unwrap_or(path);
-        crate::atomic::write_volatile(&dir.join(file), text.as_bytes())
-            .map_err(|e| Failure::new(e.to_string()))?;
+        ctx.write_scratch(
+            &format!("pulumi/{name}/{file}"),
+            text.as_bytes(),
+            Mode::Volatile,
+        )?;
         if let Some(s) = file
             .strip_prefix("Pulumi.")
             .and_then(|f| f.strip_suffix(".yaml"))
@@ -133,7 +145,7 @@ pub async fn destroy(name: &str, ctx: &Ctx) -> Result<Applied, Failure> {
         stack.ok_or_else(|| Failure::new("the state holds no stack settings for this stack"))?;
     let mut env = ctx.env.clone();
     if let Some(url) = backend {
-        env.insert("PULUMI_BACKEND_URL".into(), backend_url(&url, ctx));
+        env.insert("PULUMI_BACKEND_URL".into(), backend_url(&url, ctx)?);
     }
     env.insert("PULUMI_SKIP_UPDATE_CHECK".into(), "true".into());
     for args in [

@@ -23,9 +23,12 @@ pub async fn apply(image: &Image, ctx: &Ctx) -> Result<Applied, Failure> {
             )))
         }
         ImageBuild::Oci { files, entrypoint, env, workdir, .. } => {
+            // Read like the program reads: confined to the repository's
+            // regular files.
+            let repository = ev_core::fs::OsFs::new(&ctx.root);
             let mut contents = Vec::new();
             for (dest, src) in files {
-                let bytes = std::fs::read(ctx.root.join(src))
+                let bytes = ev_core::fs::FileSystem::read_bytes(&repository, src)
                     .map_err(|e| Failure::new(format!("cannot read {src}: {e}")))?;
                 contents.push((dest.clone(), bytes));
             }
@@ -43,7 +46,10 @@ pub async fn apply(image: &Image, ctx: &Ctx) -> Result<Applied, Failure> {
             format!("oci:{}:{first_tag}", layout.to_string_lossy())
         }
         ImageBuild::Nix { flake, attribute } => {
-            let installable = format!("{}#{attribute}", ctx.root.join(flake).to_string_lossy());
+            let flake_dir = ev_core::fs::OsFs::new(&ctx.root)
+                .resolve(flake)
+                .map_err(|e| Failure::new(format!("cannot use the flake `{flake}`: {e}")))?;
+            let installable = format!("{}#{attribute}", flake_dir.to_string_lossy());
             let out = ctx
                 .run(&ctx.cmd("nix", &["build", "--no-link", "--json", &installable], &ctx.root), &[])
                 .await?;
@@ -55,7 +61,6 @@ pub async fn apply(image: &Image, ctx: &Ctx) -> Result<Applied, Failure> {
             format!("docker-archive:{path}")
         }
     };
-    std::fs::create_dir_all(&ctx.scratch).map_err(|e| Failure::new(e.to_string()))?;
     let digest_file = ctx.scratch.join("digest");
     let mut digest = String::new();
     for tag in image

@@ -1,10 +1,9 @@
 //! `ev build`: render every backend's files without planning. Files go to
 //! `.ev/build/`, except the per-machine flakes, which live in the repository
-//! under `flake-profiles/`. Every file is written atomically.
+//! under `flake-profiles/`. Every file is written atomically, through the
+//! confined writer (nothing lands outside those two places).
 
-use std::io::Write;
-use std::path::Path;
-
+use ev_apply::confined::{Mode, Writer};
 use ev_core::plan::lower;
 
 use crate::printer::Output;
@@ -17,20 +16,18 @@ pub fn run(settings: &Settings) -> Output {
         return out;
     };
     let graph = lower(&model, &ev_core::fs::OsFs::new(settings.root.clone()));
+    let writer = Writer::new(&settings.root);
     let mut written = std::collections::BTreeSet::new();
     for action in graph.ordered() {
         for file in &action.files {
             if !written.insert(file.path.clone()) {
                 continue;
             }
-            let target = if file.in_repository() {
-                settings.root.join(&file.path)
-            } else {
-                settings.root.join(".ev/build").join(&file.path)
-            };
-            if let Err(e) = write_atomically(&target, file.content.as_bytes()) {
+            let (area, path) = Writer::rendered(file);
+            let target = settings.root.join(&path);
+            if let Err(e) = writer.write(area, &path, file.content.as_bytes(), Mode::Durable) {
                 out.stderr
-                    .push_str(&format!("error: cannot write {}: {e}\n", target.display()));
+                    .push_str(&format!("error: cannot write {path}: {e}\n"));
                 out.code = 1;
                 return out;
             }
@@ -53,16 +50,4 @@ pub fn run(settings: &Settings) -> Output {
         graph.len()
     ));
     out
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory,
-/// fsynced and renamed over the target, so a crash never leaves half a file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }

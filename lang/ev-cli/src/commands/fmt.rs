@@ -53,7 +53,7 @@ pub fn run(settings: &Settings, paths: &[PathBuf], check: bool) -> Output {
             Ok(formatted) if formatted == text => {}
             Ok(formatted) => {
                 if !check {
-                    if let Err(e) = super::build::write_atomically(file, formatted.as_bytes()) {
+                    if let Err(e) = write_source(file, formatted.as_bytes()) {
                         out.stderr
                             .push_str(&format!("error: cannot write {shown}: {e}\n"));
                         out.code = 1;
@@ -157,12 +157,25 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in entries {
         let path = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
-        if path.is_dir() {
+        // A linked directory is not followed (a link to `..` would loop);
+        // a linked file is formatted where it really is (see `write_source`).
+        let Ok(kind) = e.file_type() else { continue };
+        if kind.is_dir() {
             if !name.starts_with('.') && name != "target" && name != "node_modules" {
                 collect(&path, out);
             }
-        } else if name.ends_with(".ev") {
+        } else if name.ends_with(".ev") && (kind.is_file() || path.is_file()) {
             out.push(path);
         }
     }
+}
+
+/// Replaces a source file's text atomically, keeping what it is: a
+/// symbolic link stays a link (the file it leads to is rewritten), and the
+/// file keeps its permissions.
+fn write_source(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let real = std::fs::canonicalize(file)?;
+    let permissions = std::fs::metadata(&real)?.permissions();
+    ev_apply::atomic::write(&real, bytes, false)?;
+    std::fs::set_permissions(&real, permissions)
 }

@@ -114,7 +114,7 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
     }
     let plan_json = serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n";
     if let Some(path) = out_file {
-        if let Err(e) = super::build::write_atomically(path, plan_json.as_bytes()) {
+        if let Err(e) = ev_apply::atomic::write(path, plan_json.as_bytes(), false) {
             out.stderr = format!("error: cannot write {}: {e}\n", path.display());
             out.code = 1;
             return out;
@@ -169,9 +169,12 @@ pub fn basis(
     }
 }
 
-/// Every file below `root/dir`, by repository-relative path (unreadable
-/// entries are skipped: they cannot have been read by the program either).
+/// Every file below `root/dir`, by repository-relative path, read through
+/// the confined file system (links leaving the repository, FIFOs and other
+/// unreadable entries are skipped: the program cannot have read them either).
 fn files_below(root: &Path, dir: &str) -> Vec<(String, Vec<u8>)> {
+    use ev_core::fs::FileSystem;
+    let fs = ev_core::fs::OsFs::new(root);
     let mut out = Vec::new();
     let mut pending = vec![dir.to_string()];
     while let Some(rel) = pending.pop() {
@@ -184,7 +187,7 @@ fn files_below(root: &Path, dir: &str) -> Vec<(String, Vec<u8>)> {
             match entry.file_type() {
                 Ok(t) if t.is_dir() => pending.push(path),
                 Ok(_) => {
-                    if let Ok(bytes) = std::fs::read(entry.path()) {
+                    if let Ok(bytes) = fs.read_bytes(&path) {
                         out.push((path, bytes));
                     }
                 }
@@ -192,6 +195,7 @@ fn files_below(root: &Path, dir: &str) -> Vec<(String, Vec<u8>)> {
             }
         }
     }
+    out.sort();
     out
 }
 

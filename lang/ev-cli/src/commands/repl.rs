@@ -280,8 +280,13 @@ fn interactive(settings: &Settings, mut session: Session<'_>) -> Output {
         session: shared.clone(),
         color,
     }));
-    let history = settings.root.join(".ev/repl_history");
-    let _ = editor.load_history(&history);
+    // Confined like every write of ev's (no `.ev` link leading elsewhere).
+    let history = ev_apply::confined::Writer::new(&settings.root)
+        .file_path(ev_apply::confined::Area::Ev, ".ev/repl_history")
+        .ok();
+    if let Some(history) = &history {
+        let _ = editor.load_history(history);
+    }
     let prompt = if color { "\x1b[1mev>\x1b[0m " } else { "ev> " };
     loop {
         match editor.readline(prompt) {
@@ -306,9 +311,8 @@ fn interactive(settings: &Settings, mut session: Session<'_>) -> Output {
             }
         }
     }
-    if let Some(dir) = history.parent() {
-        let _ = std::fs::create_dir_all(dir);
+    if let Some(history) = history.filter(|h| !h.is_symlink()) {
+        let _ = editor.save_history(&history);
     }
-    let _ = editor.save_history(&history);
     Output::default()
 }
