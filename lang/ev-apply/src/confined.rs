@@ -203,6 +203,13 @@ impl Writer {
         }
     }
 
+    /// Removes the directory `rel` in `area` with everything in it (a
+    /// missing one is no error; links inside are removed, not followed).
+    pub fn remove_tree(&self, area: Area, rel: &str) -> io::Result<()> {
+        let path = self.dir(area, rel)?;
+        std::fs::remove_dir_all(path)
+    }
+
     /// Where a rendered file goes: the flakes in `flake-profiles/`,
     /// everything else under `.ev/build/`; as (area, path from the root).
     pub fn rendered(file: &ev_core::plan::RenderedFile) -> (Area, String) {

@@ -95,56 +95,6 @@ impl Outcome {
     }
 }
 
-/// Every secret the model declares, by the environment variable it is
-/// passed through: (sops file, key).
-pub fn model_secrets(model: &Model) -> BTreeMap<String, (String, String)> {
-    fn walk(v: &serde_json::Value, out: &mut BTreeMap<String, (String, String)>) {
-        match v {
-            serde_json::Value::Object(map) => {
-                if let Some(s) = map.get("$secret") {
-                    if let (Some(file), Some(key)) = (
-                        s.get("file").and_then(|f| f.as_str()),
-                        s.get("key").and_then(|k| k.as_str()),
-                    ) {
-                        out.insert(
-                            ev_core::render::secret_env_name(file, key),
-                            (file.to_string(), key.to_string()),
-                        );
-                    }
-                }
-                map.values().for_each(|x| walk(x, out));
-            }
-            serde_json::Value::Array(items) => items.iter().for_each(|x| walk(x, out)),
-            _ => {}
-        }
-    }
-    let mut all = BTreeMap::new();
-    for r in &model.resources {
-        walk(&r.value, &mut all);
-    }
-    all
-}
-
-/// The secrets an action's files reference through `env/NAME`.
-pub fn secrets_of(
-    action: &Action,
-    secrets: &BTreeMap<String, (String, String)>,
-) -> Vec<(String, String, String)> {
-    secrets_in(action.files.iter().map(|f| f.content.as_str()), secrets)
-}
-
-/// The secrets these texts reference through `env/NAME`.
-pub fn secrets_in<'t>(
-    texts: impl Iterator<Item = &'t str> + Clone,
-    secrets: &BTreeMap<String, (String, String)>,
-) -> Vec<(String, String, String)> {
-    secrets
-        .iter()
-        .filter(|(name, _)| texts.clone().any(|t| t.contains(name.as_str())))
-        .map(|(name, (file, key))| (name.clone(), file.clone(), key.clone()))
-        .collect()
-}
-
 /// Writes an action's rendered files through the confined writer: under
 /// `.ev/build/`, or in `flake-profiles/` for the machine flakes.
 pub fn write_files(root: &Path, action: &Action) -> std::io::Result<()> {
@@ -163,6 +113,59 @@ pub fn files_of(action: &Action) -> BTreeMap<String, String> {
         .iter()
         .map(|f| (f.path.clone(), f.content.clone()))
         .collect()
+}
+
+/// The signals that stop an apply the way Ctrl-C does: SIGINT, SIGTERM
+/// (CI cancelling a job, `timeout`), SIGHUP (the terminal closed) and
+/// SIGQUIT. Each stops launching, lets running tools finish within the
+/// grace period, records what they did and releases the lock.
+struct StopSignals {
+    #[cfg(unix)]
+    signals: Vec<(&'static str, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    fn install() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let kinds = [
+                ("interrupted", SignalKind::interrupt()),
+                ("terminated (SIGTERM)", SignalKind::terminate()),
+                ("hung up (SIGHUP)", SignalKind::hangup()),
+                ("quit (SIGQUIT)", SignalKind::quit()),
+            ];
+            StopSignals {
+                signals: kinds
+                    .into_iter()
+                    .filter_map(|(name, kind)| signal(kind).ok().map(|s| (name, s)))
+                    .collect(),
+            }
+        }
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    /// Waits for the next stop signal; its description.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            std::future::poll_fn(|cx| {
+                for (name, s) in &mut self.signals {
+                    if s.poll_recv(cx).is_ready() {
+                        return std::task::Poll::Ready(*name);
+                    }
+                }
+                std::task::Poll::Pending
+            })
+            .await
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "interrupted"
+        }
+    }
 }
 
 enum Done {
@@ -184,6 +187,9 @@ pub async fn execute(
     reporter: &mut Reporter,
 ) -> Outcome {
     let log_dir = root.join(".ev/logs").join(&options.run_id);
+    // Scratch files of earlier runs (one killed with -9 never cleaned up):
+    // whatever they hold does not outlive the next apply.
+    let _ = Writer::new(root).remove_tree(Area::Ev, ".ev/run");
     let mut store = match StateFile::open(root, state) {
         Ok(s) => s,
         Err(e) => {
@@ -235,7 +241,6 @@ pub async fn execute(
     let mut removing: BTreeSet<String> = BTreeSet::new();
     // Actions whose exports changed since the program was last evaluated.
     let mut produced: Vec<String> = Vec::new();
-    let mut secrets = model_secrets(&model);
     // A failure, and everything downstream of it skipped.
     macro_rules! fail {
         ($id:expr, $why:expr) => {{
@@ -253,8 +258,7 @@ pub async fn execute(
     let mut running: JoinSet<(String, Done, Instant, Duration)> = JoinSet::new();
     let mut stopping = false;
     let mut grace_deadline: Option<tokio::time::Instant> = None;
-    #[cfg(unix)]
-    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    let mut stop_signals = StopSignals::install();
 
     loop {
         // Exports changed since the last evaluation and a ready action reads
@@ -287,7 +291,6 @@ pub async fn execute(
                         fail!(u, why);
                     }
                     graph = new_graph;
-                    secrets = model_secrets(&new_model);
                     model = new_model;
                 }
                 Err(e) => {
@@ -344,7 +347,8 @@ pub async fn execute(
                         }
                     };
                 let ctx = Ctx {
-                    secrets: secrets_in(previous.files.values().map(String::as_str), &secrets),
+                    // The declaration is gone: the secrets it was applied with.
+                    secrets: previous.secrets.clone(),
                     force: options.force,
                     ..ctx.with_previous(Some(&previous))
                 };
@@ -354,7 +358,7 @@ pub async fn execute(
                     let start = Instant::now();
                     let done = match drivers::destroy(backend, &id, &ctx).await {
                         Some(Ok(a)) => Done::Applied(a),
-                        Some(Err(f)) => Done::Failed(f),
+                        Some(Err(f)) => Done::Failed(f.scrubbed(&ctx.log)),
                         None => Done::Applied(Applied::default()),
                     };
                     let _ = std::fs::remove_dir_all(&ctx.scratch);
@@ -393,7 +397,7 @@ pub async fn execute(
                 continue;
             }
             let ctx = Ctx {
-                secrets: secrets_of(&action, &secrets),
+                secrets: action.secrets.clone(),
                 files: files_of(&action),
                 force: options.force,
                 ..ctx.with_previous(store.state.actions.get(&id))
@@ -403,7 +407,7 @@ pub async fn execute(
                 let start = Instant::now();
                 let done = match drivers::apply(&job, &ctx).await {
                     Ok(a) => Done::Applied(a),
-                    Err(f) => Done::Failed(f),
+                    Err(f) => Done::Failed(f.scrubbed(&ctx.log)),
                 };
                 let _ = std::fs::remove_dir_all(&ctx.scratch);
                 (id, done, start, start.elapsed())
@@ -492,24 +496,16 @@ pub async fn execute(
                     }
                 }
             }
-            _ = async {
-                #[cfg(unix)]
-                match sigint.as_mut() {
-                    Some(s) => { s.recv().await; }
-                    None => std::future::pending::<()>().await,
-                }
-                #[cfg(not(unix))]
-                { let _ = tokio::signal::ctrl_c().await; }
-            } => {
+            signal = stop_signals.recv() => {
                 outcome.interrupted = true;
                 if stopping {
-                    reporter.say("interrupted again: stopping running tools");
+                    reporter.say(&format!("{signal} again: stopping running tools"));
                     let _ = kill_tx.send(true);
                 } else {
                     stopping = true;
                     grace_deadline = Some(tokio::time::Instant::now() + options.grace);
                     reporter.say(&format!(
-                        "interrupted: starting nothing new; waiting up to {}s for {} running action(s) (Ctrl-C again stops them)",
+                        "{signal}: starting nothing new; waiting up to {}s for {} running action(s) (a second signal stops them)",
                         options.grace.as_secs(), running.len()
                     ));
                 }

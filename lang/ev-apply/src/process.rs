@@ -105,22 +105,45 @@ impl Log {
         })
     }
 
-    /// From now on, this value is written as `(secret)`.
+    /// From now on, this value is written as `(secret)`: the whole value
+    /// and, for a multi-line value (a PEM key), each of its lines, since
+    /// tools' output is read and scrubbed line by line. Any length counts:
+    /// a 3-byte secret is still a secret.
     pub fn redact(&self, secret: &str) {
-        if secret.len() >= 4 {
-            if let Ok(mut s) = self.secrets.lock() {
-                s.push(secret.to_string());
+        let Ok(mut known) = self.secrets.lock() else {
+            return;
+        };
+        let lines = secret.lines().map(|l| l.trim_end_matches('\r'));
+        for part in std::iter::once(secret).chain(lines) {
+            if !part.trim().is_empty() && !known.iter().any(|k| k == part) {
+                known.push(part.to_string());
             }
         }
+        // Longest first: a secret that is a prefix of another must not
+        // leave the other's tail behind.
+        known.sort_by_key(|k| std::cmp::Reverse(k.len()));
     }
 
-    /// Text with every known secret value replaced.
+    /// Text with every known secret value replaced, in one pass over the
+    /// text (longest match first), so a replacement is never scanned again.
     pub fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        if let Ok(secrets) = self.secrets.lock() {
-            for s in secrets.iter() {
-                if out.contains(s.as_str()) {
-                    out = out.replace(s.as_str(), "(secret)");
+        let Ok(secrets) = self.secrets.lock() else {
+            return text.to_string();
+        };
+        if !secrets.iter().any(|s| text.contains(s.as_str())) {
+            return text.to_string();
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(c) = rest.chars().next() {
+            match secrets.iter().find(|s| rest.starts_with(s.as_str())) {
+                Some(s) => {
+                    out.push_str("(secret)");
+                    rest = &rest[s.len()..];
+                }
+                None => {
+                    out.push(c);
+                    rest = &rest[c.len_utf8()..];
                 }
             }
         }
@@ -373,5 +396,36 @@ fn is_executable(path: &std::path::Path) -> bool {
     #[cfg(not(unix))]
     {
         path.is_file()
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::Log;
+
+    fn log_with(secrets: &[&str]) -> (tempfile::TempDir, Log) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = Log::create(&dir.path().join("a.log")).expect("log");
+        for s in secrets {
+            log.redact(s);
+        }
+        (dir, log)
+    }
+
+    #[test]
+    fn short_secrets_lines_of_multi_line_ones_and_prefixes() {
+        let pem = "-----BEGIN KEY-----\nMIIBVwIBADANBgkq\nhkiG9w0BAQEFAASC\n-----END KEY-----";
+        let (_dir, log) = log_with(&["abc", "token", "token-long", pem]);
+        assert_eq!(log.scrub("x abc y"), "x (secret) y");
+        assert_eq!(log.scrub("got token-long!"), "got (secret)!");
+        assert_eq!(log.scrub("got token."), "got (secret).");
+        // A tool echoing the key line by line.
+        for line in pem.lines() {
+            assert_eq!(log.scrub(line), "(secret)", "{line}");
+        }
+        assert_eq!(log.scrub(pem), "(secret)");
+        // A replacement is not scanned again ("(secret)" holds "cre").
+        let (_dir, log) = log_with(&["cre"]);
+        assert_eq!(log.scrub("cre"), "(secret)");
     }
 }

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::drivers::{self, Ctx, Job};
-use crate::executor::{files_of, model_secrets, secrets_of, write_files};
+use crate::executor::{files_of, write_files};
 
 /// What the tool said about one action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +42,6 @@ pub async fn refresh(
     let mut tasks = JoinSet::new();
     let mut out = Vec::new();
     let mut queue: Vec<&String> = ids.iter().rev().collect();
-    let secrets = model_secrets(model);
     loop {
         while tasks.len() < parallelism.max(1) {
             let Some(id) = queue.pop() else { break };
@@ -76,7 +75,7 @@ pub async fn refresh(
                 }
             };
             let ctx = Ctx {
-                secrets: secrets_of(action, &secrets),
+                secrets: action.secrets.clone(),
                 files: files_of(action),
                 ..ctx.with_previous(state.actions.get(id))
             };

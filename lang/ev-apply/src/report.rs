@@ -52,11 +52,12 @@ impl Reporter {
 
     /// A line for people (printed above the live view).
     pub fn say(&mut self, text: &str) {
+        let text = &*ev_core::output::terminal_safe(text);
         match &self.live {
             Some(live) => {
                 let _ = live.multi.println(text);
             }
-            None => eprintln!("{} {text}", clock()),
+            None => line(&format!("{} {text}", clock())),
         }
     }
 
@@ -80,6 +81,7 @@ impl Reporter {
 
     /// An action started.
     pub fn started(&mut self, id: &str) {
+        let id = &*ev_core::output::terminal_safe(id);
         match &mut self.live {
             Some(live) => {
                 let bar = live
@@ -93,13 +95,14 @@ impl Reporter {
                 bar.enable_steady_tick(Duration::from_millis(120));
                 live.running.insert(id.to_string(), bar);
             }
-            None => eprintln!("{} {id}: started", clock()),
+            None => line(&format!("{} {id}: started", clock())),
         }
     }
 
     /// An action ended (`outcome`: `done`, `failed: …`, `unchanged`).
     pub fn finished(&mut self, id: &str, outcome: &str, took: Duration) {
         let line = format!("{id}: {outcome} ({:.1}s)", took.as_secs_f64());
+        let line = ev_core::output::terminal_safe(&line).into_owned();
         match &mut self.live {
             Some(live) => {
                 if let Some(bar) = live.running.remove(id) {
@@ -109,7 +112,7 @@ impl Reporter {
                 live.total.inc(1);
                 let _ = live.multi.println(format!("  {line}"));
             }
-            None => eprintln!("{} {line}", clock()),
+            None => self::line(&format!("{} {line}", clock())),
         }
     }
 
@@ -127,4 +130,11 @@ impl Reporter {
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }
+}
+
+/// Writes a line to stderr, ignoring failure: a closed terminal (SIGHUP) or
+/// pipe must not end an apply that is recording what its tools did.
+fn line(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{text}");
 }

@@ -28,6 +28,13 @@ pub async fn decrypt(
     kill: &mut watch::Receiver<bool>,
 ) -> Result<String, RunError> {
     let extract = extract_path(key);
+    // The file is confined like every read (its real path inside the
+    // repository) and handed to sops as that absolute path, so a name
+    // starting with `-` is never read as an option.
+    let real = ev_core::fs::OsFs::new(root)
+        .resolve(file)
+        .map_err(|e| RunError::Io(format!("refusing to decrypt {file}: {e}")))?;
+    let real = real.to_string_lossy();
     let cmd = Cmd::new(
         "sops",
         &[
@@ -35,7 +42,7 @@ pub async fn decrypt(
             "--decrypt",
             "--extract",
             &extract,
-            file,
+            &real,
         ],
         root,
         env,

@@ -117,6 +117,7 @@ mod tests {
             protected: false,
             inputs: Default::default(),
             outputs: Default::default(),
+            secrets: Vec::new(),
         }
     }
 

@@ -19,6 +19,12 @@ use crate::settings::Settings;
 
 fn main() {
     let cli = Cli::parse();
+    if let Some(max_steps) = cli.max_steps {
+        ev_core::eval::Limits::set_process_default(ev_core::eval::Limits {
+            max_steps,
+            ..ev_core::eval::Limits::BUILT_IN
+        });
+    }
     let settings = match Settings::resolve(&cli) {
         Ok(s) => s,
         Err(msg) => {

@@ -57,6 +57,7 @@ esac
 for zone; do :; done
 [ -e {b}/fail-$zone ] && {{ echo "Error: the provider refused $zone" >&2; exit 1; }}
 [ -e {b}/hang-$zone ] && exec sleep 60
+[ -e {b}/slow-$zone ] && sleep 2
 echo '{{}}'
 "#
             ),
@@ -297,6 +298,63 @@ fn apply_fake_ctrl_c_stops_launching_and_records_what_finished() {
         !fakes.repo.path().join(".ev/apply.lock").exists(),
         "the lock is released"
     );
+}
+
+/// SIGTERM (CI cancelling, `timeout`), SIGHUP (the terminal closed) and
+/// SIGQUIT stop an apply like Ctrl-C: the running tool finishes within the
+/// grace period and is recorded, nothing new starts, the lock is released.
+#[test]
+fn apply_fake_termination_signals_let_running_tools_finish_and_record_them() {
+    for (signal, said) in [
+        ("TERM", "terminated (SIGTERM)"),
+        ("HUP", "hung up (SIGHUP)"),
+        ("QUIT", "quit (SIGQUIT)"),
+    ] {
+        let fakes = Fakes::new();
+        // b.test takes two seconds; a.test (after the stack) comes later.
+        fakes.flag("slow-b.test.");
+        let child = fakes
+            .repo
+            .command(
+                &["apply", "--yes", "--grace", "20", "--parallelism", "1"],
+                &fakes.path(),
+            )
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("ev starts");
+        let start = Instant::now();
+        while !std::fs::read_to_string(fakes.bin.join("record"))
+            .unwrap_or_default()
+            .contains("b.test.")
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "never reached b.test"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let sent = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        let out = child.wait_with_output().expect("ev exits");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{signal}: {stderr}");
+        assert!(stderr.contains(said), "{signal}: {stderr}");
+        // The tool that was running finished and its change is recorded.
+        let applied = fakes.applied();
+        assert!(
+            applied.contains(&"domain:b.test".to_string()),
+            "{signal}: {applied:?}\n{stderr}"
+        );
+        assert!(
+            !fakes.repo.path().join(".ev/apply.lock").exists(),
+            "{signal}: the lock is released"
+        );
+    }
 }
 
 #[test]
@@ -546,7 +604,7 @@ app side {
     write_script(
         &bin.join("kubectl"),
         &format!(
-            "#!/bin/sh\necho \"kubectl $*\" | sed 's|/[^ ]*/home.yaml|MANIFESTS|' >> {record}\n"
+            "#!/bin/sh\necho \"kubectl $*\" >> {record}\ncase \"$*\" in *'-f -') cat > {record}.stdin ;; esac\n"
         ),
     );
     let path = format!("{}:/usr/bin:/bin", bin.to_string_lossy());
@@ -556,10 +614,32 @@ app side {
     assert_eq!(
         std::fs::read_to_string(&record).expect("record").lines().collect::<Vec<_>>(),
         vec![
-            "kubectl --context home-ctx apply --server-side --field-manager=ev --force-conflicts -f MANIFESTS",
-            "kubectl --context home-ctx -n apps rollout status deployment/api --timeout=120s",
+            "kubectl --context=home-ctx apply --server-side --field-manager=ev --force-conflicts -f -",
+            "kubectl --context=home-ctx --namespace=apps rollout status deployment/api --timeout=120s",
         ]
     );
+    // The manifests came through stdin, and no copy is left on disk.
+    let piped = std::fs::read_to_string(format!("{record}.stdin")).expect("stdin recorded");
+    assert!(
+        piped.contains("kind: Deployment") && piped.contains("name: api"),
+        "{piped}"
+    );
+    fn files_below(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files_below(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut scratch = Vec::new();
+    files_below(&repo.path().join(".ev/run"), &mut scratch);
+    for file in scratch {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(!text.contains("name: api"), "manifests at rest in {file:?}");
+    }
     assert!(
         plan.code == 0 && plan.stdout.contains("+ Deployment apps/api"),
         "{}",
@@ -719,4 +799,121 @@ fn apply_fake_re_evaluates_once_for_producers_finished_together() {
             .all(|l| l.contains("cloud:up") && l.contains("cloud2:up")),
         "one re-evaluation after both stacks: {known:?}"
     );
+}
+
+/// Secret delivery (sops + age real, octodns faked to record its
+/// environment): each zone's tool receives exactly the secrets its own
+/// provider settings reference, under distinct names (`x_y` and `x.y`,
+/// one key in two files); a TXT record spelling another secret's variable
+/// delivers nothing; a tool echoing every secret (a multi-line PEM key, a
+/// 3-byte value, one value the prefix of another) shows none of them in
+/// ev's output, its logs, state, journal or any file left in the repository.
+#[test]
+fn apply_fake_secrets_reach_only_the_tool_that_declares_them() {
+    if support::tools(&["sops", "age-keygen"]).is_none() {
+        return;
+    }
+    let pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0pemcanary1\nAQEFAASCBKcwggSjAgEAAoIBpemcanary2\n-----END PRIVATE KEY-----";
+    let secrets_a = "x_y: canary-underscore\nx:\n  y: canary-dotted\n";
+    let secrets_b = format!(
+        "x_y: canary-other-file\npem: |\n{}\nshort: q7z\npre: canary-pre\nprefixed: canary-pre-fix-longer\n",
+        pem.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+    );
+    let name = |file: &str, key: &str| ev_core::render::secret_env_name(file, key);
+    let program = format!(
+        r#"
+let pa = {{ name = "pa", class = "octodns_fake.FakeProvider", settings = {{ token = secret("secrets/a.yaml", "x_y") }} }}
+let pb = {{ name = "pb", class = "octodns_fake.FakeProvider", settings = {{
+  token = secret("secrets/a.yaml", "x.y"),
+  other = secret("secrets/b.yaml", "x_y"),
+  pem = secret("secrets/b.yaml", "pem"),
+  short = secret("secrets/b.yaml", "short"),
+  pre = secret("secrets/b.yaml", "pre"),
+  prefixed = secret("secrets/b.yaml", "prefixed"),
+}} }}
+domain "a.test" {{ provider = pa, records = [txt("note", "env/{spelled}")] }}
+domain "b.test" {{ provider = pb, records = [] }}
+"#,
+        spelled = name("secrets/b.yaml", "pem")
+    );
+    let mut repo = Repo::new(&[("everything.ev", &program)]);
+    repo.age_key();
+    repo.sops_encrypt("secrets/a.yaml", secrets_a);
+    repo.sops_encrypt("secrets/b.yaml", &secrets_b);
+    // The fake writes what it received outside the repository.
+    let seen = tempfile::tempdir().expect("dir");
+    let bin = repo.path().join("fake-bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let s = seen.path().to_string_lossy();
+    write_script(
+        &bin.join("octodns-sync"),
+        &format!(
+            r#"#!/bin/sh
+for zone; do :; done
+for n in $(env | grep -o '^EV_SECRET_[A-Z0-9_]*'); do
+  printenv "$n" > "{s}/$zone$n"
+  [ -e "{s}/echo" ] && printenv "$n" >&2
+done
+[ -e "{s}/echo" ] && {{ echo "Error: refusing $zone" >&2; exit 1; }}
+echo '{{}}'
+"#
+        ),
+    );
+    let path = format!("{}:{}", bin.to_string_lossy(), support::tools_path());
+    // First a failing run whose tool echoes every secret to its stderr.
+    std::fs::write(seen.path().join("echo"), "").expect("flag");
+    let failed = repo.ev_with_path(&["apply", "--yes"], &path);
+    assert_eq!(failed.code, 1, "{}", failed.all());
+    std::fs::remove_file(seen.path().join("echo")).expect("flag");
+    let applied = repo.ev_with_path(&["apply", "--yes"], &path);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+
+    let received = |zone: &str| -> std::collections::BTreeMap<String, String> {
+        std::fs::read_dir(seen.path())
+            .expect("seen")
+            .flatten()
+            .filter_map(|e| {
+                let file = e.file_name().to_string_lossy().into_owned();
+                let var = file.strip_prefix(&format!("{zone}."))?.to_string();
+                let value = std::fs::read_to_string(e.path()).ok()?;
+                Some((var, value.trim_end_matches('\n').to_string()))
+            })
+            .collect()
+    };
+    let expect = |pairs: &[(&str, &str, &str)]| -> std::collections::BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(f, k, v)| (name(f, k), v.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        received("a.test"),
+        expect(&[("secrets/a.yaml", "x_y", "canary-underscore")]),
+        "a.test receives its own token only (not b's PEM its TXT spells)"
+    );
+    assert_eq!(
+        received("b.test"),
+        expect(&[
+            ("secrets/a.yaml", "x.y", "canary-dotted"),
+            ("secrets/b.yaml", "x_y", "canary-other-file"),
+            ("secrets/b.yaml", "pem", pem),
+            ("secrets/b.yaml", "short", "q7z"),
+            ("secrets/b.yaml", "pre", "canary-pre"),
+            ("secrets/b.yaml", "prefixed", "canary-pre-fix-longer"),
+        ]),
+    );
+    // Nothing of any secret anywhere: outputs, logs, state, journal, build.
+    let canaries = [
+        "canary-underscore",
+        "canary-dotted",
+        "canary-other-file",
+        "pemcanary1",
+        "pemcanary2",
+        "q7z",
+        "canary-pre",
+        "fix-longer",
+    ];
+    for canary in canaries {
+        repo.assert_no_leak(&[&failed, &applied], canary);
+    }
 }

@@ -211,3 +211,32 @@ fn writes_through_links_are_refused() {
     let after: Vec<_> = std::fs::read_dir(&outside).unwrap().collect();
     assert_eq!(before.len(), after.len(), "something was written outside");
 }
+
+/// Plain data cannot pose as a secret: a record spelling the `$secret`
+/// marker (with a path outside) is refused when the model is built, so no
+/// tool is ever asked to decrypt it.
+#[test]
+fn data_shaped_like_a_secret_is_refused() {
+    let base = setup();
+    let repo = base.path().join("repo");
+    std::fs::write(
+        repo.join("everything.ev"),
+        r#"cluster home { context = "home-ctx", namespace = "apps" }
+app api {
+  cluster = "home"
+  image = "docker.io/library/nginx@sha256:0000000000000000000000000000000000000000000000000000000000000001"
+  manifests = [{ apiVersion = "v1", kind = "ConfigMap", data = { "$secret" = { file = "../outside/secret.yaml", key = "v" } } }]
+}
+"#,
+    )
+    .unwrap();
+    for command in ["show", "plan"] {
+        let out = ev(&repo, &[command]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{command}: {stderr}");
+        assert!(
+            stderr.contains("E0417") && stderr.contains("`$secret` field"),
+            "{stderr}"
+        );
+    }
+}

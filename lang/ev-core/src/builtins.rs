@@ -12,7 +12,7 @@ use std::rc::Rc;
 use ev_syntax::Span;
 
 use crate::error::{EvalError, EvalErrorKind};
-use crate::eval::{format_float, wrong_type, EvalResult, Evaluator};
+use crate::eval::{format_float, wrong_type, EvalResult, Evaluator, Size};
 use crate::fs::{normalize, PathError, ReadFailure};
 use crate::intern::Sym;
 use crate::value::*;
@@ -191,7 +191,15 @@ fn finish(ev: &Evaluator<'_>, b: Builtin, args: &[Value], span: Span) -> EvalRes
         }
     }
     let cx = Cx { ev, b, span };
-    cx.run(args)
+    let result = cx.run(args)?;
+    // Every builtin's result is within the size limits (the ones that can
+    // grow without bound also check while they build).
+    match &result {
+        Value::Str(s) => ev.grow(Size::Bytes(s.len()), span)?,
+        Value::List(xs) => ev.grow(Size::Items(xs.len()), span)?,
+        _ => {}
+    }
+    Ok(result)
 }
 
 struct Cx<'a, 'p> {
@@ -331,6 +339,7 @@ impl Cx<'_, '_> {
                         Value::Unknown(u) => return Ok(Value::Unknown(u.clone())),
                         other => out.push_str(&self.display(other)?),
                     }
+                    self.ev.fits(Size::Bytes(out.len()), self.span)?;
                 }
                 Value::Str(Rc::from(out))
             }
@@ -340,7 +349,11 @@ impl Cx<'_, '_> {
                 if from.is_empty() {
                     return Err(self.invalid("`from` must not be empty"));
                 }
-                Value::str(&self.str(a, 0)?.replace(from, self.str(a, 2)?))
+                let (text, to) = (self.str(a, 0)?, self.str(a, 2)?);
+                let grown = text.matches(from).count().saturating_mul(to.len());
+                self.ev
+                    .grow(Size::Bytes(text.len().saturating_add(grown)), self.span)?;
+                Value::str(&text.replace(from, to))
             }
             Builtin::Lower => Value::str(&self.str(a, 0)?.to_lowercase()),
             Builtin::Upper => Value::str(&self.str(a, 0)?.to_uppercase()),
@@ -394,6 +407,7 @@ impl Cx<'_, '_> {
                             };
                             next += 1;
                             out.push_str(&self.display(v)?);
+                            self.ev.fits(Size::Bytes(out.len()), self.span)?;
                         }
                         c => out.push(c),
                     }
@@ -445,7 +459,10 @@ impl Cx<'_, '_> {
                 let mut out = Vec::new();
                 for x in xs.iter() {
                     match self.apply(f, smallvec::smallvec![x.clone()])? {
-                        Value::List(ys) => out.extend(ys.iter().cloned()),
+                        Value::List(ys) => {
+                            self.ev.fits(Size::Items(out.len() + ys.len()), self.span)?;
+                            out.extend(ys.iter().cloned())
+                        }
                         Value::Unknown(u) => return Ok(Value::Unknown(u)),
                         other => {
                             return Err(wrong_type(
@@ -599,7 +616,10 @@ impl Cx<'_, '_> {
                 let mut out = Vec::new();
                 for x in xs.iter() {
                     match x {
-                        Value::List(ys) => out.extend(ys.iter().cloned()),
+                        Value::List(ys) => {
+                            self.ev.fits(Size::Items(out.len() + ys.len()), self.span)?;
+                            out.extend(ys.iter().cloned())
+                        }
                         Value::Unknown(u) => return Ok(Value::Unknown(u.clone())),
                         other => return Err(self.wrong(0, "a List of Lists", other)),
                     }
@@ -758,6 +778,11 @@ impl Cx<'_, '_> {
                 Value::Str(Rc::from(hex))
             }
             Builtin::ToJson => {
+                if let Some(unknown) =
+                    crate::output::check_text_data(self.ev, arg(a, 0), self.span)?
+                {
+                    return Ok(unknown);
+                }
                 let json = crate::output::to_json(self.ev, arg(a, 0), self.span)?;
                 Value::str(&json.to_string())
             }

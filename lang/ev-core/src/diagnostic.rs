@@ -167,6 +167,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0416", "value not known yet"),
     ("E0417", "value cannot be exported as data"),
     ("E0418", "evaluation interrupted"),
+    ("E0419", "value too large"),
     ("E0501", "protected resource would be deleted"),
     ("E0502", "too many deletions"),
     ("E0503", "unknown plan target"),
@@ -192,16 +193,17 @@ pub fn render_human(
     sources: &SourceMap,
     options: RenderOptions,
 ) -> String {
+    use crate::output::{terminal_safe, terminal_safe_source};
     use ariadne::{Color, Config, IndexType, Label as ALabel, Report, ReportKind};
     let mut out = Vec::new();
     let cache = ariadne::sources(
         sources
             .iter()
-            .map(|(_, f)| (f.path.clone(), f.text.to_string()))
+            .map(|(_, f)| (f.path.clone(), terminal_safe_source(&f.text).into_owned()))
             .collect::<Vec<_>>(),
     );
     let mut cache = cache;
-    for diag in diagnostics {
+    for diag in diagnostics.iter().take(MAX_RENDERED) {
         let path_of = |span: Span| {
             sources
                 .get(span.file)
@@ -220,7 +222,7 @@ pub fn render_human(
                     .with_index_type(IndexType::Byte),
             )
             .with_code(diag.code)
-            .with_message(&diag.message);
+            .with_message(terminal_safe(&diag.message));
         // ariadne starts a new snippet whenever a label's line goes backwards
         // in label order, so order labels by position: one snippet per file.
         let mut labels: Vec<(&Label, bool)> = vec![(&diag.primary, true)];
@@ -241,7 +243,7 @@ pub fn render_human(
             let label = if l.message.is_empty() {
                 label
             } else {
-                label.with_message(&l.message)
+                label.with_message(terminal_safe(&l.message))
             };
             let label = match (options.color, is_primary) {
                 (false, _) => label,
@@ -251,15 +253,26 @@ pub fn render_human(
             report = report.with_label(label);
         }
         for note in &diag.notes {
-            report = report.with_note(note);
+            report = report.with_note(terminal_safe(note));
         }
         if let Some(help) = &diag.help {
-            report = report.with_help(help);
+            report = report.with_help(terminal_safe(help));
         }
         let _ = report.finish().write(&mut cache, &mut out);
     }
-    String::from_utf8_lossy(&out).into_owned()
+    let mut text = String::from_utf8_lossy(&out).into_owned();
+    if diagnostics.len() > MAX_RENDERED {
+        text.push_str(&format!(
+            "... and {} more (only the first {MAX_RENDERED} are shown: fix these first)\n",
+            diagnostics.len() - MAX_RENDERED
+        ));
+    }
+    text
 }
+
+/// How many diagnostics one rendering shows; the rest are counted. Keeps a
+/// file with thousands of errors from printing hundreds of megabytes.
+pub const MAX_RENDERED: usize = 50;
 
 /// A span as JSON: file, byte range and 1-based line/column range.
 fn span_json(span: Span, sources: &SourceMap) -> serde_json::Value {

@@ -192,6 +192,9 @@ pub enum EvalErrorKind {
         /// The chain of definitions, in order of forcing.
         chain: Vec<(String, Span)>,
     },
+    /// A record or list that contains itself (`let r = { a = r }`), met
+    /// while writing it out, comparing or merging it.
+    ContainsItself,
     /// Nesting too deep.
     RecursionLimit(u32),
     /// Bad call arguments.
@@ -223,6 +226,15 @@ pub enum EvalErrorKind {
     },
     /// Too many evaluation steps.
     StepLimit(u64),
+    /// A string or list beyond the size limits.
+    SizeLimit {
+        /// `string` or `list`.
+        what: &'static str,
+        /// Its size (bytes or items).
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The user interrupted the evaluation (Ctrl-C in the REPL).
     Interrupted,
     /// A data file that does not parse.
@@ -639,6 +651,15 @@ pub fn eval_diagnostics(err: &EvalError) -> Vec<Diagnostic> {
             }
             out.push(d.with_help("break the cycle: one of these values must not depend on the others"));
         }
+        EvalErrorKind::ContainsItself => out.push(
+            base(
+                "E0405",
+                "this value contains itself".into(),
+                "this value is one of its own fields or items",
+            )
+            .with_note("writing it out, comparing or merging it would never end")
+            .with_help("build the value from other values; a field cannot hold the record it belongs to"),
+        ),
         EvalErrorKind::RecursionLimit(limit) => out.push(
             base(
                 "E0406",
@@ -678,8 +699,20 @@ pub fn eval_diagnostics(err: &EvalError) -> Vec<Diagnostic> {
                 format!("evaluation stopped after {limit} steps"),
                 "while evaluating this",
             )
-            .with_help("the program does far more work than expected: look for huge ranges or runaway recursion"),
+            .with_help("the program does far more work than expected: look for huge ranges or runaway recursion; if the work is real, raise the limit with `--max-steps`"),
         ),
+        EvalErrorKind::SizeLimit { what, size, limit } => {
+            let unit = if *what == "string" { "bytes" } else { "items" };
+            out.push(
+                base(
+                    "E0419",
+                    format!("a {what} of {size} {unit} is too large (at most {limit})"),
+                    "built here",
+                )
+                .with_note("the limit keeps a runaway program (a value doubled in a loop) from filling memory")
+                .with_help("data of this size does not belong in a deployment's description: read less, or build it in pieces"),
+            )
+        }
         EvalErrorKind::Interrupted => out.push(base(
             "E0418",
             "evaluation interrupted".to_string(),

@@ -35,11 +35,50 @@ pub struct Limits {
     pub max_steps: u64,
 }
 
+impl Limits {
+    /// The built-in limits: deep enough for any real description, and a
+    /// step budget that a runaway program exhausts within seconds (the
+    /// example repository takes well under 1% of it; `bench/limits.sh`
+    /// measures both).
+    pub const BUILT_IN: Limits = Limits {
+        max_depth: 3_000,
+        max_steps: 100_000_000,
+    };
+
+    /// Makes `limits` what [`Limits::default`] returns from now on in this
+    /// process (the CLI's `--max-steps`); the first call wins.
+    pub fn set_process_default(limits: Limits) {
+        let _ = PROCESS_LIMITS.set(limits);
+    }
+}
+
+static PROCESS_LIMITS: std::sync::OnceLock<Limits> = std::sync::OnceLock::new();
+
 impl Default for Limits {
     fn default() -> Limits {
-        Limits {
-            max_depth: 3_000,
-            max_steps: 2_000_000_000,
+        PROCESS_LIMITS.get().copied().unwrap_or(Limits::BUILT_IN)
+    }
+}
+
+/// The longest string evaluation builds (64 MiB).
+pub const MAX_STRING_BYTES: usize = 64 << 20;
+/// The longest list evaluation builds (ten million items).
+pub const MAX_LIST_ITEMS: usize = 10_000_000;
+
+/// The size of a value being built, for [`Evaluator::grow`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Size {
+    /// A string of this many bytes.
+    Bytes(usize),
+    /// A list of this many items.
+    Items(usize),
+}
+
+impl Size {
+    fn what(self) -> &'static str {
+        match self {
+            Size::Bytes(_) => "string",
+            Size::Items(_) => "list",
         }
     }
 }
@@ -82,6 +121,8 @@ pub struct Evaluator<'p> {
     exports: Vec<OnceCell<Value>>,
     pub(crate) data_cache: RefCell<HashMap<(String, &'static str), EvalResult>>,
     depth: Cell<u32>,
+    /// The records and lists being walked by [`Evaluator::descend`].
+    walking: RefCell<Vec<usize>>,
     steps: Cell<u64>,
     limits: Limits,
     /// Labels of the globals and resources being evaluated, outermost first.
@@ -138,6 +179,7 @@ impl<'p> Evaluator<'p> {
             exports: program.modules.iter().map(|_| OnceCell::new()).collect(),
             data_cache: RefCell::new(HashMap::new()),
             depth: Cell::new(0),
+            walking: RefCell::new(Vec::new()),
             steps: Cell::new(0),
             limits,
             forcing: RefCell::new(Vec::new()),
@@ -467,7 +509,30 @@ impl<'p> Evaluator<'p> {
         }
     }
 
-    fn nested<T>(&self, span: Span, f: impl FnOnce() -> EvalResult<T>) -> EvalResult<T> {
+    /// Runs `f`, a walk into `v`'s fields or items (writing it out,
+    /// comparing, merging), counting it against the depth limit and
+    /// refusing a record or list met again inside itself.
+    pub(crate) fn descend<T>(
+        &self,
+        v: &Value,
+        span: Span,
+        f: impl FnOnce() -> EvalResult<T>,
+    ) -> EvalResult<T> {
+        let ptr = match v {
+            Value::Record(r) => Rc::as_ptr(r) as *const () as usize,
+            Value::List(l) => Rc::as_ptr(l) as *const () as usize,
+            _ => return f(),
+        };
+        if self.walking.borrow().contains(&ptr) {
+            return Err(EvalError::new(EvalErrorKind::ContainsItself, span));
+        }
+        self.walking.borrow_mut().push(ptr);
+        let r = self.nested(span, f);
+        self.walking.borrow_mut().pop();
+        r
+    }
+
+    pub(crate) fn nested<T>(&self, span: Span, f: impl FnOnce() -> EvalResult<T>) -> EvalResult<T> {
         let depth = self.depth.get();
         if depth >= self.limits.max_depth {
             return Err(EvalError::new(
@@ -521,6 +586,39 @@ impl<'p> Evaluator<'p> {
                     return Err(EvalError::new(EvalErrorKind::Interrupted, span));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Accounts for building a string of `bytes` bytes or a list of
+    /// `items` items: refuses one beyond the size limits (E0419) and
+    /// charges steps in proportion, so that copying large values cannot
+    /// outrun the step limit while memory fills up.
+    pub(crate) fn grow(&self, size: Size, span: Span) -> EvalResult<()> {
+        self.fits(size, span)?;
+        let (n, per_step) = match size {
+            Size::Bytes(n) => (n, 16),
+            Size::Items(n) => (n, 1),
+        };
+        self.charge((n / per_step) as u64, span)
+    }
+
+    /// Refuses a value beyond the size limits (E0419), charging nothing:
+    /// for checks while a value is being built (charged once, when done).
+    pub(crate) fn fits(&self, size: Size, span: Span) -> EvalResult<()> {
+        let (n, limit) = match size {
+            Size::Bytes(n) => (n, MAX_STRING_BYTES),
+            Size::Items(n) => (n, MAX_LIST_ITEMS),
+        };
+        if n > limit {
+            return Err(EvalError::new(
+                EvalErrorKind::SizeLimit {
+                    what: size.what(),
+                    size: n,
+                    limit,
+                },
+                span,
+            ));
         }
         Ok(())
     }
@@ -869,7 +967,11 @@ impl<'p> Evaluator<'p> {
                 InterpPart::Expr(node) => {
                     let v = self.eval_operand(node, env)?;
                     match v {
-                        Value::Str(s) => out.push_str(&s),
+                        Value::Str(s) => {
+                            self.fits(Size::Bytes(out.len() + s.len()), node.span)?;
+                            self.grow(Size::Bytes(s.len()), node.span)?;
+                            out.push_str(&s)
+                        }
                         Value::Int(n) => out.push_str(itoa::Buffer::new().format(n)),
                         Value::Float(n) => out.push_str(&format_float(n)),
                         Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
@@ -1100,7 +1202,9 @@ impl<'p> Evaluator<'p> {
                             slots: frame_slots.clone(),
                             parent: env.clone(),
                         }));
-                        self.eval(default, &tmp)?
+                        // A default can call the function again: it counts
+                        // against the depth limit like the body does.
+                        self.nested(default.span, || self.eval(default, &tmp))?
                     }
                     None => {
                         let pname = def.params.get(i).map(|p| p.as_str()).unwrap_or("?");
@@ -1168,77 +1272,81 @@ impl<'p> Evaluator<'p> {
 
     /// Structural equality (forces records).
     pub fn equal(&self, a: &Value, b: &Value, span: Span) -> EvalResult<Option<bool>> {
-        Ok(Some(match (a, b) {
-            (Value::Unknown(_), _) | (_, Value::Unknown(_)) => return Ok(None),
-            (Value::Null, Value::Null) => true,
-            (Value::Bool(x), Value::Bool(y)) => x == y,
-            (Value::Int(x), Value::Int(y)) => x == y,
-            (Value::Float(x), Value::Float(y)) => x == y,
-            (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => {
-                (*x as f64) == *y
-            }
-            (Value::Str(x), Value::Str(y)) => x == y,
-            (Value::Secret(x), Value::Secret(y)) => x == y,
-            (Value::List(x), Value::List(y)) => {
-                if x.len() != y.len() {
-                    return Ok(Some(false));
+        self.descend(a, span, || {
+            Ok(Some(match (a, b) {
+                (Value::Unknown(_), _) | (_, Value::Unknown(_)) => return Ok(None),
+                (Value::Null, Value::Null) => true,
+                (Value::Bool(x), Value::Bool(y)) => x == y,
+                (Value::Int(x), Value::Int(y)) => x == y,
+                (Value::Float(x), Value::Float(y)) => x == y,
+                (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => {
+                    (*x as f64) == *y
                 }
-                for (a, b) in x.iter().zip(y.iter()) {
-                    match self.equal(a, b, span)? {
-                        Some(true) => {}
-                        other => return Ok(other),
-                    }
-                }
-                true
-            }
-            (Value::Record(x), Value::Record(y)) => {
-                if x.len() != y.len() {
-                    return Ok(Some(false));
-                }
-                for (k, t) in x.fields() {
-                    let Some(u) = y.get(*k) else {
+                (Value::Str(x), Value::Str(y)) => x == y,
+                (Value::Secret(x), Value::Secret(y)) => x == y,
+                (Value::List(x), Value::List(y)) => {
+                    if x.len() != y.len() {
                         return Ok(Some(false));
-                    };
-                    let a = self.force(t, span)?;
-                    let b = self.force(u, span)?;
-                    match self.equal(&a, &b, span)? {
-                        Some(true) => {}
-                        other => return Ok(other),
                     }
+                    for (a, b) in x.iter().zip(y.iter()) {
+                        match self.equal(a, b, span)? {
+                            Some(true) => {}
+                            other => return Ok(other),
+                        }
+                    }
+                    true
                 }
-                true
-            }
-            (Value::Func(x), Value::Func(y)) => Rc::ptr_eq(x, y),
-            (Value::Schema(x), Value::Schema(y)) => Rc::ptr_eq(x, y),
-            _ => false,
-        }))
+                (Value::Record(x), Value::Record(y)) => {
+                    if x.len() != y.len() {
+                        return Ok(Some(false));
+                    }
+                    for (k, t) in x.fields() {
+                        let Some(u) = y.get(*k) else {
+                            return Ok(Some(false));
+                        };
+                        let a = self.force(t, span)?;
+                        let b = self.force(u, span)?;
+                        match self.equal(&a, &b, span)? {
+                            Some(true) => {}
+                            other => return Ok(other),
+                        }
+                    }
+                    true
+                }
+                (Value::Func(x), Value::Func(y)) => Rc::ptr_eq(x, y),
+                (Value::Schema(x), Value::Schema(y)) => Rc::ptr_eq(x, y),
+                _ => false,
+            }))
+        })
     }
 
     /// Deep merge: records merge recursively, anything else is replaced.
     pub fn deep_merge(&self, a: &Rc<Record>, b: &Rc<Record>, span: Span) -> EvalResult<Value> {
-        let mut builder = RecordBuilder::new();
-        builder.extend_from(a);
-        for (i, (k, t)) in b.fields().iter().enumerate() {
-            let spans = b.spans.as_ref().and_then(|s| s.fields.get(i).copied());
-            let merged = match builder.get(*k) {
-                Some(existing) => {
-                    let left = self.force(existing, span)?;
-                    let right = self.force(t, span)?;
-                    match (&left, &right) {
-                        (Value::Record(x), Value::Record(y)) => {
-                            Thunk::Ready(self.deep_merge(x, y, span)?)
+        self.descend(&Value::Record(b.clone()), span, || {
+            let mut builder = RecordBuilder::new();
+            builder.extend_from(a);
+            for (i, (k, t)) in b.fields().iter().enumerate() {
+                let spans = b.spans.as_ref().and_then(|s| s.fields.get(i).copied());
+                let merged = match builder.get(*k) {
+                    Some(existing) => {
+                        let left = self.force(existing, span)?;
+                        let right = self.force(t, span)?;
+                        match (&left, &right) {
+                            (Value::Record(x), Value::Record(y)) => {
+                                Thunk::Ready(self.deep_merge(x, y, span)?)
+                            }
+                            _ => Thunk::Ready(right),
                         }
-                        _ => Thunk::Ready(right),
                     }
-                }
-                None => t.clone(),
-            };
-            builder.set_spanned(*k, merged, spans);
-        }
-        if let Some(span) = b.span() {
-            builder.extend_record_span(span);
-        }
-        Ok(Value::Record(Rc::new(builder.build())))
+                    None => t.clone(),
+                };
+                builder.set_spanned(*k, merged, spans);
+            }
+            if let Some(span) = b.span() {
+                builder.extend_record_span(span);
+            }
+            Ok(Value::Record(Rc::new(builder.build())))
+        })
     }
 
     /// Checks `value` against `ty`, filling schema defaults. Violations are
@@ -1862,10 +1970,21 @@ fn binary_values(
     }
     match op {
         BinaryOp::Eq | BinaryOp::NotEq => {
+            // Comparing a secret with text would test its content (and
+            // silently be false): refused like any other use as text.
+            match (&lv, &rv) {
+                (Secret(_), Str(_)) => {
+                    return Err(EvalError::new(EvalErrorKind::SecretInString, lspan))
+                }
+                (Str(_), Secret(_)) => {
+                    return Err(EvalError::new(EvalErrorKind::SecretInString, rspan))
+                }
+                _ => {}
+            }
             return Ok(match ev.equal(&lv, &rv, span)? {
                 Some(eq) => Bool(eq == matches!(op, BinaryOp::Eq)),
                 None => unknown_of(&lv, &rv),
-            })
+            });
         }
         _ => {}
     }
@@ -1907,12 +2026,14 @@ fn binary_values(
             }))
         }
         (BinaryOp::Add, Str(a), Str(b)) => {
+            ev.grow(Size::Bytes(a.len() + b.len()), span)?;
             let mut s = String::with_capacity(a.len() + b.len());
             s.push_str(a);
             s.push_str(b);
             Ok(Str(Rc::from(s)))
         }
         (BinaryOp::Add, List(a), List(b)) => {
+            ev.grow(Size::Items(a.len() + b.len()), span)?;
             let mut v = Vec::with_capacity(a.len() + b.len());
             v.extend(a.iter().cloned());
             v.extend(b.iter().cloned());

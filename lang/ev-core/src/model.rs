@@ -90,6 +90,39 @@ pub struct Model {
 }
 
 impl Model {
+    /// Every secret the values of these resources reference, each once, in
+    /// a stable order: what the action realizing them may receive, and
+    /// nothing else. Only `secret()` values carry the marker (plain data
+    /// cannot spell it: see `output::to_json_marked`).
+    pub fn secrets_of(&self, keys: &[ResourceKey]) -> Vec<SecretRef> {
+        fn walk(v: &serde_json::Value, out: &mut std::collections::BTreeSet<(String, String)>) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    if let Some(s) = map.get(SECRET_KEY) {
+                        if let (Some(file), Some(key)) = (
+                            s.get("file").and_then(|f| f.as_str()),
+                            s.get("key").and_then(|k| k.as_str()),
+                        ) {
+                            out.insert((file.to_string(), key.to_string()));
+                        }
+                        return;
+                    }
+                    map.values().for_each(|x| walk(x, out));
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|x| walk(x, out)),
+                _ => {}
+            }
+        }
+        let mut found = std::collections::BTreeSet::new();
+        for r in self.resources.iter().filter(|r| keys.contains(&r.key)) {
+            walk(&r.value, &mut found);
+        }
+        found
+            .into_iter()
+            .map(|(file, key)| SecretRef { file, key })
+            .collect()
+    }
+
     /// The resource reference graph in Graphviz dot format: one node per
     /// resource (grouped by kind), an edge from each resource to those it uses.
     pub fn references_dot(&self) -> String {

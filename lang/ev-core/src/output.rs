@@ -39,38 +39,38 @@ pub const UNKNOWN_MARKER: &str = "(known after apply)";
 /// A value as JSON, forcing it completely. Secrets and unknowns become their
 /// markers; functions and schemas are an error.
 pub fn to_json(ev: &Evaluator<'_>, v: &Value, span: Span) -> EvalResult<serde_json::Value> {
-    Ok(match v {
-        Value::Null => serde_json::Value::Null,
-        Value::Bool(b) => serde_json::Value::Bool(*b),
-        Value::Int(n) => serde_json::Value::from(*n),
-        Value::Float(f) => serde_json::Number::from_f64(*f)
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null),
-        Value::Str(s) => serde_json::Value::String(s.to_string()),
-        Value::List(items) => {
-            let mut out = Vec::with_capacity(items.len());
-            for item in items.iter() {
-                out.push(to_json(ev, item, span)?);
+    ev.descend(v, span, || {
+        Ok(match v {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Int(n) => serde_json::Value::from(*n),
+            Value::Float(f) => serde_json::Value::Number(finite(*f, span)?),
+            Value::Str(s) => serde_json::Value::String(s.to_string()),
+            Value::List(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items.iter() {
+                    out.push(to_json(ev, item, span)?);
+                }
+                serde_json::Value::Array(out)
             }
-            serde_json::Value::Array(out)
-        }
-        Value::Record(rec) => {
-            let mut map = serde_json::Map::with_capacity(rec.len());
-            for (k, t) in rec.fields() {
-                let at = rec.value_span(*k).unwrap_or(span);
-                let value = ev.force(t, at)?;
-                map.insert(k.as_str().to_string(), to_json(ev, &value, at)?);
+            Value::Record(rec) => {
+                let mut map = serde_json::Map::with_capacity(rec.len());
+                for (k, t) in rec.fields() {
+                    let at = rec.value_span(*k).unwrap_or(span);
+                    let value = ev.force(t, at)?;
+                    map.insert(k.as_str().to_string(), to_json(ev, &value, at)?);
+                }
+                serde_json::Value::Object(map)
             }
-            serde_json::Value::Object(map)
-        }
-        Value::Secret(_) => serde_json::Value::String(SECRET_MARKER.into()),
-        Value::Unknown(_) => serde_json::Value::String(UNKNOWN_MARKER.into()),
-        Value::Func(_) | Value::Schema(_) => {
-            return Err(EvalError::new(
-                EvalErrorKind::NotData(v.type_name().into()),
-                span,
-            ))
-        }
+            Value::Secret(_) => serde_json::Value::String(SECRET_MARKER.into()),
+            Value::Unknown(_) => serde_json::Value::String(UNKNOWN_MARKER.into()),
+            Value::Func(_) | Value::Schema(_) => {
+                return Err(EvalError::new(
+                    EvalErrorKind::NotData(v.type_name().into()),
+                    span,
+                ))
+            }
+        })
     })
 }
 
@@ -110,7 +110,7 @@ const CHUNK: usize = 1 << 16;
 /// Forces a value completely and checks it is plain data (no functions or
 /// schemas), so that writing it afterwards cannot fail.
 pub fn check_data(ev: &Evaluator<'_>, v: &Value, span: Span) -> EvalResult<()> {
-    match v {
+    ev.descend(v, span, || match v {
         Value::Record(rec) => {
             for (i, (_, t)) in rec.fields().iter().enumerate() {
                 let at = rec.value_span_at(i).unwrap_or(span);
@@ -124,7 +124,51 @@ pub fn check_data(ev: &Evaluator<'_>, v: &Value, span: Span) -> EvalResult<()> {
             span,
         )),
         _ => Ok(()),
-    }
+    })
+}
+
+/// Checks a value about to become text inside the program (`to_json`):
+/// a secret would deploy the words "(secret)" (E0409) and an unknown value
+/// the words "(known after apply)", so the first unknown found is returned
+/// for the text to be unknown too.
+pub fn check_text_data(ev: &Evaluator<'_>, v: &Value, span: Span) -> EvalResult<Option<Value>> {
+    ev.descend(v, span, || match v {
+        Value::Secret(_) => Err(EvalError::new(EvalErrorKind::SecretInString, span)),
+        Value::Unknown(_) => Ok(Some(v.clone())),
+        Value::Record(rec) => {
+            for (i, (_, t)) in rec.fields().iter().enumerate() {
+                let at = rec.value_span_at(i).unwrap_or(span);
+                if let Some(u) = check_text_data(ev, &ev.force(t, at)?, at)? {
+                    return Ok(Some(u));
+                }
+            }
+            Ok(None)
+        }
+        Value::List(items) => {
+            for item in items.iter() {
+                if let Some(u) = check_text_data(ev, item, span)? {
+                    return Ok(Some(u));
+                }
+            }
+            Ok(None)
+        }
+        _ => Ok(None),
+    })
+}
+
+/// A float JSON can hold, or E0417 for infinities and NaN (which JSON and
+/// YAML consumers would otherwise receive as `null`).
+fn finite(f: f64, span: Span) -> EvalResult<serde_json::Number> {
+    serde_json::Number::from_f64(f).ok_or_else(|| {
+        EvalError::new(
+            EvalErrorKind::NotData(if f.is_nan() {
+                "NaN (not-a-number) value".to_string()
+            } else {
+                "infinite number".to_string()
+            }),
+            span,
+        )
+    })
 }
 
 fn newline(out: &mut String, pretty: bool, indent: usize) {
@@ -149,64 +193,63 @@ fn write_json_at(
     out: &mut String,
     sink: &mut dyn FnMut(&mut String),
 ) -> EvalResult<()> {
-    if out.len() >= CHUNK {
-        sink(out);
-    }
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(n) => out.push_str(itoa::Buffer::new().format(*n)),
-        Value::Float(f) => match serde_json::Number::from_f64(*f) {
-            Some(n) => out.push_str(&n.to_string()),
-            None => out.push_str("null"),
-        },
-        Value::Str(s) => json_string(s, out),
-        Value::Secret(_) => json_string(SECRET_MARKER, out),
-        Value::Unknown(_) => json_string(UNKNOWN_MARKER, out),
-        Value::List(items) => {
-            if items.is_empty() {
-                out.push_str("[]");
-                return Ok(());
-            }
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
+    ev.descend(v, span, || {
+        if out.len() >= CHUNK {
+            sink(out);
+        }
+        match v {
+            Value::Null => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Int(n) => out.push_str(itoa::Buffer::new().format(*n)),
+            Value::Float(f) => out.push_str(&finite(*f, span)?.to_string()),
+            Value::Str(s) => json_string(s, out),
+            Value::Secret(_) => json_string(SECRET_MARKER, out),
+            Value::Unknown(_) => json_string(UNKNOWN_MARKER, out),
+            Value::List(items) => {
+                if items.is_empty() {
+                    out.push_str("[]");
+                    return Ok(());
                 }
-                newline(out, pretty, indent + 1);
-                write_json_at(ev, item, span, pretty, indent + 1, out, sink)?;
-            }
-            newline(out, pretty, indent);
-            out.push(']');
-        }
-        Value::Record(rec) => {
-            if rec.is_empty() {
-                out.push_str("{}");
-                return Ok(());
-            }
-            out.push('{');
-            for (i, (k, t)) in rec.fields().iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    newline(out, pretty, indent + 1);
+                    write_json_at(ev, item, span, pretty, indent + 1, out, sink)?;
                 }
-                newline(out, pretty, indent + 1);
-                json_string(k.as_str(), out);
-                out.push_str(if pretty { ": " } else { ":" });
-                let at = rec.value_span_at(i).unwrap_or(span);
-                let value = ev.force(t, at)?;
-                write_json_at(ev, &value, at, pretty, indent + 1, out, sink)?;
+                newline(out, pretty, indent);
+                out.push(']');
             }
-            newline(out, pretty, indent);
-            out.push('}');
+            Value::Record(rec) => {
+                if rec.is_empty() {
+                    out.push_str("{}");
+                    return Ok(());
+                }
+                out.push('{');
+                for (i, (k, t)) in rec.fields().iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    newline(out, pretty, indent + 1);
+                    json_string(k.as_str(), out);
+                    out.push_str(if pretty { ": " } else { ":" });
+                    let at = rec.value_span_at(i).unwrap_or(span);
+                    let value = ev.force(t, at)?;
+                    write_json_at(ev, &value, at, pretty, indent + 1, out, sink)?;
+                }
+                newline(out, pretty, indent);
+                out.push('}');
+            }
+            Value::Func(_) | Value::Schema(_) => {
+                return Err(EvalError::new(
+                    EvalErrorKind::NotData(v.type_name().into()),
+                    span,
+                ))
+            }
         }
-        Value::Func(_) | Value::Schema(_) => {
-            return Err(EvalError::new(
-                EvalErrorKind::NotData(v.type_name().into()),
-                span,
-            ))
-        }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Whether any byte needs escaping in JSON (a control character, `"` or `\\`),
@@ -276,26 +319,38 @@ pub const SECRET_KEY: &str = "$secret";
 /// reference only, never its content), so consumers can tell them apart
 /// from strings.
 pub fn to_json_marked(ev: &Evaluator<'_>, v: &Value, span: Span) -> EvalResult<serde_json::Value> {
-    Ok(match v {
-        Value::Unknown(u) => serde_json::json!({ UNKNOWN_KEY: u.reason }),
-        Value::Secret(s) => serde_json::json!({ SECRET_KEY: { "file": s.file, "key": s.key } }),
-        Value::List(items) => {
-            let mut out = Vec::with_capacity(items.len());
-            for item in items.iter() {
-                out.push(to_json_marked(ev, item, span)?);
+    ev.descend(v, span, || {
+        Ok(match v {
+            Value::Unknown(u) => serde_json::json!({ UNKNOWN_KEY: u.reason }),
+            Value::Secret(s) => serde_json::json!({ SECRET_KEY: { "file": s.file, "key": s.key } }),
+            Value::List(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items.iter() {
+                    out.push(to_json_marked(ev, item, span)?);
+                }
+                serde_json::Value::Array(out)
             }
-            serde_json::Value::Array(out)
-        }
-        Value::Record(rec) => {
-            let mut map = serde_json::Map::with_capacity(rec.len());
-            for (i, (k, t)) in rec.fields().iter().enumerate() {
-                let at = rec.value_span_at(i).unwrap_or(span);
-                let value = ev.force(t, at)?;
-                map.insert(k.as_str().to_string(), to_json_marked(ev, &value, at)?);
+            Value::Record(rec) => {
+                // Plain data cannot spell the markers: only `secret()` is a
+                // secret, only an unknown value is unknown.
+                for key in [SECRET_KEY, UNKNOWN_KEY] {
+                    if rec.fields().iter().any(|(k, _)| k.as_str() == key) {
+                        return Err(EvalError::new(
+                            EvalErrorKind::NotData(format!("record with a `{key}` field")),
+                            rec.key_span(crate::intern::Sym::new(key)).unwrap_or(span),
+                        ));
+                    }
+                }
+                let mut map = serde_json::Map::with_capacity(rec.len());
+                for (i, (k, t)) in rec.fields().iter().enumerate() {
+                    let at = rec.value_span_at(i).unwrap_or(span);
+                    let value = ev.force(t, at)?;
+                    map.insert(k.as_str().to_string(), to_json_marked(ev, &value, at)?);
+                }
+                serde_json::Value::Object(map)
             }
-            serde_json::Value::Object(map)
-        }
-        other => to_json(ev, other, span)?,
+            other => to_json(ev, other, span)?,
+        })
     })
 }
 
@@ -345,6 +400,50 @@ pub fn quote(s: &str) -> String {
     out
 }
 
+/// Text made safe for a terminal: control characters (ESC, CR, BEL, DEL,
+/// the C1 range…) become visible `\u{1b}` escapes, so names and values
+/// from a program or a tool can neither move the cursor, erase lines nor
+/// change colours. Newlines and tabs stay; so does `\r` before `\n`.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' && chars.peek() == Some(&'\n') {
+            out.push(c);
+        } else if unsafe_char(c) {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Source text for a renderer that counts bytes (ariadne): each control
+/// character replaced by as many `?` as it has bytes, so spans stay valid
+/// while nothing reaches the terminal raw.
+pub fn terminal_safe_source(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t' && c != '\r';
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if unsafe_char(c) {
+                    "?".repeat(c.len_utf8())
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 /// Options for printing values as ev text.
 #[derive(Clone, Copy, Debug)]
 pub struct PrettyOptions {
@@ -372,83 +471,85 @@ fn write_ev(
     options: PrettyOptions,
     out: &mut String,
 ) -> EvalResult<()> {
-    let pad = "  ".repeat(indent + 1);
-    let end_pad = "  ".repeat(indent);
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Value::Float(f) => out.push_str(&format_float(*f)),
-        Value::Str(s) => out.push_str(&quote(s)),
-        Value::Secret(_) => out.push_str(SECRET_MARKER),
-        Value::Unknown(_) => out.push_str(UNKNOWN_MARKER),
-        Value::Func(f) => out.push_str(match &**f {
-            crate::value::Func::Builtin(b) => b.name(),
-            crate::value::Func::Closure { .. } => "<function>",
-        }),
-        Value::Schema(s) => {
-            let _ = write!(out, "<schema {}>", s.name);
-        }
-        Value::List(items) => {
-            if items.is_empty() {
-                out.push_str("[]");
-                return Ok(());
+    ev.descend(v, span, || {
+        let pad = "  ".repeat(indent + 1);
+        let end_pad = "  ".repeat(indent);
+        match v {
+            Value::Null => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Int(n) => {
+                let _ = write!(out, "{n}");
             }
-            let scalar = items
-                .iter()
-                .all(|i| !matches!(i, Value::List(_) | Value::Record(_)));
-            let shown = options
-                .fold_lists
-                .map_or(items.len(), |n| n.min(items.len()));
-            if scalar && items.len() <= 8 {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
+            Value::Float(f) => out.push_str(&format_float(*f)),
+            Value::Str(s) => out.push_str(&quote(s)),
+            Value::Secret(_) => out.push_str(SECRET_MARKER),
+            Value::Unknown(_) => out.push_str(UNKNOWN_MARKER),
+            Value::Func(f) => out.push_str(match &**f {
+                crate::value::Func::Builtin(b) => b.name(),
+                crate::value::Func::Closure { .. } => "<function>",
+            }),
+            Value::Schema(s) => {
+                let _ = write!(out, "<schema {}>", s.name);
+            }
+            Value::List(items) => {
+                if items.is_empty() {
+                    out.push_str("[]");
+                    return Ok(());
+                }
+                let scalar = items
+                    .iter()
+                    .all(|i| !matches!(i, Value::List(_) | Value::Record(_)));
+                let shown = options
+                    .fold_lists
+                    .map_or(items.len(), |n| n.min(items.len()));
+                if scalar && items.len() <= 8 {
+                    out.push('[');
+                    for (i, item) in items.iter().enumerate() {
+                        if i > 0 {
+                            out.push_str(", ");
+                        }
+                        write_ev(ev, item, span, indent, options, out)?;
                     }
-                    write_ev(ev, item, span, indent, options, out)?;
+                    out.push(']');
+                    return Ok(());
                 }
+                out.push_str("[\n");
+                for item in items.iter().take(shown) {
+                    out.push_str(&pad);
+                    write_ev(ev, item, span, indent + 1, options, out)?;
+                    out.push_str(",\n");
+                }
+                if shown < items.len() {
+                    let _ = writeln!(out, "{pad}# ... and {} more", items.len() - shown);
+                }
+                out.push_str(&end_pad);
                 out.push(']');
-                return Ok(());
             }
-            out.push_str("[\n");
-            for item in items.iter().take(shown) {
-                out.push_str(&pad);
-                write_ev(ev, item, span, indent + 1, options, out)?;
-                out.push_str(",\n");
-            }
-            if shown < items.len() {
-                let _ = writeln!(out, "{pad}# ... and {} more", items.len() - shown);
-            }
-            out.push_str(&end_pad);
-            out.push(']');
-        }
-        Value::Record(rec) => {
-            if rec.is_empty() {
-                out.push_str("{}");
-                return Ok(());
-            }
-            out.push_str("{\n");
-            for (k, t) in rec.fields() {
-                let at = rec.value_span(*k).unwrap_or(span);
-                let value = ev.force(t, at)?;
-                out.push_str(&pad);
-                if is_bare_key(k.as_str()) {
-                    out.push_str(k.as_str());
-                } else {
-                    out.push_str(&quote(k.as_str()));
+            Value::Record(rec) => {
+                if rec.is_empty() {
+                    out.push_str("{}");
+                    return Ok(());
                 }
-                out.push_str(" = ");
-                write_ev(ev, &value, at, indent + 1, options, out)?;
-                out.push('\n');
+                out.push_str("{\n");
+                for (k, t) in rec.fields() {
+                    let at = rec.value_span(*k).unwrap_or(span);
+                    let value = ev.force(t, at)?;
+                    out.push_str(&pad);
+                    if is_bare_key(k.as_str()) {
+                        out.push_str(k.as_str());
+                    } else {
+                        out.push_str(&quote(k.as_str()));
+                    }
+                    out.push_str(" = ");
+                    write_ev(ev, &value, at, indent + 1, options, out)?;
+                    out.push('\n');
+                }
+                out.push_str(&end_pad);
+                out.push('}');
             }
-            out.push_str(&end_pad);
-            out.push('}');
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Prints JSON produced by [`to_json_marked`] as ev text: unknowns as

@@ -99,6 +99,7 @@ fn a_removed_zone_is_a_delete() {
                 protected: false,
                 inputs: Default::default(),
                 outputs: Default::default(),
+                secrets: Vec::new(),
             },
         );
         s
@@ -179,6 +180,7 @@ fn guardrails_refuse_protected_deletions_and_large_deletions() {
                 protected: true,
                 inputs: Default::default(),
                 outputs: Default::default(),
+                secrets: Vec::new(),
             },
         );
         s

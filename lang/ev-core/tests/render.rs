@@ -172,7 +172,10 @@ fn rendered_octodns_config_passes_the_real_octodns_validate() {
                 config.trim_start_matches("octodns/")
             ))
             .current_dir(dir.path().join("octodns"))
-            .env("EV_SECRET_EIGHT_CLOUDFLARE_TOKEN", "test-only-token")
+            .env(
+                ev_core::render::secret_env_name("secrets/eight.yaml", "cloudflare.token"),
+                "test-only-token",
+            )
             .output()
             .expect("octodns-validate runs");
         assert!(

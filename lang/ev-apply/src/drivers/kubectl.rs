@@ -13,7 +13,7 @@ use ev_core::render::kubernetes::MANAGED_BY;
 use serde_json::{json, Value};
 
 use super::{Applied, Ctx, Failure};
-use crate::atomic;
+use crate::confined::Mode;
 
 /// The annotation naming a Secret's sops references.
 const SOPS_REFS: &str = "ev.dev/sops-refs";
@@ -39,11 +39,10 @@ fn key(o: &Value) -> String {
     )
 }
 
-/// Writes objects as a YAML stream for kubectl (`private`: 0600, for
-/// decrypted Secret data).
-fn write_stream(path: &std::path::Path, objects: &[Value], private: bool) -> Result<(), Failure> {
-    atomic::write(path, stream(objects).as_bytes(), private)
-        .map_err(|e| Failure::new(e.to_string()))
+/// Writes objects as a YAML stream for kubectl into the action's scratch
+/// directory (never decrypted Secret data: that goes through stdin).
+fn write_stream(ctx: &Ctx, name: &str, objects: &[Value]) -> Result<std::path::PathBuf, Failure> {
+    ctx.write_scratch(name, stream(objects).as_bytes(), Mode::Volatile)
 }
 
 fn stream(objects: &[Value]) -> String {
@@ -69,10 +68,14 @@ async fn with_secret_data(objects: &[Value], ctx: &Ctx) -> Result<Vec<Value>, Fa
             let mut data = serde_json::Map::new();
             for (name, reference) in refs {
                 let (file, key) = reference.rsplit_once('#').unwrap_or((&reference, ""));
-                let mut kill = ctx.kill.clone();
-                let value =
-                    crate::secrets::decrypt(&ctx.root, &ctx.env, file, key, &ctx.log, &mut kill)
-                        .await?;
+                // Only secrets the cluster's own `secret()` values declare
+                // are decrypted: an annotation in a raw manifest cannot
+                // name any other file.
+                let secret = ev_core::model::SecretRef {
+                    file: file.to_string(),
+                    key: key.to_string(),
+                };
+                let value = ctx.decrypt(&secret).await?;
                 data.insert(name, Value::String(value));
             }
             o["stringData"] = Value::Object(data);
@@ -102,31 +105,23 @@ pub async fn apply(
     let (_, text) = manifests(ctx)?;
     let objects = documents(&text);
     let filled = with_secret_data(&objects, ctx).await?;
-    let file = ctx.scratch.join(format!("{cluster}.yaml"));
-    write_stream(&file, &filled, true)?;
-    let file_arg = file.to_string_lossy().into_owned();
-    let result = ctx
-        .run(
-            &ctx.cmd(
-                "kubectl",
-                &[
-                    "--context",
-                    context,
-                    "apply",
-                    "--server-side",
-                    "--field-manager=ev",
-                    "--force-conflicts",
-                    "-f",
-                    &file_arg,
-                ],
-                &ctx.root,
-            ),
-            &[],
-        )
-        .await;
-    // The decrypted manifests never outlive the command.
-    let _ = std::fs::remove_file(&file);
-    result?;
+    // Decrypted Secret data goes to kubectl through stdin: no plaintext
+    // ever rests on disk, even if ev is killed mid-apply.
+    let mut cmd = ctx.cmd(
+        "kubectl",
+        &[
+            &format!("--context={context}"),
+            "apply",
+            "--server-side",
+            "--field-manager=ev",
+            "--force-conflicts",
+            "-f",
+            "-",
+        ],
+        &ctx.root,
+    );
+    cmd.stdin = Some(stream(&filled).into_bytes());
+    ctx.run(&cmd, &[]).await?;
     prune(cluster, context, &objects, ctx).await?;
     // Apps declared with `wait = true`: their rollout must finish (within
     // the action's timeout).
@@ -137,10 +132,8 @@ pub async fn apply(
             &ctx.cmd(
                 "kubectl",
                 &[
-                    "--context",
-                    context,
-                    "-n",
-                    namespace,
+                    &format!("--context={context}"),
+                    &format!("--namespace={namespace}"),
                     "rollout",
                     "status",
                     &deployment,
@@ -200,15 +193,13 @@ async fn prune(cluster: &str, context: &str, current: &[Value], ctx: &Ctx) -> Re
     }
     // Namespaces last: deleting one deletes everything in it.
     gone.sort_by_key(|o| o.get("kind").and_then(|k| k.as_str()) == Some("Namespace"));
-    let candidates = ctx.scratch.join("prune-candidates.yaml");
-    write_stream(&candidates, &gone, false)?;
+    let candidates = write_stream(ctx, "prune-candidates.yaml", &gone)?;
     let live = ctx
         .run(
             &ctx.cmd(
                 "kubectl",
                 &[
-                    "--context",
-                    context,
+                    &format!("--context={context}"),
                     "get",
                     "--ignore-not-found",
                     "-o",
@@ -269,14 +260,12 @@ async fn prune(cluster: &str, context: &str, current: &[Value], ctx: &Ctx) -> Re
     if owned.is_empty() {
         return Ok(());
     }
-    let prune = ctx.scratch.join("prune.yaml");
-    write_stream(&prune, &owned, false)?;
+    let prune = write_stream(ctx, "prune.yaml", &owned)?;
     ctx.run(
         &ctx.cmd(
             "kubectl",
             &[
-                "--context",
-                context,
+                &format!("--context={context}"),
                 "delete",
                 "--ignore-not-found",
                 "--wait=false",
@@ -305,10 +294,8 @@ async fn foreign_objects(
             &ctx.cmd(
                 "kubectl",
                 &[
-                    "--context",
-                    context,
-                    "-n",
-                    namespace,
+                    &format!("--context={context}"),
+                    &format!("--namespace={namespace}"),
                     "get",
                     "all,configmaps,secrets,persistentvolumeclaims,ingresses,serviceaccounts",
                     "-o",
@@ -377,16 +364,14 @@ pub async fn refresh(context: &str, ctx: &Ctx) -> Result<String, Failure> {
         .into_iter()
         .filter(|o| o.get("kind").and_then(|k| k.as_str()) != Some("Secret"))
         .collect();
-    let file = ctx.scratch.join("refresh.yaml");
-    write_stream(&file, &objects, false)?;
+    let file = write_stream(ctx, "refresh.yaml", &objects)?;
     // Exit 1 means "differences found", not failure.
     let out = ctx
         .run(
             &ctx.cmd(
                 "kubectl",
                 &[
-                    "--context",
-                    context,
+                    &format!("--context={context}"),
                     "diff",
                     "--server-side",
                     "--field-manager=ev",

@@ -99,8 +99,9 @@ pub struct Ctx {
     pub timeout: Duration,
     /// Set to true to kill running tools.
     pub kill: watch::Receiver<bool>,
-    /// Secrets the action's files reference: (env name, sops file, key).
-    pub secrets: Vec<(String, String, String)>,
+    /// The secrets the action's own values reference (see
+    /// `Action::secrets`): the only ones its tool may receive.
+    pub secrets: Vec<ev_core::model::SecretRef>,
     /// The action's rendered files, by path.
     pub files: BTreeMap<String, String>,
     /// Files the previous apply rendered for this action (for pruning).
@@ -197,15 +198,35 @@ impl Ctx {
         Cmd::new(program, args, cwd, &self.env)
     }
 
+    /// Decrypts one of the action's secrets; any other is refused.
+    pub async fn decrypt(&self, secret: &ev_core::model::SecretRef) -> Result<String, RunError> {
+        if !self.secrets.contains(secret) {
+            return Err(RunError::Io(format!(
+                "refusing to decrypt `{}` of {}: no `secret()` value of this action references it",
+                secret.key, secret.file
+            )));
+        }
+        let mut kill = self.kill.clone();
+        crate::secrets::decrypt(
+            &self.root,
+            &self.env,
+            &secret.file,
+            &secret.key,
+            &self.log,
+            &mut kill,
+        )
+        .await
+    }
+
     /// The environment plus the action's secrets, decrypted.
     pub async fn env_with_secrets(&self) -> Result<BTreeMap<String, String>, RunError> {
         let mut env = self.env.clone();
-        for (name, file, key) in &self.secrets {
-            let mut kill = self.kill.clone();
-            let value =
-                crate::secrets::decrypt(&self.root, &self.env, file, key, &self.log, &mut kill)
-                    .await?;
-            env.insert(name.clone(), value);
+        for secret in &self.secrets {
+            let value = self.decrypt(secret).await?;
+            env.insert(
+                ev_core::render::secret_env_name(&secret.file, &secret.key),
+                value,
+            );
         }
         Ok(env)
     }
@@ -253,6 +274,15 @@ impl From<RunError> for Failure {
 }
 
 impl Failure {
+    /// The failure with every secret its action decrypted redacted from
+    /// the message (tools' output can end up in it).
+    pub fn scrubbed(self, log: &Log) -> Failure {
+        Failure {
+            message: log.scrub(&self.message),
+            ..self
+        }
+    }
+
     /// A failure with a message.
     pub fn new(message: impl Into<String>) -> Failure {
         Failure {

@@ -51,10 +51,7 @@ async fn select(
     // Secret config goes in through stdin, never argv.
     for (key, value) in &s.config {
         if let Known::Secret(r) = value {
-            let mut kill = ctx.kill.clone();
-            let secret =
-                crate::secrets::decrypt(&ctx.root, &ctx.env, &r.file, &r.key, &ctx.log, &mut kill)
-                    .await?;
+            let secret = ctx.decrypt(r).await?;
             let mut cmd = ctx.cmd(
                 "pulumi",
                 &[

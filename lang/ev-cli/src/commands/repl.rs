@@ -4,6 +4,7 @@
 //! `--batch`, inputs come from stdin and results print without prompts or
 //! colours, so every command is scriptable and testable.
 
+use ev_core::output::terminal_safe;
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::io::{BufRead, IsTerminal, Write};
@@ -292,10 +293,14 @@ fn interactive(settings: &Settings, mut session: Session<'_>) -> Output {
         match editor.readline(prompt) {
             Ok(line) => {
                 let reply = shared.borrow_mut().submit(&line);
-                if reply.error {
+                // Names and values never reach the terminal raw; coloured
+                // diagnostics were made safe when they were rendered.
+                if reply.error && color {
                     let _ = write!(stderr, "{}", reply.text);
+                } else if reply.error {
+                    let _ = write!(stderr, "{}", terminal_safe(&reply.text));
                 } else {
-                    print!("{}", reply.text);
+                    print!("{}", terminal_safe(&reply.text));
                     let _ = std::io::stdout().flush();
                 }
                 if reply.quit {

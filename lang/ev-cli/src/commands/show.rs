@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::cli::ShowFormat;
 use crate::printer::Output;
 use crate::settings::Settings;
+use ev_core::output::terminal_safe;
 
 /// The JSON format's version; bump on incompatible changes.
 const FORMAT_VERSION: u32 = 1;
@@ -77,10 +78,10 @@ pub fn run(settings: &Settings, query: Query, format: ShowFormat) -> Output {
         }
         ShowFormat::Human if single => {
             if let Some(r) = selected.first() {
-                out.stdout = detail(r);
+                out.stdout = terminal_safe(&detail(r)).into_owned();
             }
         }
-        ShowFormat::Human => out.stdout = tables(&selected),
+        ShowFormat::Human => out.stdout = terminal_safe(&tables(&selected)).into_owned(),
     }
     out
 }
@@ -123,7 +124,9 @@ fn refs(model: &Model, target: &str, transitive: bool, format: ShowFormat) -> Ou
     };
     let mut out = Output::default();
     match format {
-        ShowFormat::Human => out.stdout = ev_core::query::refs(model, r, transitive),
+        ShowFormat::Human => {
+            out.stdout = terminal_safe(&ev_core::query::refs(model, r, transitive)).into_owned()
+        }
         ShowFormat::Json | ShowFormat::Yaml => {
             let doc = json!({
                 "version": FORMAT_VERSION,

@@ -306,7 +306,13 @@ impl Backend {
 
 /// The plan as text for people: changed actions with Terraform's symbols,
 /// changed files, values known after apply, and a summary per layer and in total.
+/// The plan for people, safe for a terminal (see
+/// [`crate::output::terminal_safe`]).
 pub fn render_human(plan: &Plan) -> String {
+    crate::output::terminal_safe(&render_human_raw(plan)).into_owned()
+}
+
+fn render_human_raw(plan: &Plan) -> String {
     use std::collections::BTreeMap;
     let mut out = String::new();
     let id_w = plan

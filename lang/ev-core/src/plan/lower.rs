@@ -115,6 +115,7 @@ pub fn lower(model: &Model, fs: &dyn FileSystem) -> ActionGraph {
             tags: Vec::new(),
             inputs: BTreeMap::new(),
             timeout: s.apply_timeout,
+            secrets: Vec::new(),
         });
     }
     for i in &model.images {
@@ -149,6 +150,7 @@ pub fn lower(model: &Model, fs: &dyn FileSystem) -> ActionGraph {
                 ImageBuild::Nix { .. } => BTreeMap::new(),
             },
             timeout: i.apply_timeout,
+            secrets: Vec::new(),
         });
     }
     for m in &model.machines {
@@ -166,6 +168,7 @@ pub fn lower(model: &Model, fs: &dyn FileSystem) -> ActionGraph {
             tags: m.tags.clone(),
             inputs: digests(fs, &m.modules),
             timeout: m.apply_timeout,
+            secrets: Vec::new(),
         });
     }
     for d in &model.domains {
@@ -183,6 +186,7 @@ pub fn lower(model: &Model, fs: &dyn FileSystem) -> ActionGraph {
             tags: Vec::new(),
             inputs: BTreeMap::new(),
             timeout: d.apply_timeout,
+            secrets: Vec::new(),
         });
     }
     // One apply per cluster, covering all its apps.
@@ -225,8 +229,10 @@ pub fn lower(model: &Model, fs: &dyn FileSystem) -> ActionGraph {
             tags: Vec::new(),
             inputs: BTreeMap::new(),
             timeout: c.apply_timeout,
+            secrets: Vec::new(),
         });
     }
+    graph.fill_secrets(|keys| model.secrets_of(keys));
     graph.link();
     graph
 }

@@ -148,6 +148,9 @@ pub struct Action {
     /// Seconds one tool run may take (declared with `apply_timeout`; else
     /// the apply's default).
     pub timeout: Option<u64>,
+    /// The secrets its resources' values reference (`secret()` values):
+    /// the only ones its tool may receive.
+    pub secrets: Vec<crate::model::SecretRef>,
 }
 
 /// The action DAG.
@@ -166,6 +169,16 @@ impl ActionGraph {
         let id = action.id.clone();
         let node = self.graph.add_node(action);
         self.by_id.insert(id, node);
+    }
+
+    /// Sets every action's secrets from its resources.
+    pub(crate) fn fill_secrets(
+        &mut self,
+        secrets_of: impl Fn(&[ResourceKey]) -> Vec<crate::model::SecretRef>,
+    ) {
+        for action in self.graph.node_weights_mut() {
+            action.secrets = secrets_of(&action.resources);
+        }
     }
 
     /// Connects dependencies (after all actions were added).

@@ -73,6 +73,10 @@ pub struct ActionState {
     /// path, an image's digest).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub outputs: BTreeMap<String, String>,
+    /// The secrets (references, never values) it was applied with: what
+    /// destroying it may hand its tool once the declaration is gone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<crate::model::SecretRef>,
 }
 
 impl ActionState {
@@ -89,6 +93,7 @@ impl ActionState {
             protected: action.protected,
             inputs: action.inputs.clone(),
             outputs: BTreeMap::new(),
+            secrets: action.secrets.clone(),
         }
     }
 }

@@ -33,7 +33,10 @@ pub fn known_json<T: serde::Serialize>(k: &Known<T>, unknowns: &mut bool) -> ser
     }
 }
 
-/// The environment variable a secret is passed through at apply time.
+/// The environment variable a secret is passed through at apply time:
+/// readable (`EV_SECRET_<FILE STEM>_<KEY>`) and unique per (file, key) by a
+/// digest suffix, so `x.y` and `x_y`, or one key in two files, never share a
+/// variable.
 pub fn secret_env_name(file: &str, key: &str) -> String {
     let stem = file
         .rsplit('/')
@@ -42,8 +45,8 @@ pub fn secret_env_name(file: &str, key: &str) -> String {
         .split('.')
         .next()
         .unwrap_or(file);
-    let raw = format!("EV_SECRET_{stem}_{key}");
-    raw.chars()
+    let readable: String = format!("{stem}_{key}")
+        .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
                 c.to_ascii_uppercase()
@@ -51,7 +54,9 @@ pub fn secret_env_name(file: &str, key: &str) -> String {
                 '_'
             }
         })
-        .collect()
+        .collect();
+    let digest = crate::plan::state::hex_sha256(format!("{file}\0{key}").as_bytes());
+    format!("EV_SECRET_{readable}_{}", &digest[..8].to_ascii_uppercase())
 }
 
 /// octodns' `env/NAME` reference to a secret.
