@@ -17,7 +17,7 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = MessageFormat::Human)]
     pub message_format: MessageFormat,
 
-    /// Stop evaluation after this many steps (E0413; default 100000000, a few seconds of work).
+    /// Stop evaluation after this many steps (E0413; default 20000000, a few seconds of work).
     #[arg(long, global = true, value_name = "N")]
     pub max_steps: Option<u64>,
 

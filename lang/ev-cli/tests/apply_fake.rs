@@ -449,6 +449,31 @@ fn apply_fake_saved_plans_apply_exactly_or_are_refused_when_stale() {
             .code,
         0
     );
+    // The document itself is authenticated: an edited action, or a version
+    // this ev does not know, is refused (the basis alone is unchanged).
+    let original = std::fs::read_to_string(&saved).expect("saved plan");
+    for (what, edited) in [
+        (
+            "its actions",
+            original.replacen("\"create\"", "\"none\"", 1),
+        ),
+        (
+            "version 99",
+            original.replacen("\"version\": 1", "\"version\": 99", 1),
+        ),
+    ] {
+        assert_ne!(edited, original, "the edit applies");
+        std::fs::write(&saved, &edited).expect("edit");
+        let refused = fakes.ev(&["apply", &saved_arg]);
+        assert_eq!(refused.code, 1, "{}", refused.all());
+        assert!(
+            refused.stderr.contains("E0504") && refused.stderr.contains(what),
+            "{}",
+            refused.stderr
+        );
+        assert!(fakes.take_record().is_empty());
+    }
+    std::fs::write(&saved, &original).expect("restore");
     let applied = fakes.ev(&["apply", &saved_arg]);
     assert_eq!(applied.code, 0, "{}", applied.all());
     assert_eq!(fakes.applied(), vec!["domain:b.test".to_string()]);

@@ -351,3 +351,10 @@ fn fmt_formats_checks_and_refuses_broken_files() {
         "a broken file is left as it is"
     );
 }
+
+#[test]
+fn a_byte_order_mark_is_accepted() {
+    let repo = Repo::new(&[("everything.ev", "\u{feff}export x = 1\n")]);
+    let out = repo.run(&["eval"]);
+    assert!(out.starts_with("exit: 0"), "{out}");
+}

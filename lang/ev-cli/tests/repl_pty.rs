@@ -31,6 +31,9 @@ fn interactive_repl_completes_answers_and_continues_lines() {
         &root_arg,
         "--color",
         "never",
+        // Ctrl-C is tested on a long computation: above the step limit.
+        "--max-steps",
+        "100000000000",
         "repl",
     ]);
     tmux.wait_for("ev repl on everything.ev: 6 machines");

@@ -550,11 +550,7 @@ impl Cx<'_, '_> {
                     _ => (self.int(a, 0)?, self.int(a, 1)?),
                 };
                 let len = end.saturating_sub(start).max(0);
-                if len > 10_000_000 {
-                    return Err(self.invalid(format!(
-                        "a range of {len} elements is too large (at most 10000000)"
-                    )));
-                }
+                self.ev.fits(Size::Items(len as usize), self.span)?;
                 self.ev.charge(len as u64, self.span)?;
                 Value::List((start..end.max(start)).map(Value::Int).collect())
             }

@@ -42,7 +42,7 @@ impl Limits {
     /// measures both).
     pub const BUILT_IN: Limits = Limits {
         max_depth: 3_000,
-        max_steps: 100_000_000,
+        max_steps: 20_000_000,
     };
 
     /// Makes `limits` what [`Limits::default`] returns from now on in this
@@ -62,8 +62,8 @@ impl Default for Limits {
 
 /// The longest string evaluation builds (64 MiB).
 pub const MAX_STRING_BYTES: usize = 64 << 20;
-/// The longest list evaluation builds (ten million items).
-pub const MAX_LIST_ITEMS: usize = 10_000_000;
+/// The longest list evaluation builds (a million items).
+pub const MAX_LIST_ITEMS: usize = 1_000_000;
 
 /// The size of a value being built, for [`Evaluator::grow`].
 #[derive(Clone, Copy, Debug)]
@@ -752,7 +752,9 @@ impl<'p> Evaluator<'p> {
     #[inline(never)]
     fn list_comp(&self, body: &Node, clauses: &[IrClause], env: &Env) -> EvalResult {
         let mut out = Vec::new();
+        let span = body.span;
         let known = self.comprehension(clauses, env, &mut |ev, env| {
+            ev.fits(Size::Items(out.len() + 1), span)?;
             out.push(ev.eval(body, env)?);
             Ok(())
         })?;

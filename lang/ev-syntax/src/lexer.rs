@@ -59,7 +59,10 @@ struct Lexer<'src> {
 pub fn lex(src: &str, file: FileId) -> Lexed<'_> {
     let mut lx = Lexer {
         src,
-        pos: 0,
+        // A UTF-8 byte order mark (editors on Windows write one) is not
+        // part of the program; spans still count it, so they stay byte
+        // offsets into the file.
+        pos: if src.starts_with('\u{feff}') { 3 } else { 0 },
         file,
         out: Lexed::default(),
         modes: vec![Mode::Code { braces: 0 }],

@@ -75,6 +75,13 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
         Err(out) => return out,
     };
     if let Some(saved) = &saved {
+        if saved.version != ev_core::plan::diff::PLAN_VERSION {
+            return fail(format!(
+                "error[E0504]: the saved plan has version {}; this ev reads version {}\n  help: run `ev plan --out FILE` again with this ev\nnothing was applied\n",
+                saved.version,
+                ev_core::plan::diff::PLAN_VERSION
+            ));
+        }
         let Some(saved_basis) = &saved.basis else {
             return fail(
                 "error: the saved plan records no basis; save it with `ev plan --out FILE`\n"
@@ -87,7 +94,17 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
             &prepared.graph,
             prepared.state_text.as_deref(),
         );
-        let changed = now.changes_since(saved_basis);
+        let mut changed = now.changes_since(saved_basis);
+        // The whole document is authenticated, not just its basis: the
+        // actions it lists must be exactly what the unchanged basis plans
+        // now, so an edited action ("change": "none", another value) is
+        // refused rather than trusted.
+        if changed.is_empty()
+            && serde_json::to_value(&saved.actions).ok()
+                != serde_json::to_value(&prepared.plan.actions).ok()
+        {
+            changed.push("its actions (the file was edited)");
+        }
         if !changed.is_empty() {
             return fail(format!(
                 "error[E0504]: the saved plan is stale: {} changed since it was saved\n  help: run `ev plan --out FILE` again and review it\nnothing was applied\n",

@@ -55,6 +55,9 @@ pub struct PlannedAction {
     pub protected: bool,
 }
 
+/// The version of the plan document this ev writes and reads.
+pub const PLAN_VERSION: u32 = 1;
+
 /// The whole plan.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Plan {
@@ -267,7 +270,7 @@ pub fn diff(graph: &ActionGraph, state: &State) -> Plan {
         }
     }
     Plan {
-        version: 1,
+        version: PLAN_VERSION,
         basis: None,
         actions,
     }
