@@ -19,12 +19,14 @@ use crate::settings::Settings;
 
 fn main() {
     let cli = Cli::parse();
+    let mut limits = ev_core::eval::Limits::BUILT_IN;
     if let Some(max_steps) = cli.max_steps {
-        ev_core::eval::Limits::set_process_default(ev_core::eval::Limits {
-            max_steps,
-            ..ev_core::eval::Limits::BUILT_IN
-        });
+        limits.max_steps = max_steps;
     }
+    if matches!(cli.command, Command::Lsp { .. }) {
+        limits.max_time = Some(ev_lsp::REQUEST_TIME_LIMIT);
+    }
+    ev_core::eval::Limits::set_process_default(limits);
     let settings = match Settings::resolve(&cli) {
         Ok(s) => s,
         Err(msg) => {

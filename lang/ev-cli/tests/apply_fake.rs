@@ -72,6 +72,7 @@ case "$*" in
   "stack select --create prod --non-interactive") exit 0 ;;
   "up --yes --json --stack prod --non-interactive")
     [ -e {b}/fail-pulumi ] && {{ echo "error: quota exceeded" >&2; exit 1; }}
+    [ -e {b}/block-export ] && mkdir -p "$(cat {b}/block-export)/keep"
     echo '{{"result": "succeeded"}}' ;;
   "destroy --yes --stack prod --non-interactive") exit 0 ;;
   "stack output --json --stack prod") echo '{{"vm": {{"ipAddress": "203.0.113.50"}}}}' ;;
@@ -941,4 +942,54 @@ echo '{{}}'
     for canary in canaries {
         repo.assert_no_leak(&[&failed, &applied], canary);
     }
+}
+
+#[test]
+fn apply_fake_failed_export_write_is_not_recorded_and_reruns() {
+    let fakes = Fakes::new();
+    // While `pulumi up` runs, the export's place is taken by a directory (a
+    // full disk, a read-only mount or a permission error look the same to
+    // ev): the write fails after the tool succeeded.
+    let blocker = fakes.repo.path().join("exports/cloud/generated.json");
+    std::fs::write(
+        fakes.bin.join("block-export"),
+        blocker.to_string_lossy().as_bytes(),
+    )
+    .expect("flag");
+    let first = fakes.ev(&["apply", "--yes"]);
+    assert_eq!(first.code, 1, "{}", first.all());
+    assert!(
+        first.stderr.contains(
+            "its tool succeeded, but its export exports/cloud/generated.json could not be written"
+        ),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        !fakes.applied().contains(&"cloud:up".to_string()),
+        "an action whose export failed is not recorded: {:?}",
+        fakes.applied()
+    );
+    assert!(
+        first
+            .stderr
+            .contains("skipped: domain:a.test (cloud:up did not complete)"),
+        "{}",
+        first.stderr
+    );
+    fakes.take_record();
+
+    fakes.unflag("block-export");
+    std::fs::remove_dir_all(&blocker).expect("unblock");
+    let second = fakes.ev(&["apply", "--yes"]);
+    assert_eq!(second.code, 0, "{}", second.all());
+    assert!(fakes
+        .repo
+        .read("exports/cloud/generated.json")
+        .contains("203.0.113.50"));
+    assert!(
+        of_tool(&fakes.take_record(), "pulumi")
+            .contains(&"pulumi up --yes --json --stack prod --non-interactive"),
+        "the stack ran again to produce its outputs"
+    );
 }

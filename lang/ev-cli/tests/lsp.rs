@@ -612,7 +612,12 @@ fn lsp_and_check_report_the_same_ranges() {
     for group in std::fs::read_dir(&golden).expect("golden").flatten() {
         for case in std::fs::read_dir(group.path()).expect("group").flatten() {
             let text = std::fs::read_to_string(case.path()).unwrap_or_default();
-            if text.starts_with("# expect: error") && !text.contains("# steps:") {
+            // Cases with their own limits have no counterpart on the
+            // command line.
+            if text.starts_with("# expect: error")
+                && !text.contains("# steps:")
+                && !text.contains("# time-ms:")
+            {
                 cases.push((case.path(), text));
             }
         }
@@ -780,5 +785,176 @@ fn lsp_survives_odd_requests() {
         )
         .expect("symbols");
     assert_eq!(symbols[0]["name"], "a");
+    assert!(client.shutdown().expect("shutdown").success());
+}
+
+/// The server's peak resident memory in MiB (Linux), if known.
+fn peak_mib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+/// A hostile client: malformed frames are answered with JSON-RPC errors
+/// and the server stays up; a body over the frame limit is skipped, never
+/// held in memory.
+#[test]
+fn lsp_answers_malformed_frames_and_stays_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("repo");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    std::fs::write(root.join("everything.ev"), "let a = 1\n").expect("write");
+    let mut client =
+        Client::start(&ev_binary(), &["lsp"], &root, &dir.path().join("cache")).expect("ev lsp");
+    let uri = path_uri(&root.join("everything.ev"))
+        .expect("uri")
+        .as_str()
+        .to_string();
+    let framed = |body: &str| format!("Content-Length: {}\r\n\r\n{body}", body.len());
+    let cases: Vec<(Vec<u8>, i64)> = vec![
+        (framed("{not json").into_bytes(), -32700),
+        (framed("[1, 2]").into_bytes(), -32600),
+        (
+            framed(r#"{"jsonrpc":"2.0","id":3,"method":7}"#).into_bytes(),
+            -32600,
+        ),
+        (b"Content-Length: many\r\n\r\n".to_vec(), -32700),
+        (b"no header here\r\n\r\n".to_vec(), -32700),
+        (framed("\u{1b}[2J\u{0}\u{7}").into_bytes(), -32700),
+    ];
+    for (bytes, code) in cases {
+        client.send_raw(&bytes).expect("send");
+        let answer = client
+            .next_unsolicited(Duration::from_secs(30))
+            .expect("an error response");
+        assert_eq!(answer["error"]["code"], code, "{answer}");
+    }
+    // A body larger than the limit, really sent: skipped in pieces.
+    let big = ev_lsp::transport::MAX_FRAME + 1;
+    let mut bytes = format!("Content-Length: {big}\r\n\r\n").into_bytes();
+    bytes.resize(bytes.len() + big, b' ');
+    client.send_raw(&bytes).expect("send big");
+    drop(bytes);
+    let answer = client
+        .next_unsolicited(Duration::from_secs(60))
+        .expect("an error response");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("larger than the limit")),
+        "{answer}"
+    );
+    if let Some(peak) = peak_mib(client.pid()) {
+        assert!(peak < 64, "the server held the body: peak {peak} MiB");
+    }
+    let symbols = client
+        .request(
+            "textDocument/documentSymbol",
+            json!({ "textDocument": { "uri": uri } }),
+        )
+        .expect("still answering");
+    assert_eq!(symbols[0]["name"], "a");
+    assert!(client.shutdown().expect("shutdown").success());
+}
+
+/// Hostile programs in the editor end in coded diagnostics within seconds
+/// (the same limits as the command line), and the server keeps answering.
+#[test]
+fn lsp_hostile_programs_end_in_coded_diagnostics() {
+    let program = "\
+let r = { a = r }
+export cyclic = to_json(r)
+let double = fn(s, n) => if n == 0 then s else double(s + s, n - 1)
+export big = len(double(\"ab\", 60))
+let f = fn(n, d = f(n)) => d
+export through_default = f(1)
+let fib = fn(n) => if n < 2 then n else fib(n - 1) + fib(n - 2)
+export slow = fib(45)
+export after = fib(46)
+";
+    let codes = |params: &Value| -> Vec<String> {
+        params["diagnostics"]
+            .as_array()
+            .map(|ds| {
+                ds.iter()
+                    .filter_map(|d| d["code"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("repo");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    std::fs::write(root.join("everything.ev"), program).expect("write");
+    let mut client =
+        Client::start(&ev_binary(), &["lsp"], &root, &dir.path().join("cache")).expect("ev lsp");
+    let uri = path_uri(&root.join("everything.ev"))
+        .expect("uri")
+        .as_str()
+        .to_string();
+    let started = std::time::Instant::now();
+    client
+        .notify(
+            "textDocument/didOpen",
+            json!({ "textDocument": { "uri": uri, "languageId": "ev", "version": 1, "text": program } }),
+        )
+        .expect("open");
+    let params = client
+        .wait_diagnostics(Duration::from_secs(60), &|p| {
+            p["uri"] == json!(uri) && !codes(p).is_empty()
+        })
+        .expect("diagnostics");
+    let found = codes(&params);
+    assert_eq!(found, ["E0405", "E0419", "E0406", "E0413"], "{params}");
+    assert!(
+        params
+            .to_string()
+            .contains("1 more value could not be evaluated after this"),
+        "{params}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    let symbols = client
+        .request(
+            "textDocument/documentSymbol",
+            json!({ "textDocument": { "uri": uri } }),
+        )
+        .expect("still answering");
+    assert!(symbols.as_array().is_some_and(|s| !s.is_empty()));
+    assert!(client.shutdown().expect("shutdown").success());
+
+    // Without a step limit the request's time limit still ends it (E0420).
+    let slow =
+        "let fib = fn(n) => if n < 2 then n else fib(n - 1) + fib(n - 2)\nexport slow = fib(60)\n";
+    std::fs::write(root.join("everything.ev"), slow).expect("write");
+    let mut client = Client::start(
+        &ev_binary(),
+        &["--max-steps", "1000000000000", "lsp"],
+        &root,
+        &dir.path().join("cache"),
+    )
+    .expect("ev lsp");
+    let started = std::time::Instant::now();
+    client
+        .notify(
+            "textDocument/didOpen",
+            json!({ "textDocument": { "uri": uri, "languageId": "ev", "version": 1, "text": slow } }),
+        )
+        .expect("open");
+    let params = client
+        .wait_diagnostics(Duration::from_secs(60), &|p| {
+            p["uri"] == json!(uri) && !codes(p).is_empty()
+        })
+        .expect("diagnostics");
+    assert_eq!(codes(&params), vec!["E0420".to_string()], "{params}");
+    let took = started.elapsed();
+    assert!(
+        took >= ev_lsp::REQUEST_TIME_LIMIT && took < ev_lsp::REQUEST_TIME_LIMIT * 4,
+        "took {took:?}"
+    );
     assert!(client.shutdown().expect("shutdown").success());
 }

@@ -83,7 +83,17 @@ fn export_diagnostics(program: &Program, ev: &Evaluator<'_>, module: ModuleId) -
 /// Removes repeated diagnostics, keeping the first of each.
 pub fn dedup(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());
+    // Once the evaluation budget (steps, time) is spent, every later value
+    // fails at once: those are one error, reported where it ran out.
+    let mut exhausted: Vec<(&'static str, usize, usize)> = Vec::new();
     for d in diagnostics {
+        if EXHAUSTION_CODES.contains(&d.code) {
+            if let Some((_, _, skipped)) = exhausted.iter_mut().find(|(c, _, _)| *c == d.code) {
+                *skipped += 1;
+                continue;
+            }
+            exhausted.push((d.code, out.len(), 0));
+        }
         if !out
             .iter()
             .any(|o| o.code == d.code && o.primary.span == d.primary.span && o.message == d.message)
@@ -91,5 +101,17 @@ pub fn dedup(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
             out.push(d);
         }
     }
+    for (_, at, skipped) in exhausted {
+        if skipped > 0 {
+            let what = if skipped == 1 { "value" } else { "values" };
+            out[at].notes.push(format!(
+                "{skipped} more {what} could not be evaluated after this"
+            ));
+        }
+    }
     out
 }
+
+/// Codes of a spent evaluation budget (E0413 steps, E0420 time, E0418 an
+/// interruption), after which nothing more evaluates.
+const EXHAUSTION_CODES: [&str; 3] = ["E0413", "E0420", "E0418"];

@@ -226,6 +226,8 @@ pub enum EvalErrorKind {
     },
     /// Too many evaluation steps.
     StepLimit(u64),
+    /// Evaluation ran longer than [`crate::eval::Limits::max_time`].
+    TimeLimit(std::time::Duration),
     /// A string or list beyond the size limits.
     SizeLimit {
         /// `string` or `list`.
@@ -700,6 +702,15 @@ pub fn eval_diagnostics(err: &EvalError) -> Vec<Diagnostic> {
                 "while evaluating this",
             )
             .with_help("the program does far more work than expected: look for huge ranges or runaway recursion; if the work is real, raise the limit with `--max-steps`"),
+        ),
+        EvalErrorKind::TimeLimit(limit) => out.push(
+            base(
+                "E0420",
+                format!("evaluation stopped after {} seconds", limit.as_secs_f64()),
+                "while evaluating this",
+            )
+            .with_note("the language server bounds the time one request may evaluate, so that the editor never stalls")
+            .with_help("the program does far more work than expected: look for huge ranges or runaway recursion; `ev check` in a terminal shows where it stops"),
         ),
         EvalErrorKind::SizeLimit { what, size, limit } => {
             let unit = if *what == "string" { "bytes" } else { "items" };

@@ -33,6 +33,10 @@ pub struct Limits {
     pub max_depth: u32,
     /// Maximum evaluation steps.
     pub max_steps: u64,
+    /// Longest wall time one evaluator may run (counted from its creation).
+    /// None on the command line, where the step limit bounds the work; the
+    /// language server sets it, so that no request can stall the editor.
+    pub max_time: Option<std::time::Duration>,
 }
 
 impl Limits {
@@ -43,6 +47,7 @@ impl Limits {
     pub const BUILT_IN: Limits = Limits {
         max_depth: 3_000,
         max_steps: 20_000_000,
+        max_time: None,
     };
 
     /// Makes `limits` what [`Limits::default`] returns from now on in this
@@ -137,6 +142,8 @@ pub struct Evaluator<'p> {
     name_sym: Sym,
     /// Set from another thread (the REPL's Ctrl-C) to stop evaluating.
     interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// When evaluation must stop ([`Limits::max_time`] after creation).
+    deadline: Option<std::time::Instant>,
 }
 
 impl<'p> Evaluator<'p> {
@@ -194,6 +201,7 @@ impl<'p> Evaluator<'p> {
             resource_deps: RefCell::new(vec![None; program.resources.len()]),
             name_sym: Sym::new("name"),
             interrupt: None,
+            deadline: limits.max_time.map(|t| std::time::Instant::now() + t),
         }
     }
 
@@ -579,11 +587,17 @@ impl<'p> Evaluator<'p> {
                 span,
             ));
         }
-        // Every 65,536 steps, look whether someone asked to stop.
+        // Every 65,536 steps, look whether someone asked to stop or the
+        // time is up.
         if before >> 16 != steps >> 16 {
             if let Some(flag) = &self.interrupt {
                 if flag.load(std::sync::atomic::Ordering::Relaxed) {
                     return Err(EvalError::new(EvalErrorKind::Interrupted, span));
+                }
+            }
+            if let (Some(deadline), Some(limit)) = (self.deadline, self.limits.max_time) {
+                if std::time::Instant::now() >= deadline {
+                    return Err(EvalError::new(EvalErrorKind::TimeLimit(limit), span));
                 }
             }
         }

@@ -8,6 +8,7 @@
 //! # expect: ok                      -> no diagnostics; snapshot holds the exports
 //! # expect: error E0201 E0301       -> exactly these codes are reported
 //! # steps: 10000                    -> (optional) evaluation step limit
+//! # time-ms: 0                      -> (optional) evaluation time limit
 //! ```
 //!
 //! A case may hold several files: the text before the first `--- path` line
@@ -36,12 +37,14 @@ enum Expect {
 struct Case {
     expect: Expect,
     steps: Option<u64>,
+    time_ms: Option<u64>,
     files: Vec<(String, String)>,
 }
 
 fn parse_case(text: &str) -> Case {
     let mut expect = None;
     let mut steps = None;
+    let mut time_ms = None;
     for line in text.lines().take_while(|l| l.starts_with('#')) {
         if let Some(rest) = line.strip_prefix("# expect:") {
             let rest = rest.trim();
@@ -60,11 +63,15 @@ fn parse_case(text: &str) -> Case {
         if let Some(rest) = line.strip_prefix("# steps:") {
             steps = Some(rest.trim().parse().expect("`# steps:` takes a number"));
         }
+        if let Some(rest) = line.strip_prefix("# time-ms:") {
+            time_ms = Some(rest.trim().parse().expect("`# time-ms:` takes a number"));
+        }
     }
     let files = common::split_case(text);
     Case {
         expect: expect.expect("a case starts with `# expect: ...`"),
         steps,
+        time_ms,
         files,
     }
 }
@@ -73,6 +80,7 @@ fn parse_case(text: &str) -> Case {
 fn run_case(case: &Case) -> (BTreeSet<String>, String) {
     let files = case.files.clone();
     let steps = case.steps;
+    let time_ms = case.time_ms;
     run_with_stack(move || {
         let mut fs = MemFs::new();
         for (path, text) in &files {
@@ -82,6 +90,9 @@ fn run_case(case: &Case) -> (BTreeSet<String>, String) {
         let mut limits = Limits::default();
         if let Some(steps) = steps {
             limits.max_steps = steps;
+        }
+        if let Some(ms) = time_ms {
+            limits.max_time = Some(std::time::Duration::from_millis(ms));
         }
         let ev = Evaluator::with_limits(&program, &fs, limits);
         let mut diagnostics = check(&program, &ev);

@@ -122,6 +122,7 @@ fn run(files: Vec<(String, String)>) -> usize {
         let limits = Limits {
             max_depth: 400,
             max_steps: 300_000,
+            max_time: None,
         };
         let ev = Evaluator::with_limits(&program, &fs, limits);
         let diagnostics = check(&program, &ev);

@@ -133,6 +133,32 @@ impl Client {
         }
     }
 
+    /// Writes `bytes` to the server as they are (hostile-client tests).
+    pub fn send_raw(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.stdin
+            .write_all(bytes)
+            .and_then(|_| self.stdin.flush())
+            .map_err(|e| format!("cannot write to the server: {e}"))
+    }
+
+    /// Waits for the next message that answers no request of ours, such as
+    /// the error response to a malformed frame (`"id": null`).
+    pub fn next_unsolicited(&mut self, timeout: Duration) -> Result<Value, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let msg = self.next(deadline)?;
+            if msg.get("method").is_none() {
+                return Ok(msg);
+            }
+            self.notifications.push_back(msg);
+        }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     fn next(&mut self, deadline: Instant) -> Result<Value, String> {
         let wait = deadline.saturating_duration_since(Instant::now());
         match self.incoming.recv_timeout(wait) {

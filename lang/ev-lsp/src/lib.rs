@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod convert;
+pub mod transport;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -29,6 +30,10 @@ pub use convert::Files;
 /// How long the server waits after a change before checking.
 const DEBOUNCE: Duration = Duration::from_millis(20);
 
+/// The longest one request may evaluate (diagnostics, hover, completion):
+/// the evaluator stops with E0420 after it, so no program stalls the editor.
+pub const REQUEST_TIME_LIMIT: Duration = Duration::from_secs(5);
+
 /// Options for a server run.
 pub struct Options {
     /// The repository root when the client names none.
@@ -41,7 +46,7 @@ pub struct Options {
 
 /// Serves LSP over stdin/stdout until the client exits.
 pub fn run_stdio(options: Options) -> Result<(), String> {
-    let (connection, io) = Connection::stdio();
+    let (connection, io) = transport::stdio();
     serve(connection, options)?;
     io.join().map_err(|e| e.to_string())
 }
