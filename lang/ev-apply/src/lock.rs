@@ -38,7 +38,7 @@ impl std::fmt::Display for LockError {
         match self {
             LockError::Held(h) => write!(
                 f,
-                "another `ev apply` is running (lock {}, pid {} on {}, started {}s ago); wait for it to finish",
+                "another `ev apply` is running (lock {}, pid {} on {}, started {}s ago)",
                 h.id,
                 h.pid,
                 h.host,
@@ -46,11 +46,25 @@ impl std::fmt::Display for LockError {
             ),
             LockError::Stale(h) => write!(
                 f,
-                "a previous `ev apply` (lock {}, pid {} on {}) stopped without releasing its lock; \
-                 if no apply is running, clear it with `ev force-unlock {}`",
-                h.id, h.pid, h.host, h.id
+                "a previous `ev apply` (lock {}, pid {} on {}) stopped without releasing its lock",
+                h.id, h.pid, h.host
             ),
             LockError::Io(why) => write!(f, "cannot take the apply lock {LOCK_PATH}: {why}"),
+        }
+    }
+}
+
+impl LockError {
+    /// The diagnostic every face renders (E0602).
+    pub fn diagnostic(&self) -> ev_core::Diagnostic {
+        let d = ev_core::Diagnostic::general("E0602", self.to_string());
+        match self {
+            LockError::Held(_) => d.with_help("wait for it to finish"),
+            LockError::Stale(h) => d.with_help(format!(
+                "if no apply is running, clear it with `ev force-unlock {}`",
+                h.id
+            )),
+            LockError::Io(_) => d,
         }
     }
 }
@@ -134,21 +148,21 @@ pub fn read(root: &Path) -> Result<Holder, LockError> {
 
 /// Removes the lock with this id (`ev force-unlock ID`). Refuses another id,
 /// so a typo never clears someone else's lock.
-pub fn force_unlock(root: &Path, id: &str) -> Result<Holder, String> {
+pub fn force_unlock(root: &Path, id: &str) -> Result<Holder, LockError> {
     let holder = match read(root) {
         Ok(h) => h,
         Err(LockError::Io(why)) if why.contains("No such file") => {
-            return Err("no apply lock is held".into())
+            return Err(LockError::Io("no apply lock is held".into()))
         }
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(e),
     };
     if holder.id != id {
-        return Err(format!(
+        return Err(LockError::Io(format!(
             "the lock's id is {}, not {id}; nothing was removed",
             holder.id
-        ));
+        )));
     }
-    std::fs::remove_file(root.join(LOCK_PATH)).map_err(|e| e.to_string())?;
+    std::fs::remove_file(root.join(LOCK_PATH)).map_err(|e| LockError::Io(e.to_string()))?;
     Ok(holder)
 }
 
@@ -184,8 +198,9 @@ mod tests {
         let err = Lock::acquire(dir.path()).expect_err("stale");
         assert!(matches!(err, LockError::Stale(_)), "{err:?}");
         assert!(err
-            .to_string()
-            .contains(&format!("ev force-unlock {}", dead.id)));
+            .diagnostic()
+            .help
+            .is_some_and(|h| h.contains(&format!("ev force-unlock {}", dead.id))));
         assert!(force_unlock(dir.path(), "wrong").is_err());
         force_unlock(dir.path(), &dead.id).expect("cleared");
         Lock::acquire(dir.path()).expect("free again");

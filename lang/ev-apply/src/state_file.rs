@@ -14,8 +14,8 @@ use ev_core::plan::state::{ActionState, JournalEntry, State, JOURNAL_PATH, STATE
 
 /// Reads the state with any journal left by an interrupted apply replayed
 /// (read-only: the files are not changed). `None` text: there is no state.
-pub fn read(root: &Path) -> Result<(State, Option<String>), String> {
-    State::load(&ev_core::fs::OsFs::new(root)).map_err(|e| format!("error: {e}\n"))
+pub fn read(root: &Path) -> Result<(State, Option<String>), ev_core::plan::state::StateError> {
+    State::load(&ev_core::fs::OsFs::new(root))
 }
 
 /// The state of a running apply and its journal.

@@ -30,14 +30,16 @@ fn main() {
     let settings = match Settings::resolve(&cli) {
         Ok(s) => s,
         Err(msg) => {
-            eprintln!("error: {msg}");
+            let text = printer::render_refused(cli.message_format, false, &[bad_argument(msg)]);
+            eprint!("{text}");
             std::process::exit(2);
         }
     };
+    let (format, color) = (settings.message_format, settings.color);
     let output = match run(cli.command, settings) {
         Ok(out) => out,
         Err(msg) => Output {
-            stderr: format!("error: {msg}\n"),
+            stderr: printer::render_refused(format, color, &[bad_argument(msg)]),
             code: 2,
             ..Output::default()
         },
@@ -45,7 +47,13 @@ fn main() {
     std::process::exit(emit(&output));
 }
 
+/// An argument that names nothing usable (E0610).
+fn bad_argument(message: String) -> ev_core::Diagnostic {
+    ev_core::Diagnostic::general("E0610", message)
+}
+
 fn run(command: Command, settings: Settings) -> Result<Output, String> {
+    let (format, color) = (settings.message_format, settings.color);
     let result = std::panic::catch_unwind(move || {
         ev_core::eval::run_with_stack(move || -> Result<Output, String> {
             let output = match command {
@@ -143,10 +151,10 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_default();
+            let internal = ev_core::Diagnostic::general("E0999", format!("internal error: {what}"))
+                .with_note("this is a bug in ev, please report it with the input that caused it");
             Ok(Output {
-                stderr: format!(
-                    "error[E0999]: internal error: {what}\n  = note: this is a bug in ev, please report it with the input that caused it\n"
-                ),
+                stderr: printer::render_refused(format, color, &[internal]),
                 code: 101,
                 ..Output::default()
             })

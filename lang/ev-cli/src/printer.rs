@@ -53,6 +53,35 @@ impl Output {
     }
 }
 
+impl Output {
+    /// A command stopped by problems with no place in the sources (the
+    /// state, the lock, a file, an argument): rendered like every other
+    /// diagnostic, in the chosen message format, with exit `code` (2 for
+    /// usage and environment errors).
+    pub fn refused(settings: &Settings, diagnostics: &[Diagnostic], code: i32) -> Output {
+        Output {
+            stderr: render_refused(settings.message_format, settings.color, diagnostics),
+            code,
+            ..Output::default()
+        }
+    }
+
+    /// [`Output::refused`] with one diagnostic and exit 2.
+    pub fn usage(settings: &Settings, diagnostic: Diagnostic) -> Output {
+        Output::refused(settings, &[diagnostic], 2)
+    }
+}
+
+/// Renders diagnostics without a source map (they have no places), also
+/// before the settings are known.
+pub fn render_refused(format: MessageFormat, color: bool, diagnostics: &[Diagnostic]) -> String {
+    let sources = SourceMap::new();
+    match format {
+        MessageFormat::Human => render_human(diagnostics, &sources, RenderOptions { color }),
+        MessageFormat::Json => render_json_lines(diagnostics, &sources),
+    }
+}
+
 /// Writes an output and returns its exit code.
 pub fn emit(out: &Output) -> i32 {
     let mut stdout = std::io::stdout().lock();

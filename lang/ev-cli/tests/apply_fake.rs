@@ -367,10 +367,10 @@ fn apply_fake_one_apply_at_a_time() {
     let live = serde_json::json!({ "id": "abc123", "pid": std::process::id(), "host": host, "started": 0 });
     fakes.repo.write(".ev/apply.lock", &live.to_string());
     let refused = fakes.ev(&["apply", "--yes"]);
-    assert_eq!(refused.code, 1);
+    assert_eq!(refused.code, 2);
     assert!(
         refused.stderr.contains(&format!(
-            "another `ev apply` is running (lock abc123, pid {}",
+            "[E0602] Error: another `ev apply` is running (lock abc123, pid {}",
             std::process::id()
         )),
         "{}",
@@ -380,7 +380,7 @@ fn apply_fake_one_apply_at_a_time() {
         serde_json::json!({ "id": "dead42", "pid": 4_000_000_000u32, "host": host, "started": 0 });
     fakes.repo.write(".ev/apply.lock", &dead.to_string());
     let stale = fakes.ev(&["apply", "--yes"]);
-    assert_eq!(stale.code, 1);
+    assert_eq!(stale.code, 2);
     assert!(
         stale
             .stderr
@@ -389,7 +389,7 @@ fn apply_fake_one_apply_at_a_time() {
         stale.stderr
     );
     assert!(fakes.take_record().is_empty(), "nothing ran");
-    assert_eq!(fakes.ev(&["force-unlock", "wrong"]).code, 1);
+    assert_eq!(fakes.ev(&["force-unlock", "wrong"]).code, 2);
     assert_eq!(fakes.ev(&["force-unlock", "dead42"]).code, 0);
     assert_eq!(fakes.ev(&["apply", "--yes"]).code, 0);
 }
@@ -399,9 +399,9 @@ fn apply_fake_corrupted_state_is_an_error_and_left_alone() {
     let fakes = Fakes::new();
     fakes.repo.write(".ev/state.json", "{ half a state");
     let run = fakes.ev(&["apply", "--yes"]);
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 2, "{}", run.all());
     assert!(
-        run.stderr.contains(".ev/state.json is corrupted"),
+        run.stderr.contains("[E0601]") && run.stderr.contains("`.ev/state.json` is corrupted"),
         "{}",
         run.stderr
     );
@@ -414,11 +414,12 @@ fn apply_fake_saved_plans_apply_exactly_or_are_refused_when_stale() {
     let fakes = Fakes::new();
     // Without a terminal and without --yes, nothing happens.
     let unconfirmed = fakes.ev(&["apply"]);
-    assert_eq!(unconfirmed.code, 1);
+    assert_eq!(unconfirmed.code, 2);
     assert!(
-        unconfirmed
-            .stderr
-            .contains("refusing to apply without a terminal"),
+        unconfirmed.stderr.contains("[E0609]")
+            && unconfirmed
+                .stderr
+                .contains("refusing to apply without a terminal"),
         "{}",
         unconfirmed.stderr
     );
@@ -438,7 +439,7 @@ fn apply_fake_saved_plans_apply_exactly_or_are_refused_when_stale() {
     let stale = fakes.ev(&["apply", &saved_arg]);
     assert_eq!(stale.code, 1);
     assert!(
-        stale.stderr.contains("error[E0504]: the saved plan is stale: the program, the rendered actions changed since it was saved"),
+        stale.stderr.contains("[E0504] Error: the saved plan is stale: the program, the rendered actions changed since it was saved"),
         "{}",
         stale.stderr
     );
@@ -777,7 +778,7 @@ fn apply_fake_asks_for_confirmation_on_a_terminal() {
     };
     // A saved plan that cannot be read is refused before anything is asked.
     start("b.test");
-    tmux.wait_for("EXIT=1");
+    tmux.wait_for("EXIT=2");
     start("--target domain:b.test");
     tmux.wait_for("Only `yes` is accepted");
     let screen = tmux.screen();

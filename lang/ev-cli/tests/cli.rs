@@ -244,9 +244,9 @@ fn plan_exit_codes_and_state_errors() {
     assert!(clean.starts_with("exit: 0"), "{clean}");
     // A corrupted state is a clear error and is left untouched.
     let corrupted = repo.run(&["plan"]);
-    assert!(corrupted.starts_with("exit: 1"), "{corrupted}");
+    assert!(corrupted.starts_with("exit: 2"), "{corrupted}");
     assert!(
-        corrupted.contains(".ev/state.json is corrupted"),
+        corrupted.contains("[E0601]") && corrupted.contains("`.ev/state.json` is corrupted"),
         "{corrupted}"
     );
     let state = std::fs::read_to_string(repo.path().join(".ev/state.json")).unwrap_or_default();
@@ -357,4 +357,110 @@ fn a_byte_order_mark_is_accepted() {
     let repo = Repo::new(&[("everything.ev", "\u{feff}export x = 1\n")]);
     let out = repo.run(&["eval"]);
     assert!(out.starts_with("exit: 0"), "{out}");
+}
+
+/// An entry file that is not UTF-8 is reported as such (E0411), not as
+/// missing.
+#[test]
+fn an_entry_that_is_not_utf8_is_reported_as_such() {
+    let repo = Repo::new(&[]);
+    std::fs::write(
+        repo.path().join("everything.ev"),
+        b"export x = \"\xff\xfe\"\n",
+    )
+    .expect("write");
+    let out = repo.run(&["check", "--color", "never"]);
+    assert!(out.starts_with("exit: 1"), "{out}");
+    assert!(
+        out.contains("[E0411] Error: cannot read `everything.ev`: the file is not valid UTF-8"),
+        "{out}"
+    );
+}
+
+/// Errors of the environment and of usage (E06xx) have no source span: each
+/// is still a coded diagnostic, exits 2 and reaches `--message-format json`
+/// with `"span": null`.
+#[test]
+fn environment_errors_are_coded_and_exit_2() {
+    let no_tools = tempfile::tempdir().expect("temp dir");
+    let no_tools_path = no_tools.path().to_string_lossy().into_owned();
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut files = GOOD.to_vec();
+        files.extend_from_slice(extra);
+        Repo::new(&files)
+    };
+    type Case<'a> = (
+        &'a str,
+        Vec<(&'static str, &'static str)>,
+        Vec<&'a str>,
+        Vec<(&'a str, &'a str)>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "E0601",
+            vec![(".ev/state.json", "{ half")],
+            vec!["plan"],
+            vec![],
+        ),
+        (
+            "E0601",
+            vec![(".ev/state.json", "{ half")],
+            vec!["apply", "--yes"],
+            vec![],
+        ),
+        (
+            "E0602",
+            vec![(".ev/apply.lock", "not a lock")],
+            vec!["apply", "--yes"],
+            vec![],
+        ),
+        ("E0603", vec![], vec!["apply", "no-such-plan.json"], vec![]),
+        (
+            "E0603",
+            vec![("plan.json", "{ \"not\": \"a plan\" }")],
+            vec!["apply", "plan.json"],
+            vec![],
+        ),
+        // The output path is an existing directory.
+        (
+            "E0604",
+            vec![("out/keep", "")],
+            vec!["plan", "--out", "out"],
+            vec![],
+        ),
+        ("E0605", vec![], vec!["query", ":bogus"], vec![]),
+        ("E0606", vec![], vec!["show", "machine.nope"], vec![]),
+        ("E0607", vec![], vec!["-C", "magic", "check"], vec![]),
+        (
+            "E0608",
+            vec![],
+            vec!["graph", "--format", "svg"],
+            vec![("PATH", no_tools_path.as_str())],
+        ),
+        ("E0610", vec![], vec!["-C", "nowhere", "check"], vec![]),
+    ];
+    for (code, extra, args, env) in cases {
+        let repo = with(&extra);
+        let human = repo.run_in(".", &args, &env);
+        assert!(human.starts_with("exit: 2"), "{args:?}: {human}");
+        assert!(
+            human.contains(&format!("[{code}] Error: ")),
+            "{args:?}: {human}"
+        );
+        let mut json_args = vec!["--message-format", "json"];
+        json_args.extend_from_slice(&args);
+        let json = repo.run_in(".", &json_args, &env);
+        assert!(json.starts_with("exit: 2"), "{args:?}: {json}");
+        let stderr = json.split("--- stderr\n").nth(1).unwrap_or("");
+        let reported: Vec<serde_json::Value> = stderr
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        assert!(
+            reported
+                .iter()
+                .any(|d| d["code"] == code && d["span"].is_null() && d["severity"] == "error"),
+            "{args:?}: {json}"
+        );
+    }
 }

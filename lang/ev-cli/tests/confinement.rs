@@ -201,13 +201,17 @@ fn writes_through_links_are_refused() {
     // `.ev` itself a link, then a directory below it.
     symlink(&outside, repo.join(".ev")).unwrap();
     let out = ev(&repo, &["build"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is a symbolic link"));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("[E0604]") && stderr.contains("is a symbolic link"),
+        "{stderr}"
+    );
     std::fs::remove_file(repo.join(".ev")).unwrap();
     std::fs::create_dir(repo.join(".ev")).unwrap();
     symlink(&outside, repo.join(".ev/build")).unwrap();
     let out = ev(&repo, &["build"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let after: Vec<_> = std::fs::read_dir(&outside).unwrap().collect();
     assert_eq!(before.len(), after.len(), "something was written outside");
 }

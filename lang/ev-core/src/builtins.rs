@@ -425,6 +425,12 @@ impl Cx<'_, '_> {
             Builtin::ToInt => match arg(a, 0) {
                 Value::Int(n) => Value::Int(*n),
                 Value::Float(f) if f.is_finite() && f.abs() < 9.2e18 => Value::Int(*f as i64),
+                Value::Float(f) => {
+                    return Err(self.invalid(format!(
+                        "{} is outside the 64-bit integer range",
+                        format_float(*f)
+                    )))
+                }
                 Value::Str(s) => match s.trim().parse::<i64>() {
                     Ok(n) => Value::Int(n),
                     Err(_) => return Err(self.invalid(format!("{s:?} is not an integer"))),
@@ -983,9 +989,9 @@ impl Cx<'_, '_> {
         keyed.sort_by(|(a, _), (b, _)| match (a, b) {
             (Value::Int(x), Value::Int(y)) => x.cmp(y),
             (Value::Str(x), Value::Str(y)) => x.cmp(y),
-            (x, y) => num(x)
-                .partial_cmp(&num(y))
-                .unwrap_or(std::cmp::Ordering::Equal),
+            // Numbers are finite (arithmetic refuses infinities), so the
+            // total order is the usual one.
+            (x, y) => num(x).total_cmp(&num(y)),
         });
         Ok(())
     }

@@ -96,7 +96,7 @@ pub fn dedup(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
         }
         if !out
             .iter()
-            .any(|o| o.code == d.code && o.primary.span == d.primary.span && o.message == d.message)
+            .any(|o| o.code == d.code && o.span() == d.span() && o.message == d.message)
         {
             out.push(d);
         }

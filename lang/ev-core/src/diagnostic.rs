@@ -45,8 +45,9 @@ pub struct Diagnostic {
     pub severity: Severity,
     /// One-line summary.
     pub message: String,
-    /// The main location.
-    pub primary: Label,
+    /// The main location; `None` for a problem that has no place in the
+    /// sources (a corrupted state file, a held lock, a saved plan).
+    pub primary: Option<Label>,
     /// Related locations (a schema field, the first definition, a trace step).
     pub secondary: Vec<Label>,
     /// Extra facts.
@@ -73,12 +74,33 @@ impl Diagnostic {
             code,
             severity: Severity::Error,
             message: message.into(),
-            primary,
+            primary: Some(primary),
             secondary: Vec::new(),
             notes: Vec::new(),
             help: None,
             fixes: Vec::new(),
         }
+    }
+
+    /// An error with no place in the sources (the state, the lock, a saved
+    /// plan, a file ev cannot write): rendered like every other diagnostic,
+    /// without a snippet.
+    pub fn general(code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            primary: None,
+            secondary: Vec::new(),
+            notes: Vec::new(),
+            help: None,
+            fixes: Vec::new(),
+        }
+    }
+
+    /// The primary span, if the diagnostic has one.
+    pub fn span(&self) -> Option<Span> {
+        self.primary.as_ref().map(|l| l.span)
     }
 
     /// Offers replacing the primary span's text with each suggestion (a
@@ -87,9 +109,12 @@ impl Diagnostic {
         if let Some(help) = crate::suggest::did_you_mean(suggestions) {
             self.help = Some(help);
         }
+        let Some(span) = self.span() else {
+            return self;
+        };
         for s in suggestions {
             self.fixes.push(Fix {
-                span: self.primary.span,
+                span,
                 replacement: if quoted {
                     crate::output::quote(s)
                 } else {
@@ -125,7 +150,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0101", "unexpected token"),
     ("E0102", "invalid character"),
     ("E0103", "unterminated string"),
-    ("E0104", "integer literal too large"),
+    ("E0104", "number literal too large"),
     ("E0105", "invalid escape sequence"),
     ("E0106", "invalid syntax"),
     ("E0201", "unbound name"),
@@ -152,7 +177,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0401", "wrong type for operation"),
     ("E0402", "no such field"),
     ("E0403", "division by zero"),
-    ("E0404", "integer overflow"),
+    ("E0404", "arithmetic overflow"),
     ("E0405", "cycle in definitions"),
     ("E0406", "recursion limit reached"),
     ("E0407", "wrong arguments"),
@@ -173,6 +198,17 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0502", "too many deletions"),
     ("E0503", "unknown plan target"),
     ("E0504", "stale saved plan"),
+    ("E0601", "unusable state file"),
+    ("E0602", "apply lock unavailable"),
+    ("E0603", "unusable saved plan"),
+    ("E0604", "cannot write file"),
+    ("E0605", "invalid REPL command"),
+    ("E0606", "no such resource or kind"),
+    ("E0607", "no entry file"),
+    ("E0608", "cannot run a tool"),
+    ("E0609", "confirmation required"),
+    ("E0610", "invalid command-line argument"),
+    ("E0611", "language server session failed"),
     ("E0999", "internal error"),
 ];
 
@@ -215,7 +251,11 @@ pub fn render_human(
             Severity::Error => ReportKind::Error,
             Severity::Warning => ReportKind::Warning,
         };
-        let primary = (path_of(diag.primary.span), diag.primary.span.range());
+        let Some(primary_label) = &diag.primary else {
+            out.extend_from_slice(render_general(diag, options).as_bytes());
+            continue;
+        };
+        let primary = (path_of(primary_label.span), primary_label.span.range());
         let mut report = Report::build(kind, primary.clone())
             .with_config(
                 Config::default()
@@ -226,10 +266,10 @@ pub fn render_human(
             .with_message(terminal_safe(&diag.message));
         // ariadne starts a new snippet whenever a label's line goes backwards
         // in label order, so order labels by position: one snippet per file.
-        let mut labels: Vec<(&Label, bool)> = vec![(&diag.primary, true)];
+        let mut labels: Vec<(&Label, bool)> = vec![(primary_label, true)];
         labels.extend(diag.secondary.iter().map(|l| (l, false)));
         // The primary label's file first, then the others.
-        let primary_file = diag.primary.span.file;
+        let primary_file = primary_label.span.file;
         labels.sort_by_key(|(l, primary)| {
             (
                 l.span.file != primary_file,
@@ -271,6 +311,30 @@ pub fn render_human(
     text
 }
 
+/// A diagnostic without a place in the sources, in the shape ariadne gives
+/// the others (`[CODE] Error: message`, then notes and help).
+fn render_general(diag: &Diagnostic, options: RenderOptions) -> String {
+    use crate::output::terminal_safe;
+    let kind = match diag.severity {
+        Severity::Error => "Error",
+        Severity::Warning => "Warning",
+    };
+    let head = format!("[{}] {kind}:", diag.code);
+    let head = match (options.color, diag.severity) {
+        (false, _) => head,
+        (true, Severity::Error) => format!("\x1b[31m{head}\x1b[0m"),
+        (true, Severity::Warning) => format!("\x1b[33m{head}\x1b[0m"),
+    };
+    let mut out = format!("{head} {}\n", terminal_safe(&diag.message));
+    for note in &diag.notes {
+        out.push_str(&format!("  Note: {}\n", terminal_safe(note)));
+    }
+    if let Some(help) = &diag.help {
+        out.push_str(&format!("  Help: {}\n", terminal_safe(help)));
+    }
+    out
+}
+
 /// How many diagnostics one rendering shows; the rest are counted. Keeps a
 /// file with thousands of errors from printing hundreds of megabytes.
 pub const MAX_RENDERED: usize = 50;
@@ -303,13 +367,13 @@ pub fn to_json(diag: &Diagnostic, sources: &SourceMap) -> serde_json::Value {
         }
         v
     };
-    let mut labels = vec![label(&diag.primary, true)];
+    let mut labels: Vec<_> = diag.primary.iter().map(|l| label(l, true)).collect();
     labels.extend(diag.secondary.iter().map(|l| label(l, false)));
     json!({
         "code": diag.code,
         "severity": match diag.severity { Severity::Error => "error", Severity::Warning => "warning" },
         "message": diag.message,
-        "span": span_json(diag.primary.span, sources),
+        "span": diag.span().map_or(json!(null), |s| span_json(s, sources)),
         "labels": labels,
         "notes": diag.notes,
         "help": diag.help,

@@ -54,6 +54,17 @@ pub const PAGES: &[(&str, &str)] = &[
     ("E0502", include_str!("../../../docs/diagnostics/E0502.md")),
     ("E0503", include_str!("../../../docs/diagnostics/E0503.md")),
     ("E0504", include_str!("../../../docs/diagnostics/E0504.md")),
+    ("E0601", include_str!("../../../docs/diagnostics/E0601.md")),
+    ("E0602", include_str!("../../../docs/diagnostics/E0602.md")),
+    ("E0603", include_str!("../../../docs/diagnostics/E0603.md")),
+    ("E0604", include_str!("../../../docs/diagnostics/E0604.md")),
+    ("E0605", include_str!("../../../docs/diagnostics/E0605.md")),
+    ("E0606", include_str!("../../../docs/diagnostics/E0606.md")),
+    ("E0607", include_str!("../../../docs/diagnostics/E0607.md")),
+    ("E0608", include_str!("../../../docs/diagnostics/E0608.md")),
+    ("E0609", include_str!("../../../docs/diagnostics/E0609.md")),
+    ("E0610", include_str!("../../../docs/diagnostics/E0610.md")),
+    ("E0611", include_str!("../../../docs/diagnostics/E0611.md")),
     ("E0999", include_str!("../../../docs/diagnostics/E0999.md")),
 ];
 

@@ -187,6 +187,8 @@ pub enum EvalErrorKind {
     DivisionByZero,
     /// Integer arithmetic overflowed.
     Overflow,
+    /// Float arithmetic whose result is infinite (or not a number).
+    FloatOverflow,
     /// A value depends on itself.
     Cycle {
         /// The chain of definitions, in order of forcing.
@@ -406,6 +408,12 @@ pub fn syntax_diagnostic(err: &SyntaxError) -> Diagnostic {
             Label::new(err.span, "does not fit in a 64-bit signed integer"),
         )
         .with_help("integers range from -9223372036854775808 to 9223372036854775807; write large numbers as strings"),
+        SyntaxErrorKind::FloatTooLarge(text) => Diagnostic::error(
+            "E0104",
+            format!("number literal `{}…` is too large", &text[..text.len().min(24)]),
+            Label::new(err.span, "beyond the largest finite number (about 1.8e308)"),
+        )
+        .with_help("write large numbers as strings"),
         SyntaxErrorKind::InvalidEscape(esc) => Diagnostic::error(
             "E0105",
             format!("invalid escape sequence `{esc}`"),
@@ -636,6 +644,10 @@ pub fn eval_diagnostics(err: &EvalError) -> Vec<Diagnostic> {
         EvalErrorKind::Overflow => out.push(
             base("E0404", "integer overflow".into(), "result does not fit in 64 bits"),
         ),
+        EvalErrorKind::FloatOverflow => out.push(
+            base("E0404", "number overflow".into(), "the result is not a finite number")
+                .with_note("ev has no infinite numbers: no data format a tool reads can hold one"),
+        ),
         EvalErrorKind::Cycle { chain } => {
             let names: Vec<&str> = chain.iter().map(|(n, _)| n.as_str()).collect();
             let mut d = base(
@@ -769,7 +781,7 @@ pub fn eval_diagnostics(err: &EvalError) -> Vec<Diagnostic> {
     }
     for d in &mut out {
         for (what, span) in &err.trace {
-            if *span != d.primary.span {
+            if Some(*span) != d.span() {
                 d.secondary.push(Label::new(*span, what.clone()));
             }
         }

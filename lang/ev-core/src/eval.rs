@@ -2023,7 +2023,14 @@ fn binary_values(
         ) => {
             let a = as_f64(&lv);
             let b = as_f64(&rv);
-            Ok(Float(match op {
+            let finite = |r: f64| {
+                if r.is_finite() {
+                    Ok(Float(r))
+                } else {
+                    Err(EvalError::new(EvalErrorKind::FloatOverflow, span))
+                }
+            };
+            finite(match op {
                 BinaryOp::Add => a + b,
                 BinaryOp::Sub => a - b,
                 BinaryOp::Mul => a * b,
@@ -2039,7 +2046,7 @@ fn binary_values(
                     }
                     a % b
                 }
-            }))
+            })
         }
         (BinaryOp::Add, Str(a), Str(b)) => {
             ev.grow(Size::Bytes(a.len() + b.len()), span)?;

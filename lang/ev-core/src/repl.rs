@@ -98,6 +98,10 @@ pub struct Reply {
     pub text: String,
     /// The input failed (the text is an error).
     pub error: bool,
+    /// The failure is a command's misuse or the environment (an unknown
+    /// command, a missing argument, an unreadable state), not a diagnostic
+    /// of the program: a script exits 2 for it, like the command line.
+    pub refused: bool,
     /// The user asked to leave.
     pub quit: bool,
 }
@@ -122,7 +126,7 @@ impl Reply {
         Reply {
             text,
             error: true,
-            quit: false,
+            ..Reply::default()
         }
     }
 }
@@ -137,6 +141,9 @@ pub struct Session<'fs> {
     inputs: usize,
     /// Colour diagnostics.
     pub color: bool,
+    /// Print diagnostics as JSON lines (`--message-format json`), not as
+    /// reports for people.
+    pub json_diagnostics: bool,
     /// How results print.
     pub format: Format,
     /// Set (from a signal handler) to stop the evaluation in progress.
@@ -157,6 +164,7 @@ impl<'fs> Session<'fs> {
             bindings: Vec::new(),
             inputs: 0,
             color: false,
+            json_diagnostics: false,
             format: Format::Human,
             interrupt: Default::default(),
             topology_bound: false,
@@ -168,9 +176,25 @@ impl<'fs> Session<'fs> {
         self.render(&self.program.diagnostics)
     }
 
+    /// A command refused with one diagnostic (see [`Reply::refused`]).
+    fn refuse(&self, diagnostic: Diagnostic) -> Reply {
+        Reply {
+            refused: true,
+            ..Reply::err(self.render(&[diagnostic]))
+        }
+    }
+
+    /// A command used without what it needs (E0605).
+    fn usage(&self, message: impl Into<String>, usage: &str) -> Reply {
+        self.refuse(Diagnostic::general("E0605", message).with_help(format!("usage: {usage}")))
+    }
+
     fn render(&self, diagnostics: &[Diagnostic]) -> String {
         if diagnostics.is_empty() {
             return String::new();
+        }
+        if self.json_diagnostics {
+            return crate::diagnostic::render_json_lines(diagnostics, &self.program.sources);
         }
         render_human(
             diagnostics,
@@ -461,19 +485,21 @@ impl<'fs> Session<'fs> {
             "load" => {
                 let path = arg.trim_matches('"');
                 if path.is_empty() {
-                    return Reply::err("usage: :load FILE");
+                    return self.usage("`:load` needs a file", ":load FILE");
                 }
                 self.reload(Some(path.to_string()))
             }
             other => {
                 let names: Vec<&str> = COMMANDS.iter().map(|(n, _, _)| &n[1..]).collect();
                 let hint = crate::suggest::similar(other, names.iter().copied());
-                Reply::err(match hint.first() {
-                    Some(h) => format!(
-                        "unknown command `:{other}`; did you mean `:{h}`? (:help lists them)"
-                    ),
-                    None => format!("unknown command `:{other}` (:help lists them)"),
-                })
+                let help = match hint.first() {
+                    Some(h) => format!("did you mean `:{h}`? (`:help` lists the commands)"),
+                    None => "`:help` lists the commands".to_string(),
+                };
+                self.refuse(
+                    Diagnostic::general("E0605", format!("unknown command `:{other}`"))
+                        .with_help(help),
+                )
             }
         }
     }
@@ -485,7 +511,10 @@ impl<'fs> Session<'fs> {
     ) -> Reply {
         let target = target.trim();
         if target.is_empty() {
-            return Reply::err("name a resource, e.g. `machine.methanol`");
+            return self.usage(
+                "name a resource",
+                ":show RESOURCE, e.g. `:show machine.methanol`",
+            );
         }
         let model = match self.model() {
             Ok(m) => m,
@@ -493,7 +522,7 @@ impl<'fs> Session<'fs> {
         };
         match model.find(target) {
             Ok(r) => Reply::ok(f(model, r)),
-            Err(candidates) => Reply::err(not_found(target, &candidates)),
+            Err(candidates) => self.refuse(not_found(target, &candidates)),
         }
     }
 
@@ -514,10 +543,8 @@ impl<'fs> Session<'fs> {
                 .iter()
                 .map(|r| r.key.kind.as_str())
                 .collect();
-            return Reply::err(not_found(
-                kind,
-                &crate::suggest::similar(kind, kinds.iter().copied()),
-            ));
+            let missing = not_found(kind, &crate::suggest::similar(kind, kinds.iter().copied()));
+            return self.refuse(missing);
         }
         Reply::ok(crate::query::tables(&selected))
     }
@@ -530,7 +557,7 @@ impl<'fs> Session<'fs> {
         };
         let r = match model.find(target.trim()) {
             Ok(r) => r,
-            Err(c) => return Reply::err(not_found(target.trim(), &c)),
+            Err(c) => return self.refuse(not_found(target.trim(), &c)),
         };
         let mut resources = vec![r.key.clone()];
         resources.extend(model.transitive(&r.key, true));
@@ -579,27 +606,30 @@ impl<'fs> Session<'fs> {
     fn plan(&mut self, target: &str) -> Reply {
         let state = match crate::plan::state::State::load(self.fs) {
             Ok((s, _)) => s,
-            Err(e) => return Reply::err(e),
+            Err(e) => return self.refuse(e.diagnostic()),
         };
         let fs = self.fs;
         if let Err(e) = self.model() {
             return Reply::err(e);
         }
         let Some(Ok(model)) = &self.model else {
-            return Reply::err("no model");
+            return self.refuse(Diagnostic::general(
+                "E0999",
+                "the model is missing after it was built",
+            ));
         };
         let (graph, mut plan) = crate::plan::plan(&self.program, fs, model, &state);
         let targets: Vec<String> = target.split_whitespace().map(str::to_string).collect();
         let pulled = match crate::plan::diff::target(&mut plan, &graph, &targets) {
             Ok(p) => p,
-            Err(e) => return Reply::err(e.render()),
+            Err(e) => return self.refuse(e.diagnostic()),
         };
         Reply::ok(crate::plan::diff::render_targeted(&plan, &targets, &pulled))
     }
 
     fn type_of(&mut self, expr: &str) -> Reply {
         if expr.trim().is_empty() {
-            return Reply::err("usage: :type EXPR");
+            return self.usage("`:type` needs an expression", ":type EXPR");
         }
         let source = self.source_name();
         let node = match self.program.compile_expr(self.scope(), &source, expr) {
@@ -631,8 +661,9 @@ impl<'fs> Session<'fs> {
     fn doc(&mut self, name: &str) -> Reply {
         let name = name.trim();
         if name.is_empty() {
-            return Reply::err(
-                "usage: :doc NAME (a kind, schema, `kind.field`, resource or builtin)",
+            return self.usage(
+                "`:doc` needs a name",
+                ":doc NAME (a kind, schema, `kind.field`, resource or builtin)",
             );
         }
         if let Some(b) = Builtin::from_name(name) {
@@ -685,12 +716,15 @@ impl<'fs> Session<'fs> {
             }
         }
         if !field_hint.is_empty() {
-            return Reply::err(format!(
-                "no field or resource `{name}`; did you mean {}?",
-                field_hint.join(", ")
-            ));
+            return self.refuse(
+                Diagnostic::general("E0606", format!("no field or resource `{name}`"))
+                    .with_help(format!("did you mean {}?", field_hint.join(", "))),
+            );
         }
-        Reply::err(format!("no kind, schema, resource or builtin `{name}`"))
+        self.refuse(Diagnostic::general(
+            "E0606",
+            format!("no kind, schema, resource or builtin `{name}`"),
+        ))
     }
 
     fn lookup(&self, name: &str) -> Option<Binding> {
@@ -735,15 +769,17 @@ impl<'fs> Session<'fs> {
             // Confined like every read: `/abs/path`, `../x` and links
             // leading out are refused, not merely "missing".
             let Ok(path) = crate::fs::normalize(&e) else {
-                return Reply::err(format!(
-                    "error[E0208]: path `{e}` leaves the repository; paths are relative to its root"
-                ));
+                return self.refuse(
+                    Diagnostic::general("E0208", format!("path `{e}` leaves the repository"))
+                        .with_help("paths are relative to the repository root"),
+                );
             };
             match self.fs.probe(&path) {
                 Ok(true) => {}
                 Ok(false) => {
-                    return Reply::err(format!(
-                        "error[E0202]: cannot find `{path}` in the repository"
+                    return self.refuse(Diagnostic::general(
+                        "E0202",
+                        format!("cannot find `{path}` in the repository"),
                     ))
                 }
                 Err(err) => {
@@ -751,7 +787,10 @@ impl<'fs> Session<'fs> {
                         crate::fs::ReadFailure::Escapes { .. } => "E0208",
                         _ => "E0411",
                     };
-                    return Reply::err(format!("error[{code}]: cannot load `{path}`: {err}"));
+                    return self.refuse(Diagnostic::general(
+                        code,
+                        format!("cannot load `{path}`: {err}"),
+                    ));
                 }
             }
             self.entry = path;
@@ -888,7 +927,10 @@ impl<'fs> Session<'fs> {
     fn why(&mut self, expr: &str) -> Reply {
         let expr = expr.trim();
         let Some(mut path) = Path::parse(expr) else {
-            return Reply::err("`:why` follows names and fields: e.g. `:why stack.jupiter.outputs.ethane.ipAddress`");
+            return self.usage(
+                "`:why` follows names and fields",
+                ":why PATH, e.g. `:why stack.jupiter.outputs.ethane.ipAddress`",
+            );
         };
         let mut module = self.scope();
         let mut steps: Vec<String> = Vec::new();
@@ -1305,13 +1347,12 @@ pub(crate) fn field_doc(f: &crate::schema::SchemaFieldDef) -> String {
     out
 }
 
-fn not_found(query: &str, candidates: &[String]) -> String {
+/// A resource or kind that is not declared (E0606), with close names.
+pub fn not_found(query: &str, candidates: &[String]) -> Diagnostic {
+    let d = Diagnostic::general("E0606", format!("no resource or kind `{query}`"));
     match candidates.first() {
-        Some(_) => format!(
-            "no resource or kind `{query}`; did you mean {}?",
-            candidates.join(", ")
-        ),
-        None => format!("no resource or kind `{query}`"),
+        Some(_) => d.with_help(format!("did you mean {}?", candidates.join(", "))),
+        None => d,
     }
 }
 

@@ -338,8 +338,13 @@ fn a_protected_zone_is_shown_and_its_deletion_refused() {
         s
     });
     let errors = guardrails(&plan, &state, true);
-    let rendered: Vec<String> = errors.iter().map(|e| e.render()).collect();
-    insta::assert_snapshot!("plan_protected_refused", rendered.join("\n"));
+    let diagnostics: Vec<_> = errors.iter().map(|e| e.diagnostic()).collect();
+    let rendered = ev_core::diagnostic::render_human(
+        &diagnostics,
+        &ev_syntax::SourceMap::new(),
+        ev_core::diagnostic::RenderOptions { color: false },
+    );
+    insta::assert_snapshot!("plan_protected_refused", rendered);
     let json = serde_json::to_string_pretty(&plan).unwrap_or_default();
     assert!(json.contains("\"protected\": true"), "{json}");
     insta::assert_snapshot!("plan_protected_json", json);

@@ -193,8 +193,8 @@ pub fn diagnostic(
     let text = text_of(&d.primary.path)?;
     let diag = &d.diagnostic;
     let mut message = diag.message.clone();
-    if !diag.primary.message.is_empty() {
-        message.push_str(&format!("\n{}", diag.primary.message));
+    if let Some(label) = diag.primary.as_ref().filter(|l| !l.message.is_empty()) {
+        message.push_str(&format!("\n{}", label.message));
     }
     for note in &diag.notes {
         message.push_str(&format!("\nnote: {note}"));

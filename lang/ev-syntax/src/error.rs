@@ -30,6 +30,8 @@ pub enum SyntaxErrorKind {
     UnterminatedString,
     /// An integer literal outside the 64-bit signed range.
     IntegerTooLarge(String),
+    /// A float literal beyond the largest finite number.
+    FloatTooLarge(String),
     /// A backslash escape that ev does not know.
     InvalidEscape(String),
     /// An opening bracket with no matching closing bracket.

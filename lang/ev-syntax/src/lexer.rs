@@ -317,7 +317,14 @@ impl<'src> Lexer<'src> {
             .collect();
         if is_float {
             let value = text.parse::<f64>().unwrap_or(0.0);
-            self.push(Token::Float(value), start);
+            if value.is_finite() {
+                self.push(Token::Float(value), start);
+            } else {
+                // ev has no infinite numbers (no data format holds one).
+                let end = self.pos;
+                self.error(SyntaxErrorKind::FloatTooLarge(text), start, end);
+                self.push(Token::Float(0.0), start);
+            }
         } else {
             match text.parse::<i64>() {
                 Ok(n) => self.push(Token::Int(n), start),
@@ -393,6 +400,7 @@ impl<'src> Lexer<'src> {
                     '"' => text.push('"'),
                     '$' => text.push('$'),
                     '\n' if multiline => {} // line continuation
+                    '\r' if multiline && self.peek() == Some('\n') => self.pos += 1,
                     'u' => match self.lex_unicode_escape() {
                         Some(ch) => text.push(ch),
                         None => {
@@ -410,6 +418,16 @@ impl<'src> Lexer<'src> {
                         );
                     }
                 }
+                continue;
+            }
+            if multiline && rest.starts_with("\r\n") {
+                // A file saved with CRLF line ends means the same text as
+                // one with LF: the string holds `\n` either way.
+                if borrowed {
+                    text.push_str(self.src.get(text_start..self.pos).unwrap_or(""));
+                    borrowed = false;
+                }
+                self.pos += 1;
                 continue;
             }
             if !borrowed {

@@ -47,3 +47,26 @@ fn recovers_from_several_errors() {
         .count();
     assert!(lets >= 3, "{:#?}", parsed.module.items);
 }
+
+/// A file saved with CRLF line ends means what the LF file means: the
+/// multi-line string holds `\n`, also across a line continuation; an
+/// escaped `\r` stays.
+#[test]
+fn crlf_in_multi_line_strings_is_normalised() {
+    use ev_syntax::lexer::lex;
+    use ev_syntax::token::Token;
+    let texts = |src: &str| -> Vec<String> {
+        lex(src, FileId(0))
+            .tokens
+            .iter()
+            .filter_map(|(t, _)| match t {
+                Token::Text(t) => Some(t.to_string()),
+                _ => None,
+            })
+            .collect()
+    };
+    let lf = "let s = \"\"\"\n  a\n  b \\\n  c\n  d\\r\n  \"\"\"\n";
+    let crlf = lf.replace('\n', "\r\n");
+    assert_eq!(texts(lf), vec!["a\nb   c\nd\r\n".to_string()]);
+    assert_eq!(texts(&crlf), texts(lf));
+}

@@ -12,6 +12,7 @@ use ev_apply::lock::Lock;
 use ev_apply::report::Reporter;
 use ev_core::plan::diff::{render_human, Plan};
 use ev_core::plan::lower;
+use ev_core::Diagnostic;
 
 use crate::printer::Output;
 use crate::settings::Settings;
@@ -44,11 +45,35 @@ fn fail(message: String) -> Output {
     }
 }
 
+/// A saved plan that cannot be applied (E0603: unreadable or without a
+/// basis; exit 2).
+fn unusable_plan(settings: &Settings, path: &Path, why: &str) -> Output {
+    Output::usage(
+        settings,
+        Diagnostic::general(
+            "E0603",
+            format!("cannot use the saved plan {}: {why}", path.display()),
+        )
+        .with_help("save a plan with `ev plan --out FILE`, review it, then `ev apply FILE`"),
+    )
+}
+
+/// A saved plan that no longer matches the repository (E0504; exit 1).
+fn stale_plan(settings: &Settings, message: String, help: &str) -> Output {
+    let mut out = Output::refused(
+        settings,
+        &[Diagnostic::general("E0504", message).with_help(help)],
+        1,
+    );
+    out.stderr.push_str("nothing was applied\n");
+    out
+}
+
 /// Runs `ev apply`.
 pub fn run(settings: &Settings, options: Options<'_>) -> Output {
     let lock = match Lock::acquire(&settings.root) {
         Ok(l) => l,
-        Err(e) => return fail(format!("error: {e}\n")),
+        Err(e) => return Output::usage(settings, e.diagnostic()),
     };
     let saved: Option<Plan> = match options.plan_file {
         Some(path) => match std::fs::read_to_string(path)
@@ -56,12 +81,7 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
             .and_then(|t| serde_json::from_str::<Plan>(&t).map_err(|e| e.to_string()))
         {
             Ok(p) => Some(p),
-            Err(e) => {
-                return fail(format!(
-                    "error: cannot read the saved plan {}: {e}\n",
-                    path.display()
-                ))
-            }
+            Err(e) => return unusable_plan(settings, path, &e),
         },
         None => None,
     };
@@ -76,17 +96,19 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
     };
     if let Some(saved) = &saved {
         if saved.version != ev_core::plan::diff::PLAN_VERSION {
-            return fail(format!(
-                "error[E0504]: the saved plan has version {}; this ev reads version {}\n  help: run `ev plan --out FILE` again with this ev\nnothing was applied\n",
-                saved.version,
-                ev_core::plan::diff::PLAN_VERSION
-            ));
+            return stale_plan(
+                settings,
+                format!(
+                    "the saved plan has version {}; this ev reads version {}",
+                    saved.version,
+                    ev_core::plan::diff::PLAN_VERSION
+                ),
+                "run `ev plan --out FILE` again with this ev",
+            );
         }
         let Some(saved_basis) = &saved.basis else {
-            return fail(
-                "error: the saved plan records no basis; save it with `ev plan --out FILE`\n"
-                    .into(),
-            );
+            let path = options.plan_file.unwrap_or(Path::new("-"));
+            return unusable_plan(settings, path, "it records no basis");
         };
         let now = super::plan::basis(
             settings,
@@ -106,10 +128,14 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
             changed.push("its actions (the file was edited)");
         }
         if !changed.is_empty() {
-            return fail(format!(
-                "error[E0504]: the saved plan is stale: {} changed since it was saved\n  help: run `ev plan --out FILE` again and review it\nnothing was applied\n",
-                changed.join(", ")
-            ));
+            return stale_plan(
+                settings,
+                format!(
+                    "the saved plan is stale: {} changed since it was saved",
+                    changed.join(", ")
+                ),
+                "run `ev plan --out FILE` again and review it",
+            );
         }
     }
     let plan = prepared.plan;
@@ -124,7 +150,14 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
     let _ = write!(stderr, "{}", render_human(&plan));
     if saved.is_none() && !options.yes {
         if !std::io::stdin().is_terminal() {
-            return fail("error: refusing to apply without a terminal to confirm on\n  help: review the plan, then pass --yes (or apply a saved plan: `ev plan --out plan.json`, `ev apply plan.json`)\n".into());
+            return Output::usage(
+                settings,
+                Diagnostic::general(
+                    "E0609",
+                    "refusing to apply without a terminal to confirm on",
+                )
+                .with_help("review the plan, then pass --yes (or apply a saved plan: `ev plan --out plan.json`, `ev apply plan.json`)"),
+            );
         }
         let _ = write!(stderr, "\nApply these changes? Only `yes` is accepted: ");
         let _ = stderr.flush();
@@ -167,7 +200,12 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
         .build()
     {
         Ok(r) => r,
-        Err(e) => return fail(format!("error: cannot start the executor: {e}\n")),
+        Err(e) => {
+            return Output::usage(
+                settings,
+                Diagnostic::general("E0608", format!("cannot start the executor: {e}")),
+            )
+        }
     };
     let outcome = runtime.block_on(execute(
         &root,
@@ -180,7 +218,7 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
         &mut reporter,
     ));
     drop(lock);
-    summary(&outcome, reporter.elapsed())
+    summary(settings, &outcome, reporter.elapsed())
 }
 
 fn run_id() -> String {
@@ -191,7 +229,7 @@ fn run_id() -> String {
     format!("{secs}-{}", std::process::id())
 }
 
-fn summary(outcome: &Outcome, took: Duration) -> Output {
+fn summary(settings: &Settings, outcome: &Outcome, took: Duration) -> Output {
     let mut text = String::new();
     for (id, why) in &outcome.failed {
         text.push_str(&format!("failed:  {id}: {why}\n"));
@@ -206,7 +244,12 @@ fn summary(outcome: &Outcome, took: Duration) -> Output {
         ));
     }
     if let Some(e) = &outcome.state_error {
-        text.push_str(&format!("error: {e}\n"));
+        text.push_str(&crate::printer::render_refused(
+            settings.message_format,
+            settings.color,
+            &[Diagnostic::general("E0604", e.clone())
+                .with_note("the state records what succeeded before this")],
+        ));
     }
     text.push_str(&format!(
         "Apply {}: {} applied, {} unchanged once known, {} failed, {} skipped, {} not started ({:.1}s). Logs: {}\n",
@@ -245,6 +288,6 @@ pub fn force_unlock(settings: &Settings, id: &str) -> Output {
             ),
             ..Output::default()
         },
-        Err(e) => fail(format!("error: {e}\n")),
+        Err(e) => Output::usage(settings, e.diagnostic()),
     }
 }

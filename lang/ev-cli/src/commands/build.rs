@@ -26,10 +26,7 @@ pub fn run(settings: &Settings) -> Output {
             let (area, path) = Writer::rendered(file);
             let target = settings.root.join(&path);
             if let Err(e) = writer.write(area, &path, file.content.as_bytes(), Mode::Durable) {
-                out.stderr
-                    .push_str(&format!("error: cannot write {path}: {e}\n"));
-                out.code = 1;
-                return out;
+                return Output::usage(settings, super::cannot_write(&path, &e));
             }
             let shown = target.strip_prefix(&settings.root).unwrap_or(&target);
             out.stdout.push_str(&format!(

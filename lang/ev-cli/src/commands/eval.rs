@@ -82,9 +82,10 @@ pub fn run(
     });
     match rendered {
         Ok(text) if text == "\u{0}" => {
-            out.stderr
-                .push_str("error: cannot write to standard output\n");
-            out.code = 1;
+            return Output::usage(
+                settings,
+                super::cannot_write("standard output", &"it was closed or failed"),
+            );
         }
         Ok(text) => out.stdout = text,
         Err(e) => {

@@ -18,9 +18,10 @@ pub fn run(settings: &Settings, paths: &[PathBuf], check: bool) -> Output {
     if paths.len() == 1 && paths[0] == Path::new("-") {
         let mut text = String::new();
         if std::io::stdin().read_to_string(&mut text).is_err() {
-            out.stderr = "error: cannot read standard input\n".into();
-            out.code = 1;
-            return out;
+            return Output::usage(
+                settings,
+                ev_core::Diagnostic::general("E0411", "cannot read standard input as UTF-8 text"),
+            );
         }
         match format(&text) {
             Ok(formatted) => out.stdout = formatted,
@@ -30,11 +31,7 @@ pub fn run(settings: &Settings, paths: &[PathBuf], check: bool) -> Output {
     }
     let files = match targets(settings, paths) {
         Ok(f) => f,
-        Err(e) => {
-            out.stderr = format!("error: {e}\n");
-            out.code = 1;
-            return out;
-        }
+        Err(diagnostic) => return Output::usage(settings, *diagnostic),
     };
     let mut changed = Vec::new();
     for file in &files {
@@ -43,11 +40,14 @@ pub fn run(settings: &Settings, paths: &[PathBuf], check: bool) -> Output {
             .unwrap_or(file)
             .to_string_lossy()
             .into_owned();
-        let Ok(text) = std::fs::read_to_string(file) else {
-            out.stderr
-                .push_str(&format!("error: cannot read {shown}\n"));
-            out.code = 1;
-            continue;
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(e) => {
+                let d = ev_core::Diagnostic::general("E0411", format!("cannot read {shown}: {e}"));
+                out.stderr.push_str(&render(settings, d));
+                out.code = 1;
+                continue;
+            }
         };
         match format(&text) {
             Ok(formatted) if formatted == text => {}
@@ -55,7 +55,7 @@ pub fn run(settings: &Settings, paths: &[PathBuf], check: bool) -> Output {
                 if !check {
                     if let Err(e) = write_source(file, formatted.as_bytes()) {
                         out.stderr
-                            .push_str(&format!("error: cannot write {shown}: {e}\n"));
+                            .push_str(&render(settings, super::cannot_write(&shown, &e)));
                         out.code = 1;
                         continue;
                     }
@@ -87,6 +87,11 @@ pub fn run(settings: &Settings, paths: &[PathBuf], check: bool) -> Output {
     out
 }
 
+/// One spanless diagnostic, rendered in the chosen format.
+fn render(settings: &Settings, diagnostic: ev_core::Diagnostic) -> String {
+    crate::printer::render_refused(settings.message_format, settings.color, &[diagnostic])
+}
+
 fn refuse(
     settings: &Settings,
     out: &mut Output,
@@ -113,14 +118,17 @@ fn refuse(
 
 /// The files to format: the given files and every `.ev` below the given
 /// directories, or the program's own files.
-fn targets(settings: &Settings, paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+fn targets(
+    settings: &Settings,
+    paths: &[PathBuf],
+) -> Result<Vec<PathBuf>, Box<ev_core::Diagnostic>> {
     let mut files = Vec::new();
     if paths.is_empty() {
         let fs = ev_core::fs::OsFs::new(settings.root.clone());
         if !settings.root.join(ENTRY).is_file() {
-            return Err(format!(
-                "no {ENTRY} in {}: name the files to format",
-                settings.root.display()
+            return Err(Box::new(
+                super::no_entry(ENTRY, &settings.root)
+                    .with_note("or name the files and directories to format"),
             ));
         }
         let program = ev_core::load(&fs, ENTRY);
@@ -139,7 +147,10 @@ fn targets(settings: &Settings, paths: &[PathBuf]) -> Result<Vec<PathBuf>, Strin
         } else if p.is_file() {
             files.push(p);
         } else {
-            return Err(format!("no file or directory {}", p.display()));
+            return Err(Box::new(ev_core::Diagnostic::general(
+                "E0610",
+                format!("no file or directory {}", p.display()),
+            )));
         }
     }
     files.sort();

@@ -35,7 +35,10 @@ pub fn run(settings: &Settings, format: GraphFormat, resources: bool) -> Output 
                         .unwrap_or_default()
                         + "\n";
             }
-            GraphFormat::Svg => svg(&mut out, &model.references_dot()),
+            GraphFormat::Svg => match render_svg(&model.references_dot()) {
+                Ok(svg) => out.stdout = svg,
+                Err(diagnostic) => return Output::usage(settings, *diagnostic),
+            },
         }
         return out;
     }
@@ -61,23 +64,18 @@ pub fn run(settings: &Settings, format: GraphFormat, resources: bool) -> Output 
                 .unwrap_or_default();
             out.stdout.push('\n');
         }
-        GraphFormat::Svg => svg(&mut out, &graph.to_dot()),
+        GraphFormat::Svg => match render_svg(&graph.to_dot()) {
+            Ok(svg) => out.stdout = svg,
+            Err(diagnostic) => return Output::usage(settings, *diagnostic),
+        },
     }
     out
 }
 
-fn svg(out: &mut Output, dot: &str) {
-    match render_svg(dot) {
-        Ok(svg) => out.stdout = svg,
-        Err(msg) => {
-            out.stderr = format!("error: {msg}\n");
-            out.code = 1;
-        }
-    }
-}
-
-/// Runs Graphviz `dot -Tsvg` with explicit argv.
-fn render_svg(dot: &str) -> Result<String, String> {
+/// Runs Graphviz `dot -Tsvg` with explicit argv; a missing or failing
+/// `dot` is E0608 (boxed: a diagnostic is large beside the SVG text).
+fn render_svg(dot: &str) -> Result<String, Box<ev_core::Diagnostic>> {
+    let failed = |why: String| Box::new(ev_core::Diagnostic::general("E0608", why));
     use std::io::Write;
     use std::process::{Command, Stdio};
     let mut child = Command::new("dot")
@@ -86,16 +84,28 @@ fn render_svg(dot: &str) -> Result<String, String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|_| "SVG output needs Graphviz `dot`: install it (e.g. `apt-get install graphviz`), or use --format dot".to_string())?;
+        .map_err(|e| {
+            Box::new(
+                ev_core::Diagnostic::general("E0608", format!("cannot run Graphviz `dot`: {e}"))
+                    .with_help(
+                        "SVG output needs Graphviz: install it (e.g. `apt-get install graphviz`), or use --format dot",
+                    ),
+            )
+        })?;
     if let Some(stdin) = child.stdin.as_mut() {
-        stdin.write_all(dot.as_bytes()).map_err(|e| e.to_string())?;
+        stdin
+            .write_all(dot.as_bytes())
+            .map_err(|e| failed(format!("cannot write to `dot`: {e}")))?;
     }
-    let output = child.wait_with_output().map_err(|e| e.to_string())?;
+    let output = child
+        .wait_with_output()
+        .map_err(|e| failed(format!("`dot` did not finish: {e}")))?;
     if !output.status.success() {
-        return Err(format!(
-            "dot failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
+        return Err(failed(format!(
+            "`dot` failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }

@@ -7,17 +7,22 @@ use crate::settings::{Settings, ENTRY};
 
 /// Runs the language server until the editor exits it.
 pub fn run(settings: &Settings) -> Output {
-    let mut out = Output::default();
     let options = ev_lsp::Options {
         root: settings.root.clone(),
         entry: ENTRY.to_string(),
         cache: cache_dir(),
     };
-    if let Err(e) = ev_lsp::run_stdio(options) {
-        out.stderr = format!("error: ev lsp: {e}\n");
-        out.code = 1;
+    match ev_lsp::run_stdio(options) {
+        Ok(()) => Output::default(),
+        Err(e) => Output::refused(
+            settings,
+            &[ev_core::Diagnostic::general(
+                "E0611",
+                format!("the language server session failed: {e}"),
+            )],
+            1,
+        ),
     }
-    out
 }
 
 /// Where the server writes embedded files editors open (the standard

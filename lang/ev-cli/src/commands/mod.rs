@@ -56,13 +56,21 @@ pub fn loaded(settings: &Settings, out: &mut Output) -> Option<Loaded> {
 pub fn load(settings: &Settings, entry: &str, out: &mut Output) -> Option<(Program, OsFs)> {
     let fs = OsFs::new(settings.root.clone());
     if !settings.root.join(entry).is_file() {
-        out.stderr.push_str(&format!(
-            "error: no {entry} in {}\n  help: run ev in a repository with an {entry}, or pass -C DIR or a path\n",
-            settings.root.display()
-        ));
-        out.code = 1;
+        *out = Output::usage(settings, no_entry(entry, &settings.root));
         return None;
     }
     let program = ev_core::load(&fs, entry);
     Some((program, fs))
+}
+
+/// No entry file (E0607).
+pub fn no_entry(entry: &str, root: &std::path::Path) -> ev_core::Diagnostic {
+    ev_core::Diagnostic::general("E0607", format!("no {entry} in {}", root.display())).with_help(
+        format!("run ev in a repository with an {entry}, or pass -C DIR or a path"),
+    )
+}
+
+/// A file ev could not write (E0604).
+pub fn cannot_write(path: &str, why: &dyn std::fmt::Display) -> ev_core::Diagnostic {
+    ev_core::Diagnostic::general("E0604", format!("cannot write {path}: {why}"))
 }

@@ -55,20 +55,16 @@ pub fn prepare(
     let mut out = Output::default();
     let (state, state_text) = match read_state(settings) {
         Ok(s) => s,
-        Err(message) => {
-            out.stderr = message;
-            out.code = 1;
-            return Err(out);
-        }
+        Err(e) => return Err(Output::usage(settings, e.diagnostic())),
     };
     let Some(loaded) = super::loaded(settings, &mut out) else {
         return Err(out);
     };
     let (graph, mut plan) = ev_core::plan::plan(&loaded.program, &loaded.fs, &loaded.model, &state);
-    let pulled_in = target(&mut plan, &graph, targets).map_err(|e| plan_error(&[e]))?;
+    let pulled_in = target(&mut plan, &graph, targets).map_err(|e| plan_error(settings, &[e]))?;
     let refused = guardrails(&plan, &state, allow_large_changes);
     if !refused.is_empty() {
-        return Err(plan_error(&refused));
+        return Err(plan_error(settings, &refused));
     }
     Ok(Prepared {
         loaded,
@@ -83,7 +79,9 @@ pub fn prepare(
 /// The state (with the journal of an interrupted apply replayed) and its
 /// text; a missing file is the empty state; an unreadable, corrupted or
 /// unknown-version one is an error (and is left untouched).
-pub fn read_state(settings: &Settings) -> Result<(State, Option<String>), String> {
+pub fn read_state(
+    settings: &Settings,
+) -> Result<(State, Option<String>), ev_core::plan::state::StateError> {
     ev_apply::state_file::read(&settings.root)
 }
 
@@ -115,9 +113,10 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
     let plan_json = serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n";
     if let Some(path) = out_file {
         if let Err(e) = ev_apply::atomic::write(path, plan_json.as_bytes(), false) {
-            out.stderr = format!("error: cannot write {}: {e}\n", path.display());
-            out.code = 1;
-            return out;
+            return Output::usage(
+                settings,
+                super::cannot_write(&path.display().to_string(), &e),
+            );
         }
     }
     out.stdout = if json {
@@ -135,15 +134,10 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
     out
 }
 
-pub fn plan_error(errors: &[PlanError]) -> Output {
-    let mut out = Output {
-        code: 1,
-        ..Output::default()
-    };
-    for e in errors {
-        out.stderr.push_str(&e.render());
-        out.stderr.push('\n');
-    }
+/// The plan's guardrails refused it (E0501–E0503; exit 1).
+pub fn plan_error(settings: &Settings, errors: &[PlanError]) -> Output {
+    let diagnostics: Vec<_> = errors.iter().map(PlanError::diagnostic).collect();
+    let mut out = Output::refused(settings, &diagnostics, 1);
     out.stderr
         .push_str("the plan was refused; nothing was saved\n");
     out

@@ -35,7 +35,9 @@ pub fn query(settings: &Settings, input: &str, format: QueryFormat) -> Output {
     let mut session = Session::new(&fs, ENTRY);
     session.format = format_of(format);
     session.color = settings.color;
+    session.json_diagnostics = settings.message_format == crate::cli::MessageFormat::Json;
     let reply = session.submit(input);
+    let code = exit_code(&reply);
     Output {
         stdout: if reply.error {
             String::new()
@@ -47,25 +49,29 @@ pub fn query(settings: &Settings, input: &str, format: QueryFormat) -> Output {
         } else {
             String::new()
         },
-        code: i32::from(reply.error),
+        code,
+    }
+}
+
+/// 0 for success, 2 for a refused command (misuse or the environment, as
+/// on the command line), 1 for any other failure.
+fn exit_code(reply: &ev_core::repl::Reply) -> i32 {
+    if reply.refused {
+        2
+    } else {
+        i32::from(reply.error)
     }
 }
 
 /// `ev repl`.
 pub fn run(settings: &Settings, batch: bool, format: QueryFormat) -> Output {
     if !settings.root.join(ENTRY).is_file() {
-        return Output {
-            stderr: format!(
-                "error: no {ENTRY} in {}\n  help: run ev in a repository with an {ENTRY}, or pass -C DIR\n",
-                settings.root.display()
-            ),
-            code: 1,
-            ..Output::default()
-        };
+        return Output::usage(settings, super::no_entry(ENTRY, &settings.root));
     }
     let fs = OsFs::new(settings.root.clone());
     let mut session = Session::new(&fs, ENTRY);
     session.format = format_of(format);
+    session.json_diagnostics = settings.message_format == crate::cli::MessageFormat::Json;
     if batch || !std::io::stdin().is_terminal() {
         return run_batch(&mut session);
     }
@@ -74,12 +80,13 @@ pub fn run(settings: &Settings, batch: bool, format: QueryFormat) -> Output {
 }
 
 /// Reads every input from stdin (an input continues over lines while it is
-/// unfinished) and prints each result; exit 1 if any input failed.
+/// unfinished) and prints each result; exits like the worst input (2 for a
+/// refused command, else 1 if any input failed).
 fn run_batch(session: &mut Session<'_>) -> Output {
     let mut out = Output::default();
     let mut pending = String::new();
     let stdin = std::io::stdin();
-    let mut failed = false;
+    let mut code = 0;
     for line in stdin.lock().lines() {
         let Ok(line) = line else { break };
         if !pending.is_empty() {
@@ -92,7 +99,7 @@ fn run_batch(session: &mut Session<'_>) -> Output {
         let reply = session.submit(&pending);
         pending.clear();
         out.stdout.push_str(&reply.text);
-        failed |= reply.error;
+        code = code.max(exit_code(&reply));
         if reply.quit {
             break;
         }
@@ -100,9 +107,9 @@ fn run_batch(session: &mut Session<'_>) -> Output {
     if !pending.trim().is_empty() {
         let reply = session.submit(&pending);
         out.stdout.push_str(&reply.text);
-        failed |= reply.error;
+        code = code.max(exit_code(&reply));
     }
-    out.code = i32::from(failed);
+    out.code = code;
     out
 }
 
@@ -270,11 +277,10 @@ fn interactive(settings: &Settings, mut session: Session<'_>) -> Output {
     let mut editor = match rustyline::Editor::<ReplHelper<'_, '_>, rustyline::history::DefaultHistory>::with_config(config) {
         Ok(e) => e,
         Err(e) => {
-            return Output {
-                stderr: format!("error: cannot start the line editor: {e}\n"),
-                code: 1,
-                ..Output::default()
-            }
+            return Output::usage(
+                settings,
+                ev_core::Diagnostic::general("E0608", format!("cannot start the line editor: {e}")),
+            )
         }
     };
     editor.set_helper(Some(ReplHelper {
@@ -311,7 +317,10 @@ fn interactive(settings: &Settings, mut session: Session<'_>) -> Output {
             Err(rustyline::error::ReadlineError::Interrupted) => continue,
             Err(rustyline::error::ReadlineError::Eof) => break,
             Err(e) => {
-                let _ = writeln!(stderr, "error: {e}");
+                let d =
+                    ev_core::Diagnostic::general("E0608", format!("the line editor failed: {e}"));
+                let text = crate::printer::render_refused(settings.message_format, color, &[d]);
+                let _ = write!(stderr, "{text}");
                 break;
             }
         }

@@ -32,7 +32,7 @@ pub fn run(settings: &Settings, query: Query, format: ShowFormat) -> Output {
         return out;
     };
     if let Some(target) = &query.refs {
-        return refs(&model, target, query.transitive, format);
+        return refs(settings, &model, target, query.transitive, format);
     }
     let kinds: Vec<&str> = {
         let mut k: Vec<&str> = model
@@ -57,11 +57,11 @@ pub fn run(settings: &Settings, query: Query, format: ShowFormat) -> Output {
             .find(|r| &r.key.kind == kind && &r.key.name == name)
         {
             Some(r) => vec![r],
-            None => return not_found(&model, &format!("{kind}.{name}")),
+            None => return not_found(settings, &model, &format!("{kind}.{name}")),
         },
         (Some(target), None) => match model.find(target) {
             Ok(r) => vec![r],
-            Err(candidates) => return not_found_with(target, &candidates),
+            Err(candidates) => return not_found_with(settings, target, &candidates),
         },
     };
     let single = selected.len() == 1
@@ -86,33 +86,29 @@ pub fn run(settings: &Settings, query: Query, format: ShowFormat) -> Output {
     out
 }
 
-fn not_found(model: &Model, query: &str) -> Output {
+fn not_found(settings: &Settings, model: &Model, query: &str) -> Output {
     let candidates = match model.find(query) {
         Ok(r) => vec![r.key.to_string()],
         Err(c) => c,
     };
-    not_found_with(query, &candidates)
+    not_found_with(settings, query, &candidates)
 }
 
-fn not_found_with(query: &str, candidates: &[String]) -> Output {
-    let mut out = Output {
-        code: 1,
-        ..Output::default()
-    };
-    out.stderr = format!("error: no resource or kind `{query}`\n");
-    if !candidates.is_empty() {
-        out.stderr.push_str(&format!(
-            "  help: did you mean {}?\n",
-            candidates.join(", ")
-        ));
-    }
-    out
+/// No such resource or kind (E0606; exit 2), as the REPL says it.
+fn not_found_with(settings: &Settings, query: &str, candidates: &[String]) -> Output {
+    Output::usage(settings, ev_core::repl::not_found(query, candidates))
 }
 
-fn refs(model: &Model, target: &str, transitive: bool, format: ShowFormat) -> Output {
+fn refs(
+    settings: &Settings,
+    model: &Model,
+    target: &str,
+    transitive: bool,
+    format: ShowFormat,
+) -> Output {
     let r = match model.find(target) {
         Ok(r) => r,
-        Err(candidates) => return not_found_with(target, &candidates),
+        Err(candidates) => return not_found_with(settings, target, &candidates),
     };
     let (uses, used_by) = if transitive {
         (

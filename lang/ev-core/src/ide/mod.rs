@@ -387,8 +387,8 @@ impl World {
                     FileDiagnostic {
                         primary: Location {
                             path: path.to_string(),
-                            start: d.primary.span.start,
-                            end: d.primary.span.end,
+                            start: d.span().map_or(0, |s| s.start),
+                            end: d.span().map_or(0, |s| s.end),
                         },
                         related: Vec::new(),
                         fixes: Vec::new(),
@@ -415,7 +415,19 @@ pub(crate) fn location(program: &Program, span: Span) -> Location {
 
 fn locate_diagnostic(program: &Program, d: &Diagnostic) -> FileDiagnostic {
     FileDiagnostic {
-        primary: location(program, d.primary.span),
+        // A problem without a place (none comes from a program today) is
+        // shown at the start of the entry file.
+        primary: match d.span() {
+            Some(span) => location(program, span),
+            None => Location {
+                path: program
+                    .module(program.entry)
+                    .map(|m| m.path.clone())
+                    .unwrap_or_default(),
+                start: 0,
+                end: 0,
+            },
+        },
         related: d
             .secondary
             .iter()

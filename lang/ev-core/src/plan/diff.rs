@@ -444,10 +444,10 @@ impl PlanError {
         }
     }
 
-    /// `error[CODE]: message` and its help line, as printed.
-    pub fn render(&self) -> String {
+    /// The diagnostic every face renders (it has no place in the sources).
+    pub fn diagnostic(&self) -> crate::diagnostic::Diagnostic {
         let (message, help) = self.message();
-        format!("error[{}]: {message}\n  help: {help}", self.code())
+        crate::diagnostic::Diagnostic::general(self.code(), message).with_help(help)
     }
 
     /// The message and help.

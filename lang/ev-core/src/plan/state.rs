@@ -105,6 +105,35 @@ pub enum StateError {
     Corrupted(String),
     /// Written by another version of ev.
     UnknownVersion(u32),
+    /// The state or its journal cannot be read.
+    Unreadable {
+        /// Which file.
+        path: &'static str,
+        /// Why.
+        why: String,
+    },
+}
+
+impl StateError {
+    /// The diagnostic every face renders (E0601).
+    pub fn diagnostic(&self) -> crate::diagnostic::Diagnostic {
+        use crate::diagnostic::Diagnostic;
+        match self {
+            StateError::Corrupted(why) => {
+                Diagnostic::general("E0601", format!("`{STATE_PATH}` is corrupted: {why}"))
+                    .with_note("it was left untouched")
+                    .with_help("restore it from a backup or version control")
+            }
+            StateError::UnknownVersion(v) => Diagnostic::general(
+                "E0601",
+                format!("`{STATE_PATH}` has format version {v}, but this ev reads version {STATE_VERSION}"),
+            )
+            .with_help("use the ev that wrote it"),
+            StateError::Unreadable { path, why } => {
+                Diagnostic::general("E0601", format!("cannot read `{path}`: {why}"))
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for StateError {
@@ -112,6 +141,7 @@ impl std::fmt::Display for StateError {
         match self {
             StateError::Corrupted(why) => write!(f, "{STATE_PATH} is corrupted ({why}); it was left untouched: restore it from a backup or version control"),
             StateError::UnknownVersion(v) => write!(f, "{STATE_PATH} has format version {v}, but this ev reads version {STATE_VERSION}: use the ev that wrote it"),
+            StateError::Unreadable { path, why } => write!(f, "cannot read {path}: {why}"),
         }
     }
 }
@@ -174,18 +204,21 @@ impl State {
     /// Reads the state through `fs`, with any journal left by an
     /// interrupted apply replayed (nothing is written). The text is `None`
     /// when there is no state; errors name the file.
-    pub fn load(fs: &dyn crate::fs::FileSystem) -> Result<(State, Option<String>), String> {
-        let read = |path: &str| match fs.read(path) {
+    pub fn load(fs: &dyn crate::fs::FileSystem) -> Result<(State, Option<String>), StateError> {
+        let read = |path: &'static str| match fs.read(path) {
             Ok(text) => Ok(Some(text)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("cannot read {path}: {e}")),
+            Err(e) => Err(StateError::Unreadable {
+                path,
+                why: e.to_string(),
+            }),
         };
         let (mut state, mut text) = match read(STATE_PATH)? {
-            Some(text) => (State::parse(&text).map_err(|e| e.to_string())?, Some(text)),
+            Some(text) => (State::parse(&text)?, Some(text)),
             None => (State::empty(), None),
         };
         if let Some(journal) = read(JOURNAL_PATH)? {
-            state.replay(&journal).map_err(|e| e.to_string())?;
+            state.replay(&journal)?;
             text = Some(state.to_text());
         }
         Ok((state, text))
