@@ -9,21 +9,17 @@
       "tilde"
     ];
   };
-  stacks = {
-    jupiter = {
-      nixie = {
-        ipAddress = "203.0.113.10";
-        ipv6Address = "2001:db8:10::1";
-      };
-      ethane = {
-        ipAddress = "203.0.113.7";
-        ipv6Address = "2001:db8:7::1";
-      };
-      serverref = {
-        ipAddress = "203.0.113.21";
-        ipv6Address = "2001:db8:21::1";
-      };
-      mediaVolume = "100042";
+  magic = {
+    ssh = {
+      sodium = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEXAMPLEONLYsodiumKEYnotREALxxxxxxxxxxxxxx yuto@sodium (test-only)";
+      methanol = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEXAMPLEONLYmethanolKEYnotREALxxxxxxxxxxx root@methanol (test-only)";
+      deploy = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEXAMPLEONLYdeployKEYnotREALxxxxxxxxxxxxx deploy@everything (test-only)";
+    };
+    default_ttl = 300;
+    user = "yuto";
+    repo_path = {
+      sodium = "/Users/yuto/everything";
+      methanol = "/home/yuto/everything";
     };
   };
 }

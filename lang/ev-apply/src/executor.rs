@@ -369,9 +369,8 @@ pub async fn execute(
             let Some(action) = graph.get(&id).cloned() else {
                 continue;
             };
-            if action.files.iter().any(|f| f.has_unknowns) {
-                let why = "some of its values are still unknown after the actions it waits for"
-                    .to_string();
+            if action.files.iter().any(|f| f.has_unknowns()) {
+                let why = still_unknown(&action, &graph);
                 reporter.finished(&id, &format!("failed: {why}"), Duration::ZERO);
                 fail!(id, why);
                 continue;
@@ -644,4 +643,25 @@ fn write_timings(log_dir: &Path, outcome: &Outcome) {
             .unwrap_or_default()
             .as_bytes(),
     );
+}
+
+/// Why an action's values are still unknown when it is due: each export
+/// file they wait for and what was to produce it.
+fn still_unknown(action: &ev_core::plan::Action, graph: &ev_core::plan::ActionGraph) -> String {
+    let files: std::collections::BTreeSet<&String> = action
+        .files
+        .iter()
+        .flat_map(|f| f.unknowns.files.iter())
+        .collect();
+    let mut parts: Vec<String> = files
+        .iter()
+        .map(|file| match graph.producer_of(file) {
+            Some(p) => format!("{file} (written by {}, which did not write it)", p.id),
+            None => format!("{file} (no action writes it)"),
+        })
+        .collect();
+    if action.files.iter().any(|f| f.unknowns.unsourced) {
+        parts.push("a value no action produces".into());
+    }
+    format!("some of its values are still unknown: {}", parts.join(", "))
 }

@@ -51,7 +51,7 @@ pub async fn refresh(
             let Some(job) = Job::of(action, model) else {
                 continue;
             };
-            if action.files.iter().any(|f| f.has_unknowns) {
+            if action.files.iter().any(|f| f.has_unknowns()) {
                 out.push((
                     id.clone(),
                     Drift::Unavailable(

@@ -464,3 +464,21 @@ fn environment_errors_are_coded_and_exit_2() {
         );
     }
 }
+
+/// Actions that wait for each other's exports cannot be ordered: the plan
+/// is refused with the cycle named, rather than leaving them out.
+#[test]
+fn actions_waiting_for_each_other_are_refused() {
+    let repo = Repo::new(&[(
+        "everything.ev",
+        "stack a { resources = [{ name = \"x\", type = \"t:index:X\", properties = { peer = json_or_unknown(\"exports/b/generated.json\").x } }] }\n\
+         stack b { resources = [{ name = \"x\", type = \"t:index:X\", properties = { peer = json_or_unknown(\"exports/a/generated.json\").x } }] }\n",
+    )]);
+    assert!(repo.run(&["check"]).starts_with("exit: 0"));
+    let out = repo.run(&["plan", "--color", "never"]);
+    assert!(out.starts_with("exit: 1"), "{out}");
+    assert!(
+        out.contains("[E0505] Error: these actions wait for each other's exports: a:up, b:up"),
+        "{out}"
+    );
+}

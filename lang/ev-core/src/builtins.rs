@@ -267,10 +267,11 @@ impl Cx<'_, '_> {
         self.ev.call(f, args, Vec::new(), self.span)
     }
 
-    fn predicate(&self, f: &Value, x: Value) -> EvalResult<Option<bool>> {
+    /// The Bool a passed function returns, or the unknown it returns.
+    fn predicate(&self, f: &Value, x: Value) -> EvalResult<Result<bool, Rc<Unknown>>> {
         match self.apply(f, smallvec::smallvec![x])? {
-            Value::Bool(b) => Ok(Some(b)),
-            Value::Unknown(_) => Ok(None),
+            Value::Bool(b) => Ok(Ok(b)),
+            Value::Unknown(u) => Ok(Err(u)),
             other => Err(wrong_type(
                 &format!("the function passed to `{}`", self.b.name()),
                 "to return a Bool",
@@ -363,20 +364,20 @@ impl Cx<'_, '_> {
                 Value::Str(s) => Value::Bool(s.contains(self.str(a, 1)?)),
                 Value::List(xs) => {
                     let needle = arg(a, 1);
-                    let mut found = Some(false);
+                    let mut found = Ok(false);
                     for x in xs.iter() {
                         match self.ev.equal(x, needle, self.span)? {
-                            Some(true) => {
-                                found = Some(true);
+                            Ok(true) => {
+                                found = Ok(true);
                                 break;
                             }
-                            Some(false) => {}
-                            None => found = None,
+                            Ok(false) => {}
+                            Err(u) => found = Err(u),
                         }
                     }
                     match found {
-                        Some(b) => Value::Bool(b),
-                        None => unknown("a list element is not known yet"),
+                        Ok(b) => Value::Bool(b),
+                        Err(u) => Unknown::derived("a list element is not known yet", Some(&u)),
                     }
                 }
                 other => return Err(self.wrong(0, "a String or List", other)),
@@ -452,9 +453,14 @@ impl Cx<'_, '_> {
                 let mut out = Vec::new();
                 for x in xs.iter() {
                     match self.predicate(f, x.clone())? {
-                        Some(true) => out.push(x.clone()),
-                        Some(false) => {}
-                        None => return Ok(unknown("a filter condition is not known yet")),
+                        Ok(true) => out.push(x.clone()),
+                        Ok(false) => {}
+                        Err(u) => {
+                            return Ok(Unknown::derived(
+                                "a filter condition is not known yet",
+                                Some(&u),
+                            ))
+                        }
                     }
                 }
                 Value::List(Rc::from(out))
@@ -518,7 +524,7 @@ impl Cx<'_, '_> {
                         other => {
                             let mut fresh = true;
                             for y in &out {
-                                if self.ev.equal(other, y, self.span)? == Some(true) {
+                                if self.ev.equal(other, y, self.span)? == Ok(true) {
                                     fresh = false;
                                     break;
                                 }
@@ -536,16 +542,16 @@ impl Cx<'_, '_> {
                 let xs = self.list(a, 0)?;
                 let f = arg(a, 1);
                 let want = matches!(self.b, Builtin::Any);
-                let mut unknown_seen = false;
+                let mut unknown_seen = None;
                 for x in xs.iter() {
                     match self.predicate(f, x.clone())? {
-                        Some(b) if b == want => return Ok(Value::Bool(want)),
-                        Some(_) => {}
-                        None => unknown_seen = true,
+                        Ok(b) if b == want => return Ok(Value::Bool(want)),
+                        Ok(_) => {}
+                        Err(u) => unknown_seen = Some(u),
                     }
                 }
-                if unknown_seen {
-                    unknown("a condition is not known yet")
+                if let Some(u) = unknown_seen {
+                    Unknown::derived("a condition is not known yet", Some(&u))
                 } else {
                     Value::Bool(!want)
                 }
@@ -1010,7 +1016,10 @@ impl Cx<'_, '_> {
         let text = match self.ev.fs.read(path) {
             Ok(t) => t,
             Err(e) if missing_is_unknown && ReadFailure::of(&e) == ReadFailure::NotFound => {
-                return Ok(unknown(&format!("{path} does not exist yet")))
+                return Ok(Value::Unknown(Rc::new(Unknown {
+                    reason: format!("{path} does not exist yet"),
+                    file: Some(path.to_string()),
+                })))
             }
             Err(e) => return Err(self.read_error(path, &e, "no such file")),
         };
@@ -1071,12 +1080,6 @@ fn num(v: &Value) -> f64 {
         Value::Float(f) => *f,
         _ => 0.0,
     }
-}
-
-fn unknown(reason: &str) -> Value {
-    Value::Unknown(Rc::new(Unknown {
-        reason: reason.to_string(),
-    }))
 }
 
 struct Net {

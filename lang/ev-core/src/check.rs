@@ -1,5 +1,5 @@
 //! `ev check`'s core: every diagnostic a program has, from parsing through
-//! schema checks of every resource.
+//! schema checks of every resource, to what the model cannot hold.
 
 use ev_syntax::Span;
 
@@ -47,8 +47,15 @@ fn resource_diagnostics(
         let result = ev
             .resource(ResourceId(i as u32), res.name_span)
             .and_then(|v| ev.deep_force(&v, res.name_span));
-        if let Err(e) = result {
-            out.extend(eval_diagnostics(&e));
+        match result {
+            Err(e) => out.extend(eval_diagnostics(&e)),
+            // What the model cannot hold is reported here too, so a
+            // program that checks clean also plans.
+            Ok(()) => out.extend(crate::model::resource_model_diagnostics(
+                program,
+                ev,
+                ResourceId(i as u32),
+            )),
         }
     }
     out

@@ -198,6 +198,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0502", "too many deletions"),
     ("E0503", "unknown plan target"),
     ("E0504", "stale saved plan"),
+    ("E0505", "actions wait for each other"),
     ("E0601", "unusable state file"),
     ("E0602", "apply lock unavailable"),
     ("E0603", "unusable saved plan"),

@@ -54,6 +54,7 @@ pub const PAGES: &[(&str, &str)] = &[
     ("E0502", include_str!("../../../docs/diagnostics/E0502.md")),
     ("E0503", include_str!("../../../docs/diagnostics/E0503.md")),
     ("E0504", include_str!("../../../docs/diagnostics/E0504.md")),
+    ("E0505", include_str!("../../../docs/diagnostics/E0505.md")),
     ("E0601", include_str!("../../../docs/diagnostics/E0601.md")),
     ("E0602", include_str!("../../../docs/diagnostics/E0602.md")),
     ("E0603", include_str!("../../../docs/diagnostics/E0603.md")),

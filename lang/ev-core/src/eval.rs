@@ -1286,11 +1286,17 @@ impl<'p> Evaluator<'p> {
         binary_values(self, op, lv, rv, span, l.span, r.span)
     }
 
-    /// Structural equality (forces records).
-    pub fn equal(&self, a: &Value, b: &Value, span: Span) -> EvalResult<Option<bool>> {
+    /// Structural equality (forces records); `Err(unknown)` when it
+    /// depends on a value not known yet (the first one met).
+    pub fn equal(
+        &self,
+        a: &Value,
+        b: &Value,
+        span: Span,
+    ) -> EvalResult<Result<bool, Rc<crate::value::Unknown>>> {
         self.descend(a, span, || {
-            Ok(Some(match (a, b) {
-                (Value::Unknown(_), _) | (_, Value::Unknown(_)) => return Ok(None),
+            Ok(Ok(match (a, b) {
+                (Value::Unknown(u), _) | (_, Value::Unknown(u)) => return Ok(Err(u.clone())),
                 (Value::Null, Value::Null) => true,
                 (Value::Bool(x), Value::Bool(y)) => x == y,
                 (Value::Int(x), Value::Int(y)) => x == y,
@@ -1302,11 +1308,11 @@ impl<'p> Evaluator<'p> {
                 (Value::Secret(x), Value::Secret(y)) => x == y,
                 (Value::List(x), Value::List(y)) => {
                     if x.len() != y.len() {
-                        return Ok(Some(false));
+                        return Ok(Ok(false));
                     }
                     for (a, b) in x.iter().zip(y.iter()) {
                         match self.equal(a, b, span)? {
-                            Some(true) => {}
+                            Ok(true) => {}
                             other => return Ok(other),
                         }
                     }
@@ -1314,16 +1320,16 @@ impl<'p> Evaluator<'p> {
                 }
                 (Value::Record(x), Value::Record(y)) => {
                     if x.len() != y.len() {
-                        return Ok(Some(false));
+                        return Ok(Ok(false));
                     }
                     for (k, t) in x.fields() {
                         let Some(u) = y.get(*k) else {
-                            return Ok(Some(false));
+                            return Ok(Ok(false));
                         };
                         let a = self.force(t, span)?;
                         let b = self.force(u, span)?;
                         match self.equal(&a, &b, span)? {
-                            Some(true) => {}
+                            Ok(true) => {}
                             other => return Ok(other),
                         }
                     }
@@ -1998,8 +2004,8 @@ fn binary_values(
                 _ => {}
             }
             return Ok(match ev.equal(&lv, &rv, span)? {
-                Some(eq) => Bool(eq == matches!(op, BinaryOp::Eq)),
-                None => unknown_of(&lv, &rv),
+                Ok(eq) => Bool(eq == matches!(op, BinaryOp::Eq)),
+                Err(u) => Unknown(u),
             });
         }
         _ => {}

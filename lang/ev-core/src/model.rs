@@ -166,48 +166,24 @@ impl Model {
                 .kind(def.kind)
                 .map(|k| k.name.to_string())
                 .unwrap_or_default();
-            let value = ev
-                .resource(id, def.name_span)
-                .and_then(|v| to_json_marked(ev, &v, def.name_span));
-            let value = match value {
-                Ok(v) => v,
-                Err(e) => {
-                    diagnostics.extend(eval_diagnostics(&e));
+            let (typed, value) = match typed_resource(program, ev, id) {
+                Ok(t) => t,
+                Err(errors) => {
+                    diagnostics.extend(errors);
                     continue;
                 }
             };
+            match typed {
+                Typed::Machine(m) => model.machines.push(m),
+                Typed::Domain(d) => model.domains.push(d),
+                Typed::Stack(s) => model.stacks.push(s),
+                Typed::Image(i) => model.images.push(i),
+                Typed::Cluster(c) => model.clusters.push(c),
+                Typed::App(a) => model.apps.push(a),
+                Typed::Generic => {}
+            }
             let file = program.sources.get(def.span.file);
             let line = file.map(|f| f.line_col(def.span.start).0 + 1).unwrap_or(0);
-            // Typed views exist for the standard library's kinds only; a
-            // user's own kind that happens to share a name stays generic.
-            let standard = program
-                .kind(def.kind)
-                .and_then(|k| program.module(k.module))
-                .is_some_and(|m| m.is_stdlib);
-            let typed = match if standard { kind.as_str() } else { "" } {
-                "machine" => typed(&value).map(|m| model.machines.push(m)),
-                "domain" => typed(&value).map(|d| model.domains.push(d)),
-                "stack" => typed(&value).map(|s| model.stacks.push(s)),
-                "image" => typed(&value).map(|i| model.images.push(i)),
-                "cluster" => typed(&value).map(|c| model.clusters.push(c)),
-                "app" => typed(&value).map(|a| model.apps.push(a)),
-                _ => Ok(()),
-            };
-            if let Err(e) = typed {
-                // The stdlib schema and the Rust types disagree: a bug in ev.
-                diagnostics.push(
-                    Diagnostic::error(
-                        "E0999",
-                        format!(
-                            "internal error: {kind} `{}` does not fit the model: {e}",
-                            def.name
-                        ),
-                        Label::new(def.name_span, "declared here"),
-                    )
-                    .with_note("this is a bug in ev, please report it"),
-                );
-                continue;
-            }
             ok_ids.push(id);
             model.resources.push(ModelResource {
                 key: ResourceKey {
@@ -311,6 +287,111 @@ fn yes() -> bool {
     true
 }
 
+/// The typed view of one resource of a standard library kind.
+enum Typed {
+    Machine(Machine),
+    Domain(Domain),
+    Stack(Stack),
+    Image(Image),
+    Cluster(Cluster),
+    App(App),
+    /// A user's own kind: no typed view.
+    Generic,
+}
+
+/// Evaluates one resource into its marked JSON value and its typed view,
+/// or the diagnostics that keep it out of the model. `ev check` reports
+/// the same diagnostics ([`resource_model_diagnostics`]), so a program
+/// that checks clean builds its model.
+fn typed_resource(
+    program: &Program,
+    ev: &Evaluator<'_>,
+    id: ResourceId,
+) -> Result<(Typed, serde_json::Value), Vec<Diagnostic>> {
+    let Some(def) = program.resource(id) else {
+        return Err(Vec::new());
+    };
+    let resource = ev
+        .resource(id, def.name_span)
+        .map_err(|e| eval_diagnostics(&e))?;
+    let value = to_json_marked(ev, &resource, def.name_span).map_err(|e| eval_diagnostics(&e))?;
+    let kind = program
+        .kind(def.kind)
+        .map(|k| k.name.to_string())
+        .unwrap_or_default();
+    // Typed views exist for the standard library's kinds only; a user's
+    // own kind that happens to share a name stays generic.
+    let standard = program
+        .kind(def.kind)
+        .and_then(|k| program.module(k.module))
+        .is_some_and(|m| m.is_stdlib);
+    let typed = match if standard { kind.as_str() } else { "" } {
+        "machine" => typed::<Machine>(&value).map(Typed::Machine),
+        "domain" => typed(&value).map(Typed::Domain),
+        "stack" => typed(&value).map(Typed::Stack),
+        "image" => typed(&value).map(Typed::Image),
+        "cluster" => typed(&value).map(Typed::Cluster),
+        "app" => typed(&value).map(Typed::App),
+        _ => Ok(Typed::Generic),
+    };
+    let typed = typed.map_err(|e| {
+        // The stdlib schema and the Rust types disagree: a bug in ev.
+        vec![Diagnostic::error(
+            "E0999",
+            format!(
+                "internal error: {kind} `{}` does not fit the model: {e}",
+                def.name
+            ),
+            Label::new(def.name_span, "declared here"),
+        )
+        .with_note("this is a bug in ev, please report it")]
+    })?;
+    if let Typed::Machine(m) = &typed {
+        if m.values.values().any(holds_secret) {
+            let at = match &resource {
+                crate::value::Value::Record(r) => r.key_span(crate::intern::Sym::new("values")),
+                _ => None,
+            }
+            .unwrap_or(def.name_span);
+            return Err(vec![secret_in_nix_values(&def.name, at)]);
+        }
+    }
+    Ok((typed, value))
+}
+
+/// The diagnostics that keep one resource out of the model (none when it
+/// builds): what `ev check` adds to evaluation and schema errors.
+pub fn resource_model_diagnostics(
+    program: &Program,
+    ev: &Evaluator<'_>,
+    id: ResourceId,
+) -> Vec<Diagnostic> {
+    typed_resource(program, ev, id).err().unwrap_or_default()
+}
+
+/// Whether marked JSON holds a secret reference anywhere.
+fn holds_secret(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Object(map) => {
+            map.contains_key(SECRET_KEY) || map.values().any(holds_secret)
+        }
+        serde_json::Value::Array(items) => items.iter().any(holds_secret),
+        _ => false,
+    }
+}
+
+/// A machine passing a secret to its Nix modules (E0409): `ev-values.nix`
+/// is committed and copied to the world-readable Nix store.
+fn secret_in_nix_values(name: &str, at: Span) -> Diagnostic {
+    Diagnostic::error(
+        "E0409",
+        format!("machine `{name}` passes a secret to its Nix modules"),
+        Label::new(at, "these values hold a secret"),
+    )
+    .with_note("`ev-values.nix` is committed to the repository and copied to the world-readable Nix store")
+    .with_help("deliver secrets on the machine (sops-nix, agenix) and pass their file path in `values` instead")
+}
+
 fn typed<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, serde_json::Error> {
     serde_json::from_value(value.clone())
 }
@@ -324,13 +405,24 @@ pub struct SecretRef {
     pub key: String,
 }
 
+/// Why a value is not known until apply, and the export file it waits
+/// for (the `$unknown` marker of [`crate::output::to_json_marked`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// For people: "exports/jupiter/generated.json does not exist yet".
+    pub reason: String,
+    /// The repository file whose absence makes it unknown; the action
+    /// producing that file must run first.
+    pub file: Option<String>,
+}
+
 /// A value that may not be known until apply, or may be a secret.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Known<T> {
     /// A plain value.
     Value(T),
-    /// Not known until apply; the reason.
-    Unknown(String),
+    /// Not known until apply.
+    Unknown(Pending),
     /// A secret reference.
     Secret(SecretRef),
 }
@@ -350,10 +442,10 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Known<T> {
         let v = serde_json::Value::deserialize(d)?;
         if let Some(obj) = v.as_object() {
             if obj.len() == 1 {
-                if let Some(reason) = obj.get(UNKNOWN_KEY) {
-                    return Ok(Known::Unknown(
-                        reason.as_str().unwrap_or_default().to_string(),
-                    ));
+                if let Some(pending) = obj.get(UNKNOWN_KEY) {
+                    return serde_json::from_value(pending.clone())
+                        .map(Known::Unknown)
+                        .map_err(serde::de::Error::custom);
                 }
                 if let Some(secret) = obj.get(SECRET_KEY) {
                     return serde_json::from_value(secret.clone())
@@ -402,6 +494,10 @@ pub struct Machine {
     pub nixpkgs: String,
     /// Tags.
     pub tags: Vec<String>,
+    /// Values its Nix modules read as `ev.<name>` (marked JSON: unknowns
+    /// are `$unknown` markers; secrets are refused at build).
+    #[serde(default)]
+    pub values: serde_json::Map<String, serde_json::Value>,
     /// Seconds one tool run of applying it may take.
     #[serde(default)]
     pub apply_timeout: Option<u64>,

@@ -315,13 +315,15 @@ pub const UNKNOWN_KEY: &str = "$unknown";
 pub const SECRET_KEY: &str = "$secret";
 
 /// A value as JSON for machines: like [`to_json`], but an unknown value is
-/// `{"$unknown": reason}` and a secret `{"$secret": {"file", "key"}}` (the
-/// reference only, never its content), so consumers can tell them apart
-/// from strings.
+/// `{"$unknown": {"reason", "file"}}` (`file`: the export it waits for, or
+/// null) and a secret `{"$secret": {"file", "key"}}` (the reference only,
+/// never its content), so consumers can tell them apart from strings.
 pub fn to_json_marked(ev: &Evaluator<'_>, v: &Value, span: Span) -> EvalResult<serde_json::Value> {
     ev.descend(v, span, || {
         Ok(match v {
-            Value::Unknown(u) => serde_json::json!({ UNKNOWN_KEY: u.reason }),
+            Value::Unknown(u) => {
+                serde_json::json!({ UNKNOWN_KEY: { "reason": u.reason, "file": u.file } })
+            }
             Value::Secret(s) => serde_json::json!({ SECRET_KEY: { "file": s.file, "key": s.key } }),
             Value::List(items) => {
                 let mut out = Vec::with_capacity(items.len());

@@ -81,6 +81,20 @@ pub struct SecretRef {
 pub struct Unknown {
     /// What it is waiting for, e.g. "exports/jupiter/generated.json does not exist yet".
     pub reason: String,
+    /// The repository file whose absence makes it unknown (an export an
+    /// action writes): lowering turns it into a dependency on that action.
+    pub file: Option<String>,
+}
+
+impl Unknown {
+    /// An unknown derived from another (a condition on an unknown element):
+    /// a new reason, the same file to wait for.
+    pub fn derived(reason: &str, from: Option<&Unknown>) -> Value {
+        Value::Unknown(Rc::new(Unknown {
+            reason: reason.to_string(),
+            file: from.and_then(|u| u.file.clone()),
+        }))
+    }
 }
 
 /// A function value.

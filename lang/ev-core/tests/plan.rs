@@ -3,24 +3,41 @@
 use std::path::Path;
 
 use ev_core::eval::run_with_stack;
-use ev_core::fs::OsFs;
+use ev_core::fs::{FileSystem, MemFs, OsFs, OverlayFs};
 use ev_core::model::Model;
 use ev_core::plan::diff::{diff, render_human, Change};
 use ev_core::plan::state::{ActionState, State, StateError, STATE_VERSION};
 use ev_core::plan::{lower, ActionGraph};
 use ev_core::Evaluator;
 
+/// Runs `f` over the example repository as it stands after every image
+/// was pushed: the example leaves `seadexarr` unpushed (its digest
+/// unknown), which the tests of a fully applied repository add.
+fn with_example<R>(f: impl FnOnce(&dyn FileSystem) -> R) -> R {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let disk = OsFs::new(root);
+    let mut pushed = MemFs::new();
+    pushed.insert(
+        "exports/whale/digests/seadexarr.txt",
+        "sha256:5eadea5eadea5eadea5eadea5eadea5eadea5eadea5eadea5eadea5eadea5ead\n",
+    );
+    f(&OverlayFs {
+        overlay: &pushed,
+        base: &disk,
+    })
+}
+
 /// The example's action graph (built on a big-stack thread; the graph holds
 /// only plain data, so it can leave it).
 fn example_graph() -> ActionGraph {
     run_with_stack(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let fs = OsFs::new(root);
-        let program = ev_core::load(&fs, "everything.ev");
-        let ev = Evaluator::new(&program, &fs);
-        let (model, diagnostics) = Model::build(&program, &ev);
-        assert!(diagnostics.is_empty(), "{diagnostics:?}");
-        lower(&model, &fs)
+        with_example(|fs| {
+            let program = ev_core::load(fs, "everything.ev");
+            let ev = Evaluator::new(&program, fs);
+            let (model, diagnostics) = Model::build(&program, &ev);
+            assert!(diagnostics.is_empty(), "{diagnostics:?}");
+            lower(&model, fs)
+        })
     })
 }
 
@@ -251,16 +268,16 @@ fn targets_pull_in_upstream_dependencies() {
 /// fully applied state changed by `make`.
 fn full_plan_with(make: fn(State) -> State) -> (String, String) {
     run_with_stack(move || {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let fs = OsFs::new(root);
-        let program = ev_core::load(&fs, "everything.ev");
-        let ev = Evaluator::new(&program, &fs);
-        let (model, diagnostics) = Model::build(&program, &ev);
-        assert!(diagnostics.is_empty(), "{diagnostics:?}");
-        let state = make(State::fully_applied(&lower(&model, &fs)));
-        let (_, plan) = ev_core::plan::plan(&program, &fs, &model, &state);
-        let json = serde_json::to_string_pretty(&plan).unwrap_or_default();
-        (render_human(&plan), json)
+        with_example(|fs| {
+            let program = ev_core::load(fs, "everything.ev");
+            let ev = Evaluator::new(&program, fs);
+            let (model, diagnostics) = Model::build(&program, &ev);
+            assert!(diagnostics.is_empty(), "{diagnostics:?}");
+            let state = make(State::fully_applied(&lower(&model, fs)));
+            let (_, plan) = ev_core::plan::plan(&program, fs, &model, &state);
+            let json = serde_json::to_string_pretty(&plan).unwrap_or_default();
+            (render_human(&plan), json)
+        })
     })
 }
 
@@ -348,4 +365,73 @@ fn a_protected_zone_is_shown_and_its_deletion_refused() {
     let json = serde_json::to_string_pretty(&plan).unwrap_or_default();
     assert!(json.contains("\"protected\": true"), "{json}");
     insta::assert_snapshot!("plan_protected_json", json);
+}
+
+/// Whatever an action renders decides what it waits for: in every plan of
+/// the example (nothing applied, everything applied, an image rebuilt),
+/// each unknown value an action's files hold waits for an export file
+/// that an action it depends on writes, and that producer runs in the plan.
+#[test]
+fn every_unknown_is_produced_by_an_action_waited_for() {
+    fn no_state(_: State) -> State {
+        State::empty()
+    }
+    fn applied(s: State) -> State {
+        s
+    }
+    fn image_rebuilt(mut s: State) -> State {
+        if let Some(image) = s.actions.get_mut("whale:example-image:push") {
+            image.fingerprint = "recorded-before-the-edit".into();
+        }
+        s
+    }
+    for (name, make) in [
+        ("no state", no_state as fn(State) -> State),
+        ("fully applied", applied),
+        ("an image rebuilt", image_rebuilt),
+    ] {
+        let problems: Vec<String> = run_with_stack(move || {
+            // The repository as it stands: `seadexarr` is not pushed.
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+            let fs = OsFs::new(root);
+            let program = ev_core::load(&fs, "everything.ev");
+            let ev = Evaluator::new(&program, &fs);
+            let (model, diagnostics) = Model::build(&program, &ev);
+            assert!(diagnostics.is_empty(), "{diagnostics:?}");
+            let state = make(State::fully_applied(&lower(&model, &fs)));
+            let (graph, plan) = ev_core::plan::plan(&program, &fs, &model, &state);
+            let mut problems = Vec::new();
+            for action in graph.ordered() {
+                for file in &action.files {
+                    if file.unknowns.unsourced {
+                        problems.push(format!("{}: {} waits for nothing", action.id, file.path));
+                    }
+                    for export in &file.unknowns.files {
+                        let Some(producer) = graph.producer_of(export) else {
+                            problems.push(format!("{}: no action writes {export}", action.id));
+                            continue;
+                        };
+                        if !action.depends_on.contains(&producer.id) {
+                            problems.push(format!(
+                                "{}: {} waits for {export} but not for {}",
+                                action.id, file.path, producer.id
+                            ));
+                        }
+                        let runs = plan
+                            .actions
+                            .iter()
+                            .any(|a| a.id == producer.id && a.change != Change::None);
+                        if !runs {
+                            problems.push(format!(
+                                "{}: {} is unknown but {} does not run",
+                                action.id, export, producer.id
+                            ));
+                        }
+                    }
+                }
+            }
+            problems
+        });
+        assert!(problems.is_empty(), "{name}:\n{}", problems.join("\n"));
+    }
 }

@@ -33,7 +33,7 @@ pub fn run(settings: &Settings) -> Output {
                 "{:<10} {}{}\n",
                 action.backend.to_string(),
                 shown.display(),
-                if file.has_unknowns {
+                if file.has_unknowns() {
                     "  (has values known after apply)"
                 } else {
                     ""

@@ -61,6 +61,14 @@ pub fn prepare(
         return Err(out);
     };
     let (graph, mut plan) = ev_core::plan::plan(&loaded.program, &loaded.fs, &loaded.model, &state);
+    let cycles: Vec<PlanError> = graph
+        .cycles()
+        .into_iter()
+        .map(|actions| PlanError::Cycle { actions })
+        .collect();
+    if !cycles.is_empty() {
+        return Err(plan_error(settings, &cycles));
+    }
     let pulled_in = target(&mut plan, &graph, targets).map_err(|e| plan_error(settings, &[e]))?;
     let refused = guardrails(&plan, &state, allow_large_changes);
     if !refused.is_empty() {

@@ -34,7 +34,9 @@ pub struct ItemChange {
 fn marked(v: &Value) -> Value {
     match v {
         Value::String(s) if s == PLACEHOLDER => {
-            serde_json::json!({ "$unknown": "known after apply" })
+            // The rendering kept no reason or file: the plan's
+            // `replanned_after` names the producers.
+            serde_json::json!({ "$unknown": { "reason": "known after apply", "file": null } })
         }
         Value::String(s) if s.starts_with("env/EV_SECRET_") => {
             serde_json::json!({ "$secret": s.trim_start_matches("env/") })

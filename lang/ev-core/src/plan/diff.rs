@@ -161,12 +161,17 @@ impl Plan {
 pub fn diff(graph: &ActionGraph, state: &State) -> Plan {
     let mut actions = Vec::new();
     for action in graph.ordered() {
-        let has_unknowns = action.files.iter().any(|f| f.has_unknowns);
+        let has_unknowns = action.files.iter().any(|f| f.has_unknowns());
         let (change, changed_files) = match state.actions.get(&action.id) {
             None => (
                 Change::Create,
                 action.files.iter().map(|f| f.path.clone()).collect(),
             ),
+            // Applied, but what it writes is gone (deleted, never
+            // committed): it runs again, or what reads it stays unknown.
+            Some(prev) if prev.fingerprint == fingerprint(action) && action.exports_pending => {
+                (Change::Update, Vec::new())
+            }
             Some(prev) if prev.fingerprint == fingerprint(action) => (Change::None, Vec::new()),
             Some(prev) => {
                 let mut changed: Vec<String> = action
@@ -209,7 +214,7 @@ pub fn diff(graph: &ActionGraph, state: &State) -> Plan {
             .actions
             .get(&action.id)
             .map_or(&no_inputs, |a| &a.inputs);
-        let items = if change == Change::None {
+        let mut items = if change == Change::None {
             Vec::new()
         } else {
             super::details::items(
@@ -225,6 +230,21 @@ pub fn diff(graph: &ActionGraph, state: &State) -> Plan {
                 },
             )
         };
+        let unchanged_but_unwritten = change == Change::Update
+            && action.exports_pending
+            && state
+                .actions
+                .get(&action.id)
+                .is_some_and(|prev| prev.fingerprint == fingerprint(action));
+        if unchanged_but_unwritten {
+            items.extend(action.produces.iter().map(|p| super::details::ItemChange {
+                change: Change::Create,
+                label: format!("export {p} (missing: written again)"),
+                details: Vec::new(),
+                before: None,
+                after: None,
+            }));
+        }
         actions.push(PlannedAction {
             id: action.id.clone(),
             backend: action.backend.to_string(),
@@ -432,6 +452,11 @@ pub enum PlanError {
         /// Close candidates.
         suggestions: Vec<String>,
     },
+    /// Actions wait for each other's exports: none of them can run first.
+    Cycle {
+        /// The actions of the cycle.
+        actions: Vec<String>,
+    },
 }
 
 impl PlanError {
@@ -441,6 +466,7 @@ impl PlanError {
             PlanError::ProtectedDeletion { .. } => "E0501",
             PlanError::LargeDeletion { .. } => "E0502",
             PlanError::UnknownTarget { .. } => "E0503",
+            PlanError::Cycle { .. } => "E0505",
         }
     }
 
@@ -470,6 +496,13 @@ impl PlanError {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => "targets are layers (`eight`), actions (`eight:yuto.sh`), resources (`domain.yuto.sh`) or tags (`tag:cloud`)".into(),
                 },
+            ),
+            PlanError::Cycle { actions } => (
+                format!(
+                    "these actions wait for each other's exports: {}",
+                    actions.join(", ")
+                ),
+                "one of them must not read what the other writes (a stack's outputs, an image's digest)".into(),
             ),
         }
     }

@@ -139,7 +139,7 @@ pub fn lower(model: &Model, fs: &dyn FileSystem) -> ActionGraph {
                     i.name,
                     yaml(&recipe)
                 ),
-                has_unknowns: false,
+                unknowns: Default::default(),
             }],
             produces: vec![i.digest_file.clone()],
             exports_pending: !matches!(i.digest, crate::model::Known::Value(_)),
@@ -161,7 +161,7 @@ pub fn lower(model: &Model, fs: &dyn FileSystem) -> ActionGraph {
             id,
             backend: Backend::Nix,
             resources: vec![k],
-            files: nix::machine(m, &model.stacks),
+            files: nix::machine(m),
             produces: Vec::new(),
             exports_pending: false,
             protected: false,
@@ -233,6 +233,7 @@ pub fn lower(model: &Model, fs: &dyn FileSystem) -> ActionGraph {
         });
     }
     graph.fill_secrets(|keys| model.secrets_of(keys));
+    graph.wait_for_unknowns();
     graph.link();
     graph
 }

@@ -107,11 +107,44 @@ pub struct RenderedFile {
     pub path: String,
     /// The content.
     pub content: String,
-    /// Holds values not known until apply (rendered as placeholders).
-    pub has_unknowns: bool,
+    /// The values it holds that are not known until apply (rendered as
+    /// placeholders).
+    pub unknowns: Unknowns,
+}
+
+/// The values of a rendered file not known until apply: the export files
+/// they wait for. Lowering makes an action depend on the producer of each.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Unknowns {
+    /// The export files the unknown values wait for.
+    pub files: std::collections::BTreeSet<String>,
+    /// Some unknown value waits for no file at all.
+    pub unsourced: bool,
+}
+
+impl Unknowns {
+    /// Records one unknown value.
+    pub fn add(&mut self, pending: &crate::model::Pending) {
+        match &pending.file {
+            Some(f) => {
+                self.files.insert(f.clone());
+            }
+            None => self.unsourced = true,
+        }
+    }
+
+    /// Whether any value is unknown.
+    pub fn any(&self) -> bool {
+        self.unsourced || !self.files.is_empty()
+    }
 }
 
 impl RenderedFile {
+    /// Whether it holds values not known until apply.
+    pub fn has_unknowns(&self) -> bool {
+        self.unknowns.any()
+    }
+
     /// Whether the file belongs in the repository (the per-machine flakes
     /// under `flake-profiles/`) rather than in `.ev/build/`.
     pub fn in_repository(&self) -> bool {
@@ -179,6 +212,55 @@ impl ActionGraph {
         for action in self.graph.node_weights_mut() {
             action.secrets = secrets_of(&action.resources);
         }
+    }
+
+    /// Makes each action depend on the producer of every export file its
+    /// rendered values wait for: whatever an action renders decides what
+    /// it waits for, so no unknown can reach apply unproduced.
+    pub(crate) fn wait_for_unknowns(&mut self) {
+        let producers: BTreeMap<String, String> = self
+            .graph
+            .node_weights()
+            .flat_map(|a| a.produces.iter().map(|p| (p.clone(), a.id.clone())))
+            .collect();
+        for action in self.graph.node_weights_mut() {
+            let mut waits: std::collections::BTreeSet<String> =
+                action.depends_on.iter().cloned().collect();
+            for file in action.files.iter().flat_map(|f| f.unknowns.files.iter()) {
+                if let Some(producer) = producers.get(file) {
+                    if producer != &action.id {
+                        waits.insert(producer.clone());
+                    }
+                }
+            }
+            action.depends_on = waits.into_iter().collect();
+        }
+    }
+
+    /// The action that writes an export file, if any.
+    pub fn producer_of(&self, file: &str) -> Option<&Action> {
+        self.graph
+            .node_weights()
+            .find(|a| a.produces.iter().any(|p| p == file))
+    }
+
+    /// Actions that wait for each other (directly or through others), if
+    /// any: such a graph cannot be applied. Each cycle's ids, sorted.
+    pub fn cycles(&self) -> Vec<Vec<String>> {
+        let mut out: Vec<Vec<String>> = petgraph::algo::tarjan_scc(&self.graph)
+            .into_iter()
+            .filter(|scc| scc.len() > 1 || scc.iter().any(|n| self.graph.contains_edge(*n, *n)))
+            .map(|scc| {
+                let mut ids: Vec<String> = scc
+                    .iter()
+                    .filter_map(|n| self.graph.node_weight(*n).map(|a| a.id.clone()))
+                    .collect();
+                ids.sort();
+                ids
+            })
+            .collect();
+        out.sort();
+        out
     }
 
     /// Connects dependencies (after all actions were added).

@@ -237,12 +237,16 @@ impl State {
             .insert(action.id.clone(), ActionState::of(action));
     }
 
-    /// The state after applying every action of `graph` (what a complete,
-    /// successful `ev apply` records).
+    /// The state a complete, successful `ev apply` of `graph` records, as
+    /// far as the repository shows it: an action whose exports are missing
+    /// (an image never pushed) or whose values are still unknown (an app
+    /// pinning it) has not been applied.
     pub fn fully_applied(graph: &ActionGraph) -> State {
         let mut state = State::empty();
         for action in graph.ordered() {
-            state.record(action);
+            if !action.exports_pending && !action.files.iter().any(|f| f.has_unknowns()) {
+                state.record(action);
+            }
         }
         state
     }

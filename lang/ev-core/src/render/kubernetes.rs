@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use crate::model::{App, Cluster, Known};
 use crate::plan::RenderedFile;
 
-use super::{known_json, yaml};
+use super::{known_json, yaml, Unknowns};
 
 /// The label every object ev applies carries.
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "ev");
@@ -60,7 +60,7 @@ fn config_key(path: &str) -> String {
 }
 
 /// Every object of one app.
-pub fn app_objects(cluster: &Cluster, app: &App, unknowns: &mut bool) -> Vec<Value> {
+pub fn app_objects(cluster: &Cluster, app: &App, unknowns: &mut Unknowns) -> Vec<Value> {
     let (c, a, ns) = (
         cluster.name.as_str(),
         app.name.as_str(),
@@ -240,7 +240,7 @@ pub fn app_objects(cluster: &Cluster, app: &App, unknowns: &mut bool) -> Vec<Val
 
 /// The manifests of one cluster at `kubernetes/<cluster>.yaml`.
 pub fn cluster(cluster: &Cluster, apps: &[&App]) -> RenderedFile {
-    let mut unknowns = false;
+    let mut unknowns = Unknowns::default();
     let mut objects: Vec<Value> = apps
         .iter()
         .flat_map(|a| app_objects(cluster, a, &mut unknowns))
@@ -279,6 +279,6 @@ pub fn cluster(cluster: &Cluster, apps: &[&App]) -> RenderedFile {
     RenderedFile {
         path: format!("kubernetes/{}.yaml", cluster.name),
         content,
-        has_unknowns: unknowns,
+        unknowns,
     }
 }

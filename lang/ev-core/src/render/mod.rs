@@ -12,6 +12,7 @@ pub mod pulumi;
 
 use crate::model::Known;
 use crate::output::UNKNOWN_MARKER;
+pub use crate::plan::Unknowns;
 
 /// What an unknown value renders as.
 pub const PLACEHOLDER: &str = UNKNOWN_MARKER;
@@ -21,15 +22,56 @@ pub fn yaml(value: &serde_json::Value) -> String {
     serde_saphyr::to_string(value).unwrap_or_default()
 }
 
-/// The value of a `Known`, a placeholder, or the secret's environment reference.
-pub fn known_json<T: serde::Serialize>(k: &Known<T>, unknowns: &mut bool) -> serde_json::Value {
+/// The value of a `Known`, a placeholder, or the secret's environment
+/// reference; markers nested in a known value are resolved the same way.
+pub fn known_json<T: serde::Serialize>(k: &Known<T>, unknowns: &mut Unknowns) -> serde_json::Value {
     match k {
-        Known::Value(v) => serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
-        Known::Unknown(_) => {
-            *unknowns = true;
+        Known::Value(v) => plain_json(
+            &serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
+            unknowns,
+        ),
+        Known::Unknown(pending) => {
+            unknowns.add(pending);
             serde_json::Value::String(PLACEHOLDER.into())
         }
         Known::Secret(s) => serde_json::Value::String(secret_env_ref(&s.file, &s.key)),
+    }
+}
+
+/// Marked JSON ([`crate::output::to_json_marked`]) as a tool reads it:
+/// each unknown becomes the placeholder (and is recorded in `unknowns`),
+/// each secret its environment reference.
+pub fn plain_json(v: &serde_json::Value, unknowns: &mut Unknowns) -> serde_json::Value {
+    use crate::output::{SECRET_KEY, UNKNOWN_KEY};
+    match v {
+        serde_json::Value::Object(map) if map.len() == 1 && map.contains_key(UNKNOWN_KEY) => {
+            let pending = map
+                .get(UNKNOWN_KEY)
+                .and_then(|p| serde_json::from_value(p.clone()).ok())
+                .unwrap_or(crate::model::Pending {
+                    reason: String::new(),
+                    file: None,
+                });
+            known_json::<()>(&Known::Unknown(pending), unknowns)
+        }
+        serde_json::Value::Object(map) if map.len() == 1 && map.contains_key(SECRET_KEY) => {
+            match map
+                .get(SECRET_KEY)
+                .and_then(|s| serde_json::from_value(s.clone()).ok())
+            {
+                Some(secret) => known_json::<()>(&Known::Secret(secret), unknowns),
+                None => serde_json::Value::Null,
+            }
+        }
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.iter()
+                .map(|(k, x)| (k.clone(), plain_json(x, unknowns)))
+                .collect(),
+        ),
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(|x| plain_json(x, unknowns)).collect())
+        }
+        other => other.clone(),
     }
 }
 
