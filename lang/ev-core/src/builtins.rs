@@ -377,7 +377,7 @@ impl Cx<'_, '_> {
                     }
                     match found {
                         Ok(b) => Value::Bool(b),
-                        Err(u) => Unknown::derived("a list element is not known yet", Some(&u)),
+                        Err(u) => Unknown::derived("a list element is not known yet", &u),
                     }
                 }
                 other => return Err(self.wrong(0, "a String or List", other)),
@@ -456,10 +456,7 @@ impl Cx<'_, '_> {
                         Ok(true) => out.push(x.clone()),
                         Ok(false) => {}
                         Err(u) => {
-                            return Ok(Unknown::derived(
-                                "a filter condition is not known yet",
-                                Some(&u),
-                            ))
+                            return Ok(Unknown::derived("a filter condition is not known yet", &u))
                         }
                     }
                 }
@@ -551,7 +548,7 @@ impl Cx<'_, '_> {
                     }
                 }
                 if let Some(u) = unknown_seen {
-                    Unknown::derived("a condition is not known yet", Some(&u))
+                    Unknown::derived("a condition is not known yet", &u)
                 } else {
                     Value::Bool(!want)
                 }

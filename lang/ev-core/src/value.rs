@@ -89,10 +89,10 @@ pub struct Unknown {
 impl Unknown {
     /// An unknown derived from another (a condition on an unknown element):
     /// a new reason, the same file to wait for.
-    pub fn derived(reason: &str, from: Option<&Unknown>) -> Value {
+    pub fn derived(reason: &str, from: &Unknown) -> Value {
         Value::Unknown(Rc::new(Unknown {
             reason: reason.to_string(),
-            file: from.and_then(|u| u.file.clone()),
+            file: from.file.clone(),
         }))
     }
 }

@@ -36,7 +36,7 @@ fn marked(v: &Value) -> Value {
         Value::String(s) if s == PLACEHOLDER => {
             // The rendering kept no reason or file: the plan's
             // `replanned_after` names the producers.
-            serde_json::json!({ "$unknown": { "reason": "known after apply", "file": null } })
+            serde_json::json!({ crate::output::UNKNOWN_KEY: { "reason": "known after apply", "file": null } })
         }
         Value::String(s) if s.starts_with("env/EV_SECRET_") => {
             serde_json::json!({ "$secret": s.trim_start_matches("env/") })

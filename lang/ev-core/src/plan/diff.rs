@@ -162,17 +162,18 @@ pub fn diff(graph: &ActionGraph, state: &State) -> Plan {
     let mut actions = Vec::new();
     for action in graph.ordered() {
         let has_unknowns = action.files.iter().any(|f| f.has_unknowns());
-        let (change, changed_files) = match state.actions.get(&action.id) {
+        let recorded = state.actions.get(&action.id);
+        let unchanged = recorded.is_some_and(|prev| prev.fingerprint == fingerprint(action));
+        // Applied, but what it writes is gone (deleted, never committed):
+        // it runs again, or what reads it stays unknown.
+        let unchanged_but_unwritten = unchanged && action.exports_pending;
+        let (change, changed_files) = match recorded {
             None => (
                 Change::Create,
                 action.files.iter().map(|f| f.path.clone()).collect(),
             ),
-            // Applied, but what it writes is gone (deleted, never
-            // committed): it runs again, or what reads it stays unknown.
-            Some(prev) if prev.fingerprint == fingerprint(action) && action.exports_pending => {
-                (Change::Update, Vec::new())
-            }
-            Some(prev) if prev.fingerprint == fingerprint(action) => (Change::None, Vec::new()),
+            Some(_) if unchanged_but_unwritten => (Change::Update, Vec::new()),
+            Some(_) if unchanged => (Change::None, Vec::new()),
             Some(prev) => {
                 let mut changed: Vec<String> = action
                     .files
@@ -230,12 +231,6 @@ pub fn diff(graph: &ActionGraph, state: &State) -> Plan {
                 },
             )
         };
-        let unchanged_but_unwritten = change == Change::Update
-            && action.exports_pending
-            && state
-                .actions
-                .get(&action.id)
-                .is_some_and(|prev| prev.fingerprint == fingerprint(action));
         if unchanged_but_unwritten {
             items.extend(action.produces.iter().map(|p| super::details::ItemChange {
                 change: Change::Create,

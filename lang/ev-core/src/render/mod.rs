@@ -42,27 +42,8 @@ pub fn known_json<T: serde::Serialize>(k: &Known<T>, unknowns: &mut Unknowns) ->
 /// each unknown becomes the placeholder (and is recorded in `unknowns`),
 /// each secret its environment reference.
 pub fn plain_json(v: &serde_json::Value, unknowns: &mut Unknowns) -> serde_json::Value {
-    use crate::output::{SECRET_KEY, UNKNOWN_KEY};
     match v {
-        serde_json::Value::Object(map) if map.len() == 1 && map.contains_key(UNKNOWN_KEY) => {
-            let pending = map
-                .get(UNKNOWN_KEY)
-                .and_then(|p| serde_json::from_value(p.clone()).ok())
-                .unwrap_or(crate::model::Pending {
-                    reason: String::new(),
-                    file: None,
-                });
-            known_json::<()>(&Known::Unknown(pending), unknowns)
-        }
-        serde_json::Value::Object(map) if map.len() == 1 && map.contains_key(SECRET_KEY) => {
-            match map
-                .get(SECRET_KEY)
-                .and_then(|s| serde_json::from_value(s.clone()).ok())
-            {
-                Some(secret) => known_json::<()>(&Known::Secret(secret), unknowns),
-                None => serde_json::Value::Null,
-            }
-        }
+        serde_json::Value::Object(_) if crate::output::is_marker(v) => marker_json(v, unknowns),
         serde_json::Value::Object(map) => serde_json::Value::Object(
             map.iter()
                 .map(|(k, x)| (k.clone(), plain_json(x, unknowns)))
@@ -72,6 +53,18 @@ pub fn plain_json(v: &serde_json::Value, unknowns: &mut Unknowns) -> serde_json:
             serde_json::Value::Array(items.iter().map(|x| plain_json(x, unknowns)).collect())
         }
         other => other.clone(),
+    }
+}
+
+/// One marker as a tool reads it. The one reading of the markers is
+/// `Known`'s; `Known<()>` holds nothing else, so a marker it cannot read
+/// becomes null. Kept out of [`plain_json`] so its recursion stays small
+/// on the stack for deeply nested values.
+#[inline(never)]
+fn marker_json(v: &serde_json::Value, unknowns: &mut Unknowns) -> serde_json::Value {
+    match serde_json::from_value::<Known<()>>(v.clone()) {
+        Ok(marker @ (Known::Unknown(_) | Known::Secret(_))) => known_json(&marker, unknowns),
+        _ => serde_json::Value::Null,
     }
 }
 
