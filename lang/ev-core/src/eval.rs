@@ -1801,7 +1801,9 @@ impl<'p> Evaluator<'p> {
 
     /// Forces every lazy part of a value (records, lists), for output.
     pub fn deep_force(&self, v: &Value, span: Span) -> EvalResult<()> {
-        match v {
+        // A walk like any other: a value containing itself is E0405, not
+        // a stack overflow.
+        self.descend(v, span, || match v {
             Value::Record(rec) => {
                 for (_, t) in rec.fields() {
                     let inner = self.force(t, span)?;
@@ -1816,7 +1818,7 @@ impl<'p> Evaluator<'p> {
                 Ok(())
             }
             _ => Ok(()),
-        }
+        })
     }
 }
 
