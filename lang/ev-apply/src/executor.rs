@@ -554,10 +554,12 @@ fn reconcile(
                 Inputs {
                     files: &old_files,
                     digests: &nothing,
+                    secrets: &before.secrets,
                 },
                 Inputs {
                     files: &new_files,
                     digests: &nothing,
+                    secrets: &after.secrets,
                 },
             ) {
                 let detail = item
@@ -591,10 +593,12 @@ fn reconcile(
             Inputs {
                 files: &applied_files,
                 digests: &applied_inputs,
+                secrets: applied.map_or(&[][..], |a| a.secrets.as_slice()),
             },
             Inputs {
                 files: &new_files,
                 digests: &after.inputs,
+                secrets: &after.secrets,
             },
         )
         .into_iter()

@@ -151,8 +151,11 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_default();
-            let internal = ev_core::Diagnostic::general("E0999", format!("internal error: {what}"))
-                .with_note("this is a bug in ev, please report it with the input that caused it");
+            let internal = ev_core::Diagnostic::general(
+                ev_core::diagnostic::INTERNAL_ERROR,
+                format!("internal error: {what}"),
+            )
+            .with_note("this is a bug in ev, please report it with the input that caused it");
             Ok(Output {
                 stderr: printer::render_refused(format, color, &[internal]),
                 code: 101,

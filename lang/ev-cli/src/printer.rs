@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use ev_core::diagnostic::{render_human, render_json_lines, RenderOptions};
+use ev_core::diagnostic::{render_human, render_json_lines, RenderOptions, Severity};
 use ev_core::Diagnostic;
 use ev_syntax::SourceMap;
 
@@ -21,7 +21,8 @@ pub struct Output {
 }
 
 impl Output {
-    /// Appends rendered diagnostics (and a summary line for humans) to stderr.
+    /// Appends rendered diagnostics (and a summary line for humans) to
+    /// stderr, and raises the exit code: 1 for errors, 101 for an internal one.
     pub fn diagnostics(
         &mut self,
         settings: &Settings,
@@ -31,6 +32,19 @@ impl Output {
         if diagnostics.is_empty() {
             return;
         }
+        // Errors fail the command; an internal error (a bug in ev) exits
+        // 101 like a panic, so scripts can tell it from a user's mistake.
+        let code = if diagnostics
+            .iter()
+            .any(|d| d.code == ev_core::diagnostic::INTERNAL_ERROR)
+        {
+            101
+        } else if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+            1
+        } else {
+            0
+        };
+        self.code = self.code.max(code);
         match settings.message_format {
             MessageFormat::Human => {
                 self.stderr.push_str(&render_human(

@@ -482,3 +482,75 @@ fn actions_waiting_for_each_other_are_refused() {
         "{out}"
     );
 }
+
+/// The `$secret`/`$unknown` markers are the one encoding of secrets and
+/// unknowns in every JSON and YAML output (issue 13, item 5).
+#[test]
+fn secrets_and_unknowns_have_one_encoding_in_every_output() {
+    let repo = Repo::new(&[
+        (
+            "everything.ev",
+            r#"cluster home {}
+image site { repository = "registry.example/me/site", build = { kind = "nix", attribute = "site" } }
+app site {
+  cluster = "home"
+  image = image.site.pinned
+  env = { TOKEN = secret("secrets/site.yaml", "token") }
+}
+export values = { token = app.site.env.TOKEN, image = app.site.image }
+"#,
+        ),
+        (
+            "secrets/site.yaml",
+            "token: ENC[AES256_GCM,data:AAAA,type:str]\nsops:\n    version: 3.11.0\n",
+        ),
+    ]);
+    let stdout = |args: &[&str]| -> String {
+        let out = repo.run(args);
+        assert!(out.starts_with("exit: 0"), "{args:?}: {out}");
+        let body = out.split("--- stdout\n").nth(1).unwrap_or("");
+        body.split("--- stderr\n").next().unwrap_or("").to_string()
+    };
+    let secret = serde_json::json!({ "$secret": { "file": "secrets/site.yaml", "key": "token" } });
+    let unknown = serde_json::json!({ "$unknown": {
+        "reason": "exports/whale/digests/site.txt does not exist yet",
+        "file": "exports/whale/digests/site.txt",
+    } });
+    let expected = serde_json::json!({ "token": secret, "image": unknown });
+
+    let eval_json: serde_json::Value =
+        serde_json::from_str(&stdout(&["eval", "--format", "json", "-e", "values"])).expect("JSON");
+    assert_eq!(eval_json, expected, "ev eval --format json");
+    let eval_yaml: serde_json::Value =
+        serde_saphyr::from_str(&stdout(&["eval", "--format", "yaml", "-e", "values"]))
+            .expect("YAML");
+    assert_eq!(eval_yaml, expected, "ev eval --format yaml");
+    let query: serde_json::Value =
+        serde_json::from_str(&stdout(&["query", "--format", "json", "values"])).expect("JSON");
+    assert_eq!(query, expected, "ev query --format json");
+    let show: serde_json::Value =
+        serde_json::from_str(&stdout(&["show", "app.site", "--format", "json"])).expect("JSON");
+    let value = &show["resources"][0]["value"];
+    assert_eq!(value["env"]["TOKEN"], expected["token"], "ev show: {show}");
+    assert_eq!(value["image"], expected["image"], "ev show: {show}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&["plan", "--json"])).expect("JSON");
+    let text = plan.to_string();
+    assert!(
+        text.contains("\"$unknown\""),
+        "the plan marks the unknown image: {text}"
+    );
+    assert!(
+        !text.contains("EV_SECRET_"),
+        "the plan names no variables: {text}"
+    );
+    for (what, text) in [
+        ("eval json", eval_json.to_string()),
+        ("query", query.to_string()),
+        ("show", show.to_string()),
+    ] {
+        assert!(
+            !text.contains("(secret)") && !text.contains("(known after apply)"),
+            "{what}: {text}"
+        );
+    }
+}

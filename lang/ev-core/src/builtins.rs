@@ -788,7 +788,7 @@ impl Cx<'_, '_> {
                 {
                     return Ok(unknown);
                 }
-                let json = crate::output::to_json(self.ev, arg(a, 0), self.span)?;
+                let json = crate::output::to_json_marked(self.ev, arg(a, 0), self.span)?;
                 Value::str(&json.to_string())
             }
             Builtin::Ip => {

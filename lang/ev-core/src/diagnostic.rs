@@ -213,6 +213,9 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0999", "internal error"),
 ];
 
+/// The code of an internal error (a bug in ev): exit status 101.
+pub const INTERNAL_ERROR: &str = "E0999";
+
 /// The title of a code, if it exists.
 pub fn code_title(code: &str) -> Option<&'static str> {
     CODES.iter().find(|(c, _)| *c == code).map(|(_, t)| *t)

@@ -314,6 +314,22 @@ pub enum SchemaErrorKind {
         /// The value's type.
         found: String,
     },
+    /// A value known only after apply in a field that must be known when
+    /// planning.
+    NotKnown {
+        /// The field path.
+        path: String,
+        /// The declared type.
+        expected: String,
+        /// Why the value is not known yet.
+        reason: String,
+    },
+    /// A secret inside plain data (`Data`), which its tool would receive as
+    /// text.
+    SecretInData {
+        /// The path of the secret.
+        path: String,
+    },
     /// A string outside an enum.
     NotAllowed {
         /// The field path.
@@ -824,6 +840,27 @@ fn schema_diagnostic(e: &SchemaError) -> Diagnostic {
                 d
             }
         }
+        SchemaErrorKind::NotKnown {
+            path,
+            expected,
+            reason,
+        } => Diagnostic::error(
+            "E0416",
+            format!("`{path}` must be known when planning, but its value is known only after apply"),
+            Label::new(e.span, "known only after apply"),
+        )
+        .with_note(format!("it is unknown because {reason}"))
+        .with_help(format!(
+            "give {} known now; only fields typed `Unknown` (or `Data`, `Any`) take values an earlier action produces, e.g. a machine's `address` or a record's `values`",
+            article(expected)
+        )),
+        SchemaErrorKind::SecretInData { path } => Diagnostic::error(
+            "E0409",
+            format!("`{path}` holds a secret, but it is handed to its tool as plain data"),
+            Label::new(e.span, "a secret"),
+        )
+        .with_note("fields typed `Data` (raw manifests, stack resource properties, machine values) are written as they are into files the tools read, some of them committed or world-readable")
+        .with_help("pass secrets only through the fields made for them: an app's `env`, a stack's `config`, provider settings; deliver them on a machine with sops-nix or agenix"),
         SchemaErrorKind::NotAllowed {
             path,
             value,

@@ -1387,7 +1387,7 @@ impl<'p> Evaluator<'p> {
             errors.push(SchemaError {
                 kind: SchemaErrorKind::TypeMismatch {
                     path: display_path(path),
-                    expected: ty.to_string(),
+                    expected: ty.shape(),
                     found: v.type_name().to_string(),
                 },
                 span,
@@ -1395,7 +1395,30 @@ impl<'p> Evaluator<'p> {
             });
         };
         match (ty, &value) {
-            (_, Value::Unknown(_)) | (Type::Any, _) => Ok(value),
+            (_, Value::Unknown(u)) => {
+                if !ty.admits_unknown() {
+                    errors.push(SchemaError {
+                        kind: SchemaErrorKind::NotKnown {
+                            path: display_path(path),
+                            expected: ty.shape(),
+                            reason: match &u.file {
+                                Some(f) if !u.reason.contains(f.as_str()) => {
+                                    format!("{} (it waits for {f})", u.reason)
+                                }
+                                _ => u.reason.to_string(),
+                            },
+                        },
+                        span,
+                        schema_span: decl,
+                    });
+                }
+                Ok(value)
+            }
+            (Type::Any, _) => Ok(value),
+            (Type::Data, _) => {
+                self.plain_data(&value, path, span, decl, errors)?;
+                Ok(value)
+            }
             (Type::Null, Value::Null)
             | (Type::Bool, Value::Bool(_))
             | (Type::Int, Value::Int(_))
@@ -1533,6 +1556,54 @@ impl<'p> Evaluator<'p> {
         }
     }
 
+    /// Checks that `value` is plain data ([`Type::Data`]): walks it with an
+    /// explicit stack (values may nest deeply), reporting each secret and
+    /// function with its path.
+    fn plain_data(
+        &self,
+        value: &Value,
+        path: &str,
+        span: Span,
+        decl: Option<Span>,
+        errors: &mut Vec<SchemaError>,
+    ) -> EvalResult<()> {
+        let mut todo: Vec<(Value, String, Span)> = vec![(value.clone(), path.to_string(), span)];
+        while let Some((v, at_path, at)) = todo.pop() {
+            match &v {
+                Value::Secret(_) => errors.push(SchemaError {
+                    kind: SchemaErrorKind::SecretInData {
+                        path: display_path(&at_path),
+                    },
+                    span: at,
+                    schema_span: decl,
+                }),
+                Value::Func(_) | Value::Schema(_) => errors.push(SchemaError {
+                    kind: SchemaErrorKind::TypeMismatch {
+                        path: display_path(&at_path),
+                        expected: "Data".into(),
+                        found: v.type_name().to_string(),
+                    },
+                    span: at,
+                    schema_span: decl,
+                }),
+                Value::List(items) => {
+                    for (i, item) in items.iter().enumerate().rev() {
+                        todo.push((item.clone(), format!("{at_path}[{i}]"), at));
+                    }
+                }
+                Value::Record(rec) => {
+                    for (k, t) in rec.fields().iter().rev() {
+                        let item_at = rec.value_span(*k).unwrap_or(at);
+                        let item = self.force(t, item_at)?;
+                        todo.push((item, join_path(&at_path, k.as_str()), item_at));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     fn not_allowed(
         &self,
         ty: &Type,
@@ -1596,11 +1667,19 @@ impl<'p> Evaluator<'p> {
         }
         let mut fields: Vec<(Sym, Thunk)> = Vec::with_capacity(schema.fields.len());
         let mut spans: Vec<(Span, Span)> = Vec::with_capacity(schema.fields.len());
-        let mut ill_typed: Vec<Sym> = Vec::new();
+        // A default computed from `self` could read a required field that
+        // is missing (declared later, or read through a helper) and report
+        // that symptom inside the schema instead of the missing field.
+        let missing_required = schema
+            .fields
+            .iter()
+            .any(|f| !f.optional && f.default.is_none() && rec.get(f.name).is_none());
         for field in &schema.fields {
             let fpath = join_path(path, field.name.as_str());
             let errors_before = errors.len();
-            match rec.get(field.name) {
+            // The field's value and where it comes from (the user's value,
+            // or the schema's default).
+            let (v, at) = match rec.get(field.name) {
                 Some(t) => {
                     let at = rec.value_span(field.name).unwrap_or(span);
                     let v = self.force(t, at)?;
@@ -1609,18 +1688,14 @@ impl<'p> Evaluator<'p> {
                     } else {
                         self.conform(v, &field.ty, &fpath, at, Some(field.name_span), errors)?
                     };
-                    if errors.len() > errors_before {
-                        // Predicates assume the declared type: skip them.
-                        ill_typed.push(field.name);
-                    }
-                    fields.push((field.name, Thunk::Ready(v)));
                     spans.push((rec.key_span(field.name).unwrap_or(span), at));
+                    (v, at)
                 }
                 None => match &field.default {
                     // A default computed from an ill-formed record would
                     // report its symptom (an unreadable path, a missing
                     // field of `self`) instead of the cause already found.
-                    Some(_) if errors.len() > errors_at_start => ill_typed.push(field.name),
+                    Some(_) if missing_required || errors.len() > errors_at_start => continue,
                     Some(default) => {
                         let self_rec = Value::Record(Rc::new(Record::new(fields.clone())));
                         let env = Some(Rc::new(Frame {
@@ -1636,25 +1711,48 @@ impl<'p> Evaluator<'p> {
                             Some(field.span),
                             errors,
                         )?;
-                        fields.push((field.name, Thunk::Ready(v)));
                         spans.push((field.span, default.span));
+                        (v, default.span)
                     }
-                    None if field.optional => {}
-                    None => errors.push(SchemaError {
-                        kind: SchemaErrorKind::MissingField {
-                            field: field.name.to_string(),
-                            ty: field.ty.to_string(),
-                            schema: schema_name.clone(),
-                        },
-                        // A resource points at its name; a nested record at itself.
-                        span: if path.is_empty() {
-                            span
-                        } else {
-                            rec.span().unwrap_or(span)
-                        },
-                        schema_span: Some(field.name_span),
-                    }),
+                    None if field.optional => continue,
+                    None => {
+                        errors.push(SchemaError {
+                            kind: SchemaErrorKind::MissingField {
+                                field: field.name.to_string(),
+                                ty: field.ty.to_string(),
+                                schema: schema_name.clone(),
+                            },
+                            // A resource points at its name; a nested record at itself.
+                            span: if path.is_empty() {
+                                span
+                            } else {
+                                rec.span().unwrap_or(span)
+                            },
+                            schema_span: Some(field.name_span),
+                        });
+                        continue;
+                    }
                 },
+            };
+            fields.push((field.name, Thunk::Ready(v.clone())));
+            // Predicates assume the declared type, and an absent optional
+            // field has nothing to check. They run before later defaults,
+            // which may use this field (a path they read, a number).
+            let well_typed = errors.len() == errors_before;
+            let absent = field.optional && matches!(v, Value::Null);
+            if field.checks.is_empty() || !well_typed || absent {
+                continue;
+            }
+            let self_so_far = Value::Record(Rc::new(Record::new(fields.clone())));
+            for check in &field.checks {
+                let env = Some(Rc::new(Frame {
+                    slots: smallvec::smallvec![
+                        Thunk::Ready(self_so_far.clone()),
+                        Thunk::Ready(v.clone())
+                    ],
+                    parent: None,
+                }));
+                self.run_check(check, &env, &fpath, at, errors)?;
             }
         }
         let result = Rc::new(Record::with_spans(
@@ -1664,33 +1762,7 @@ impl<'p> Evaluator<'p> {
                 fields: spans.into_boxed_slice(),
             })),
         ));
-        let self_value = Value::Record(result.clone());
-        for field in &schema.fields {
-            if field.checks.is_empty() || ill_typed.contains(&field.name) {
-                continue;
-            }
-            let Some(t) = result.get(field.name) else {
-                continue;
-            };
-            let v = self.force(t, span)?;
-            let at = result.value_span(field.name).unwrap_or(span);
-            for check in &field.checks {
-                let env = Some(Rc::new(Frame {
-                    slots: smallvec::smallvec![
-                        Thunk::Ready(self_value.clone()),
-                        Thunk::Ready(v.clone())
-                    ],
-                    parent: None,
-                }));
-                self.run_check(
-                    check,
-                    &env,
-                    &join_path(path, field.name.as_str()),
-                    at,
-                    errors,
-                )?;
-            }
-        }
+        let self_value = Value::Record(result);
         // Record-level checks assume a well-formed record.
         let schema_checks: &[crate::schema::CheckDef] = if errors.len() > errors_at_start {
             &[]

@@ -335,27 +335,28 @@ fn typed_resource(
         _ => Ok(Typed::Generic),
     };
     let typed = typed.map_err(|e| {
-        // The stdlib schema and the Rust types disagree: a bug in ev.
+        // The stdlib schema and the Rust types disagree: a bug in ev (the
+        // schema sweep test looks for these).
+        let path = e.path().to_string();
+        let field = e.path().iter().next().and_then(|segment| match segment {
+            serde_path_to_error::Segment::Map { key } => Some(key.as_str()),
+            _ => None,
+        });
+        let at = match (&resource, field) {
+            (crate::value::Value::Record(r), Some(f)) => r.value_span(crate::intern::Sym::new(f)),
+            _ => None,
+        };
         vec![Diagnostic::error(
-            "E0999",
+            crate::diagnostic::INTERNAL_ERROR,
             format!(
-                "internal error: {kind} `{}` does not fit the model: {e}",
-                def.name
+                "internal error: {kind} `{}` does not fit the model at `{path}`: {}",
+                def.name,
+                e.inner()
             ),
-            Label::new(def.name_span, "declared here"),
+            Label::new(at.unwrap_or(def.name_span), "this value"),
         )
         .with_note("this is a bug in ev, please report it")]
     })?;
-    if let Typed::Machine(m) = &typed {
-        if m.values.values().any(holds_secret) {
-            let at = match &resource {
-                crate::value::Value::Record(r) => r.key_span(crate::intern::Sym::new("values")),
-                _ => None,
-            }
-            .unwrap_or(def.name_span);
-            return Err(vec![secret_in_nix_values(&def.name, at)]);
-        }
-    }
     Ok((typed, value))
 }
 
@@ -369,31 +370,11 @@ pub fn resource_model_diagnostics(
     typed_resource(program, ev, id).err().unwrap_or_default()
 }
 
-/// Whether marked JSON holds a secret reference anywhere.
-fn holds_secret(v: &serde_json::Value) -> bool {
-    match v {
-        serde_json::Value::Object(map) => {
-            map.contains_key(SECRET_KEY) || map.values().any(holds_secret)
-        }
-        serde_json::Value::Array(items) => items.iter().any(holds_secret),
-        _ => false,
-    }
-}
-
-/// A machine passing a secret to its Nix modules (E0409): `ev-values.nix`
-/// is committed and copied to the world-readable Nix store.
-fn secret_in_nix_values(name: &str, at: Span) -> Diagnostic {
-    Diagnostic::error(
-        "E0409",
-        format!("machine `{name}` passes a secret to its Nix modules"),
-        Label::new(at, "these values hold a secret"),
-    )
-    .with_note("`ev-values.nix` is committed to the repository and copied to the world-readable Nix store")
-    .with_help("deliver secrets on the machine (sops-nix, agenix) and pass their file path in `values` instead")
-}
-
-fn typed<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, serde_json::Error> {
-    serde_json::from_value(value.clone())
+/// The typed view of marked JSON; a failure names the path inside it.
+fn typed<T: DeserializeOwned>(
+    value: &serde_json::Value,
+) -> Result<T, serde_path_to_error::Error<serde_json::Error>> {
+    serde_path_to_error::deserialize(value)
 }
 
 /// A reference to one key of a sops-encrypted file.
@@ -417,7 +398,9 @@ pub struct Pending {
 }
 
 /// A value that may not be known until apply, or may be a secret.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// (De)serialized as the plain value or the `$unknown`/`$secret` marker of
+/// [`crate::output::to_json_marked`]: one encoding everywhere.
+#[derive(Clone, Debug, PartialEq)]
 pub enum Known<T> {
     /// A plain value.
     Value(T),
@@ -433,6 +416,25 @@ impl<T> Known<T> {
         match self {
             Known::Value(v) => Some(v),
             _ => None,
+        }
+    }
+}
+
+impl<T: Serialize> Serialize for Known<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            Known::Value(v) => v.serialize(s),
+            Known::Unknown(pending) => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry(UNKNOWN_KEY, pending)?;
+                map.end()
+            }
+            Known::Secret(secret) => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry(SECRET_KEY, secret)?;
+                map.end()
+            }
         }
     }
 }

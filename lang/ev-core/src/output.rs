@@ -1,6 +1,8 @@
 //! Converting values to and from data formats (JSON, YAML) and printing
 //! them as ev source text. Secrets and unknowns never print their contents:
-//! they become `(secret)` / `(known after apply)` markers.
+//! in JSON and YAML they are `{"$secret": …}` / `{"$unknown": …}` markers
+//! ([`to_json_marked`], the one encoding), in ev text `(secret)` /
+//! `(known after apply)`.
 
 use std::fmt::Write;
 use std::rc::Rc;
@@ -35,44 +37,6 @@ pub fn from_json(json: &serde_json::Value) -> Value {
 pub const SECRET_MARKER: &str = "(secret)";
 /// The marker printed in place of an unknown value.
 pub const UNKNOWN_MARKER: &str = "(known after apply)";
-
-/// A value as JSON, forcing it completely. Secrets and unknowns become their
-/// markers; functions and schemas are an error.
-pub fn to_json(ev: &Evaluator<'_>, v: &Value, span: Span) -> EvalResult<serde_json::Value> {
-    ev.descend(v, span, || {
-        Ok(match v {
-            Value::Null => serde_json::Value::Null,
-            Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Int(n) => serde_json::Value::from(*n),
-            Value::Float(f) => serde_json::Value::Number(finite(*f, span)?),
-            Value::Str(s) => serde_json::Value::String(s.to_string()),
-            Value::List(items) => {
-                let mut out = Vec::with_capacity(items.len());
-                for item in items.iter() {
-                    out.push(to_json(ev, item, span)?);
-                }
-                serde_json::Value::Array(out)
-            }
-            Value::Record(rec) => {
-                let mut map = serde_json::Map::with_capacity(rec.len());
-                for (k, t) in rec.fields() {
-                    let at = rec.value_span(*k).unwrap_or(span);
-                    let value = ev.force(t, at)?;
-                    map.insert(k.as_str().to_string(), to_json(ev, &value, at)?);
-                }
-                serde_json::Value::Object(map)
-            }
-            Value::Secret(_) => serde_json::Value::String(SECRET_MARKER.into()),
-            Value::Unknown(_) => serde_json::Value::String(UNKNOWN_MARKER.into()),
-            Value::Func(_) | Value::Schema(_) => {
-                return Err(EvalError::new(
-                    EvalErrorKind::NotData(v.type_name().into()),
-                    span,
-                ))
-            }
-        })
-    })
-}
 
 /// Writes a value as JSON text straight into `out` (pretty: two-space
 /// indentation), forcing it as it goes. Faster and leaner than building a
@@ -112,6 +76,7 @@ const CHUNK: usize = 1 << 16;
 pub fn check_data(ev: &Evaluator<'_>, v: &Value, span: Span) -> EvalResult<()> {
     ev.descend(v, span, || match v {
         Value::Record(rec) => {
+            refuse_marker_keys(rec, span)?;
             for (i, (_, t)) in rec.fields().iter().enumerate() {
                 let at = rec.value_span_at(i).unwrap_or(span);
                 check_data(ev, &ev.force(t, at)?, at)?;
@@ -203,8 +168,14 @@ fn write_json_at(
             Value::Int(n) => out.push_str(itoa::Buffer::new().format(*n)),
             Value::Float(f) => out.push_str(&finite(*f, span)?.to_string()),
             Value::Str(s) => json_string(s, out),
-            Value::Secret(_) => json_string(SECRET_MARKER, out),
-            Value::Unknown(_) => json_string(UNKNOWN_MARKER, out),
+            Value::Secret(_) | Value::Unknown(_) => {
+                let marker = to_json_marked(ev, v, span)?;
+                out.push_str(&if pretty {
+                    pretty_at(&marker, indent)
+                } else {
+                    marker.to_string()
+                });
+            }
             Value::List(items) => {
                 if items.is_empty() {
                     out.push_str("[]");
@@ -226,6 +197,7 @@ fn write_json_at(
                     out.push_str("{}");
                     return Ok(());
                 }
+                refuse_marker_keys(rec, span)?;
                 out.push('{');
                 for (i, (k, t)) in rec.fields().iter().enumerate() {
                     if i > 0 {
@@ -314,13 +286,48 @@ pub const UNKNOWN_KEY: &str = "$unknown";
 /// The key marking a secret reference in [`to_json_marked`] output.
 pub const SECRET_KEY: &str = "$secret";
 
-/// A value as JSON for machines: like [`to_json`], but an unknown value is
-/// `{"$unknown": {"reason", "file"}}` (`file`: the export it waits for, or
-/// null) and a secret `{"$secret": {"file", "key"}}` (the reference only,
-/// never its content), so consumers can tell them apart from strings.
+/// Plain data cannot spell the markers: only `secret()` is a secret, only
+/// an unknown value is unknown.
+fn refuse_marker_keys(rec: &Record, span: Span) -> EvalResult<()> {
+    for key in [SECRET_KEY, UNKNOWN_KEY] {
+        if rec.fields().iter().any(|(k, _)| k.as_str() == key) {
+            return Err(EvalError::new(
+                EvalErrorKind::NotData(format!("record with a `{key}` field")),
+                rec.key_span(crate::intern::Sym::new(key)).unwrap_or(span),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `value` pretty-printed as JSON, its lines after the first indented to
+/// `indent` levels (to sit inside a document being written).
+fn pretty_at(value: &serde_json::Value, indent: usize) -> String {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    let pad = "  ".repeat(indent);
+    text.replace('\n', &format!("\n{pad}"))
+}
+
+/// A value as JSON, forcing it completely: the one JSON (and YAML)
+/// encoding of values. An unknown value is `{"$unknown": {"reason",
+/// "file"}}` (`file`: the export it waits for, or null) and a secret
+/// `{"$secret": {"file", "key"}}` (the reference only, never its content),
+/// so consumers can tell them apart from strings; functions and schemas
+/// are an error (E0417).
 pub fn to_json_marked(ev: &Evaluator<'_>, v: &Value, span: Span) -> EvalResult<serde_json::Value> {
     ev.descend(v, span, || {
         Ok(match v {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Int(n) => serde_json::Value::from(*n),
+            Value::Float(f) => serde_json::Value::Number(finite(*f, span)?),
+            Value::Str(s) => serde_json::Value::String(s.to_string()),
+            Value::Func(_) | Value::Schema(_) => {
+                return Err(EvalError::new(
+                    EvalErrorKind::NotData(v.type_name().into()),
+                    span,
+                ))
+            }
             Value::Unknown(u) => {
                 serde_json::json!({ UNKNOWN_KEY: { "reason": u.reason, "file": u.file } })
             }
@@ -333,16 +340,7 @@ pub fn to_json_marked(ev: &Evaluator<'_>, v: &Value, span: Span) -> EvalResult<s
                 serde_json::Value::Array(out)
             }
             Value::Record(rec) => {
-                // Plain data cannot spell the markers: only `secret()` is a
-                // secret, only an unknown value is unknown.
-                for key in [SECRET_KEY, UNKNOWN_KEY] {
-                    if rec.fields().iter().any(|(k, _)| k.as_str() == key) {
-                        return Err(EvalError::new(
-                            EvalErrorKind::NotData(format!("record with a `{key}` field")),
-                            rec.key_span(crate::intern::Sym::new(key)).unwrap_or(span),
-                        ));
-                    }
-                }
+                refuse_marker_keys(rec, span)?;
                 let mut map = serde_json::Map::with_capacity(rec.len());
                 for (i, (k, t)) in rec.fields().iter().enumerate() {
                     let at = rec.value_span_at(i).unwrap_or(span);
@@ -351,14 +349,13 @@ pub fn to_json_marked(ev: &Evaluator<'_>, v: &Value, span: Span) -> EvalResult<s
                 }
                 serde_json::Value::Object(map)
             }
-            other => to_json(ev, other, span)?,
         })
     })
 }
 
-/// A value as YAML text.
+/// A value as YAML text, with the markers of [`to_json_marked`].
 pub fn to_yaml(ev: &Evaluator<'_>, v: &Value, span: Span) -> EvalResult<String> {
-    let json = to_json(ev, v, span)?;
+    let json = to_json_marked(ev, v, span)?;
     serde_saphyr::to_string(&json).map_err(|e| {
         EvalError::new(
             EvalErrorKind::InvalidArgument {

@@ -1004,8 +1004,8 @@ fn set_global(program: &mut Program, module: ModuleId, slot: usize, node: Node) 
 
 /// The builtin type names usable in schemas.
 pub const BUILTIN_TYPES: &[&str] = &[
-    "Any", "Null", "Bool", "Int", "Float", "String", "Name", "Secret", "Function", "Record",
-    "List", "Map", "Ref",
+    "Any", "Data", "Unknown", "Null", "Bool", "Int", "Float", "String", "Name", "Secret",
+    "Function", "Record", "List", "Map", "Ref",
 ];
 
 /// Lowers expressions of one module, tracking local scopes.
@@ -1496,6 +1496,8 @@ impl<'a> Compiler<'a> {
                 let arg = |c: &mut Self| args.first().map(|a| c.ty(a)).unwrap_or(Type::Any);
                 match name.name.as_str() {
                     "Any" => Type::Any,
+                    "Unknown" => Type::Unknown,
+                    "Data" => Type::Data,
                     "Null" => Type::Null,
                     "Bool" => Type::Bool,
                     "Int" => Type::Int,

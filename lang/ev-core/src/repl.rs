@@ -614,7 +614,7 @@ impl<'fs> Session<'fs> {
         }
         let Some(Ok(model)) = &self.model else {
             return self.refuse(Diagnostic::general(
-                "E0999",
+                crate::diagnostic::INTERNAL_ERROR,
                 "the model is missing after it was built",
             ));
         };

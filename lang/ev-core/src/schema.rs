@@ -67,8 +67,16 @@ pub struct CheckDef {
 /// A field type.
 #[derive(Clone, Debug)]
 pub enum Type {
-    /// Anything.
+    /// Anything, also a value known only after apply.
     Any,
+    /// Plain data handed to a tool as it is (manifests, Pulumi properties,
+    /// Nix values): anything but secrets, which would be written out as
+    /// text, and functions. Values known only after apply are allowed.
+    Data,
+    /// A value known only after apply (`T | Unknown`): the only way,
+    /// besides `Any`, a field admits one. Everything else must be known
+    /// when planning, since the model and the tools need it.
+    Unknown,
     /// `null`.
     Null,
     /// Booleans.
@@ -104,6 +112,35 @@ pub enum Type {
 }
 
 impl Type {
+    /// Whether a value known only after apply may stand here.
+    pub fn admits_unknown(&self) -> bool {
+        match self {
+            Type::Any | Type::Data | Type::Unknown => true,
+            Type::Union(alts) => alts.iter().any(Type::admits_unknown),
+            _ => false,
+        }
+    }
+
+    /// How a value of this type looks, for "should be ..." messages: a
+    /// union's `Unknown` is about when a value is known, not its shape.
+    pub fn shape(&self) -> String {
+        match self {
+            Type::Union(alts) => {
+                let known: Vec<String> = alts
+                    .iter()
+                    .filter(|a| !matches!(a, Type::Unknown))
+                    .map(|a| a.to_string())
+                    .collect();
+                if known.is_empty() {
+                    self.to_string()
+                } else {
+                    known.join(" | ")
+                }
+            }
+            _ => self.to_string(),
+        }
+    }
+
     /// The string literals of an enum-like union, if it is one.
     pub fn literals(&self) -> Option<Vec<Rc<str>>> {
         match self {
@@ -124,6 +161,8 @@ impl fmt::Display for Type {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Type::Any => f.write_str("Any"),
+            Type::Unknown => f.write_str("Unknown"),
+            Type::Data => f.write_str("Data"),
             Type::Null => f.write_str("Null"),
             Type::Bool => f.write_str("Bool"),
             Type::Int => f.write_str("Int"),

@@ -27,8 +27,6 @@ pub fn run(settings: &Settings, entry: &str) -> Output {
                 "s"
             },
         ));
-    } else {
-        out.code = 1;
     }
     out
 }

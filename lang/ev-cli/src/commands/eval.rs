@@ -24,7 +24,6 @@ pub fn run(
     };
     if program.has_errors() {
         out.diagnostics(settings, &program.diagnostics, &program.sources);
-        out.code = 1;
         return out;
     }
     let node = match expr {
@@ -32,7 +31,6 @@ pub fn run(
             Ok(node) => Some(node),
             Err(diags) => {
                 out.diagnostics(settings, &diags, &program.sources);
-                out.code = 1;
                 return out;
             }
         },
@@ -91,7 +89,6 @@ pub fn run(
         Err(e) => {
             let diags = eval_diagnostics(&e);
             out.diagnostics(settings, &diags, &program.sources);
-            out.code = 1;
         }
     }
     // The process exits right after printing: freeing a large evaluated

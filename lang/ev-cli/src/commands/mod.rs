@@ -48,7 +48,6 @@ pub fn loaded(settings: &Settings, out: &mut Output) -> Option<Loaded> {
         diagnostics = model_diagnostics;
     }
     out.diagnostics(settings, &diagnostics, &program.sources);
-    out.code = 1;
     None
 }
 

@@ -281,6 +281,21 @@ impl World {
         if old == new_name {
             return Ok(Vec::new());
         }
+        let program = self.loaded().ok_or("no program")?;
+        // Every file sees the builtins and the standard library's exports:
+        // taking one of their names would capture its uses
+        // (`a("", web_ip)` would become `a("", a)`).
+        let new_sym = Sym::new(new_name);
+        if crate::builtins::Builtin::from_name(new_name).is_some() {
+            return Err(format!(
+                "`{new_name}` is a builtin function: uses of it would refer to the renamed name instead"
+            ));
+        }
+        if program.prelude.contains_key(&new_sym) {
+            return Err(format!(
+                "`{new_name}` is exported by the standard library and visible in every file: uses of it would refer to the renamed name instead"
+            ));
+        }
         let occurrences = self.occurrences(target, true);
         let program = self.loaded().ok_or("no program")?;
         // The new name must not clash at the top level of any file where

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::diff::Change;
 use super::Backend;
+use crate::model::SecretRef;
 use crate::render::PLACEHOLDER;
 
 /// One changed item of an action.
@@ -29,9 +30,21 @@ pub struct ItemChange {
     pub after: Option<Value>,
 }
 
-/// A rendered value with placeholders and secret references as the plan
-/// JSON's markers.
-fn marked(v: &Value) -> Value {
+/// The secrets an action's files may reference, by the environment
+/// variable they are passed through (what the rendered files hold).
+type SecretNames = BTreeMap<String, SecretRef>;
+
+fn secret_names(sides: [&[SecretRef]; 2]) -> SecretNames {
+    sides
+        .into_iter()
+        .flatten()
+        .map(|r| (crate::render::secret_env_name(&r.file, &r.key), r.clone()))
+        .collect()
+}
+
+/// A rendered value with placeholders and secret references as the
+/// markers of every JSON output ([`crate::output::to_json_marked`]).
+fn marked(v: &Value, secrets: &SecretNames) -> Value {
     match v {
         Value::String(s) if s == PLACEHOLDER => {
             // The rendering kept no reason or file: the plan's
@@ -39,12 +52,18 @@ fn marked(v: &Value) -> Value {
             serde_json::json!({ crate::output::UNKNOWN_KEY: { "reason": "known after apply", "file": null } })
         }
         Value::String(s) if s.starts_with("env/EV_SECRET_") => {
-            serde_json::json!({ "$secret": s.trim_start_matches("env/") })
+            let reference = secrets.get(s.trim_start_matches("env/"));
+            serde_json::json!({ crate::output::SECRET_KEY: {
+                "file": reference.map(|r| &r.file),
+                "key": reference.map(|r| &r.key),
+            } })
         }
-        Value::Array(items) => Value::Array(items.iter().map(marked).collect()),
-        Value::Object(map) => {
-            Value::Object(map.iter().map(|(k, v)| (k.clone(), marked(v))).collect())
-        }
+        Value::Array(items) => Value::Array(items.iter().map(|x| marked(x, secrets)).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), marked(v, secrets)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -70,6 +89,8 @@ pub struct Inputs<'a> {
     pub files: &'a BTreeMap<String, String>,
     /// Repository input digests by path.
     pub digests: &'a BTreeMap<String, String>,
+    /// The secrets its files reference.
+    pub secrets: &'a [SecretRef],
 }
 
 /// The changed items between the applied (`before`) and desired (`after`)
@@ -86,6 +107,7 @@ pub fn items(
             .into_iter()
             .collect();
     }
+    let names = secret_names([before.secrets, after.secrets]);
     let (before, after) = (before.files, after.files);
     let paths: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
     let mut out = Vec::new();
@@ -98,11 +120,11 @@ pub fn items(
         let new_text = new.map(String::as_str).unwrap_or("");
         match backend {
             Backend::Octodns if path.starts_with("octodns/zones/") => {
-                out.extend(records(old_text, new_text))
+                out.extend(records(old_text, new_text, &names))
             }
-            Backend::Kubectl => out.extend(objects(old_text, new_text)),
+            Backend::Kubectl => out.extend(objects(old_text, new_text, &names)),
             Backend::Pulumi if path.ends_with("/Pulumi.yaml") => {
-                out.extend(stack_resources(old_text, new_text))
+                out.extend(stack_resources(old_text, new_text, &names))
             }
             // The zone's provider and processors: worth a line when they
             // change; created and deleted with the zone's records.
@@ -273,7 +295,7 @@ fn fields(set: &Value) -> BTreeMap<String, Value> {
     out
 }
 
-fn records(old: &str, new: &str) -> Vec<ItemChange> {
+fn records(old: &str, new: &str, secrets: &SecretNames) -> Vec<ItemChange> {
     let (before, after) = (record_sets(old), record_sets(new));
     let keys: std::collections::BTreeSet<&(String, String)> =
         before.keys().chain(after.keys()).collect();
@@ -289,7 +311,7 @@ fn records(old: &str, new: &str) -> Vec<ItemChange> {
                     .map(|(k, v)| format!("{k}: {}", short(v)))
                     .collect(),
                 before: None,
-                after: Some(marked(set)),
+                after: Some(marked(set, secrets)),
             }),
             (Some(set), None) => out.push(ItemChange {
                 change: Change::Delete,
@@ -298,7 +320,7 @@ fn records(old: &str, new: &str) -> Vec<ItemChange> {
                     .iter()
                     .map(|(k, v)| format!("{k}: {}", short(v)))
                     .collect(),
-                before: Some(marked(set)),
+                before: Some(marked(set, secrets)),
                 after: None,
             }),
             (Some(a), Some(b)) if a != b => {
@@ -318,8 +340,8 @@ fn records(old: &str, new: &str) -> Vec<ItemChange> {
                     change: Change::Update,
                     label: label(name, kind),
                     details,
-                    before: Some(marked(a)),
-                    after: Some(marked(b)),
+                    before: Some(marked(a, secrets)),
+                    after: Some(marked(b, secrets)),
                 });
             }
             _ => {}
@@ -363,7 +385,7 @@ fn object_label(key: &str, text: &str) -> String {
     }
 }
 
-fn objects(old: &str, new: &str) -> Vec<ItemChange> {
+fn objects(old: &str, new: &str, secrets: &SecretNames) -> Vec<ItemChange> {
     let (before, after) = (k8s_objects(old), k8s_objects(new));
     let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
     keys.into_iter()
@@ -373,28 +395,28 @@ fn objects(old: &str, new: &str) -> Vec<ItemChange> {
                 label: object_label(k, text),
                 details: Vec::new(),
                 before: None,
-                after: Some(marked(&parse_yaml(text))),
+                after: Some(marked(&parse_yaml(text), secrets)),
             }),
             (Some(text), None) => Some(ItemChange {
                 change: Change::Delete,
                 label: k.clone(),
                 details: Vec::new(),
-                before: Some(marked(&parse_yaml(text))),
+                before: Some(marked(&parse_yaml(text), secrets)),
                 after: None,
             }),
             (Some(a), Some(b)) if a != b => Some(ItemChange {
                 change: Change::Update,
                 label: object_label(k, b),
                 details: unified(a, b),
-                before: Some(marked(&parse_yaml(a))),
-                after: Some(marked(&parse_yaml(b))),
+                before: Some(marked(&parse_yaml(a), secrets)),
+                after: Some(marked(&parse_yaml(b), secrets)),
             }),
             _ => None,
         })
         .collect()
 }
 
-fn stack_resources(old: &str, new: &str) -> Vec<ItemChange> {
+fn stack_resources(old: &str, new: &str, secrets: &SecretNames) -> Vec<ItemChange> {
     let resources = |text: &str| -> BTreeMap<String, Value> {
         match parse_yaml(text).get("resources") {
             Some(Value::Object(map)) => map.clone().into_iter().collect(),
@@ -417,21 +439,21 @@ fn stack_resources(old: &str, new: &str) -> Vec<ItemChange> {
                     label: format!("resource {k} ({})", ty(v)),
                     details: Vec::new(),
                     before: None,
-                    after: Some(marked(v)),
+                    after: Some(marked(v, secrets)),
                 }),
                 (Some(v), None) => Some(ItemChange {
                     change: Change::Delete,
                     label: format!("resource {k} ({})", ty(v)),
                     details: Vec::new(),
-                    before: Some(marked(v)),
+                    before: Some(marked(v, secrets)),
                     after: None,
                 }),
                 (Some(a), Some(b)) if a != b => Some(ItemChange {
                     change: Change::Update,
                     label: format!("resource {k} ({})", ty(b)),
                     details: unified(&crate::render::yaml(a), &crate::render::yaml(b)),
-                    before: Some(marked(a)),
-                    after: Some(marked(b)),
+                    before: Some(marked(a, secrets)),
+                    after: Some(marked(b, secrets)),
                 }),
                 _ => None,
             }
@@ -449,4 +471,33 @@ pub fn unified(old: &str, new: &str) -> Vec<String> {
         .filter(|l| !l.starts_with("---") && !l.starts_with("+++"))
         .map(str::to_string)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A rendered secret reference and a placeholder become the markers
+    /// every JSON output uses, the reference resolved to its file and key.
+    #[test]
+    fn rendered_references_become_the_json_markers() {
+        let token = SecretRef {
+            file: "secrets/dns.yaml".into(),
+            key: "api.token".into(),
+        };
+        let names = secret_names([std::slice::from_ref(&token), &[]]);
+        let rendered = serde_json::json!({
+            "token": crate::render::secret_env_ref(&token.file, &token.key),
+            "address": PLACEHOLDER,
+            "other": "env/EV_SECRET_GONE_0000",
+        });
+        assert_eq!(
+            marked(&rendered, &names),
+            serde_json::json!({
+                "token": { "$secret": { "file": "secrets/dns.yaml", "key": "api.token" } },
+                "address": { "$unknown": { "reason": "known after apply", "file": null } },
+                "other": { "$secret": { "file": null, "key": null } },
+            })
+        );
+    }
 }

@@ -215,6 +215,10 @@ pub fn diff(graph: &ActionGraph, state: &State) -> Plan {
             .actions
             .get(&action.id)
             .map_or(&no_inputs, |a| &a.inputs);
+        let applied_secrets = state
+            .actions
+            .get(&action.id)
+            .map_or(&[][..], |a| a.secrets.as_slice());
         let mut items = if change == Change::None {
             Vec::new()
         } else {
@@ -224,10 +228,12 @@ pub fn diff(graph: &ActionGraph, state: &State) -> Plan {
                 Inputs {
                     files: &applied,
                     digests: applied_inputs,
+                    secrets: applied_secrets,
                 },
                 Inputs {
                     files: &desired,
                     digests: &action.inputs,
+                    secrets: &action.secrets,
                 },
             )
         };
@@ -263,10 +269,12 @@ pub fn diff(graph: &ActionGraph, state: &State) -> Plan {
                         Inputs {
                             files: &prev.files,
                             digests: &prev.inputs,
+                            secrets: &prev.secrets,
                         },
                         Inputs {
                             files: &nothing,
                             digests: &nothing,
+                            secrets: &[],
                         },
                     )
                 })

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use crate::model::{App, Cluster, Known};
 use crate::plan::RenderedFile;
 
-use super::{known_json, yaml, Unknowns};
+use super::{known_json, plain_json, yaml, Unknowns};
 
 /// The label every object ev applies carries.
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "ev");
@@ -218,7 +218,9 @@ pub fn app_objects(cluster: &Cluster, app: &App, unknowns: &mut Unknowns) -> Vec
         objects.push(json!({ "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta(a, ns, c, a), "spec": spec }));
     }
     for raw in &app.manifests {
-        let mut raw = raw.clone();
+        // Values known only after apply become placeholders, recorded so
+        // the apply waits for them (secrets were refused by the schema).
+        let mut raw = plain_json(raw, unknowns);
         if let Some(m) = raw.get_mut("metadata").and_then(|m| m.as_object_mut()) {
             let merged = match m.get("labels") {
                 Some(Value::Object(existing)) => {

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use crate::model::{Domain, Known, Record, RecordValue};
 use crate::plan::RenderedFile;
 
-use super::{known_json, yaml, Unknowns};
+use super::{known_json, plain_json, yaml, Unknowns};
 
 /// The manager config of these zones, at `octodns/config/<first zone>.yaml`
 /// (run from `octodns/`, so the zone files are in `./zones`).
@@ -39,7 +39,8 @@ pub fn config(domains: &[Domain]) -> RenderedFile {
             let mut proc_ = Map::new();
             proc_.insert("class".into(), Value::String(p.class.clone()));
             for (k, v) in &p.options {
-                proc_.insert(k.clone(), v.clone());
+                // octodns resolves `env/NAME` in processor options too.
+                proc_.insert(k.clone(), plain_json(v, &mut unknowns));
             }
             processors.insert(p.name.clone(), Value::Object(proc_));
         }
