@@ -95,11 +95,7 @@ pub fn parse_module(src: &str, file: FileId) -> Parsed {
             .into_output_errors();
         match out {
             Some(parsed) => items.extend(parsed),
-            None => items.push(Item {
-                kind: ItemKind::Error,
-                exported: false,
-                span: Span::new(file, start, end),
-            }),
+            None => items.push(salvaged(chunk, Span::new(file, start, end))),
         }
         errors.extend(errs.into_iter().map(|e| convert_error(e, file)));
     }
@@ -109,6 +105,67 @@ pub fn parse_module(src: &str, file: FileId) -> Parsed {
         module: Module { items },
         comments: lexed.comments,
         errors,
+    }
+}
+
+/// An item that failed to parse, keeping what it declares when its head
+/// is intact (`let NAME =`, `KIND NAME`, `KIND "NAME"`): its body becomes
+/// an error node, so the name stays declared (poisoned) and uses of it
+/// report nothing more than the syntax error itself.
+fn salvaged(chunk: &[Tok<'_>], span: Span) -> Item {
+    let file = span.file;
+    let at = |s: &SimpleSpan| Span::new(file, s.start, s.end);
+    let exported = matches!(chunk.first(), Some((Token::Kw(K::Export), _)));
+    let head = chunk.get(usize::from(exported)..).unwrap_or(&[]);
+    let error_body = |from: usize| Expr {
+        kind: ExprKind::Error,
+        span: match head.get(from) {
+            Some((_, s)) => Span::new(file, s.start, span.end as usize),
+            None => Span::new(file, span.end as usize, span.end as usize),
+        },
+    };
+    let kind = match head {
+        [(Token::Kw(K::Let), _), (Token::Ident(name), name_span), ..] => ItemKind::Let {
+            name: Ident {
+                name: name.to_string(),
+                span: at(name_span),
+            },
+            value: error_body(2),
+        },
+        [(Token::Ident(kind), kind_span), (Token::Ident(name), name_span), ..] => {
+            ItemKind::Resource(Resource {
+                kind: Ident {
+                    name: kind.to_string(),
+                    span: at(kind_span),
+                },
+                name: ResourceName {
+                    value: name.to_string(),
+                    span: at(name_span),
+                    is_ident: true,
+                },
+                body: error_body(2),
+            })
+        }
+        [(Token::Ident(kind), kind_span), (Token::StrStart, open), (Token::Text(name), _), (Token::StrEnd, close), ..] => {
+            ItemKind::Resource(Resource {
+                kind: Ident {
+                    name: kind.to_string(),
+                    span: at(kind_span),
+                },
+                name: ResourceName {
+                    value: name.to_string(),
+                    span: Span::new(file, open.start, close.end),
+                    is_ident: false,
+                },
+                body: error_body(4),
+            })
+        }
+        _ => ItemKind::Error,
+    };
+    Item {
+        kind,
+        exported,
+        span,
     }
 }
 
