@@ -73,6 +73,14 @@ pub enum Command {
         /// Also ask each backend's tool for the live state and report drift.
         #[arg(long)]
         refresh: bool,
+        /// Show every item with its values (the default when stdout is not
+        /// a terminal).
+        #[arg(long, conflicts_with = "compact")]
+        full: bool,
+        /// Show at most a dozen items per action, values of changed items
+        /// only (the default on a terminal).
+        #[arg(long)]
+        compact: bool,
     },
     /// Apply the plan: run every changed action against the real tools.
     Apply {

@@ -107,6 +107,8 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                     out,
                     detailed_exitcode,
                     refresh,
+                    full,
+                    compact,
                 } => commands::plan::run(
                     &settings,
                     commands::plan::Options {
@@ -116,6 +118,7 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                         out: out.as_deref(),
                         detailed_exitcode,
                         refresh,
+                        detail: commands::plan::detail(full, compact, std::io::stdout()),
                     },
                 ),
                 Command::Graph { format, resources } => {

@@ -150,7 +150,7 @@ fn apply_real_dns_through_octodns_to_powerdns() {
     );
     assert!(
         plan.stdout
-            .contains("Plan: 0 to create, 1 to update, 0 to delete"),
+            .contains("actions: 0 to create, 1 to update, 0 to delete"),
         "{}",
         plan.stdout
     );
@@ -199,7 +199,7 @@ fn apply_real_dns_through_octodns_to_powerdns() {
             .contains("- domain:other.test  octodns   delete")
             && plan
                 .stdout
-                .contains("Plan: 0 to create, 0 to update, 1 to delete"),
+                .contains("actions: 0 to create, 0 to update, 1 to delete"),
         "only the removed zone changes: {}",
         plan.stdout
     );

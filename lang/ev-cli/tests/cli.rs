@@ -264,7 +264,7 @@ fn plan_exit_codes_and_state_errors() {
 fn example_plan_without_state_creates_everything() {
     let out = example(&["plan", "--detailed-exitcode"]);
     assert!(out.starts_with("exit: 2"), "{out}");
-    assert!(out.contains("Plan: 19 to create"), "{out}");
+    assert!(out.contains("actions: 19 to create"), "{out}");
 }
 
 #[test]

@@ -624,7 +624,12 @@ impl<'fs> Session<'fs> {
             Ok(p) => p,
             Err(e) => return self.refuse(e.diagnostic()),
         };
-        Reply::ok(crate::plan::diff::render_targeted(&plan, &targets, &pulled))
+        Reply::ok(crate::plan::diff::render_targeted(
+            &plan,
+            &targets,
+            &pulled,
+            crate::plan::diff::Detail::Compact,
+        ))
     }
 
     fn type_of(&mut self, expr: &str) -> Reply {

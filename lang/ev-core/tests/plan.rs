@@ -68,10 +68,21 @@ fn no_state_creates_everything() {
     let (human, json, changes) = plan_with(|_| State::empty());
     assert!(changes);
     assert!(
-        human.contains("Plan: 19 to create, 0 to update, 0 to delete, 0 unchanged."),
+        human.contains("actions: 19 to create, 0 to update, 0 to delete, 0 unchanged."),
         "{human}"
     );
-    insta::assert_snapshot!("plan_no_state", human);
+    // On a terminal the first plan is compact; in full it shows every
+    // object's manifest (the JSON snapshot holds them).
+    let graph = example_graph();
+    let compact = ev_core::plan::diff::render_human_as(
+        &diff(&graph, &State::empty()),
+        ev_core::plan::diff::Detail::Compact,
+    );
+    assert!(
+        human.contains("          values: [\"192.0.2.10\"]"),
+        "creates show values: {human}"
+    );
+    insta::assert_snapshot!("plan_no_state", compact);
     insta::assert_snapshot!("plan_no_state_json", json);
 }
 
@@ -93,7 +104,7 @@ fn a_changed_zone_is_one_update() {
     });
     assert!(human.contains("~ eight:yuto.sh"), "{human}");
     assert!(
-        human.contains("Plan: 0 to create, 1 to update, 0 to delete, 18 unchanged."),
+        human.contains("actions: 0 to create, 1 to update, 0 to delete, 18 unchanged."),
         "{human}"
     );
     insta::assert_snapshot!("plan_changed_record", human);
@@ -232,12 +243,31 @@ fn guardrails_refuse_protected_deletions_and_large_deletions() {
         "{errors:?}"
     );
     assert_eq!(errors[0].code(), "E0502");
+    // The refusal names what it refuses to delete.
+    let refused = errors[0].diagnostic().notes.join("\n");
+    assert!(
+        refused.contains("it would delete:\n    - eight:yuto.wiki: - old0 A")
+            || refused.contains("eight:yuto.wiki: old0 A"),
+        "{refused}"
+    );
+    assert!(refused.contains("old39 A"), "{refused}");
     assert!(
         guardrails(&plan, &state, true).is_empty(),
         "--allow-large-changes lifts it"
     );
     let human = render_human(&plan);
     assert!(human.contains("- old0 A"), "{human}");
+    // The summary counts the record sets, not the one action changing them.
+    assert!(
+        human.contains(
+            "Plan: 0 to add, 0 to change, 40 to destroy; actions: 0 to create, 1 to update"
+        ),
+        "{human}"
+    );
+    assert!(
+        human.contains("  eight  -40 record sets  (1 action)"),
+        "{human}"
+    );
 }
 
 #[test]
@@ -311,7 +341,7 @@ fn a_rebuilt_image_makes_the_pinned_digest_unknown() {
         "{human}"
     );
     assert!(
-        human.contains("Plan: 0 to create, 2 to update, 0 to delete, 17 unchanged."),
+        human.contains("actions: 0 to create, 2 to update, 0 to delete, 17 unchanged."),
         "{human}"
     );
     insta::assert_snapshot!("plan_rebuilt_image", human);

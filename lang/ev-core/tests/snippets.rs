@@ -19,7 +19,6 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-
 use ev_core::check::check;
 use ev_core::eval::run_with_stack;
 use ev_core::fs::{MemFs, OsFs, OverlayFs};
@@ -152,7 +151,10 @@ fn every_snippet_in_the_documentation_checks() {
             if rest == ["fragment"] {
                 if let (Some(code), true) = (&page_code, block.example) {
                     if code.as_str() < "E05" && code != "E0420" {
-                        failures.push(format!("{}: the example of {code} must be a program", block.at));
+                        failures.push(format!(
+                            "{}: the example of {code} must be a program",
+                            block.at
+                        ));
                     }
                 }
                 let lexed = ev_syntax::lexer::lex(&block.text, ev_syntax::FileId(0));
@@ -162,11 +164,8 @@ fn every_snippet_in_the_documentation_checks() {
                 continue;
             }
             let in_example = rest.first() == Some(&"example");
-            let expected: BTreeSet<&str> = rest
-                .iter()
-                .copied()
-                .filter(|w| *w != "example")
-                .collect();
+            let expected: BTreeSet<&str> =
+                rest.iter().copied().filter(|w| *w != "example").collect();
             // Program diagnostics (E01xx–E04xx) are shown by a program that
             // reports them; the others come from the CLI, the state or the
             // editor and are shown as transcripts.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use ev_apply::executor::{execute, Options as ExecOptions, Outcome};
 use ev_apply::lock::Lock;
 use ev_apply::report::Reporter;
-use ev_core::plan::diff::{render_human, Plan};
+use ev_core::plan::diff::{render_human_as, Plan};
 use ev_core::plan::lower;
 use ev_core::Diagnostic;
 
@@ -147,7 +147,8 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
         );
         return Output::default();
     }
-    let _ = write!(stderr, "{}", render_human(&plan));
+    let detail = super::plan::detail(false, false, std::io::stderr());
+    let _ = write!(stderr, "{}", render_human_as(&plan, detail));
     if saved.is_none() && !options.yes {
         if !std::io::stdin().is_terminal() {
             return Output::usage(

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use ev_core::plan::diff::{
     actions_digest, digest_files, guardrails, program_digest, render_targeted, target, Basis,
-    PlanError,
+    Detail, PlanError,
 };
 use ev_core::plan::state::{State, STATE_PATH};
 use ev_core::plan::ActionGraph;
@@ -27,6 +27,18 @@ pub struct Options<'a> {
     pub detailed_exitcode: bool,
     /// Ask the tools for the live state too.
     pub refresh: bool,
+    /// How much of the plan to show.
+    pub detail: Detail,
+}
+
+/// `--full`, `--compact`, or by where the plan goes: a terminal gets the
+/// compact plan, a file, a pipe or a CI log every item with its values.
+pub fn detail(full: bool, compact: bool, to: impl std::io::IsTerminal) -> Detail {
+    if full || (!compact && !to.is_terminal()) {
+        Detail::Full
+    } else {
+        Detail::Compact
+    }
 }
 
 /// A computed plan and what it was computed from.
@@ -102,6 +114,7 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
         out: out_file,
         detailed_exitcode,
         refresh,
+        detail,
     } = options;
     let Prepared {
         loaded,
@@ -130,7 +143,7 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
     out.stdout = if json {
         plan_json
     } else {
-        let mut text = render_targeted(&plan, &targets, &pulled_in);
+        let mut text = render_targeted(&plan, &targets, &pulled_in, detail);
         if refresh {
             text.push_str(&refresh_live(settings, &loaded, &graph, &plan, &state));
         }

@@ -12,11 +12,56 @@ use super::Backend;
 use crate::model::SecretRef;
 use crate::render::PLACEHOLDER;
 
+/// What an item is, for summaries ("+12 record sets").
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKind {
+    /// A DNS record set.
+    Record,
+    /// A Kubernetes object.
+    Object,
+    /// A resource of a Pulumi stack.
+    StackResource,
+    /// A machine (built and activated as one).
+    Machine,
+    /// A container image (built and pushed as one).
+    Image,
+    /// A tool's configuration (an octodns provider and processors).
+    Config,
+    /// An export file written again.
+    Export,
+    /// A rendered file.
+    #[default]
+    File,
+}
+
+impl ItemKind {
+    /// The kind's name for `n` items.
+    pub fn counted(self, n: usize) -> String {
+        let (one, many) = match self {
+            ItemKind::Record => ("record set", "record sets"),
+            ItemKind::Object => ("object", "objects"),
+            ItemKind::StackResource => ("stack resource", "stack resources"),
+            ItemKind::Machine => ("machine", "machines"),
+            ItemKind::Image => ("image", "images"),
+            ItemKind::Config => ("config", "configs"),
+            ItemKind::Export => ("export", "exports"),
+            ItemKind::File => ("file", "files"),
+        };
+        format!("{n} {}", if n == 1 { one } else { many })
+    }
+}
+
 /// One changed item of an action.
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct ItemChange {
     /// Create, update or delete.
     pub change: Change,
+    /// What it is.
+    #[serde(default)]
+    pub kind: ItemKind,
     /// What it is: `www CNAME`, `Deployment apps/jellyfin`, `resource ethane`.
     pub label: String,
     /// Per-field `name: old → new` lines, or unified-diff lines.
@@ -66,6 +111,14 @@ fn marked(v: &Value, secrets: &SecretNames) -> Value {
         ),
         other => other.clone(),
     }
+}
+
+/// The lines of a created (`+`) or deleted (`-`) item's text, marked.
+fn added(text: &str, mark: char) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| format!("{mark} {l}"))
+        .collect()
 }
 
 fn parse_yaml(text: &str) -> Value {
@@ -132,6 +185,7 @@ pub fn items(
                 if old.is_some() && new.is_some() {
                     out.push(ItemChange {
                         change: Change::Update,
+                        kind: ItemKind::Config,
                         label: "octodns config (provider, processors)".into(),
                         details: unified(old_text, new_text),
                         before: None,
@@ -140,6 +194,7 @@ pub fn items(
                 }
             }
             _ => out.push(ItemChange {
+                kind: ItemKind::File,
                 change: match (old, new) {
                     (None, _) => Change::Create,
                     (_, None) => Change::Delete,
@@ -218,6 +273,11 @@ fn rebuild(
     }
     Some(ItemChange {
         change,
+        kind: if backend == Backend::Nix {
+            ItemKind::Machine
+        } else {
+            ItemKind::Image
+        },
         label: format!("{subject}: {what}"),
         details,
         before: None,
@@ -304,6 +364,7 @@ fn records(old: &str, new: &str, secrets: &SecretNames) -> Vec<ItemChange> {
         let (name, kind) = key;
         match (before.get(key), after.get(key)) {
             (None, Some(set)) => out.push(ItemChange {
+                kind: ItemKind::Record,
                 change: Change::Create,
                 label: label(name, kind),
                 details: fields(set)
@@ -314,6 +375,7 @@ fn records(old: &str, new: &str, secrets: &SecretNames) -> Vec<ItemChange> {
                 after: Some(marked(set, secrets)),
             }),
             (Some(set), None) => out.push(ItemChange {
+                kind: ItemKind::Record,
                 change: Change::Delete,
                 label: label(name, kind),
                 details: fields(set)
@@ -337,6 +399,7 @@ fn records(old: &str, new: &str, secrets: &SecretNames) -> Vec<ItemChange> {
                     })
                     .collect();
                 out.push(ItemChange {
+                    kind: ItemKind::Record,
                     change: Change::Update,
                     label: label(name, kind),
                     details,
@@ -392,20 +455,23 @@ fn objects(old: &str, new: &str, secrets: &SecretNames) -> Vec<ItemChange> {
         .filter_map(|k| match (before.get(k), after.get(k)) {
             (None, Some(text)) => Some(ItemChange {
                 change: Change::Create,
+                kind: ItemKind::Object,
                 label: object_label(k, text),
-                details: Vec::new(),
+                details: added(text, '+'),
                 before: None,
                 after: Some(marked(&parse_yaml(text), secrets)),
             }),
             (Some(text), None) => Some(ItemChange {
                 change: Change::Delete,
+                kind: ItemKind::Object,
                 label: k.clone(),
-                details: Vec::new(),
+                details: added(text, '-'),
                 before: Some(marked(&parse_yaml(text), secrets)),
                 after: None,
             }),
             (Some(a), Some(b)) if a != b => Some(ItemChange {
                 change: Change::Update,
+                kind: ItemKind::Object,
                 label: object_label(k, b),
                 details: unified(a, b),
                 before: Some(marked(&parse_yaml(a), secrets)),
@@ -436,20 +502,23 @@ fn stack_resources(old: &str, new: &str, secrets: &SecretNames) -> Vec<ItemChang
             match (before.get(k), after.get(k)) {
                 (None, Some(v)) => Some(ItemChange {
                     change: Change::Create,
+                    kind: ItemKind::StackResource,
                     label: format!("resource {k} ({})", ty(v)),
-                    details: Vec::new(),
+                    details: added(&crate::render::yaml(v), '+'),
                     before: None,
                     after: Some(marked(v, secrets)),
                 }),
                 (Some(v), None) => Some(ItemChange {
                     change: Change::Delete,
+                    kind: ItemKind::StackResource,
                     label: format!("resource {k} ({})", ty(v)),
-                    details: Vec::new(),
+                    details: added(&crate::render::yaml(v), '-'),
                     before: Some(marked(v, secrets)),
                     after: None,
                 }),
                 (Some(a), Some(b)) if a != b => Some(ItemChange {
                     change: Change::Update,
+                    kind: ItemKind::StackResource,
                     label: format!("resource {k} ({})", ty(b)),
                     details: unified(&crate::render::yaml(a), &crate::render::yaml(b)),
                     before: Some(marked(a, secrets)),

@@ -240,6 +240,7 @@ pub fn diff(graph: &ActionGraph, state: &State) -> Plan {
         if unchanged_but_unwritten {
             items.extend(action.produces.iter().map(|p| super::details::ItemChange {
                 change: Change::Create,
+                kind: super::details::ItemKind::Export,
                 label: format!("export {p} (missing: written again)"),
                 details: Vec::new(),
                 before: None,
@@ -330,16 +331,33 @@ impl Backend {
     }
 }
 
-/// The plan as text for people: changed actions with Terraform's symbols,
-/// changed files, values known after apply, and a summary per layer and in total.
-/// The plan for people, safe for a terminal (see
-/// [`crate::output::terminal_safe`]).
-pub fn render_human(plan: &Plan) -> String {
-    crate::output::terminal_safe(&render_human_raw(plan)).into_owned()
+/// How much of a plan to show people.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// Every item with its values (created, changed and deleted): for
+    /// reviews, logs and CI, and the default when not on a terminal.
+    Full,
+    /// At most a dozen items per action, values of changed items only.
+    Compact,
 }
 
-fn render_human_raw(plan: &Plan) -> String {
-    use std::collections::BTreeMap;
+/// Items shown per action by [`Detail::Compact`].
+const COMPACT_ITEMS: usize = 12;
+
+/// The plan for people, in full (see [`render_human_as`]).
+pub fn render_human(plan: &Plan) -> String {
+    render_human_as(plan, Detail::Full)
+}
+
+/// The plan as text for people: changed actions with Terraform's symbols,
+/// the items they change with their values, values known after apply, and
+/// a summary of the items per layer and of the actions. Safe for a terminal
+/// (see [`crate::output::terminal_safe`]).
+pub fn render_human_as(plan: &Plan, detail: Detail) -> String {
+    crate::output::terminal_safe(&render_human_raw(plan, detail)).into_owned()
+}
+
+fn render_human_raw(plan: &Plan, detail: Detail) -> String {
     let mut out = String::new();
     let id_w = plan
         .actions
@@ -348,6 +366,7 @@ fn render_human_raw(plan: &Plan) -> String {
         .map(|a| a.id.chars().count())
         .max()
         .unwrap_or(0);
+    let mut folded = false;
     for a in plan.actions.iter().filter(|a| a.change != Change::None) {
         let what = match a.change {
             Change::Create => "create",
@@ -362,21 +381,20 @@ fn render_human_raw(plan: &Plan) -> String {
             a.backend,
             if a.protected { " (protected)" } else { "" }
         ));
-        // Creations list what they create, folded past a dozen items.
-        let shown = if a.change == Change::Create {
-            12
-        } else {
-            usize::MAX
+        let shown = match detail {
+            Detail::Full => usize::MAX,
+            Detail::Compact => COMPACT_ITEMS,
         };
         for item in a.items.iter().take(shown) {
             out.push_str(&format!("      {} {}\n", item.change.symbol(), item.label));
-            if a.change != Change::Create {
+            if detail == Detail::Full || item.change == Change::Update {
                 for line in &item.details {
                     out.push_str(&format!("          {line}\n"));
                 }
             }
         }
         if a.items.len() > shown {
+            folded = true;
             out.push_str(&format!("      ... and {} more\n", a.items.len() - shown));
         }
         if !a.replanned_after.is_empty() {
@@ -386,39 +404,105 @@ fn render_human_raw(plan: &Plan) -> String {
             ));
         }
     }
-    let (create, update, delete, same) = plan.counts();
+    let (create, update, delete, _) = plan.counts();
     if create + update + delete == 0 {
         out.push_str("No changes. The infrastructure matches the recorded state.\n");
     } else {
         out.push('\n');
     }
-    let mut layers: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
-    for a in &plan.actions {
-        let entry = layers.entry(layer(&a.id)).or_default();
-        match a.change {
-            Change::Create => entry.0 += 1,
-            Change::Update => entry.1 += 1,
-            Change::Delete => entry.2 += 1,
+    out.push_str(&summary(plan));
+    if folded {
+        out.push_str("(compact: `ev plan --full` shows every item with its values)\n");
+    }
+    out
+}
+
+/// Added, changed and destroyed items of one kind.
+#[derive(Default)]
+struct Tally {
+    add: usize,
+    change: usize,
+    destroy: usize,
+}
+
+impl Tally {
+    fn count(&mut self, change: Change) {
+        match change {
+            Change::Create => self.add += 1,
+            Change::Update => self.change += 1,
+            Change::Delete => self.destroy += 1,
             Change::None => {}
         }
     }
-    let by_layer: Vec<String> = layers
-        .iter()
-        .filter(|(_, (c, u, d))| c + u + d > 0)
-        .map(|(l, (c, u, d))| format!("{l} +{c} ~{u} -{d}"))
-        .collect();
-    if !by_layer.is_empty() {
-        out.push_str(&format!("By layer: {}\n", by_layer.join(", ")));
+
+    fn total(&self) -> usize {
+        self.add + self.change + self.destroy
     }
+}
+
+/// The summary, Terraform style: per layer, what changes among the items
+/// people review (record sets, objects, stack resources, machines, images,
+/// files); then the totals of items and of actions.
+fn summary(plan: &Plan) -> String {
+    use super::details::ItemKind;
+    use std::collections::BTreeMap;
+    let mut layers: BTreeMap<&str, (BTreeMap<ItemKind, Tally>, usize)> = BTreeMap::new();
+    let mut items = Tally::default();
+    for a in plan.actions.iter().filter(|a| a.change != Change::None) {
+        let (kinds, actions) = layers.entry(layer(&a.id)).or_default();
+        *actions += 1;
+        for item in &a.items {
+            kinds.entry(item.kind).or_default().count(item.change);
+            items.count(item.change);
+        }
+    }
+    let mut out = String::new();
+    let layer_w = layers.keys().map(|l| l.chars().count()).max().unwrap_or(0);
+    if !layers.is_empty() {
+        out.push_str("Changes by layer:\n");
+    }
+    for (name, (kinds, actions)) in &layers {
+        let parts: Vec<String> = kinds
+            .iter()
+            .filter(|(_, t)| t.total() > 0)
+            .map(|(kind, t)| {
+                let mut signs = Vec::new();
+                for (sign, n) in [('+', t.add), ('~', t.change), ('-', t.destroy)] {
+                    if n > 0 {
+                        signs.push(format!("{sign}{n}"));
+                    }
+                }
+                let noun = kind.counted(t.total());
+                let noun = noun.split_once(' ').map_or(noun.as_str(), |(_, w)| w);
+                format!("{} {noun}", signs.join(" "))
+            })
+            .collect();
+        let what = if parts.is_empty() {
+            "(no items)".to_string()
+        } else {
+            parts.join(", ")
+        };
+        out.push_str(&format!(
+            "  {name:layer_w$}  {what}  ({actions} action{})\n",
+            if *actions == 1 { "" } else { "s" }
+        ));
+    }
+    let (create, update, delete, same) = plan.counts();
     out.push_str(&format!(
-        "Plan: {create} to create, {update} to update, {delete} to delete, {same} unchanged.\n"
+        "Plan: {} to add, {} to change, {} to destroy; actions: {create} to create, {update} to update, {delete} to delete, {same} unchanged.\n",
+        items.add, items.change, items.destroy
     ));
     out
 }
 
 /// The plan for people when it was restricted to `targets`: which actions
 /// were pulled in as their dependencies, then the plan.
-pub fn render_targeted(plan: &Plan, targets: &[String], pulled_in: &[String]) -> String {
+pub fn render_targeted(
+    plan: &Plan,
+    targets: &[String],
+    pulled_in: &[String],
+    detail: Detail,
+) -> String {
     let mut text = String::new();
     if !pulled_in.is_empty() {
         text.push_str(&format!(
@@ -427,7 +511,7 @@ pub fn render_targeted(plan: &Plan, targets: &[String], pulled_in: &[String]) ->
             pulled_in.join(", ")
         ));
     }
-    text.push_str(&render_human(plan));
+    text.push_str(&render_human_as(plan, detail));
     text
 }
 
@@ -447,6 +531,9 @@ pub enum PlanError {
         deleted: usize,
         /// Items applied before.
         total: usize,
+        /// What would be deleted: `action: item` (the whole action when it
+        /// goes).
+        deletions: Vec<String>,
     },
     /// A target matches no action, layer, resource or tag.
     UnknownTarget {
@@ -476,7 +563,22 @@ impl PlanError {
     /// The diagnostic every face renders (it has no place in the sources).
     pub fn diagnostic(&self) -> crate::diagnostic::Diagnostic {
         let (message, help) = self.message();
-        crate::diagnostic::Diagnostic::general(self.code(), message).with_help(help)
+        let d = crate::diagnostic::Diagnostic::general(self.code(), message).with_help(help);
+        match self {
+            PlanError::LargeDeletion { deletions, .. } if !deletions.is_empty() => {
+                const SHOWN: usize = 50;
+                let mut note = String::from("it would delete:");
+                for deletion in deletions.iter().take(SHOWN) {
+                    note.push_str("\n    - ");
+                    note.push_str(deletion);
+                }
+                if deletions.len() > SHOWN {
+                    note.push_str(&format!("\n    ... and {} more", deletions.len() - SHOWN));
+                }
+                d.with_note(note)
+            }
+            _ => d,
+        }
     }
 
     /// The message and help.
@@ -486,7 +588,12 @@ impl PlanError {
                 format!("the plan would delete `{action}`, which is protected"),
                 "its resource is declared with `protect = true`: remove that first if the deletion is intended".into(),
             ),
-            PlanError::LargeDeletion { layer, deleted, total } => (
+            PlanError::LargeDeletion {
+                layer,
+                deleted,
+                total,
+                ..
+            } => (
                 format!(
                     "the plan would delete {deleted} of {total} items in `{layer}` (more than {}%)",
                     DELETE_THRESHOLD_PERCENT
@@ -527,7 +634,7 @@ pub fn guardrails(plan: &Plan, state: &State, allow_large_changes: bool) -> Vec<
         }
     }
     if !allow_large_changes {
-        let mut per_layer: std::collections::BTreeMap<&str, (usize, usize)> =
+        let mut per_layer: std::collections::BTreeMap<&str, (usize, usize, Vec<String>)> =
             std::collections::BTreeMap::new();
         // Only layers losing something need their totals (which parse files).
         let deleting: std::collections::BTreeSet<&str> = plan
@@ -561,13 +668,21 @@ pub fn guardrails(plan: &Plan, state: &State, allow_large_changes: bool) -> Vec<
             let entry = per_layer.entry(layer(&a.id)).or_default();
             entry.0 += deleted;
             entry.1 += before;
+            let items = a.items.iter().filter(|i| i.change == Change::Delete);
+            entry
+                .2
+                .extend(items.map(|i| format!("{}: {}", a.id, i.label)));
+            if a.change == Change::Delete && a.items.is_empty() {
+                entry.2.push(format!("{} (the whole action)", a.id));
+            }
         }
-        for (l, (deleted, total)) in per_layer {
+        for (l, (deleted, total, deletions)) in per_layer {
             if total > 0 && deleted * 100 > total * DELETE_THRESHOLD_PERCENT {
                 errors.push(PlanError::LargeDeletion {
                     layer: l.to_string(),
                     deleted,
                     total,
+                    deletions,
                 });
             }
         }
