@@ -439,7 +439,7 @@ fn apply_fake_saved_plans_apply_exactly_or_are_refused_when_stale() {
     let stale = fakes.ev(&["apply", &saved_arg]);
     assert_eq!(stale.code, 1);
     assert!(
-        stale.stderr.contains("[E0504] Error: the saved plan is stale: the program, the rendered actions changed since it was saved"),
+        stale.stderr.contains("[E0504] Error: the saved plan is stale: the program, the rendered actions changed since it was saved; planned differently now: domain:b.test"),
         "{}",
         stale.stderr
     );
@@ -993,4 +993,135 @@ fn apply_fake_failed_export_write_is_not_recorded_and_reruns() {
             .contains(&"pulumi up --yes --json --stack prod --non-interactive"),
         "the stack ran again to produce its outputs"
     );
+}
+
+/// The example's folders: everything `ev plan` reads from a fresh clone.
+const EXAMPLE: &[&str] = &[
+    "everything.ev",
+    "eight",
+    "exports",
+    "flake-profiles",
+    "jupiter",
+    "magic",
+    "milky-way",
+    "secrets",
+    "venus",
+    "whale",
+];
+
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for entry in std::fs::read_dir(from).expect("readable").flatten() {
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).expect("copy");
+    }
+}
+
+/// The first apply of a fresh copy of the example, from a saved plan, with
+/// a recording fake for every tool it drives: no action fails, and every
+/// tool is run (issue 13: "the example's first apply fails").
+#[test]
+fn apply_fake_the_example_applies_from_a_saved_plan() {
+    let repo = Repo::new(&[]);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for entry in EXAMPLE {
+        copy_tree(&source.join(entry), &repo.path().join(entry));
+    }
+    let root = repo.path().to_string_lossy().into_owned();
+    support::sh("git", &["-C", &root, "init", "-q"]);
+    support::sh("git", &["-C", &root, "add", "-A"]);
+    let bin = repo.path().join("fake-bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let record = bin.join("record").to_string_lossy().into_owned();
+    let outputs = repo.path().join("exports/jupiter/generated.json");
+    let outputs = outputs.to_string_lossy();
+    // One script for every tool, by the name it is called by.
+    let fake = format!(
+        r#"#!/bin/sh
+tool=$(basename "$0")
+echo "$tool $*" >> {record}
+case "$tool $1" in
+  "nix build") echo '[{{"drvPath": "/nix/store/x.drv", "outputs": {{"out": "/nix/store/aaaa-out"}}}}]' ;;
+  "nix eval") printf /nix/store/aaaa-system ;;
+  "skopeo copy")
+    shift
+    [ "$1" = --digestfile ] || {{ echo "unexpected argv: $*" >&2; exit 64; }}
+    echo sha256:1111111111111111111111111111111111111111111111111111111111111111 > "$2" ;;
+  "sops --disable-version-check") echo test-only-secret-value ;;
+  "pulumi stack")
+    case "$*" in
+      "stack output --json --stack prod") cat {outputs} ;;
+    esac ;;
+  "pulumi config") cat > /dev/null ;;
+  "pulumi up") echo '{{"result": "succeeded"}}' ;;
+  "kubectl --context=milky-way")
+    case "$*" in *'-f -') cat > /dev/null ;; esac ;;
+  "octodns-sync --config-file") echo '{{}}' ;;
+esac
+exit 0
+"#
+    );
+    for tool in [
+        "nix",
+        "skopeo",
+        "sops",
+        "pulumi",
+        "kubectl",
+        "octodns-sync",
+        "deploy",
+        "nixos-rebuild",
+        "darwin-rebuild",
+        "nix-env",
+    ] {
+        write_script(&bin.join(tool), &fake);
+    }
+    let path = format!("{}:/usr/bin:/bin", bin.to_string_lossy());
+    let saved = repo.path().join("plan.json").to_string_lossy().into_owned();
+    let plan = repo.ev_with_path(&["plan", "--out", &saved], &path);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    let apply = repo.ev_with_path(&["apply", &saved, "--parallelism", "2"], &path);
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    let state: serde_json::Value =
+        serde_json::from_str(&repo.read(".ev/state.json")).expect("the state is written");
+    let applied: Vec<&String> = state["actions"]
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
+    let planned = serde_json::from_str::<serde_json::Value>(&repo.read("plan.json"))
+        .expect("the plan")["actions"]
+        .as_array()
+        .map(|a| a.len())
+        .unwrap_or(0);
+    assert_eq!(
+        applied.len(),
+        planned,
+        "every planned action applied: {applied:?}"
+    );
+    let recorded = std::fs::read_to_string(&record).expect("record");
+    for tool in [
+        "nix build",
+        "skopeo copy",
+        "sops --disable-version-check",
+        "pulumi up",
+        "kubectl --context=milky-way",
+        "octodns-sync",
+        "deploy",
+        "nixos-rebuild",
+        "darwin-rebuild",
+    ] {
+        assert!(
+            recorded.lines().any(|l| l.starts_with(tool)),
+            "`{tool}` never ran:\n{recorded}"
+        );
+    }
+    // The pushed digests were exported and the apps pinning them re-planned.
+    assert!(repo
+        .read("exports/whale/digests/seadexarr.txt")
+        .starts_with("sha256:1111"));
+    // Applying again finds nothing to do.
+    let again = repo.ev_with_path(&["plan", "--detailed-exitcode"], &path);
+    assert_eq!(again.code, 0, "{}", again.all());
 }

@@ -128,10 +128,16 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
             changed.push("its actions (the file was edited)");
         }
         if !changed.is_empty() {
+            let differing = differing_actions(&saved.actions, &prepared.plan.actions);
+            let which = if differing.is_empty() {
+                String::new()
+            } else {
+                format!("; planned differently now: {}", differing.join(", "))
+            };
             return stale_plan(
                 settings,
                 format!(
-                    "the saved plan is stale: {} changed since it was saved",
+                    "the saved plan is stale: {} changed since it was saved{which}",
                     changed.join(", ")
                 ),
                 "run `ev plan --out FILE` again and review it",
@@ -291,4 +297,24 @@ pub fn force_unlock(settings: &Settings, id: &str) -> Output {
         },
         Err(e) => Output::usage(settings, e.diagnostic()),
     }
+}
+
+/// The ids of the actions a saved plan and a fresh one disagree on (added,
+/// removed or planned otherwise): what E0504 names as changed.
+fn differing_actions(
+    saved: &[ev_core::plan::diff::PlannedAction],
+    now: &[ev_core::plan::diff::PlannedAction],
+) -> Vec<String> {
+    let by_id = |actions: &[ev_core::plan::diff::PlannedAction]| {
+        actions
+            .iter()
+            .map(|a| (a.id.clone(), serde_json::to_value(a).ok()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let (saved, now) = (by_id(saved), by_id(now));
+    let ids: std::collections::BTreeSet<&String> = saved.keys().chain(now.keys()).collect();
+    ids.into_iter()
+        .filter(|id| saved.get(*id) != now.get(*id))
+        .cloned()
+        .collect()
 }
