@@ -201,6 +201,18 @@ pub enum EvalErrorKind {
     RecursionLimit(u32),
     /// Bad call arguments.
     BadArguments(String),
+    /// More positional arguments than the function takes; the error's span
+    /// covers the extra ones.
+    TooManyArguments {
+        /// The function, for the message (`` `len` ``, "this function").
+        function: String,
+        /// Its signature: `len(value)`.
+        signature: String,
+        /// How many it takes.
+        max: usize,
+        /// How many were given.
+        given: usize,
+    },
     /// A builtin rejected an argument value.
     InvalidArgument {
         /// The builtin's name.
@@ -313,6 +325,9 @@ pub enum SchemaErrorKind {
         expected: String,
         /// The value's type.
         found: String,
+        /// What the user probably meant (a resource given where its name
+        /// is wanted, an image where its pinned reference is).
+        hint: Option<String>,
     },
     /// A value known only after apply in a field that must be known when
     /// planning.
@@ -581,9 +596,18 @@ pub fn resolve_diagnostic(err: &ResolveError) -> Diagnostic {
             ),
             suggestions,
         )
-        .with_note(
-            "builtin types: Any Null Bool Int Float String Secret Function Record List(T) Map(T)",
-        ),
+        .with_note(format!(
+            "builtin types: {}",
+            crate::program::BUILTIN_TYPES
+                .iter()
+                .map(|t| match *t {
+                    "List" | "Map" => format!("{t}(T)"),
+                    "Ref" => "Ref(kind)".to_string(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        )),
         ResolveError::InvalidImportPath { path, reason, span } => Diagnostic::error(
             "E0211",
             format!("invalid import path `{path}`"),
@@ -699,6 +723,28 @@ pub fn eval_diagnostics(err: &EvalError) -> Vec<Diagnostic> {
             .with_help("a function probably calls itself without reaching a base case"),
         ),
         EvalErrorKind::BadArguments(msg) => out.push(base("E0407", msg.clone(), "in this call")),
+        EvalErrorKind::TooManyArguments {
+            function,
+            signature,
+            max,
+            given,
+        } => {
+            let extra = given - max;
+            out.push(
+                base(
+                    "E0407",
+                    format!(
+                        "{function} takes {max} argument{}, but {given} were given",
+                        if *max == 1 { "" } else { "s" }
+                    ),
+                    &format!(
+                        "{extra} argument{} too many",
+                        if extra == 1 { "" } else { "s" }
+                    ),
+                )
+                .with_note(format!("the signature is `{signature}`")),
+            )
+        }
         EvalErrorKind::InvalidArgument { function, message } => out.push(base(
             "E0408",
             format!("invalid argument to `{function}`: {message}"),
@@ -828,13 +874,16 @@ fn schema_diagnostic(e: &SchemaError) -> Diagnostic {
             path,
             expected,
             found,
+            hint,
         } => {
             let d = Diagnostic::error(
                 "E0303",
                 format!("`{path}` should be {expected}, found {found}"),
                 Label::new(e.span, format!("this is {}", article(found))),
             );
-            if found == "Secret" {
+            if let Some(hint) = hint {
+                d.with_help(hint.clone())
+            } else if found == "Secret" {
                 d.with_help("secrets may only flow into fields that accept them (typed `Secret`): provider credentials, app env, Secret data")
             } else {
                 d

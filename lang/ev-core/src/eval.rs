@@ -828,6 +828,19 @@ impl<'p> Evaluator<'p> {
         for (name, name_span, a) in named {
             named_values.push((*name, *name_span, self.eval(a, env)?));
         }
+        if let Some((function, signature, max)) = positional_limit(&f) {
+            if let (Some(first), Some(last)) = (args.get(max), args.last()) {
+                return Err(EvalError::new(
+                    EvalErrorKind::TooManyArguments {
+                        function,
+                        signature,
+                        max,
+                        given: args.len(),
+                    },
+                    first.span.to(last.span),
+                ));
+            }
+        }
         // A function from another file (a library helper like `a(...)`)
         // builds records whose spans point into that file; point them at
         // this call and its arguments instead, where the user wrote them.
@@ -1127,6 +1140,20 @@ impl<'p> Evaluator<'p> {
         }
     }
 
+    /// The body of the signature of a closure: `(name, value, ttl = ...)`.
+    fn closure_signature(def: &LambdaDef) -> String {
+        let params: Vec<String> = def
+            .params
+            .iter()
+            .zip(&def.defaults)
+            .map(|(p, d)| match d {
+                Some(_) => format!("{p} = ..."),
+                None => p.to_string(),
+            })
+            .collect();
+        format!("({})", params.join(", "))
+    }
+
     /// Calls a function value.
     pub fn call(
         &self,
@@ -1389,6 +1416,7 @@ impl<'p> Evaluator<'p> {
                     path: display_path(path),
                     expected: ty.shape(),
                     found: v.type_name().to_string(),
+                    hint: self.mismatch_hint(ty, v, span),
                 },
                 span,
                 schema_span: decl,
@@ -1556,6 +1584,65 @@ impl<'p> Evaluator<'p> {
         }
     }
 
+    /// The first line of `span`: a check shown beside a diagnostic is
+    /// pointed at by its first line, not printed whole (stdlib checks
+    /// span dozens of lines).
+    fn first_line(&self, span: Span) -> Span {
+        let text = self
+            .program
+            .sources
+            .get(span.file)
+            .and_then(|f| f.text.get(span.range()));
+        match text.and_then(|t| t.find('\n')) {
+            Some(n) => Span::new(span.file, span.start as usize, span.start as usize + n),
+            None => span,
+        }
+    }
+
+    /// What a value of the wrong type probably meant: a resource where a
+    /// `Ref` wants its name (`cluster = cluster.prod`), an image where a
+    /// string wants its pinned reference (`image = image.site`).
+    fn mismatch_hint(&self, ty: &Type, value: &Value, span: Span) -> Option<String> {
+        let Value::Record(rec) = value else {
+            return None;
+        };
+        let field = |name: &str| match rec.get(Sym::new(name)) {
+            Some(Thunk::Ready(v)) => Some(v.clone()),
+            _ => None,
+        };
+        if let Type::Ref(kind, kind_name) = ty {
+            let Some(Value::Str(name)) = field("name") else {
+                return None;
+            };
+            let declared = self
+                .program
+                .resources
+                .iter()
+                .any(|r| r.kind == *kind && *r.name == *name);
+            return declared.then(|| {
+                format!(
+                    "a `Ref({kind_name})` field takes the resource's name: write {}",
+                    crate::output::quote(&name)
+                )
+            });
+        }
+        let wants_text = matches!(ty, Type::String)
+            || matches!(ty, Type::Union(alts) if alts.iter().any(|a| matches!(a, Type::String)));
+        if wants_text && rec.get(Sym::new("pinned")).is_some() {
+            let written = self
+                .program
+                .sources
+                .get(span.file)
+                .and_then(|f| f.text.get(span.range()))
+                .filter(|t| t.len() <= 80 && !t.contains('\n'));
+            return Some(match written {
+                Some(text) => format!("did you mean `{text}.pinned` (the image pinned by digest)?"),
+                None => "did you mean its `pinned` field (the image pinned by digest)?".into(),
+            });
+        }
+        None
+    }
+
     /// Checks that `value` is plain data ([`Type::Data`]): walks it with an
     /// explicit stack (values may nest deeply), reporting each secret and
     /// function with its path.
@@ -1582,6 +1669,7 @@ impl<'p> Evaluator<'p> {
                         path: display_path(&at_path),
                         expected: "Data".into(),
                         found: v.type_name().to_string(),
+                        hint: None,
                     },
                     span: at,
                     schema_span: decl,
@@ -1630,6 +1718,7 @@ impl<'p> Evaluator<'p> {
                 path: display_path(path),
                 expected: ty.to_string(),
                 found: other.type_name().to_string(),
+                hint: None,
             },
         };
         errors.push(SchemaError {
@@ -1803,7 +1892,7 @@ impl<'p> Evaluator<'p> {
                         message,
                     },
                     span,
-                    schema_span: Some(check.span),
+                    schema_span: Some(self.first_line(check.span)),
                 });
                 Ok(())
             }
@@ -1813,9 +1902,14 @@ impl<'p> Evaluator<'p> {
                 let (message_sym, at_sym, field_sym) =
                     (Sym::new("message"), Sym::new("at"), Sym::new("field"));
                 for problem in problems.iter() {
+                    // Beside the problem, the check's line that words it.
+                    let mut worded = self.first_line(check.span);
                     let (message, at) = match problem {
                         Value::Str(m) => (m.to_string(), span),
                         Value::Record(rec) => {
+                            if let Some(s) = rec.value_span(message_sym) {
+                                worded = self.first_line(s);
+                            }
                             let message = match rec
                                 .get(message_sym)
                                 .map(|t| self.force(t, span))
@@ -1857,7 +1951,7 @@ impl<'p> Evaluator<'p> {
                             message,
                         },
                         span: at,
-                        schema_span: Some(check.span),
+                        schema_span: Some(worded),
                     });
                 }
                 Ok(())
@@ -2222,5 +2316,36 @@ fn unknown_of(a: &Value, b: &Value) -> Value {
     match (a, b) {
         (Value::Unknown(u), _) | (_, Value::Unknown(u)) => Value::Unknown(u.clone()),
         _ => Value::Null,
+    }
+}
+
+/// How many positional arguments a function value takes, with its name and
+/// signature for the message (`None`: any number, or not a function).
+fn positional_limit(f: &Value) -> Option<(String, String, usize)> {
+    let Value::Func(func) = f else {
+        return None;
+    };
+    match &**func {
+        Func::Builtin(b) => {
+            if matches!(
+                b,
+                crate::builtins::Builtin::Format
+                    | crate::builtins::Builtin::Merge
+                    | crate::builtins::Builtin::Remove
+            ) {
+                return None;
+            }
+            let signature = b.doc().split(':').next().unwrap_or(b.name()).to_string();
+            Some((format!("`{}`", b.name()), signature, b.params().len()))
+        }
+        Func::Closure { def, .. } => {
+            let name = def
+                .name
+                .map(|s| format!("`{s}`"))
+                .unwrap_or_else(|| "this function".into());
+            let shown = def.name.map(|s| s.to_string()).unwrap_or_else(|| "fn".into());
+            let signature = format!("{shown}{}", Evaluator::closure_signature(def));
+            Some((name, signature, def.params.len()))
+        }
     }
 }

@@ -1,14 +1,24 @@
 //! "Did you mean" suggestions for misspelt names.
 
 /// The candidates closest to `name` (edit distance at most a third of its
-/// length, at least 1), best first, at most three.
+/// length, at least 1; a swap of two letters is one edit), then those it
+/// starts with or that start with it (`lenght` → `len`), best first, at
+/// most three.
 pub fn similar<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let limit = (name.chars().count() / 3).max(1);
+    let prefix = |c: &str| {
+        let shorter = c.len().min(name.len());
+        shorter >= 3 && (name.starts_with(c) || c.starts_with(name))
+    };
     let mut scored: Vec<(usize, &str)> = candidates
         .into_iter()
         .filter(|c| *c != name)
-        .map(|c| (distance(name, c), c))
-        .filter(|(d, c)| *d <= limit || c.eq_ignore_ascii_case(name))
+        .map(|c| {
+            let d = distance(name, c);
+            let d = if d > limit && prefix(c) { limit + 1 } else { d };
+            (d, c)
+        })
+        .filter(|(d, c)| *d <= limit || prefix(c) || c.eq_ignore_ascii_case(name))
         .collect();
     scored.sort();
     scored.dedup();
@@ -84,5 +94,9 @@ mod tests {
         );
         assert!(similar("x", ["completely", "different"]).is_empty());
         assert_eq!(similar("eigth", ["eight", "venus"]), vec!["eight"]);
+        // A longer spelling of a short name, after closer matches.
+        assert_eq!(similar("lenght", ["len", "lower"]), vec!["len"]);
+        assert_eq!(similar("lenght", ["length", "len"]), vec!["length", "len"]);
+        assert!(similar("ab", ["abc"]).is_empty());
     }
 }

@@ -93,6 +93,12 @@ pub fn parse_module(src: &str, file: FileId) -> Parsed {
         let (out, errs) = items_parser(file)
             .parse(chunk.split_token_span(eoi))
             .into_output_errors();
+        if let Some((item, error)) = terraform_resource(chunk, Span::new(file, start, end)) {
+            // Its other errors all follow from the habit.
+            items.push(item);
+            errors.push(error);
+            continue;
+        }
         match out {
             Some(parsed) => items.extend(parsed),
             None => items.push(salvaged(chunk, Span::new(file, start, end))),
@@ -106,6 +112,50 @@ pub fn parse_module(src: &str, file: FileId) -> Parsed {
         comments: lexed.comments,
         errors,
     }
+}
+
+/// Terraform's `resource "KIND" "NAME" {` written out of habit: one error
+/// saying how ev spells it, and the resource it meant (its body an error
+/// node), so nothing else is reported about it.
+fn terraform_resource(chunk: &[Tok<'_>], span: Span) -> Option<(Item, SyntaxError)> {
+    let file = span.file;
+    let [(Token::Ident("resource"), head), (Token::StrStart, _), (Token::Text(kind), kind_span), (Token::StrEnd, _), (Token::StrStart, open), (Token::Text(name), _), (Token::StrEnd, close), ..] =
+        chunk
+    else {
+        return None;
+    };
+    let plain = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let written = if plain {
+        name.to_string()
+    } else {
+        format!("{name:?}")
+    };
+    let error = SyntaxError {
+        kind: SyntaxErrorKind::Invalid(format!(
+            "ev declares resources as `KIND NAME {{ ... }}`, not Terraform's `resource \"KIND\" \"NAME\"`: write `{kind} {written} {{`"
+        )),
+        span: Span::new(file, head.start, close.end),
+    };
+    let item = Item {
+        kind: ItemKind::Resource(Resource {
+            kind: Ident {
+                name: kind.to_string(),
+                span: Span::new(file, kind_span.start, kind_span.end),
+            },
+            name: ResourceName {
+                value: name.to_string(),
+                span: Span::new(file, open.start, close.end),
+                is_ident: false,
+            },
+            body: Expr {
+                kind: ExprKind::Error,
+                span,
+            },
+        }),
+        exported: false,
+        span,
+    };
+    Some((item, error))
 }
 
 /// An item that failed to parse, keeping what it declares when its head
