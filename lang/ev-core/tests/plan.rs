@@ -291,6 +291,17 @@ fn targets_pull_in_upstream_dependencies() {
         matches!(&unknown, Err(PlanError::UnknownTarget { suggestions, .. }) if suggestions == &vec!["eight".to_string()]),
         "{unknown:?}"
     );
+    // A bare name is offered by its full spellings.
+    let bare = target(
+        &mut diff(&graph, &State::empty()),
+        &graph,
+        &["yuto.sh".to_string()],
+    );
+    assert!(
+        matches!(&bare, Err(PlanError::UnknownTarget { suggestions, .. })
+            if suggestions == &vec!["domain.yuto.sh".to_string(), "eight:yuto.sh".to_string()]),
+        "{bare:?}"
+    );
 }
 
 /// (human, JSON) plan of the example through [`ev_core::plan::plan`]

@@ -602,10 +602,9 @@ impl PlanError {
             ),
             PlanError::UnknownTarget { target, suggestions } => (
                 format!("no action, layer, resource or tag matches `{target}`"),
-                match suggestions.first() {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => "targets are layers (`eight`), actions (`eight:yuto.sh`), resources (`domain.yuto.sh`) or tags (`tag:cloud`)".into(),
-                },
+                crate::suggest::did_you_mean(suggestions).unwrap_or_else(|| {
+                    "targets are layers (`eight`), actions (`eight:yuto.sh`), resources (`domain.yuto.sh`) or tags (`tag:cloud`)".into()
+                }),
             ),
             PlanError::Cycle { actions } => (
                 format!(
@@ -731,9 +730,24 @@ pub fn target(
             );
             candidates.sort();
             candidates.dedup();
+            let mut suggestions =
+                crate::suggest::similar(t, candidates.iter().map(|s| s.as_str()));
+            // A bare name (`yuto.sh`, `methanol`): the actions and resources
+            // it names, by their full spellings.
+            if suggestions.is_empty() {
+                suggestions = candidates
+                    .iter()
+                    .filter(|c| {
+                        c.split(':').any(|part| part == t)
+                            || c.split_once('.').is_some_and(|(_, name)| name == t)
+                    })
+                    .take(4)
+                    .cloned()
+                    .collect();
+            }
             return Err(PlanError::UnknownTarget {
                 target: t.clone(),
-                suggestions: crate::suggest::similar(t, candidates.iter().map(|s| s.as_str())),
+                suggestions,
             });
         }
         selected.extend(matches);
