@@ -937,6 +937,13 @@ impl<'fs> Session<'fs> {
                 ":why PATH, e.g. `:why stack.jupiter.outputs.ethane.ipAddress`",
             );
         };
+        // A value that fails to evaluate has no chain: show why it fails.
+        if self.value_in(self.scope(), expr).is_none() {
+            let failed = self.eval_print(expr);
+            if failed.error {
+                return failed;
+            }
+        }
         let mut module = self.scope();
         let mut steps: Vec<String> = Vec::new();
         let mut seen = BTreeSet::new();
