@@ -587,9 +587,9 @@ machine home {
         vec![
             // nixos-rebuild builds on the target (remote_build): no local build.
             format!("nixos-rebuild switch --flake {}#cloud --target-host root@192.0.2.30 --build-host root@192.0.2.30", flake("cloud")).as_str(),
-            format!("nix build --no-link --json {}#nixosConfigurations.home.config.system.build.toplevel", flake("home")).as_str(),
+            format!("nix --extra-experimental-features nix-command flakes build --no-link --json {}#nixosConfigurations.home.config.system.build.toplevel", flake("home")).as_str(),
             format!("deploy --skip-checks {}#home", flake("home")).as_str(),
-            format!("nix build --no-link --json {}#darwinConfigurations.laptop.system", flake("laptop")).as_str(),
+            format!("nix --extra-experimental-features nix-command flakes build --no-link --json {}#darwinConfigurations.laptop.system", flake("laptop")).as_str(),
             format!("darwin-rebuild switch --flake {}#laptop", flake("laptop")).as_str(),
         ]
     );
@@ -1043,6 +1043,7 @@ fn apply_fake_the_example_applies_from_a_saved_plan() {
         r#"#!/bin/sh
 tool=$(basename "$0")
 echo "$tool $*" >> {record}
+[ "$tool $1 $2" = "nix --extra-experimental-features nix-command flakes" ] && shift 2
 case "$tool $1" in
   "nix build") echo '[{{"drvPath": "/nix/store/x.drv", "outputs": {{"out": "/nix/store/aaaa-out"}}}}]' ;;
   "nix eval") printf /nix/store/aaaa-system ;;
@@ -1102,7 +1103,7 @@ exit 0
     );
     let recorded = std::fs::read_to_string(&record).expect("record");
     for tool in [
-        "nix build",
+        "nix --extra-experimental-features nix-command flakes build",
         "skopeo copy",
         "sops --disable-version-check",
         "pulumi up",

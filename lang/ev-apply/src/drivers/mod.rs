@@ -79,6 +79,9 @@ impl Job {
     }
 }
 
+/// The options every `nix` run gets: `nix build` and `nix eval` of flakes.
+pub const NIX_FEATURES: [&str; 2] = ["--extra-experimental-features", "nix-command flakes"];
+
 /// Everything an action's run needs.
 #[derive(Clone, Debug)]
 pub struct Ctx {
@@ -196,6 +199,14 @@ impl Ctx {
     /// A command in `cwd` with the base environment.
     pub fn cmd(&self, program: &str, args: &[&str], cwd: impl Into<PathBuf>) -> Cmd {
         Cmd::new(program, args, cwd, &self.env)
+    }
+
+    /// A `nix` command with the flake commands enabled, whatever the
+    /// machine's nix.conf says (they are still "experimental" upstream).
+    pub fn nix(&self, args: &[&str], cwd: impl Into<PathBuf>) -> Cmd {
+        let mut all = NIX_FEATURES.to_vec();
+        all.extend_from_slice(args);
+        self.cmd("nix", &all, cwd)
     }
 
     /// Decrypts one of the action's secrets; any other is refused.

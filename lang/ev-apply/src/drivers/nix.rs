@@ -71,11 +71,7 @@ pub async fn apply(m: &Machine, ctx: &Ctx) -> Result<Applied, Failure> {
     if !m.activation.remote_build {
         let out = ctx
             .run(
-                &ctx.cmd(
-                    "nix",
-                    &["build", "--no-link", "--json", &installable],
-                    &ctx.root,
-                ),
+                &ctx.nix(&["build", "--no-link", "--json", &installable], &ctx.root),
                 &[],
             )
             .await?;
@@ -150,7 +146,7 @@ pub async fn refresh(m: &Machine, ctx: &Ctx) -> Result<String, Failure> {
     );
     let out = ctx
         .run(
-            &ctx.cmd("nix", &["eval", "--raw", &installable], &ctx.root),
+            &ctx.nix(&["eval", "--raw", &installable], &ctx.root),
             &[],
         )
         .await?;

@@ -51,7 +51,7 @@ pub async fn apply(image: &Image, ctx: &Ctx) -> Result<Applied, Failure> {
                 .map_err(|e| Failure::new(format!("cannot use the flake `{flake}`: {e}")))?;
             let installable = format!("{}#{attribute}", flake_dir.to_string_lossy());
             let out = ctx
-                .run(&ctx.cmd("nix", &["build", "--no-link", "--json", &installable], &ctx.root), &[])
+                .run(&ctx.nix(&["build", "--no-link", "--json", &installable], &ctx.root), &[])
                 .await?;
             let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
             let path = doc
