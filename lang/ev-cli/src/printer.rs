@@ -54,11 +54,23 @@ impl Output {
                         color: settings.color,
                     },
                 ));
-                let n = diagnostics.len();
-                self.stderr.push_str(&format!(
-                    "{n} error{} found\n",
-                    if n == 1 { "" } else { "s" }
-                ));
+                let errors = diagnostics
+                    .iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .count();
+                let warnings = diagnostics.len() - errors;
+                let count =
+                    |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+                let line = match (errors, warnings) {
+                    (_, 0) => format!("{} found\n", count(errors, "error")),
+                    (0, _) => format!("{}\n", count(warnings, "warning")),
+                    _ => format!(
+                        "{} found, {}\n",
+                        count(errors, "error"),
+                        count(warnings, "warning")
+                    ),
+                };
+                self.stderr.push_str(&line);
             }
             MessageFormat::Json => self
                 .stderr

@@ -554,3 +554,35 @@ export values = { token = app.site.env.TOKEN, image = app.site.image }
         );
     }
 }
+
+/// W0601: machines need a git repository to be built; check and plan warn
+/// (exit 0), and say nothing once it is one.
+#[test]
+fn a_repository_without_git_warns_about_its_machines() {
+    let repo = Repo::new(&[(
+        "everything.ev",
+        "machine web { platform = \"x86_64-linux\", os = \"nixos\", address = \"192.0.2.1\", activation = { method = \"nixos-rebuild\" } }\n",
+    )]);
+    for args in [
+        &["check", "--color", "never"][..],
+        &["plan", "--compact"][..],
+    ] {
+        let out = repo.run(args);
+        assert!(out.starts_with("exit: 0"), "{out}");
+        assert!(
+            out.contains("[W0601] Warning: machine `web` is built from the repository's git tree"),
+            "{out}"
+        );
+        assert!(out.contains("1 warning\n"), "{out}");
+    }
+    let root = repo.path().to_string_lossy().into_owned();
+    let init = Command::new("git")
+        .args(["-C", &root, "init", "-q"])
+        .status();
+    assert!(init.is_ok_and(|s| s.success()));
+    let out = repo.run(&["check", "--color", "never"]);
+    assert!(
+        out.starts_with("exit: 0") && !out.contains("W0601"),
+        "{out}"
+    );
+}

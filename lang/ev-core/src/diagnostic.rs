@@ -98,6 +98,12 @@ impl Diagnostic {
         }
     }
 
+    /// The same diagnostic as a warning: reported, but it fails nothing.
+    pub fn as_warning(mut self) -> Diagnostic {
+        self.severity = Severity::Warning;
+        self
+    }
+
     /// The primary span, if the diagnostic has one.
     pub fn span(&self) -> Option<Span> {
         self.primary.as_ref().map(|l| l.span)
@@ -210,6 +216,10 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0609", "confirmation required"),
     ("E0610", "invalid command-line argument"),
     ("E0611", "language server session failed"),
+    (
+        "W0601",
+        "machines built from a directory that is not a git repository",
+    ),
     ("E0999", "internal error"),
 ];
 

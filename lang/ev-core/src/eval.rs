@@ -2343,7 +2343,10 @@ fn positional_limit(f: &Value) -> Option<(String, String, usize)> {
                 .name
                 .map(|s| format!("`{s}`"))
                 .unwrap_or_else(|| "this function".into());
-            let shown = def.name.map(|s| s.to_string()).unwrap_or_else(|| "fn".into());
+            let shown = def
+                .name
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "fn".into());
             let signature = format!("{shown}{}", Evaluator::closure_signature(def));
             Some((name, signature, def.params.len()))
         }

@@ -1,25 +1,26 @@
 //! "Did you mean" suggestions for misspelt names.
 
 /// The candidates closest to `name` (edit distance at most a third of its
-/// length, at least 1; a swap of two letters is one edit), then those it
-/// starts with or that start with it (`lenght` → `len`), best first, at
-/// most three.
+/// length, at least 1; a swap of two letters is one edit), best first, at
+/// most three. When none is that close, those it starts with or that start
+/// with it (`lenght` → `len`).
 pub fn similar<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let limit = (name.chars().count() / 3).max(1);
-    let prefix = |c: &str| {
-        let shorter = c.len().min(name.len());
-        shorter >= 3 && (name.starts_with(c) || c.starts_with(name))
-    };
+    let candidates: Vec<&str> = candidates.into_iter().filter(|c| *c != name).collect();
     let mut scored: Vec<(usize, &str)> = candidates
-        .into_iter()
-        .filter(|c| *c != name)
-        .map(|c| {
-            let d = distance(name, c);
-            let d = if d > limit && prefix(c) { limit + 1 } else { d };
-            (d, c)
-        })
-        .filter(|(d, c)| *d <= limit || prefix(c) || c.eq_ignore_ascii_case(name))
+        .iter()
+        .map(|c| (distance(name, c), *c))
+        .filter(|(d, c)| *d <= limit || c.eq_ignore_ascii_case(name))
         .collect();
+    if scored.is_empty() {
+        let prefix =
+            |c: &str| c.len().min(name.len()) >= 3 && (name.starts_with(c) || c.starts_with(name));
+        scored = candidates
+            .iter()
+            .filter(|c| prefix(c))
+            .map(|c| (distance(name, c), *c))
+            .collect();
+    }
     scored.sort();
     scored.dedup();
     scored
@@ -96,7 +97,7 @@ mod tests {
         assert_eq!(similar("eigth", ["eight", "venus"]), vec!["eight"]);
         // A longer spelling of a short name, after closer matches.
         assert_eq!(similar("lenght", ["len", "lower"]), vec!["len"]);
-        assert_eq!(similar("lenght", ["length", "len"]), vec!["length", "len"]);
+        assert_eq!(similar("lenght", ["length", "len"]), vec!["length"]);
         assert!(similar("ab", ["abcdef"]).is_empty());
     }
 }

@@ -153,8 +153,8 @@ fn golden() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     // Every diagnostic code has at least one golden case (E0999 is an
     // internal error; plan codes E05xx need a recorded state and are covered
-    // by tests/plan.rs; E06xx, problems with the environment (state, lock,
-    // files, arguments), by the CLI's tests; E0418, an interrupted evaluation, by the REPL's
+    // by tests/plan.rs; E06xx and W06xx, problems with the environment
+    // (state, lock, files, arguments, no git), by the CLI's tests; E0418, an interrupted evaluation, by the REPL's
     // terminal test).
     let missing: Vec<&str> = CODES
         .iter()
@@ -164,6 +164,7 @@ fn golden() {
                 && *c != "E0418"
                 && !c.starts_with("E05")
                 && !c.starts_with("E06")
+                && !c.starts_with("W06")
                 && !seen_codes.contains(*c)
         })
         .collect();

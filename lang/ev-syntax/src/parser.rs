@@ -124,7 +124,9 @@ fn terraform_resource(chunk: &[Tok<'_>], span: Span) -> Option<(Item, SyntaxErro
     else {
         return None;
     };
-    let plain = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let plain = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     let written = if plain {
         name.to_string()
     } else {

@@ -145,10 +145,7 @@ pub async fn refresh(m: &Machine, ctx: &Ctx) -> Result<String, Failure> {
         system_attribute(m)
     );
     let out = ctx
-        .run(
-            &ctx.nix(&["eval", "--raw", &installable], &ctx.root),
-            &[],
-        )
+        .run(&ctx.nix(&["eval", "--raw", &installable], &ctx.root), &[])
         .await?;
     let wanted = out.stdout.trim().to_string();
     let deployed = match (m.activation.method.as_str(), &m.activation.profile) {

@@ -13,9 +13,11 @@ pub fn run(settings: &Settings, entry: &str) -> Output {
         return out;
     };
     let ev = Evaluator::new(&program, &fs);
-    let diagnostics = check(&program, &ev);
+    let mut diagnostics = check(&program, &ev);
+    let clean = diagnostics.is_empty();
+    diagnostics.extend(super::git_warning(settings, &program));
     out.diagnostics(settings, &diagnostics, &program.sources);
-    if diagnostics.is_empty() {
+    if clean {
         let files = program.modules.iter().filter(|m| !m.is_stdlib).count();
         out.stderr.push_str(&format!(
             "ok: {entry}: {files} file{}, {} resource{} checked\n",

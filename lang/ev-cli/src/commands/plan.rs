@@ -140,6 +140,9 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
             );
         }
     }
+    if let Some(warning) = super::git_warning(settings, &loaded.program) {
+        out.diagnostics(settings, &[warning], &loaded.program.sources);
+    }
     out.stdout = if json {
         plan_json
     } else {

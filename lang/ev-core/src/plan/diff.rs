@@ -730,8 +730,7 @@ pub fn target(
             );
             candidates.sort();
             candidates.dedup();
-            let mut suggestions =
-                crate::suggest::similar(t, candidates.iter().map(|s| s.as_str()));
+            let mut suggestions = crate::suggest::similar(t, candidates.iter().map(|s| s.as_str()));
             // A bare name (`yuto.sh`, `methanol`): the actions and resources
             // it names, by their full spellings.
             if suggestions.is_empty() {
