@@ -570,7 +570,7 @@ fn a_repository_without_git_warns_about_its_machines() {
         let out = repo.run(args);
         assert!(out.starts_with("exit: 0"), "{out}");
         assert!(
-            out.contains("[W0601] Warning: machine `web` is built from the repository's git tree"),
+            out.contains("[W0601] Warning: machine `web` is built from the repository's git tree, but the repository is not a git repository"),
             "{out}"
         );
         assert!(out.contains("1 warning\n"), "{out}");

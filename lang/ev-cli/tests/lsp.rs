@@ -575,6 +575,10 @@ fn run_case(path: &Path) -> String {
         std::fs::write(p, text).expect("write");
     }
     std::fs::create_dir_all(&root).expect("mkdir root");
+    // A repository, as where people edit: no W0601 about machines outside
+    // git in every case (the CLI's tests cover it).
+    std::fs::create_dir_all(root.join(".git")).expect("mkdir .git");
+    std::fs::write(root.join(".git/HEAD"), "ref: refs/heads/main\n").expect("write HEAD");
     let client = Client::start(&ev_binary(), &["lsp"], &root, &cache).expect("start ev lsp");
     let mut h = Harness {
         root,

@@ -828,8 +828,11 @@ impl<'p> Evaluator<'p> {
         for (name, name_span, a) in named {
             named_values.push((*name, *name_span, self.eval(a, env)?));
         }
-        if let Some((function, signature, max)) = positional_limit(&f) {
+        // Checked here, where the arguments' spans are known; the names
+        // for the message are only built when it fails (calls are hot).
+        if let Some(max) = positional_limit(&f).filter(|max| args.len() > *max) {
             if let (Some(first), Some(last)) = (args.get(max), args.last()) {
+                let (function, signature) = signature_of(&f);
                 return Err(EvalError::new(
                     EvalErrorKind::TooManyArguments {
                         function,
@@ -2319,24 +2322,34 @@ fn unknown_of(a: &Value, b: &Value) -> Value {
     }
 }
 
-/// How many positional arguments a function value takes, with its name and
-/// signature for the message (`None`: any number, or not a function).
-fn positional_limit(f: &Value) -> Option<(String, String, usize)> {
+/// How many positional arguments a function value takes (`None`: any
+/// number, or not a function).
+fn positional_limit(f: &Value) -> Option<usize> {
     let Value::Func(func) = f else {
         return None;
     };
     match &**func {
+        Func::Builtin(b) => (!matches!(
+            b,
+            crate::builtins::Builtin::Format
+                | crate::builtins::Builtin::Merge
+                | crate::builtins::Builtin::Remove
+        ))
+        .then(|| b.params().len()),
+        Func::Closure { def, .. } => Some(def.params.len()),
+    }
+}
+
+/// A function's name and signature, for messages: (`` `len` ``,
+/// `len(value)`).
+fn signature_of(f: &Value) -> (String, String) {
+    let Value::Func(func) = f else {
+        return ("this value".into(), String::new());
+    };
+    match &**func {
         Func::Builtin(b) => {
-            if matches!(
-                b,
-                crate::builtins::Builtin::Format
-                    | crate::builtins::Builtin::Merge
-                    | crate::builtins::Builtin::Remove
-            ) {
-                return None;
-            }
             let signature = b.doc().split(':').next().unwrap_or(b.name()).to_string();
-            Some((format!("`{}`", b.name()), signature, b.params().len()))
+            (format!("`{}`", b.name()), signature)
         }
         Func::Closure { def, .. } => {
             let name = def
@@ -2347,8 +2360,10 @@ fn positional_limit(f: &Value) -> Option<(String, String, usize)> {
                 .name
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "fn".into());
-            let signature = format!("{shown}{}", Evaluator::closure_signature(def));
-            Some((name, signature, def.params.len()))
+            (
+                name,
+                format!("{shown}{}", Evaluator::closure_signature(def)),
+            )
         }
     }
 }

@@ -683,7 +683,7 @@ impl<'fs> Session<'fs> {
             match field {
                 None => return Reply::ok(schema_doc(&schema)),
                 Some(f) => match schema.fields.iter().find(|x| x.name.as_str() == f) {
-                    Some(fd) => return Reply::ok(field_doc(fd)),
+                    Some(fd) => return Reply::ok(field_doc_full(fd, &self.program.sources)),
                     // Not a field: perhaps a resource (`machine.methanol`).
                     None => {
                         let fields: Vec<&str> =
@@ -1355,6 +1355,35 @@ pub(crate) fn field_doc(f: &crate::schema::SchemaFieldDef) -> String {
     let mut out = format!("{}: {}{marks}", f.name.as_str(), f.ty);
     if let Some(doc) = &f.doc {
         out.push_str(&format!("\n{}", doc.trim()));
+    }
+    out
+}
+
+/// A field's documentation with its default and its constraints as
+/// written (`= 300`, `where ttl >= 0 ... else "..."`): what `:doc
+/// kind.field` and a field's hover show.
+pub(crate) fn field_doc_full(
+    f: &crate::schema::SchemaFieldDef,
+    sources: &ev_syntax::SourceMap,
+) -> String {
+    let written = |span: ev_syntax::Span| {
+        sources
+            .get(span.file)
+            .and_then(|file| file.text.get(span.range()))
+            .map(|t| one_line(t.trim()))
+    };
+    let mut out = field_doc(f);
+    if let Some(default) = f.default.as_ref().and_then(|d| written(d.span)) {
+        out.push_str(&format!("\ndefault: {default}"));
+    }
+    for check in &f.checks {
+        let Some(cond) = written(check.cond.span) else {
+            continue;
+        };
+        match check.message.as_ref().and_then(|m| written(m.span)) {
+            Some(message) => out.push_str(&format!("\nmust hold: {cond} (else {message})")),
+            None => out.push_str(&format!("\nmust hold: {cond}")),
+        }
     }
     out
 }

@@ -15,7 +15,7 @@ pub fn run(settings: &Settings, entry: &str) -> Output {
     let ev = Evaluator::new(&program, &fs);
     let mut diagnostics = check(&program, &ev);
     let clean = diagnostics.is_empty();
-    diagnostics.extend(super::git_warning(settings, &program));
+    diagnostics.extend(ev_core::check::repository_warnings(&program, &fs));
     out.diagnostics(settings, &diagnostics, &program.sources);
     if clean {
         let files = program.modules.iter().filter(|m| !m.is_stdlib).count();

@@ -73,30 +73,3 @@ pub fn no_entry(entry: &str, root: &std::path::Path) -> ev_core::Diagnostic {
 pub fn cannot_write(path: &str, why: &dyn std::fmt::Display) -> ev_core::Diagnostic {
     ev_core::Diagnostic::general("E0604", format!("cannot write {path}: {why}"))
 }
-
-/// W0601: machines are built from the repository's git tree (Nix copies
-/// only the files git knows), so a repository that is not one cannot
-/// deploy them. A warning at the first machine: checking still works.
-pub fn git_warning(settings: &Settings, program: &Program) -> Option<ev_core::Diagnostic> {
-    if settings.root.join(".git").exists() {
-        return None;
-    }
-    let machine = program.resources.iter().find(|r| {
-        program.kind(r.kind).is_some_and(|k| {
-            k.name.as_str() == "machine" && program.module(k.module).is_some_and(|m| m.is_stdlib)
-        })
-    })?;
-    Some(
-        ev_core::Diagnostic::error(
-            "W0601",
-            format!(
-                "machine `{}` is built from the repository's git tree, but {} is not a git repository",
-                machine.name,
-                settings.root.display()
-            ),
-            ev_core::diagnostic::Label::new(machine.name_span, "built with Nix from git"),
-        )
-        .with_help("run `git init && git add -A` there: Nix copies only the files git knows into the store")
-        .as_warning(),
-    )
-}

@@ -140,9 +140,8 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
             );
         }
     }
-    if let Some(warning) = super::git_warning(settings, &loaded.program) {
-        out.diagnostics(settings, &[warning], &loaded.program.sources);
-    }
+    let warnings = ev_core::check::repository_warnings(&loaded.program, &loaded.fs);
+    out.diagnostics(settings, &warnings, &loaded.program.sources);
     out.stdout = if json {
         plan_json
     } else {

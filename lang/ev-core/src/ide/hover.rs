@@ -7,7 +7,7 @@ use super::locate::{self, select_at, touches};
 use super::{eval_text, location, name_at, schema_def, show_value, type_at, Location, World};
 use crate::eval::Evaluator;
 use crate::program::NameTarget;
-use crate::repl::{field_doc, schema_doc};
+use crate::repl::{field_doc_full, schema_doc};
 
 /// Hover text (Markdown) and the range it describes.
 #[derive(Clone, Debug, PartialEq)]
@@ -188,7 +188,7 @@ impl World {
         let field = schema.field(crate::intern::Sym::new(&key))?;
         let markdown = format!(
             "{}\n\nField of schema `{}` (kind `{kind}`)",
-            code(&field_doc(field)),
+            code(&field_doc_full(field, &program.sources)),
             schema.name.as_str()
         );
         Some(Hover {

@@ -330,6 +330,13 @@ impl World {
             );
         }
         drop(ev);
+        if has_entry {
+            out.extend(
+                crate::check::repository_warnings(program, &fs)
+                    .iter()
+                    .map(|d| locate_diagnostic(program, d)),
+            );
+        }
         let loaded: HashSet<&str> = program.modules.iter().map(|m| m.path.as_str()).collect();
         let strays: Vec<String> = self
             .buffers
