@@ -52,6 +52,7 @@ fn interactive_repl_completes_answers_and_continues_lines() {
     tmux.keys(&["C-u"]);
     // An open bracket continues on the next line; the answer comes once closed.
     tmux.keys(&["[1,", "Enter"]);
+    tmux.wait_for("\n..>");
     tmux.keys(&["2]", "Enter"]);
     tmux.wait_for("[1, 2]");
     // Ctrl-C stops an evaluation in progress; the session goes on.

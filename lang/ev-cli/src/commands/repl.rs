@@ -171,13 +171,11 @@ impl Highlighter for ReplHelper<'_, '_> {
     }
 }
 
+/// Every line is taken as typed: an open input continues under the
+/// continuation prompt (see [`run`]'s loop) rather than inside the editor.
 impl Validator for ReplHelper<'_, '_> {
-    fn validate(&self, ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
-        Ok(if self.session.borrow().needs_more(ctx.input()) {
-            ValidationResult::Incomplete
-        } else {
-            ValidationResult::Valid(None)
-        })
+    fn validate(&self, _ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
+        Ok(ValidationResult::Valid(None))
     }
 }
 
@@ -295,10 +293,27 @@ fn interactive(settings: &Settings, mut session: Session<'_>) -> Output {
         let _ = editor.load_history(history);
     }
     let prompt = if color { "\x1b[1mev>\x1b[0m " } else { "ev> " };
+    // An input left open (a bracket, a `let ... in`) continues on the next
+    // line under this prompt, like Python's; it is run once complete.
+    let continuation = if color { "\x1b[2m..>\x1b[0m " } else { "..> " };
+    let mut pending = String::new();
     loop {
-        match editor.readline(prompt) {
+        let shown = if pending.is_empty() {
+            prompt
+        } else {
+            continuation
+        };
+        match editor.readline(shown) {
             Ok(line) => {
-                let reply = shared.borrow_mut().submit(&line);
+                if !pending.is_empty() {
+                    pending.push('\n');
+                }
+                pending.push_str(&line);
+                if shared.borrow().needs_more(&pending) {
+                    continue;
+                }
+                let input = std::mem::take(&mut pending);
+                let reply = shared.borrow_mut().submit(&input);
                 // Names and values never reach the terminal raw; coloured
                 // diagnostics were made safe when they were rendered.
                 if reply.error && color {
@@ -313,8 +328,11 @@ fn interactive(settings: &Settings, mut session: Session<'_>) -> Output {
                     break;
                 }
             }
-            // Ctrl-C cancels the line being typed.
-            Err(rustyline::error::ReadlineError::Interrupted) => continue,
+            // Ctrl-C cancels the input being typed (all of its lines).
+            Err(rustyline::error::ReadlineError::Interrupted) => {
+                pending.clear();
+                continue;
+            }
             Err(rustyline::error::ReadlineError::Eof) => break,
             Err(e) => {
                 let d =
