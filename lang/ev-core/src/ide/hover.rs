@@ -57,6 +57,22 @@ impl World {
                 });
             }
         }
+        // A string naming a resource in a `Ref` field (`cluster = "home"`).
+        if let Some(r) = self.string_reference_at(path, module, offset) {
+            let (program, fs) = self.parts();
+            let program = program?;
+            let parsed = program.module(module)?.parsed.clone();
+            let (_, span) = super::locate::plain_strings(&parsed.module)
+                .into_iter()
+                .find(|(_, span)| super::locate::touches(*span, offset))?;
+            let ev = Evaluator::new(program, &fs);
+            return Some(Hover {
+                markdown: resource_markdown(program, &ev, r, span)?,
+                range: location(program, span),
+            });
+        }
+        let (program, fs) = self.parts();
+        let program = program?;
         let name = name_at(program, file, offset).or_else(|| {
             // On a definition: a global's, a resource's or a kind's name.
             definition_at(program, file, offset)
@@ -97,27 +113,7 @@ impl World {
                 }
                 md
             }
-            NameTarget::Resource(r) => {
-                let def = program.resource(r)?;
-                let kind = program
-                    .kind(def.kind)
-                    .map(|k| k.name.as_str())
-                    .unwrap_or("?");
-                let at = location(program, def.name_span);
-                let line = self_line(program, def.name_span);
-                let mut md = code(&format!("{kind} {}", def.name));
-                md.push_str(&format!("\n\nDeclared in `{}:{line}`", at.path));
-                if let Some(doc) = &def.doc {
-                    md.push_str(&format!("\n\n{}", doc.trim()));
-                }
-                if let Ok(v) = ev.resource(r, name.span) {
-                    md.push_str(&format!(
-                        "\n\nValue:\n{}",
-                        code(&show_value(&ev, &v, name.span))
-                    ));
-                }
-                md
-            }
+            NameTarget::Resource(r) => resource_markdown(program, &ev, r, name.span)?,
             NameTarget::Kind(k) | NameTarget::KindCollection(k) => {
                 let def = program.kind(k)?;
                 let mut md = code(&format!("kind {}", def.name.as_str()));
@@ -292,4 +288,30 @@ fn self_line(program: &crate::program::Program, span: ev_syntax::Span) -> usize 
         .get(span.file)
         .map(|f| f.line_col(span.start).0 + 1)
         .unwrap_or(0)
+}
+
+/// A resource for people: its kind and name, where it is declared, its
+/// documentation and its value.
+fn resource_markdown(
+    program: &crate::Program,
+    ev: &Evaluator<'_>,
+    r: crate::ir::ResourceId,
+    at: ev_syntax::Span,
+) -> Option<String> {
+    let def = program.resource(r)?;
+    let kind = program
+        .kind(def.kind)
+        .map(|k| k.name.as_str())
+        .unwrap_or("?");
+    let declared = location(program, def.name_span);
+    let line = self_line(program, def.name_span);
+    let mut md = code(&format!("{kind} {}", def.name));
+    md.push_str(&format!("\n\nDeclared in `{}:{line}`", declared.path));
+    if let Some(doc) = &def.doc {
+        md.push_str(&format!("\n\n{}", doc.trim()));
+    }
+    if let Ok(v) = ev.resource(r, at) {
+        md.push_str(&format!("\n\nValue:\n{}", code(&show_value(ev, &v, at))));
+    }
+    Some(md)
 }

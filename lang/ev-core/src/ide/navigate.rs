@@ -55,7 +55,7 @@ impl World {
 
     /// The resource a string literal at `offset` names, when the schema
     /// types its field as a reference (`Ref(cluster)`).
-    fn string_reference_at(
+    pub(super) fn string_reference_at(
         &mut self,
         path: &str,
         module: ModuleId,
