@@ -128,6 +128,13 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = QueryFormat::Human)]
         format: QueryFormat,
     },
+    /// Start a new repository: one resource of each kind that checks and
+    /// plans, the layer folders, a `.sops.yaml` and a README.
+    Init {
+        /// Where (default: the current directory); refused if it already
+        /// holds an everything.ev or another of the files.
+        dir: Option<PathBuf>,
+    },
     /// Format .ev files in the canonical style (the program's files by
     /// default; `-` formats stdin to stdout).
     Fmt {

@@ -95,6 +95,7 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                 ),
                 Command::ForceUnlock { id } => commands::apply::force_unlock(&settings, &id),
                 Command::Fmt { paths, check } => commands::fmt::run(&settings, &paths, check),
+                Command::Init { dir } => commands::init::run(&settings, dir.as_deref()),
                 Command::Lsp { stdio: _ } => commands::lsp::run(&settings),
                 Command::Repl { batch, format } => commands::repl::run(&settings, batch, format),
                 Command::Query { input, format } => {

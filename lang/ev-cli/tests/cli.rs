@@ -586,3 +586,54 @@ fn a_repository_without_git_warns_about_its_machines() {
         "{out}"
     );
 }
+
+/// `ev init` starts a repository that checks, plans and is formatted; it
+/// never writes over an existing one.
+#[test]
+fn init_starts_a_repository_that_checks_and_plans() {
+    let parent = Repo::new(&[]);
+    let dir = parent.path().join("infra");
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let created = parent.run(&["init", &dir_arg]);
+    assert!(created.starts_with("exit: 0"), "{created}");
+    let root = dir.to_string_lossy().into_owned();
+    let git = |args: &[&str]| {
+        let status = Command::new("git").arg("-C").arg(&root).args(args).status();
+        assert!(status.is_ok_and(|s| s.success()), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    let in_repo = |args: &[&str]| {
+        let mut all = vec!["-C", root.as_str(), "--color", "never"];
+        all.extend_from_slice(args);
+        parent.run(&all)
+    };
+    let check = in_repo(&["check"]);
+    assert!(
+        check.starts_with("exit: 0")
+            && check.contains("ok: everything.ev: 7 files, 6 resources checked"),
+        "{check}"
+    );
+    let plan = in_repo(&["plan", "--compact"]);
+    assert!(
+        plan.starts_with("exit: 0") && plan.contains("actions: 5 to create"),
+        "{plan}"
+    );
+    for kind in ["machine", "domain", "stack", "image", "cluster", "app"] {
+        let shown = in_repo(&["show", kind, "--format", "json"]);
+        assert!(
+            shown.contains("\"resources\": [\n    {"),
+            "no {kind}: {shown}"
+        );
+    }
+    let formatted = in_repo(&["fmt", "--check"]);
+    assert!(formatted.starts_with("exit: 0"), "{formatted}");
+    for path in [".sops.yaml", "README.md", ".gitignore"] {
+        assert!(dir.join(path).is_file(), "{path}");
+    }
+    let again = parent.run(&["init", &dir_arg]);
+    assert!(
+        again.starts_with("exit: 2") && again.contains("[E0610]") && again.contains("already has"),
+        "{again}"
+    );
+}

@@ -7,6 +7,7 @@ pub mod check;
 pub mod eval;
 pub mod fmt;
 pub mod graph;
+pub mod init;
 pub mod lsp;
 pub mod plan;
 pub mod repl;

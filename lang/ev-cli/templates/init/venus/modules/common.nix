@@ -1,0 +1,6 @@
+# Read by every machine: `ev` holds the values ev passes (ev.machine, ev.magic).
+{ ev, ... }:
+{
+  networking.hostName = ev.machine.name;
+  services.openssh.enable = true;
+}
