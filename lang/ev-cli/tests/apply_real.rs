@@ -698,6 +698,50 @@ fn apply_real_kubernetes_apply_change_prune_and_secrets() {
         "{accepted}"
     );
 
+    // Data that looks like a YAML stream arrives whole: a config file and a
+    // raw ConfigMap holding `---` lines (issue 14: the hand-written
+    // splitters cut objects there), read back through the API server.
+    repo.write(
+        "everything.ev",
+        r#"cluster test {
+  context = "test"
+  namespace = "apps"
+}
+
+app conf {
+  cluster = "test"
+  namespace = "apps"
+  image = "docker.io/library/busybox@sha256:0000000000000000000000000000000000000000000000000000000000000003"
+  config_files = { "/etc/conf/multi.yaml" = "a: 1\n---\nb: 2\n--- \n...\n" }
+  manifests = [{
+    apiVersion = "v1",
+    kind = "ConfigMap",
+    metadata = { name = "raw" },
+    data = { stream = "---\nkind: Secret\nmetadata:\n  name: injected\n---\n", dashes = "---" },
+  }]
+}
+"#,
+    );
+    let tricky = repo.ev(&["apply", "--yes"]);
+    assert_eq!(tricky.code, 0, "{}", tricky.all());
+    let data = |name: &str| -> serde_json::Value {
+        let json = kubectl(&kube, &["-n", "apps", "get", "configmap", name, "-o", "json"]);
+        serde_json::from_str::<serde_json::Value>(&json).expect("JSON")["data"].clone()
+    };
+    assert_eq!(
+        data("conf-files"),
+        serde_json::json!({ "etc_conf_multi.yaml": "a: 1\n---\nb: 2\n--- \n...\n" })
+    );
+    assert_eq!(
+        data("raw"),
+        serde_json::json!({
+            "stream": "---\nkind: Secret\nmetadata:\n  name: injected\n---\n",
+            "dashes": "---",
+        })
+    );
+    let secrets = kubectl(&kube, &["-n", "apps", "get", "secrets", "-o", "name"]);
+    assert!(!secrets.contains("injected"), "{secrets}");
+
     // The secret's canary appears nowhere ev writes or prints.
     repo.assert_no_leak(&[&first, &plan, &refresh, &pruned], DB_PASSWORD);
 }

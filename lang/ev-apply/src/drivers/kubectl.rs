@@ -20,11 +20,7 @@ const SOPS_REFS: &str = "ev.dev/sops-refs";
 
 /// The objects of a YAML stream.
 pub fn documents(text: &str) -> Vec<Value> {
-    text.split("\n---")
-        .flat_map(|d| d.split("---\n"))
-        .filter_map(|d| serde_saphyr::from_str::<Value>(d).ok())
-        .filter(|v| v.get("kind").is_some())
-        .collect()
+    ev_core::render::yaml_documents(text)
 }
 
 /// `Kind namespace/name` of an object.

@@ -416,8 +416,7 @@ fn records(old: &str, new: &str, secrets: &SecretNames) -> Vec<ItemChange> {
 /// Kubernetes objects keyed by `Kind namespace/name`, with their YAML text.
 fn k8s_objects(text: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    for doc in text.split("\n---\n").flat_map(|d| d.split("---\n")) {
-        let value = parse_yaml(doc);
+    for value in crate::render::yaml_documents(text) {
         let Some(kind) = value.get("kind").and_then(|k| k.as_str()) else {
             continue;
         };
@@ -433,7 +432,7 @@ fn k8s_objects(text: &str) -> BTreeMap<String, String> {
             Some(ns) => format!("{kind} {ns}/{name}"),
             None => format!("{kind} {name}"),
         };
-        out.insert(key, doc.trim_end().to_string() + "\n");
+        out.insert(key, crate::render::yaml(&value));
     }
     out
 }

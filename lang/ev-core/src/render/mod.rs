@@ -22,6 +22,18 @@ pub fn yaml(value: &serde_json::Value) -> String {
     serde_saphyr::to_string(value).unwrap_or_default()
 }
 
+/// The Kubernetes objects of a rendered YAML stream, read by a YAML parser
+/// (never split at `---` by hand: a ConfigMap's data may hold such lines).
+/// The one reader of rendered manifests, for the plan's details and the
+/// kubectl driver alike; documents that are not objects are left out.
+pub fn yaml_documents(text: &str) -> Vec<serde_json::Value> {
+    serde_saphyr::from_multiple::<serde_json::Value>(text)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|v| v.get("kind").is_some())
+        .collect()
+}
+
 /// The value of a `Known`, a placeholder, or the secret's environment
 /// reference; markers nested in a known value are resolved the same way.
 pub fn known_json<T: serde::Serialize>(k: &Known<T>, unknowns: &mut Unknowns) -> serde_json::Value {
@@ -97,4 +109,22 @@ pub fn secret_env_name(file: &str, key: &str) -> String {
 /// octodns' `env/NAME` reference to a secret.
 pub fn secret_env_ref(file: &str, key: &str) -> String {
     format!("env/{}", secret_env_name(file, key))
+}
+
+#[cfg(test)]
+mod tests {
+    /// A ConfigMap whose data holds `---` lines is one object, whole.
+    #[test]
+    fn yaml_streams_are_read_by_a_parser() {
+        let data = "a: 1\n---\nb: 2\n--- \n...\n";
+        let objects = vec![
+            serde_json::json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": "tricky" }, "data": { "multi.yaml": data, "x": "---" } }),
+            serde_json::json!({ "apiVersion": "v1", "kind": "Service", "metadata": { "name": "next" } }),
+        ];
+        let stream: String = objects
+            .iter()
+            .map(|o| format!("---\n{}", super::yaml(o)))
+            .collect();
+        assert_eq!(super::yaml_documents(&stream), objects, "{stream}");
+    }
 }
