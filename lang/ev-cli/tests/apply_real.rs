@@ -725,7 +725,10 @@ app conf {
     let tricky = repo.ev(&["apply", "--yes"]);
     assert_eq!(tricky.code, 0, "{}", tricky.all());
     let data = |name: &str| -> serde_json::Value {
-        let json = kubectl(&kube, &["-n", "apps", "get", "configmap", name, "-o", "json"]);
+        let json = kubectl(
+            &kube,
+            &["-n", "apps", "get", "configmap", name, "-o", "json"],
+        );
         serde_json::from_str::<serde_json::Value>(&json).expect("JSON")["data"].clone()
     };
     assert_eq!(
