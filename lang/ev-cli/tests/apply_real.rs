@@ -516,7 +516,11 @@ app web {{
   image = "docker.io/library/nginx@sha256:0000000000000000000000000000000000000000000000000000000000000001"
   replicas = {replicas}
   ports = [{{ name = "http", container = 8080 }}]
-  env = {{ MODE = "test", DB_PASSWORD = secret("secrets/apps.yaml", "db.password") }}
+  env = {{
+    MODE = "test",
+    DB_PASSWORD = secret("secrets/apps.yaml", "db.password"),
+    DB_URL = secret_format("postgres://app:{{}}@db:5432/app", secret("secrets/apps.yaml", "db.password")),
+  }}
 }}
 "#
     );
@@ -595,6 +599,20 @@ fn apply_real_kubernetes_apply_change_prune_and_secrets() {
         })
         .expect("base64");
     assert_eq!(String::from_utf8_lossy(&decoded.stdout), DB_PASSWORD);
+    // A composed secret is joined at apply time, into the Secret only.
+    let url = kubectl(
+        &kube,
+        &[
+            "-n",
+            "apps",
+            "get",
+            "secret",
+            "web-env",
+            "-o",
+            "go-template={{.data.DB_URL | base64decode}}",
+        ],
+    );
+    assert_eq!(url, format!("postgres://app:{DB_PASSWORD}@db:5432/app"));
 
     // A changed app is re-applied.
     repo.write("everything.ev", &cluster_program(3, true));

@@ -498,6 +498,7 @@ app site {
   env = { TOKEN = secret("secrets/site.yaml", "token") }
 }
 export values = { token = app.site.env.TOKEN, image = app.site.image }
+export url = secret_format("https://u:{}@h/", app.site.env.TOKEN)
 "#,
         ),
         (
@@ -525,6 +526,17 @@ export values = { token = app.site.env.TOKEN, image = app.site.image }
         serde_saphyr::from_str(&stdout(&["eval", "--format", "yaml", "-e", "values"]))
             .expect("YAML");
     assert_eq!(eval_yaml, expected, "ev eval --format yaml");
+    let url: serde_json::Value =
+        serde_json::from_str(&stdout(&["eval", "--format", "json", "-e", "url"])).expect("JSON");
+    assert_eq!(
+        url,
+        serde_json::json!({ "$secret": { "parts": [
+            "https://u:",
+            { "file": "secrets/site.yaml", "key": "token" },
+            "@h/",
+        ] } }),
+        "a composed secret lists its parts"
+    );
     let query: serde_json::Value =
         serde_json::from_str(&stdout(&["query", "--format", "json", "values"])).expect("JSON");
     assert_eq!(query, expected, "ev query --format json");

@@ -68,6 +68,7 @@ builtins! {
     EndsWith => "ends_with" ("s", "suffix") / 2, "ends_with(s, suffix): whether `s` ends with `suffix`.";
     Contains => "contains" ("haystack", "needle") / 2, "contains(haystack, needle): substring test for strings, membership for lists.";
     Format => "format" ("template", "args") / 1, "format(template, ...args): `template` with each `{}` replaced by the next argument.";
+    SecretFormat => "secret_format" ("template", "args") / 1, "secret_format(template, ...args): a secret made of `template` with each `{}` replaced by the next argument, secrets included (a connection string); its text exists only at apply time.";
     ToString => "to_string" ("value") / 1, "to_string(value): a string, number, Bool or null as text.";
     ToInt => "to_int" ("value") / 1, "to_int(value): a decimal string (or float, truncated) as an Int.";
     Map => "map" ("xs", "f") / 2, "map(xs, f): `f` applied to each element.";
@@ -124,7 +125,10 @@ pub fn call(
 ) -> EvalResult {
     let bad = |msg: String| Err(EvalError::new(EvalErrorKind::BadArguments(msg), span));
     let params = b.params();
-    let variadic = matches!(b, Builtin::Format | Builtin::Merge | Builtin::Remove);
+    let variadic = matches!(
+        b,
+        Builtin::Format | Builtin::SecretFormat | Builtin::Merge | Builtin::Remove
+    );
     // Fast path: positional arguments only, within the builtin's arity.
     if named.is_empty() && !variadic && args.len() >= b.required() && args.len() <= params.len() {
         args.resize(params.len(), Value::Null);
@@ -421,6 +425,71 @@ impl Cx<'_, '_> {
                     )));
                 }
                 Value::Str(Rc::from(out))
+            }
+            Builtin::SecretFormat => {
+                let template = self.str(a, 0)?;
+                let explicit: Vec<&Value> = a.iter().skip(1).collect();
+                let mut parts: Vec<SecretPart> = Vec::new();
+                let mut text = String::new();
+                let mut next = 0usize;
+                let mut chars = template.chars().peekable();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '{' if chars.peek() == Some(&'{') => {
+                            chars.next();
+                            text.push('{');
+                        }
+                        '}' if chars.peek() == Some(&'}') => {
+                            chars.next();
+                            text.push('}');
+                        }
+                        '{' if chars.peek() == Some(&'}') => {
+                            chars.next();
+                            let Some(v) = explicit.get(next) else {
+                                return Err(self.invalid(format!(
+                                    "the template has more `{{}}` than the {} argument(s) given",
+                                    explicit.len()
+                                )));
+                            };
+                            next += 1;
+                            match v {
+                                Value::Secret(secret) => {
+                                    let inner: Vec<SecretPart> = match &**secret {
+                                        Secret::Ref(r) => vec![SecretPart::Ref(r.clone())],
+                                        Secret::Composed(p) => p.clone(),
+                                    };
+                                    for part in inner {
+                                        match part {
+                                            SecretPart::Text(t) => text.push_str(&t),
+                                            reference => {
+                                                if !text.is_empty() {
+                                                    parts.push(SecretPart::Text(std::mem::take(
+                                                        &mut text,
+                                                    )));
+                                                }
+                                                parts.push(reference);
+                                            }
+                                        }
+                                    }
+                                }
+                                other => text.push_str(&self.display(other)?),
+                            }
+                            self.ev.fits(Size::Bytes(text.len()), self.span)?;
+                        }
+                        c => text.push(c),
+                    }
+                }
+                if next < explicit.len() {
+                    return Err(self.invalid(format!(
+                        "{} argument(s) given but the template uses {}",
+                        explicit.len(),
+                        next
+                    )));
+                }
+                if !text.is_empty() {
+                    parts.push(SecretPart::Text(text));
+                }
+                Value::Secret(Rc::new(Secret::Composed(parts)))
             }
             Builtin::ToString => Value::str(&self.display(arg(a, 0))?),
             Builtin::ToInt => match arg(a, 0) {
@@ -880,10 +949,10 @@ impl Cx<'_, '_> {
                     return Err(self.invalid("the secret key must not be empty"));
                 }
                 self.check_secret(&file, key)?;
-                Value::Secret(Rc::new(SecretRef {
+                Value::Secret(Rc::new(Secret::Ref(SecretRef {
                     file,
                     key: key.to_string(),
-                }))
+                })))
             }
             Builtin::TypeOf => Value::str(arg(a, 0).type_name()),
             Builtin::IsKnown => Value::Bool(!matches!(arg(a, 0), Value::Unknown(_))),

@@ -757,7 +757,7 @@ pub fn eval_diagnostics(err: &EvalError) -> Vec<Diagnostic> {
                 "this value is a secret",
             )
             .with_note("secrets never appear in plans, logs, state or exports")
-            .with_help("pass the secret itself to a field that accepts secrets (provider credentials, app env, Secret data)"),
+            .with_help("pass the secret itself to a field that accepts secrets (provider credentials, app env, stack config); to build text around it (a connection string), use `secret_format(\"postgres://app:{}@db/app\", password)`, which is a secret too"),
         ),
         EvalErrorKind::UserError(msg) => out.push(base("E0410", msg.clone(), "raised here")),
         EvalErrorKind::FileRead { path, message } => out.push(

@@ -2332,6 +2332,7 @@ fn positional_limit(f: &Value) -> Option<usize> {
         Func::Builtin(b) => (!matches!(
             b,
             crate::builtins::Builtin::Format
+                | crate::builtins::Builtin::SecretFormat
                 | crate::builtins::Builtin::Merge
                 | crate::builtins::Builtin::Remove
         ))

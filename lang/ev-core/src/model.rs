@@ -99,11 +99,10 @@ impl Model {
             match v {
                 serde_json::Value::Object(map) => {
                     if let Some(s) = map.get(SECRET_KEY) {
-                        if let (Some(file), Some(key)) = (
-                            s.get("file").and_then(|f| f.as_str()),
-                            s.get("key").and_then(|k| k.as_str()),
-                        ) {
-                            out.insert((file.to_string(), key.to_string()));
+                        if let Ok(secret) = serde_json::from_value::<Secret>(s.clone()) {
+                            for r in secret.refs() {
+                                out.insert((r.file.clone(), r.key.clone()));
+                            }
                         }
                         return;
                     }
@@ -357,7 +356,52 @@ fn typed_resource(
         )
         .with_note("this is a bug in ev, please report it")]
     })?;
+    if let Typed::Domain(d) = &typed {
+        // octodns reads each secret from one environment variable per key
+        // (`env/NAME`): a composed one has no variable to come from.
+        let composed = |v: &serde_json::Value| holds_composed_secret(v);
+        let in_settings = d
+            .provider
+            .settings
+            .values()
+            .any(|v| matches!(v, Known::Secret(Secret::Composed { .. })));
+        let in_options = d
+            .processors
+            .iter()
+            .any(|p| p.options.values().any(composed));
+        if in_settings || in_options {
+            let field = if in_settings {
+                "provider"
+            } else {
+                "processors"
+            };
+            let at = match &resource {
+                crate::value::Value::Record(r) => r.value_span(crate::intern::Sym::new(field)),
+                _ => None,
+            }
+            .unwrap_or(def.name_span);
+            return Err(vec![Diagnostic::error(
+                "E0409",
+                format!("domain `{}` passes a composed secret to octodns", def.name),
+                Label::new(at, "a `secret_format(...)` value in here"),
+            )
+            .with_note("octodns reads each secret from an environment variable holding one key of a sops file")
+            .with_help("pass the key itself with `secret(file, key)`; composed secrets go to an app's `env` or a stack's `config`")]);
+        }
+    }
     Ok((typed, value))
+}
+
+/// Whether marked JSON holds a composed secret (`{"$secret": {"parts"}}`).
+fn holds_composed_secret(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Object(map) => match map.get(SECRET_KEY) {
+            Some(s) => s.get("parts").is_some(),
+            None => map.values().any(holds_composed_secret),
+        },
+        serde_json::Value::Array(items) => items.iter().any(holds_composed_secret),
+        _ => false,
+    }
 }
 
 /// The diagnostics that keep one resource out of the model (none when it
@@ -386,6 +430,45 @@ pub struct SecretRef {
     pub key: String,
 }
 
+/// A secret as the model holds it: the content of a `$secret` marker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Secret {
+    /// One key of a sops file.
+    Ref(SecretRef),
+    /// Text and keys joined at apply time (`secret_format`).
+    Composed {
+        /// The parts, in order.
+        parts: Vec<SecretPart>,
+    },
+}
+
+/// A part of a composed secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SecretPart {
+    /// Plain text.
+    Text(String),
+    /// A key of a sops file.
+    Ref(SecretRef),
+}
+
+impl Secret {
+    /// The sops keys it needs.
+    pub fn refs(&self) -> Vec<&SecretRef> {
+        match self {
+            Secret::Ref(r) => vec![r],
+            Secret::Composed { parts } => parts
+                .iter()
+                .filter_map(|p| match p {
+                    SecretPart::Ref(r) => Some(r),
+                    SecretPart::Text(_) => None,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Why a value is not known until apply, and the export file it waits
 /// for (the `$unknown` marker of [`crate::output::to_json_marked`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -406,8 +489,8 @@ pub enum Known<T> {
     Value(T),
     /// Not known until apply.
     Unknown(Pending),
-    /// A secret reference.
-    Secret(SecretRef),
+    /// A secret (a reference, or text composed with references).
+    Secret(Secret),
 }
 
 impl<T> Known<T> {

@@ -286,6 +286,24 @@ pub const UNKNOWN_KEY: &str = "$unknown";
 /// The key marking a secret reference in [`to_json_marked`] output.
 pub const SECRET_KEY: &str = "$secret";
 
+/// A secret's reference(s) as JSON: `{"file", "key"}`, or for a composed
+/// one `{"parts": ["text", {"file", "key"}, ...]}`; never content.
+fn secret_json(s: &crate::value::Secret) -> serde_json::Value {
+    use crate::value::{Secret, SecretPart};
+    match s {
+        Secret::Ref(r) => serde_json::json!({ "file": r.file, "key": r.key }),
+        Secret::Composed(parts) => serde_json::json!({
+            "parts": parts
+                .iter()
+                .map(|p| match p {
+                    SecretPart::Text(t) => serde_json::Value::String(t.clone()),
+                    SecretPart::Ref(r) => serde_json::json!({ "file": r.file, "key": r.key }),
+                })
+                .collect::<Vec<_>>()
+        }),
+    }
+}
+
 /// Plain data cannot spell the markers: only `secret()` is a secret, only
 /// an unknown value is unknown.
 fn refuse_marker_keys(rec: &Record, span: Span) -> EvalResult<()> {
@@ -331,7 +349,7 @@ pub fn to_json_marked(ev: &Evaluator<'_>, v: &Value, span: Span) -> EvalResult<s
             Value::Unknown(u) => {
                 serde_json::json!({ UNKNOWN_KEY: { "reason": u.reason, "file": u.file } })
             }
-            Value::Secret(s) => serde_json::json!({ SECRET_KEY: { "file": s.file, "key": s.key } }),
+            Value::Secret(s) => serde_json::json!({ SECRET_KEY: secret_json(s) }),
             Value::List(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for item in items.iter() {

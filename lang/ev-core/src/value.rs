@@ -31,7 +31,7 @@ pub enum Value {
     /// A function.
     Func(Rc<Func>),
     /// A reference to a secret; opaque, never printed.
-    Secret(Rc<SecretRef>),
+    Secret(Rc<Secret>),
     /// A value not known until apply.
     Unknown(Rc<Unknown>),
     /// A schema (from a `schema` declaration).
@@ -65,6 +65,26 @@ impl Value {
     pub fn empty_record() -> Value {
         Value::Record(Rc::new(Record::new(Vec::new())))
     }
+}
+
+/// A secret: one key of a sops-encrypted file, or text composed of plain
+/// parts and such keys (`secret_format`, for a connection string). Its
+/// content exists only at apply time, for the tool that receives it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Secret {
+    /// One key of a sops file.
+    Ref(SecretRef),
+    /// Text and references, joined at apply time.
+    Composed(Vec<SecretPart>),
+}
+
+/// A part of a composed secret.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SecretPart {
+    /// Plain text, written as it is.
+    Text(String),
+    /// A key of a sops file, decrypted at apply time.
+    Ref(SecretRef),
 }
 
 /// A reference to one key of a sops-encrypted file.

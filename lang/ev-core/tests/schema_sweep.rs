@@ -257,6 +257,7 @@ const BAD_VALUES: &[&str] = &[
     "secret(\"secrets/test.yaml\", \"key\")",
     "[secret(\"secrets/test.yaml\", \"key\")]",
     "{ x = secret(\"secrets/test.yaml\", \"key\") }",
+    "secret_format(\"u:{}@h\", secret(\"secrets/test.yaml\", \"key\"))",
     "text_or_unknown(\"exports/none.txt\")",
     "[text_or_unknown(\"exports/none.txt\")]",
     "{ x = text_or_unknown(\"exports/none.txt\") }",

@@ -48,6 +48,32 @@ fn stream(objects: &[Value]) -> String {
         .collect()
 }
 
+/// A secret from its entry in the `ev.dev/sops-refs` annotation:
+/// `"file#key"`, or a composed secret's parts `[{"text"}, {"ref"}, ...]`.
+fn sops_reference(entry: &Value) -> ev_core::model::Secret {
+    use ev_core::model::{Secret, SecretPart, SecretRef};
+    let reference = |text: &str| {
+        let (file, key) = text.rsplit_once('#').unwrap_or((text, ""));
+        SecretRef {
+            file: file.to_string(),
+            key: key.to_string(),
+        }
+    };
+    match entry {
+        Value::Array(parts) => Secret::Composed {
+            parts: parts
+                .iter()
+                .map(|p| match (p.get("text"), p.get("ref")) {
+                    (Some(Value::String(t)), _) => SecretPart::Text(t.clone()),
+                    (_, Some(Value::String(r))) => SecretPart::Ref(reference(r)),
+                    _ => SecretPart::Text(String::new()),
+                })
+                .collect(),
+        },
+        other => Secret::Ref(reference(other.as_str().unwrap_or(""))),
+    }
+}
+
 /// The manifests with every Secret's data decrypted.
 async fn with_secret_data(objects: &[Value], ctx: &Ctx) -> Result<Vec<Value>, Failure> {
     let mut out = Vec::new();
@@ -59,19 +85,14 @@ async fn with_secret_data(objects: &[Value], ctx: &Ctx) -> Result<Vec<Value>, Fa
                 SOPS_REFS.replace('/', "~1")
             ))
             .and_then(|r| r.as_str())
-            .map(|r| serde_json::from_str::<BTreeMap<String, String>>(r).unwrap_or_default());
+            .map(|r| serde_json::from_str::<BTreeMap<String, Value>>(r).unwrap_or_default());
         if let Some(refs) = refs {
             let mut data = serde_json::Map::new();
             for (name, reference) in refs {
-                let (file, key) = reference.rsplit_once('#').unwrap_or((&reference, ""));
                 // Only secrets the cluster's own `secret()` values declare
                 // are decrypted: an annotation in a raw manifest cannot
                 // name any other file.
-                let secret = ev_core::model::SecretRef {
-                    file: file.to_string(),
-                    key: key.to_string(),
-                };
-                let value = ctx.decrypt(&secret).await?;
+                let value = ctx.reveal(&sops_reference(&reference)).await?;
                 data.insert(name, Value::String(value));
             }
             o["stringData"] = Value::Object(data);

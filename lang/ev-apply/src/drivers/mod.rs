@@ -229,6 +229,27 @@ impl Ctx {
         .await
     }
 
+    /// A secret's text: its key decrypted, or a composed secret's parts
+    /// joined, each key decrypted (only the action's own, as `decrypt`).
+    pub async fn reveal(&self, secret: &ev_core::model::Secret) -> Result<String, RunError> {
+        use ev_core::model::{Secret, SecretPart};
+        match secret {
+            Secret::Ref(r) => self.decrypt(r).await,
+            Secret::Composed { parts } => {
+                let mut text = String::new();
+                for part in parts {
+                    match part {
+                        SecretPart::Text(t) => text.push_str(t),
+                        SecretPart::Ref(r) => text.push_str(&self.decrypt(r).await?),
+                    }
+                }
+                // The joined text is as secret as its parts: redact it too.
+                self.log.redact(&text);
+                Ok(text)
+            }
+        }
+    }
+
     /// The environment plus the action's secrets, decrypted.
     pub async fn env_with_secrets(&self) -> Result<BTreeMap<String, String>, RunError> {
         let mut env = self.env.clone();

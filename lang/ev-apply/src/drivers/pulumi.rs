@@ -51,7 +51,7 @@ async fn select(
     // Secret config goes in through stdin, never argv.
     for (key, value) in &s.config {
         if let Known::Secret(r) = value {
-            let secret = ctx.decrypt(r).await?;
+            let secret = ctx.reveal(r).await?;
             let mut cmd = ctx.cmd(
                 "pulumi",
                 &[

@@ -59,6 +59,25 @@ fn config_key(path: &str) -> String {
         .collect()
 }
 
+/// How a Secret's value is found at apply time, in the `ev.dev/sops-refs`
+/// annotation: `"file#key"`, or for a composed secret its parts in order,
+/// `[{"text": "postgres://app:"}, {"ref": "file#key"}, ...]`.
+fn sops_reference(secret: &crate::model::Secret) -> Value {
+    use crate::model::{Secret, SecretPart};
+    match secret {
+        Secret::Ref(r) => Value::String(format!("{}#{}", r.file, r.key)),
+        Secret::Composed { parts } => Value::Array(
+            parts
+                .iter()
+                .map(|p| match p {
+                    SecretPart::Text(t) => json!({ "text": t }),
+                    SecretPart::Ref(r) => json!({ "ref": format!("{}#{}", r.file, r.key) }),
+                })
+                .collect(),
+        ),
+    }
+}
+
 /// Every object of one app.
 pub fn app_objects(cluster: &Cluster, app: &App, unknowns: &mut Unknowns) -> Vec<Value> {
     let (c, a, ns) = (
@@ -73,8 +92,8 @@ pub fn app_objects(cluster: &Cluster, app: &App, unknowns: &mut Unknowns) -> Vec
     let mut secret_refs = IndexMap::new();
     for (k, v) in &app.env {
         match v {
-            Known::Secret(r) => {
-                secret_refs.insert(k.clone(), format!("{}#{}", r.file, r.key));
+            Known::Secret(secret) => {
+                secret_refs.insert(k.clone(), sops_reference(secret));
                 env.push(json!({ "name": k, "valueFrom": { "secretKeyRef": { "name": format!("{a}-env"), "key": k } } }));
             }
             other => env.push(json!({ "name": k, "value": known_json(other, unknowns) })),

@@ -46,7 +46,20 @@ pub fn known_json<T: serde::Serialize>(k: &Known<T>, unknowns: &mut Unknowns) ->
             unknowns.add(pending);
             serde_json::Value::String(PLACEHOLDER.into())
         }
-        Known::Secret(s) => serde_json::Value::String(secret_env_ref(&s.file, &s.key)),
+        Known::Secret(crate::model::Secret::Ref(s)) => {
+            serde_json::Value::String(secret_env_ref(&s.file, &s.key))
+        }
+        // The model refuses composed secrets where a tool reads secrets from
+        // the environment (octodns): nothing would set this variable.
+        Known::Secret(composed) => serde_json::Value::String(format!(
+            "env/EV_SECRET_COMPOSED_{}",
+            &crate::plan::state::hex_sha256(
+                serde_json::to_string(composed)
+                    .unwrap_or_default()
+                    .as_bytes()
+            )[..8]
+                .to_ascii_uppercase()
+        )),
     }
 }
 

@@ -46,8 +46,13 @@ pub fn stack(s: &Stack) -> Vec<RenderedFile> {
             Known::Value(v) => {
                 config.insert(k.clone(), plain_json(v, &mut config_unknowns));
             }
-            Known::Secret(r) => {
-                secret_keys.push(format!("# {k}: set at apply from {}#{}", r.file, r.key))
+            Known::Secret(secret) => {
+                let from: Vec<String> = secret
+                    .refs()
+                    .iter()
+                    .map(|r| format!("{}#{}", r.file, r.key))
+                    .collect();
+                secret_keys.push(format!("# {k}: set at apply from {}", from.join(" + ")))
             }
             // Written as the placeholder, so the stack waits for it.
             Known::Unknown(_) => {
