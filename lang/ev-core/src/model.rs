@@ -87,9 +87,25 @@ pub struct Model {
     /// Typed apps.
     #[serde(skip)]
     pub apps: Vec<App>,
+    /// Where each resource is in `resources`, by key (built by `build`):
+    /// lookups while planning are constant time, so planning is linear.
+    #[serde(skip)]
+    by_key: std::collections::HashMap<ResourceKey, usize>,
 }
 
 impl Model {
+    /// The resource of this key.
+    pub fn resource(&self, key: &ResourceKey) -> Option<&ModelResource> {
+        match self.by_key.get(key) {
+            Some(&i) => self.resources.get(i),
+            // A model assembled without `build` has no index yet.
+            None if self.by_key.len() != self.resources.len() => {
+                self.resources.iter().find(|r| &r.key == key)
+            }
+            None => None,
+        }
+    }
+
     /// Every secret the values of these resources reference, each once, in
     /// a stable order: what the action realizing them may receive, and
     /// nothing else. Only `secret()` values carry the marker (plain data
@@ -227,6 +243,12 @@ impl Model {
                 res.used_by = users.iter().cloned().collect();
             }
         }
+        model.by_key = model
+            .resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.key.clone(), i))
+            .collect();
         (model, diagnostics)
     }
 
@@ -264,7 +286,7 @@ impl Model {
         let mut seen: BTreeSet<ResourceKey> = BTreeSet::new();
         let mut stack = vec![key.clone()];
         while let Some(k) = stack.pop() {
-            if let Some(r) = self.resources.iter().find(|r| r.key == k) {
+            if let Some(r) = self.resource(&k) {
                 let next = if reverse { &r.used_by } else { &r.uses };
                 for n in next {
                     if seen.insert(n.clone()) {

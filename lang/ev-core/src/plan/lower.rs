@@ -14,9 +14,7 @@ use super::{Action, ActionGraph, Backend, RenderedFile};
 /// (`eight/yuto.sh.ev` → `eight`), or its kind for files at the root.
 fn layer(model: &Model, key: &ResourceKey) -> String {
     model
-        .resources
-        .iter()
-        .find(|r| &r.key == key)
+        .resource(key)
         .and_then(|r| r.file.split_once('/').map(|(top, _)| top.to_string()))
         .unwrap_or_else(|| key.kind.clone())
 }
@@ -50,9 +48,7 @@ fn dependencies(model: &Model, key: &ResourceKey, own: &str) -> Vec<String> {
     let mut out = BTreeSet::new();
     let mut seen = BTreeSet::new();
     let mut stack: Vec<ResourceKey> = model
-        .resources
-        .iter()
-        .find(|r| &r.key == key)
+        .resource(key)
         .map(|r| r.uses.clone())
         .unwrap_or_default();
     while let Some(used) = stack.pop() {
@@ -63,7 +59,7 @@ fn dependencies(model: &Model, key: &ResourceKey, own: &str) -> Vec<String> {
             if let Some(id) = action_id(model, &used) {
                 out.insert(id);
             }
-        } else if let Some(r) = model.resources.iter().find(|r| r.key == used) {
+        } else if let Some(r) = model.resource(&used) {
             stack.extend(r.uses.iter().cloned());
         }
     }
