@@ -33,39 +33,7 @@ pub fn similar<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 /// Edit distance over chars where swapping two adjacent characters counts
 /// as one edit (optimal string alignment): `eigth` is one edit from `eight`.
 fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let width = b.len() + 1;
-    let mut d = vec![0usize; (a.len() + 1) * width];
-    let at = |i: usize, j: usize| i * width + j;
-    for i in 0..=a.len() {
-        if let Some(x) = d.get_mut(at(i, 0)) {
-            *x = i;
-        }
-    }
-    for j in 0..=b.len() {
-        if let Some(x) = d.get_mut(at(0, j)) {
-            *x = j;
-        }
-    }
-    let get =
-        |d: &Vec<usize>, i: usize, j: usize| d.get(at(i, j)).copied().unwrap_or(usize::MAX / 2);
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let (ca, cb) = (a.get(i - 1), b.get(j - 1));
-            let cost = usize::from(ca != cb);
-            let mut best = (get(&d, i - 1, j) + 1)
-                .min(get(&d, i, j - 1) + 1)
-                .min(get(&d, i - 1, j - 1) + cost);
-            if i > 1 && j > 1 && ca == b.get(j - 2) && a.get(i - 2) == cb {
-                best = best.min(get(&d, i - 2, j - 2) + 1);
-            }
-            if let Some(x) = d.get_mut(at(i, j)) {
-                *x = best;
-            }
-        }
-    }
-    get(&d, a.len(), b.len())
+    strsim::osa_distance(a, b)
 }
 
 /// Formats suggestions as a help line.
