@@ -572,46 +572,16 @@ fn apply_real_kubernetes_apply_change_prune_and_secrets() {
         "deployment.apps/web\ndeployment.apps/worker"
     );
     // The Secret holds the decrypted value; nothing else does.
-    let encoded = kubectl(
-        &kube,
-        &[
-            "-n",
-            "apps",
-            "get",
-            "secret",
-            "web-env",
-            "-o",
-            "jsonpath={.data.DB_PASSWORD}",
-        ],
-    );
-    let decoded = std::process::Command::new("base64")
-        .arg("-d")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin
-                .take()
-                .expect("stdin")
-                .write_all(encoded.as_bytes())?;
-            c.wait_with_output()
-        })
-        .expect("base64");
-    assert_eq!(String::from_utf8_lossy(&decoded.stdout), DB_PASSWORD);
+    let secret_data = |field: &str| {
+        let template = format!("go-template={{{{.data.{field} | base64decode}}}}");
+        kubectl(
+            &kube,
+            &["-n", "apps", "get", "secret", "web-env", "-o", &template],
+        )
+    };
+    assert_eq!(secret_data("DB_PASSWORD"), DB_PASSWORD);
     // A composed secret is joined at apply time, into the Secret only.
-    let url = kubectl(
-        &kube,
-        &[
-            "-n",
-            "apps",
-            "get",
-            "secret",
-            "web-env",
-            "-o",
-            "go-template={{.data.DB_URL | base64decode}}",
-        ],
-    );
+    let url = secret_data("DB_URL");
     assert_eq!(url, format!("postgres://app:{DB_PASSWORD}@db:5432/app"));
 
     // A changed app is re-applied.

@@ -285,6 +285,54 @@ impl Cx<'_, '_> {
         }
     }
 
+    /// Walks the template `args[0]` (`{}` slots, `{{`/`}}` escapes) into
+    /// `out`, handing each slot's argument to `slot`; the arguments must
+    /// match the slots in number (`format`, `secret_format`).
+    fn fill_template(
+        &self,
+        args: &[Value],
+        out: &mut String,
+        slot: &mut dyn FnMut(&mut String, &Value) -> EvalResult<()>,
+    ) -> EvalResult<()> {
+        let template = self.str(args, 0)?;
+        let explicit: Vec<&Value> = args.iter().skip(1).collect();
+        let mut next = 0usize;
+        let mut chars = template.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '{' if chars.peek() == Some(&'{') => {
+                    chars.next();
+                    out.push('{');
+                }
+                '}' if chars.peek() == Some(&'}') => {
+                    chars.next();
+                    out.push('}');
+                }
+                '{' if chars.peek() == Some(&'}') => {
+                    chars.next();
+                    let Some(v) = explicit.get(next) else {
+                        return Err(self.invalid(format!(
+                            "the template has more `{{}}` than the {} argument(s) given",
+                            explicit.len()
+                        )));
+                    };
+                    next += 1;
+                    slot(out, v)?;
+                    self.ev.fits(Size::Bytes(out.len()), self.span)?;
+                }
+                c => out.push(c),
+            }
+        }
+        if next < explicit.len() {
+            return Err(self.invalid(format!(
+                "{} argument(s) given but the template uses {}",
+                explicit.len(),
+                next
+            )));
+        }
+        Ok(())
+    }
+
     fn display(&self, v: &Value) -> EvalResult<String> {
         Ok(match v {
             Value::Str(s) => s.to_string(),
@@ -387,105 +435,40 @@ impl Cx<'_, '_> {
                 other => return Err(self.wrong(0, "a String or List", other)),
             },
             Builtin::Format => {
-                let template = self.str(a, 0)?;
-                let explicit: Vec<&Value> = a.iter().skip(1).collect();
                 let mut out = String::new();
-                let mut next = 0usize;
-                let mut chars = template.chars().peekable();
-                while let Some(c) = chars.next() {
-                    match c {
-                        '{' if chars.peek() == Some(&'{') => {
-                            chars.next();
-                            out.push('{');
-                        }
-                        '}' if chars.peek() == Some(&'}') => {
-                            chars.next();
-                            out.push('}');
-                        }
-                        '{' if chars.peek() == Some(&'}') => {
-                            chars.next();
-                            let Some(v) = explicit.get(next) else {
-                                return Err(self.invalid(format!(
-                                    "the template has more `{{}}` than the {} argument(s) given",
-                                    explicit.len()
-                                )));
-                            };
-                            next += 1;
-                            out.push_str(&self.display(v)?);
-                            self.ev.fits(Size::Bytes(out.len()), self.span)?;
-                        }
-                        c => out.push(c),
-                    }
-                }
-                if next < explicit.len() {
-                    return Err(self.invalid(format!(
-                        "{} argument(s) given but the template uses {}",
-                        explicit.len(),
-                        next
-                    )));
-                }
+                self.fill_template(a, &mut out, &mut |out, v| {
+                    out.push_str(&self.display(v)?);
+                    Ok(())
+                })?;
                 Value::Str(Rc::from(out))
             }
             Builtin::SecretFormat => {
-                let template = self.str(a, 0)?;
-                let explicit: Vec<&Value> = a.iter().skip(1).collect();
+                // Text accumulates in `text`; each reference closes the text
+                // before it into a part of its own.
                 let mut parts: Vec<SecretPart> = Vec::new();
                 let mut text = String::new();
-                let mut next = 0usize;
-                let mut chars = template.chars().peekable();
-                while let Some(c) = chars.next() {
-                    match c {
-                        '{' if chars.peek() == Some(&'{') => {
-                            chars.next();
-                            text.push('{');
-                        }
-                        '}' if chars.peek() == Some(&'}') => {
-                            chars.next();
-                            text.push('}');
-                        }
-                        '{' if chars.peek() == Some(&'}') => {
-                            chars.next();
-                            let Some(v) = explicit.get(next) else {
-                                return Err(self.invalid(format!(
-                                    "the template has more `{{}}` than the {} argument(s) given",
-                                    explicit.len()
-                                )));
-                            };
-                            next += 1;
-                            match v {
-                                Value::Secret(secret) => {
-                                    let inner: Vec<SecretPart> = match &**secret {
-                                        Secret::Ref(r) => vec![SecretPart::Ref(r.clone())],
-                                        Secret::Composed(p) => p.clone(),
-                                    };
-                                    for part in inner {
-                                        match part {
-                                            SecretPart::Text(t) => text.push_str(&t),
-                                            reference => {
-                                                if !text.is_empty() {
-                                                    parts.push(SecretPart::Text(std::mem::take(
-                                                        &mut text,
-                                                    )));
-                                                }
-                                                parts.push(reference);
-                                            }
-                                        }
-                                    }
+                self.fill_template(a, &mut text, &mut |text, v| {
+                    let Value::Secret(secret) = v else {
+                        text.push_str(&self.display(v)?);
+                        return Ok(());
+                    };
+                    let inner = match &**secret {
+                        Secret::Ref(r) => vec![SecretPart::Ref(r.clone())],
+                        Secret::Composed(p) => p.clone(),
+                    };
+                    for part in inner {
+                        match part {
+                            SecretPart::Text(t) => text.push_str(&t),
+                            reference => {
+                                if !text.is_empty() {
+                                    parts.push(SecretPart::Text(std::mem::take(text)));
                                 }
-                                other => text.push_str(&self.display(other)?),
+                                parts.push(reference);
                             }
-                            self.ev.fits(Size::Bytes(text.len()), self.span)?;
                         }
-                        c => text.push(c),
                     }
-                }
-                if next < explicit.len() {
-                    return Err(self.invalid(format!(
-                        "{} argument(s) given but the template uses {}",
-                        explicit.len(),
-                        next
-                    )));
-                }
+                    Ok(())
+                })?;
                 if !text.is_empty() {
                     parts.push(SecretPart::Text(text));
                 }

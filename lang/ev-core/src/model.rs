@@ -381,7 +381,6 @@ fn typed_resource(
     if let Typed::Domain(d) = &typed {
         // octodns reads each secret from one environment variable per key
         // (`env/NAME`): a composed one has no variable to come from.
-        let composed = |v: &serde_json::Value| holds_composed_secret(v);
         let in_settings = d
             .provider
             .settings
@@ -390,7 +389,7 @@ fn typed_resource(
         let in_options = d
             .processors
             .iter()
-            .any(|p| p.options.values().any(composed));
+            .any(|p| p.options.values().any(holds_composed_secret));
         if in_settings || in_options {
             let field = if in_settings {
                 "provider"

@@ -16,6 +16,8 @@
 //! whole example is checked. A diagnostic page's `## Example` block must
 //! report the page's code.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -89,14 +91,7 @@ fn documents() -> Vec<PathBuf> {
 
 /// The files of a snippet: `everything.ev`, then one per `# file: PATH`.
 fn files_of(snippet: &str) -> Vec<(String, String)> {
-    let mut files = vec![("everything.ev".to_string(), String::new())];
-    for line in snippet.split_inclusive('\n') {
-        if let Some(path) = line.strip_prefix("# file: ") {
-            files.push((path.trim().to_string(), String::new()));
-        } else if let Some((_, body)) = files.last_mut() {
-            body.push_str(line);
-        }
-    }
+    let mut files = common::split_files(snippet, "# file: ");
     files.retain(|(path, body)| path != "everything.ev" || !body.trim().is_empty());
     files
 }

@@ -139,25 +139,34 @@ fn terraform_resource(chunk: &[Tok<'_>], span: Span) -> Option<(Item, SyntaxErro
         span: Span::new(file, head.start, close.end),
     };
     let item = Item {
-        kind: ItemKind::Resource(Resource {
-            kind: Ident {
-                name: kind.to_string(),
-                span: Span::new(file, kind_span.start, kind_span.end),
-            },
-            name: ResourceName {
-                value: name.to_string(),
-                span: Span::new(file, open.start, close.end),
-                is_ident: false,
-            },
-            body: Expr {
-                kind: ExprKind::Error,
-                span,
-            },
-        }),
+        kind: broken_resource(
+            (kind, Span::new(file, kind_span.start, kind_span.end)),
+            (name, Span::new(file, open.start, close.end), false),
+            span,
+        ),
         exported: false,
         span,
     };
     Some((item, error))
+}
+
+/// A resource whose body failed to parse: declared, its body an error node.
+fn broken_resource(kind: (&str, Span), name: (&str, Span, bool), body: Span) -> ItemKind {
+    ItemKind::Resource(Resource {
+        kind: Ident {
+            name: kind.0.to_string(),
+            span: kind.1,
+        },
+        name: ResourceName {
+            value: name.0.to_string(),
+            span: name.1,
+            is_ident: name.2,
+        },
+        body: Expr {
+            kind: ExprKind::Error,
+            span: body,
+        },
+    })
 }
 
 /// An item that failed to parse, keeping what it declares when its head
@@ -169,12 +178,9 @@ fn salvaged(chunk: &[Tok<'_>], span: Span) -> Item {
     let at = |s: &SimpleSpan| Span::new(file, s.start, s.end);
     let exported = matches!(chunk.first(), Some((Token::Kw(K::Export), _)));
     let head = chunk.get(usize::from(exported)..).unwrap_or(&[]);
-    let error_body = |from: usize| Expr {
-        kind: ExprKind::Error,
-        span: match head.get(from) {
-            Some((_, s)) => Span::new(file, s.start, span.end as usize),
-            None => Span::new(file, span.end as usize, span.end as usize),
-        },
+    let body_span = |from: usize| match head.get(from) {
+        Some((_, s)) => Span::new(file, s.start, span.end as usize),
+        None => Span::new(file, span.end as usize, span.end as usize),
     };
     let kind = match head {
         [(Token::Kw(K::Let), _), (Token::Ident(name), name_span), ..] => ItemKind::Let {
@@ -182,35 +188,22 @@ fn salvaged(chunk: &[Tok<'_>], span: Span) -> Item {
                 name: name.to_string(),
                 span: at(name_span),
             },
-            value: error_body(2),
+            value: Expr {
+                kind: ExprKind::Error,
+                span: body_span(2),
+            },
         },
-        [(Token::Ident(kind), kind_span), (Token::Ident(name), name_span), ..] => {
-            ItemKind::Resource(Resource {
-                kind: Ident {
-                    name: kind.to_string(),
-                    span: at(kind_span),
-                },
-                name: ResourceName {
-                    value: name.to_string(),
-                    span: at(name_span),
-                    is_ident: true,
-                },
-                body: error_body(2),
-            })
-        }
+        [(Token::Ident(kind), kind_span), (Token::Ident(name), name_span), ..] => broken_resource(
+            (kind, at(kind_span)),
+            (name, at(name_span), true),
+            body_span(2),
+        ),
         [(Token::Ident(kind), kind_span), (Token::StrStart, open), (Token::Text(name), _), (Token::StrEnd, close), ..] => {
-            ItemKind::Resource(Resource {
-                kind: Ident {
-                    name: kind.to_string(),
-                    span: at(kind_span),
-                },
-                name: ResourceName {
-                    value: name.to_string(),
-                    span: Span::new(file, open.start, close.end),
-                    is_ident: false,
-                },
-                body: error_body(4),
-            })
+            broken_resource(
+                (kind, at(kind_span)),
+                (name, Span::new(file, open.start, close.end), false),
+                body_span(4),
+            )
         }
         _ => ItemKind::Error,
     };
