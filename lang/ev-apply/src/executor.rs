@@ -7,14 +7,17 @@
 //! - When an action writes exports (a stack's outputs, an image's digest),
 //!   they are written atomically; before the first action reading them
 //!   starts, the program is re-evaluated (once for every producer finished
-//!   by then) and the actions still waiting are re-rendered: what became known is printed,
-//!   actions whose rendering now matches the state are skipped, and an
-//!   action whose re-rendered change deletes more than the plan promised is
-//!   stopped before it runs.
+//!   by then) and the actions still waiting are re-rendered: what became
+//!   known is reported, actions whose rendering now matches the state are
+//!   skipped, and an action whose re-rendered change deletes more than the
+//!   plan promised is stopped before it runs (unless the face confirms it).
 //! - A failure skips the actions depending on it; independent branches go
 //!   on (`keep_going`), or nothing new starts (fail-fast).
 //! - Ctrl-C stops launching, lets running tools finish within a grace
 //!   period, and a second Ctrl-C (or the end of the grace) kills them.
+//!
+//! The executor neither prints nor reads the terminal: everything it has to
+//! say is an [`Event`] for its face (see [`crate::events`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -33,8 +36,8 @@ use tokio::task::JoinSet;
 
 use crate::confined::{Area, Mode, Writer};
 use crate::drivers::{self, Applied, Ctx, Failure, Job};
+use crate::events::{ActionResult, Event, Events};
 use crate::process::Log;
-use crate::report::Reporter;
 
 /// How to run.
 #[derive(Clone, Debug)]
@@ -49,11 +52,6 @@ pub struct Options {
     pub grace: Duration,
     /// Let tools exceed their own safety thresholds.
     pub force: bool,
-    /// Draw a live view (stderr is a terminal).
-    pub live: bool,
-    /// Ask on the terminal before an action whose re-planned change grew
-    /// beyond the plan (else it is stopped).
-    pub ask: bool,
     /// This run's id (names its log directory).
     pub run_id: String,
 }
@@ -173,39 +171,116 @@ enum Done {
     Failed(Failure),
 }
 
+/// What a spawned action task hands back.
+type Joined = (String, Done, Instant, Duration);
+
 /// Runs the plan. `graph` and `model` are what the plan was made from;
-/// `state` is updated and written after every action.
+/// `state` is updated and written after every action; everything that
+/// happens goes to `events`.
 #[allow(clippy::too_many_arguments)]
 pub async fn execute(
     root: &Path,
-    mut graph: ActionGraph,
-    mut model: Model,
+    graph: ActionGraph,
+    model: Model,
     plan: &Plan,
     state: State,
     replan: &mut Replan<'_>,
     options: &Options,
-    reporter: &mut Reporter,
+    events: &mut dyn Events,
 ) -> Outcome {
     let log_dir = root.join(".ev/logs").join(&options.run_id);
     // Scratch files of earlier runs (one killed with -9 never cleaned up):
     // whatever they hold does not outlive the next apply.
     let _ = Writer::new(root).remove_tree(Area::Ev, ".ev/run");
-    let mut store = match StateFile::open(root, state) {
+    let store = match StateFile::open(root, state) {
         Ok(s) => s,
         Err(e) => {
-            return Outcome {
+            let outcome = Outcome {
                 state_error: Some(e),
                 log_dir,
                 ..Outcome::default()
-            }
+            };
+            events.event(finished(&outcome));
+            return outcome;
         }
     };
-    let mut outcome = Outcome {
-        log_dir: log_dir.clone(),
-        ..Outcome::default()
-    };
-    let promised: BTreeMap<String, BTreeSet<String>> = plan
+    // What to do, in plan order (dependencies first).
+    let ids: Vec<String> = plan
         .actions
+        .iter()
+        .filter(|a| a.change != Change::None)
+        .map(|a| a.id.clone())
+        .collect();
+    let schedule = Schedule::new(&ids, |id| {
+        graph
+            .get(id)
+            .map(|a| a.depends_on.clone())
+            .unwrap_or_default()
+    });
+    events.event(Event::Started {
+        run: options.run_id.clone(),
+        actions: ids,
+    });
+    let (kill_tx, kill_rx) = watch::channel(false);
+    let mut run = Run {
+        root,
+        options,
+        events,
+        graph,
+        model,
+        store,
+        schedule,
+        promised: promised_deletions(plan),
+        deletes: plan
+            .actions
+            .iter()
+            .filter(|a| a.change == Change::Delete)
+            .map(|a| a.id.clone())
+            .collect(),
+        outcome: Outcome {
+            log_dir,
+            ..Outcome::default()
+        },
+        removing: BTreeSet::new(),
+        produced: Vec::new(),
+        running: JoinSet::new(),
+        kill_tx,
+        kill_rx,
+        stopping: false,
+        grace_deadline: None,
+        started_at: Instant::now(),
+    };
+    let mut stop_signals = StopSignals::install();
+    loop {
+        run.replan_if_due(replan);
+        run.launch_ready();
+        if run.running.is_empty() {
+            break;
+        }
+        let sleep_until = run
+            .grace_deadline
+            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400 * 365));
+        tokio::select! {
+            joined = run.running.join_next() => {
+                if let Some(Ok(joined)) = joined {
+                    run.joined(joined);
+                }
+            }
+            signal = stop_signals.recv() => run.signalled(signal),
+            _ = tokio::time::sleep_until(sleep_until) => {
+                run.notice("grace period over: stopping running tools".into());
+                let _ = run.kill_tx.send(true);
+                run.grace_deadline = None;
+            }
+        }
+    }
+    run.finish()
+}
+
+/// The deletions each action's plan shows, by action: a re-planned action
+/// deleting anything else is stopped.
+fn promised_deletions(plan: &Plan) -> BTreeMap<String, BTreeSet<String>> {
+    plan.actions
         .iter()
         .map(|a| {
             (
@@ -217,317 +292,374 @@ pub async fn execute(
                     .collect(),
             )
         })
-        .collect();
-    // What to do, in plan order (dependencies first).
-    let ids: Vec<String> = plan
-        .actions
-        .iter()
-        .filter(|a| a.change != Change::None)
-        .map(|a| a.id.clone())
-        .collect();
-    let deletes: BTreeSet<String> = plan
-        .actions
-        .iter()
-        .filter(|a| a.change == Change::Delete)
-        .map(|a| a.id.clone())
-        .collect();
-    let mut schedule = Schedule::new(&ids, |id| {
-        graph
-            .get(id)
-            .map(|a| a.depends_on.clone())
-            .unwrap_or_default()
-    });
-    let started_at = Instant::now();
-    let mut removing: BTreeSet<String> = BTreeSet::new();
-    // Actions whose exports changed since the program was last evaluated.
-    let mut produced: Vec<String> = Vec::new();
-    // A failure, and everything downstream of it skipped.
-    macro_rules! fail {
-        ($id:expr, $why:expr) => {{
-            let id: String = $id;
-            let why: String = $why;
-            outcome.failed.push((id.clone(), why));
-            for (skipped, cause) in schedule.failed(&id) {
-                let why = format!("{cause} did not complete");
-                reporter.say(&format!("{skipped}: skipped ({why})"));
-                outcome.skipped.push((skipped, why));
-            }
-        }};
-    }
-    let (kill_tx, kill_rx) = watch::channel(false);
-    let mut running: JoinSet<(String, Done, Instant, Duration)> = JoinSet::new();
-    let mut stopping = false;
-    let mut grace_deadline: Option<tokio::time::Instant> = None;
-    let mut stop_signals = StopSignals::install();
-
-    loop {
-        // Exports changed since the last evaluation and a ready action reads
-        // them: evaluate again (once for all producers finished so far).
-        if !produced.is_empty() && schedule.ready_depends_on(&graph, &produced) {
-            match replan() {
-                Ok((new_graph, new_model)) => {
-                    let (unchanged, stopped) = reconcile(
-                        &produced.join(", "),
-                        &graph,
-                        &new_graph,
-                        &store.state,
-                        &promised,
-                        &schedule.pending(),
-                        reporter,
-                    );
-                    for u in unchanged {
-                        schedule.succeeded(&u);
-                        outcome.unchanged.push(u);
-                    }
-                    for (u, why) in stopped {
-                        if options.ask
-                            && reporter.ask(&format!(
-                                "{u}: {why}.\nApply {u} anyway? Only `yes` is accepted: "
-                            ))
-                        {
-                            continue;
-                        }
-                        reporter.finished(&u, &format!("stopped: {why}"), Duration::ZERO);
-                        fail!(u, why);
-                    }
-                    graph = new_graph;
-                    model = new_model;
-                }
-                Err(e) => {
-                    reporter.say(&format!(
-                        "re-evaluating after {} failed: {e}",
-                        produced.join(", ")
-                    ));
-                    stopping = true;
-                    outcome
-                        .state_error
-                        .get_or_insert(format!("re-evaluation failed: {e}"));
-                }
-            }
-            produced.clear();
-        }
-        // Launch what is ready.
-        while !stopping
-            && (options.keep_going || outcome.failed.is_empty())
-            && running.len() < options.parallelism.max(1)
-        {
-            let Some(id) = schedule.next_ready() else {
-                break;
-            };
-            if deletes.contains(&id) {
-                // A declaration removed: remove what it applied (a zone's
-                // records, a cluster's objects, a stack's resources); forget
-                // it where nothing live is removed (images, machines).
-                let Some(previous) = store.state.actions.get(&id).cloned() else {
-                    continue;
-                };
-                let Some(backend) = Backend::from_name(&previous.backend) else {
-                    fail!(
-                        id,
-                        format!("unknown backend `{}` in the state", previous.backend)
-                    );
-                    continue;
-                };
-                if matches!(backend, Backend::Registry | Backend::Nix) {
-                    if let Err(e) = store.remove(&id) {
-                        outcome.state_error = Some(e);
-                        stopping = true;
-                    }
-                    reporter.finished(&id, "forgotten (no longer managed)", Duration::ZERO);
-                    schedule.succeeded(&id);
-                    outcome.applied.push(id);
-                    continue;
-                }
-                let ctx =
-                    match Ctx::new(root, &options.run_id, &id, kill_rx.clone(), options.timeout) {
-                        Ok(ctx) => ctx,
-                        Err(e) => {
-                            fail!(id, format!("cannot create its log: {e}"));
-                            continue;
-                        }
-                    };
-                let ctx = Ctx {
-                    // The declaration is gone: the secrets it was applied with.
-                    secrets: previous.secrets.clone(),
-                    force: options.force,
-                    ..ctx.with_previous(Some(&previous))
-                };
-                reporter.started(&id);
-                removing.insert(id.clone());
-                running.spawn(async move {
-                    let start = Instant::now();
-                    let done = match drivers::destroy(backend, &id, &ctx).await {
-                        Some(Ok(a)) => Done::Applied(a),
-                        Some(Err(f)) => Done::Failed(f.scrubbed(&ctx.log)),
-                        None => Done::Applied(Applied::default()),
-                    };
-                    let _ = std::fs::remove_dir_all(&ctx.scratch);
-                    (id, done, start, start.elapsed())
-                });
-                continue;
-            }
-            let Some(action) = graph.get(&id).cloned() else {
-                continue;
-            };
-            if action.files.iter().any(|f| f.has_unknowns()) {
-                let why = still_unknown(&action, &graph);
-                reporter.finished(&id, &format!("failed: {why}"), Duration::ZERO);
-                fail!(id, why);
-                continue;
-            }
-            let Some(job) = Job::of(&action, &model) else {
-                let why = "its resource is missing from the model".to_string();
-                fail!(id, why);
-                continue;
-            };
-            let timeout = action
-                .timeout
-                .map(Duration::from_secs)
-                .unwrap_or(options.timeout);
-            let ctx = match Ctx::new(root, &options.run_id, &id, kill_rx.clone(), timeout) {
-                Ok(ctx) => ctx,
-                Err(e) => {
-                    fail!(id, format!("cannot create its log: {e}"));
-                    continue;
-                }
-            };
-            if let Err(e) = write_files(root, &action) {
-                fail!(id, format!("cannot write its rendered files: {e}"));
-                continue;
-            }
-            let ctx = Ctx {
-                secrets: action.secrets.clone(),
-                files: files_of(&action),
-                force: options.force,
-                ..ctx.with_previous(store.state.actions.get(&id))
-            };
-            reporter.started(&id);
-            running.spawn(async move {
-                let start = Instant::now();
-                let done = match drivers::apply(&job, &ctx).await {
-                    Ok(a) => Done::Applied(a),
-                    Err(f) => Done::Failed(f.scrubbed(&ctx.log)),
-                };
-                let _ = std::fs::remove_dir_all(&ctx.scratch);
-                (id, done, start, start.elapsed())
-            });
-        }
-        if running.is_empty() {
-            break;
-        }
-        let sleep_until = grace_deadline
-            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400 * 365));
-        tokio::select! {
-            joined = running.join_next() => {
-                let Some(joined) = joined else { continue };
-                let Ok((id, done, start, took)) = joined else { continue };
-                outcome.timings.push(Timing {
-                    id: id.clone(),
-                    start: start.duration_since(started_at).as_secs_f64(),
-                    seconds: took.as_secs_f64(),
-                    succeeded: matches!(done, Done::Applied(_)),
-                });
-                match done {
-                    Done::Failed(f) => {
-                        removing.remove(&id);
-                        let tail = Log::tail_of(&log_dir.join(format!("{}.log", drivers::file_stem(&id))), 15);
-                        reporter.finished(&id, &format!("failed: {}", f.message), took);
-                        if !tail.is_empty() {
-                            reporter.say(&format!("--- last lines of {id}'s log\n{tail}\n---"));
-                        }
-                        fail!(id, f.message);
-                    }
-                    Done::Applied(applied) if removing.remove(&id) => {
-                        if let Err(e) = store.remove(&id) {
-                            outcome.state_error = Some(e);
-                            stopping = true;
-                        }
-                        for export in &applied.removed_exports {
-                            if let Err(e) = Writer::new(root).remove(Area::Exports, export) {
-                                outcome.state_error = Some(format!("cannot remove {export}: {e}"));
-                            }
-                        }
-                        reporter.finished(&id, "removed", took);
-                        schedule.succeeded(&id);
-                        outcome.applied.push(id);
-                    }
-                    Done::Applied(applied) => {
-                        let Some(action) = graph.get(&id).cloned() else { continue };
-                        // Exports first: an action is recorded as applied
-                        // only once what it produced is on disk, so a
-                        // failed write re-runs it next time instead of
-                        // losing its outputs.
-                        let writer = Writer::new(root);
-                        let mut changed = false;
-                        let mut write_error = None;
-                        for export in &applied.exports {
-                            match writer.write_if_changed(Area::Exports, &export.path, export.content.as_bytes(), Mode::Durable) {
-                                Ok(written) => changed |= written,
-                                Err(e) => {
-                                    write_error = Some(format!("its tool succeeded, but its export {} could not be written: {e}; it runs again on the next apply", export.path));
-                                    break;
-                                }
-                            }
-                        }
-                        if let Some(why) = write_error {
-                            reporter.finished(&id, &format!("failed: {why}"), took);
-                            fail!(id.clone(), why);
-                            stopping = true;
-                            if changed {
-                                produced.push(id);
-                            }
-                            continue;
-                        }
-                        let mut entry = ActionState::of(&action);
-                        entry.outputs = applied.outputs.clone();
-                        if let Err(e) = store.record(&id, entry) {
-                            outcome.state_error = Some(e);
-                            stopping = true;
-                        }
-                        reporter.finished(&id, "done", took);
-                        schedule.succeeded(&id);
-                        outcome.applied.push(id.clone());
-                        if changed {
-                            // Re-planned lazily, once, before the first
-                            // action reading it starts (see the loop's top).
-                            produced.push(id.clone());
-                        }
-                    }
-                }
-            }
-            signal = stop_signals.recv() => {
-                outcome.interrupted = true;
-                if stopping {
-                    reporter.say(&format!("{signal} again: stopping running tools"));
-                    let _ = kill_tx.send(true);
-                } else {
-                    stopping = true;
-                    grace_deadline = Some(tokio::time::Instant::now() + options.grace);
-                    reporter.say(&format!(
-                        "{signal}: starting nothing new; waiting up to {}s for {} running action(s) (a second signal stops them)",
-                        options.grace.as_secs(), running.len()
-                    ));
-                }
-            }
-            _ = tokio::time::sleep_until(sleep_until) => {
-                reporter.say("grace period over: stopping running tools");
-                let _ = kill_tx.send(true);
-                grace_deadline = None;
-            }
-        }
-    }
-    // Drivers remove their own scratch directories; the run's is left empty.
-    let _ = std::fs::remove_dir(root.join(".ev/run").join(&options.run_id));
-    outcome.not_started = schedule.pending();
-    write_timings(&log_dir, &outcome);
-    if let Err(e) = store.finish() {
-        outcome.state_error.get_or_insert(e);
-    }
-    reporter.close();
-    outcome
+        .collect()
 }
 
-/// After a re-plan: prints what became known for the actions not started
+/// The `finished` event of an outcome.
+fn finished(outcome: &Outcome) -> Event {
+    let ids = |v: &[(String, String)]| v.iter().map(|(id, _)| id.clone()).collect();
+    Event::Finished {
+        success: outcome.success(),
+        interrupted: outcome.interrupted,
+        applied: outcome.applied.clone(),
+        unchanged: outcome.unchanged.clone(),
+        failed: ids(&outcome.failed),
+        skipped: ids(&outcome.skipped),
+        not_started: outcome.not_started.clone(),
+        state_error: outcome.state_error.clone(),
+        log_dir: Some(outcome.log_dir.display().to_string()),
+    }
+}
+
+/// One apply in progress: what is done, running and waiting.
+struct Run<'a> {
+    root: &'a Path,
+    options: &'a Options,
+    events: &'a mut dyn Events,
+    graph: ActionGraph,
+    model: Model,
+    store: StateFile,
+    schedule: Schedule,
+    /// The deletions the plan showed, by action.
+    promised: BTreeMap<String, BTreeSet<String>>,
+    /// Actions removing a declaration (planned as deletes).
+    deletes: BTreeSet<String>,
+    outcome: Outcome,
+    /// Deletes running now.
+    removing: BTreeSet<String>,
+    /// Actions whose exports changed since the program was last evaluated.
+    produced: Vec<String>,
+    running: JoinSet<Joined>,
+    kill_tx: watch::Sender<bool>,
+    kill_rx: watch::Receiver<bool>,
+    /// Nothing new starts (a signal, a state that cannot be written).
+    stopping: bool,
+    /// When running tools are killed after a stop signal.
+    grace_deadline: Option<tokio::time::Instant>,
+    started_at: Instant,
+}
+
+impl Run<'_> {
+    fn notice(&mut self, message: String) {
+        self.events.event(Event::Notice { message });
+    }
+
+    fn ended(&mut self, id: &str, result: ActionResult, message: Option<String>, took: Duration) {
+        self.events.event(Event::ActionFinished {
+            id: id.to_string(),
+            result,
+            message,
+            log_tail: None,
+            seconds: took.as_secs_f64(),
+        });
+    }
+
+    /// Records a failure and skips everything downstream of it.
+    fn fail(&mut self, id: String, why: String) {
+        self.outcome.failed.push((id.clone(), why));
+        for (skipped, cause) in self.schedule.failed(&id) {
+            self.events.event(Event::ActionSkipped {
+                id: skipped.clone(),
+                because: cause.clone(),
+            });
+            self.outcome
+                .skipped
+                .push((skipped, format!("{cause} did not complete")));
+        }
+    }
+
+    /// A failure before the action's tool ran: reported and recorded.
+    fn fail_early(&mut self, id: String, why: String) {
+        self.ended(&id, ActionResult::Failed, Some(why.clone()), Duration::ZERO);
+        self.fail(id, why);
+    }
+
+    fn state_failed(&mut self, e: String) {
+        self.outcome.state_error = Some(e);
+        self.stopping = true;
+    }
+
+    /// Exports changed since the last evaluation and a ready action reads
+    /// them: evaluates again (once for all producers finished so far) and
+    /// reconciles the actions still waiting.
+    fn replan_if_due(&mut self, replan: &mut Replan<'_>) {
+        if self.produced.is_empty() || !self.schedule.ready_depends_on(&self.graph, &self.produced)
+        {
+            return;
+        }
+        let producers = std::mem::take(&mut self.produced).join(", ");
+        match replan() {
+            Ok((new_graph, new_model)) => {
+                let pending = self.schedule.pending();
+                let (unchanged, stopped) = reconcile(
+                    &producers,
+                    &self.graph,
+                    &new_graph,
+                    &self.store.state,
+                    &self.promised,
+                    &pending,
+                    self.events,
+                );
+                for u in unchanged {
+                    self.ended(&u, ActionResult::Unchanged, None, Duration::ZERO);
+                    self.schedule.succeeded(&u);
+                    self.outcome.unchanged.push(u);
+                }
+                for (u, why) in stopped {
+                    if self.events.confirm(&u, &why) {
+                        continue;
+                    }
+                    self.ended(&u, ActionResult::Stopped, Some(why.clone()), Duration::ZERO);
+                    self.fail(u, why);
+                }
+                self.graph = new_graph;
+                self.model = new_model;
+            }
+            Err(e) => {
+                self.notice(format!("re-evaluating after {producers} failed: {e}"));
+                self.stopping = true;
+                self.outcome
+                    .state_error
+                    .get_or_insert(format!("re-evaluation failed: {e}"));
+            }
+        }
+    }
+
+    /// Launches what is ready, up to the parallelism.
+    fn launch_ready(&mut self) {
+        while !self.stopping
+            && (self.options.keep_going || self.outcome.failed.is_empty())
+            && self.running.len() < self.options.parallelism.max(1)
+        {
+            let Some(id) = self.schedule.next_ready() else {
+                break;
+            };
+            if self.deletes.contains(&id) {
+                self.launch_removal(id);
+            } else {
+                self.launch_apply(id);
+            }
+        }
+    }
+
+    /// A declaration removed: removes what it applied (a zone's records, a
+    /// cluster's objects, a stack's resources), or forgets it where nothing
+    /// live is removed (images, machines).
+    fn launch_removal(&mut self, id: String) {
+        let Some(previous) = self.store.state.actions.get(&id).cloned() else {
+            return;
+        };
+        let Some(backend) = Backend::from_name(&previous.backend) else {
+            let why = format!("unknown backend `{}` in the state", previous.backend);
+            return self.fail_early(id, why);
+        };
+        if matches!(backend, Backend::Registry | Backend::Nix) {
+            if let Err(e) = self.store.remove(&id) {
+                self.state_failed(e);
+            }
+            self.ended(&id, ActionResult::Forgotten, None, Duration::ZERO);
+            self.schedule.succeeded(&id);
+            self.outcome.applied.push(id);
+            return;
+        }
+        let ctx = match Ctx::new(
+            self.root,
+            &self.options.run_id,
+            &id,
+            self.kill_rx.clone(),
+            self.options.timeout,
+        ) {
+            Ok(ctx) => ctx,
+            Err(e) => return self.fail_early(id, format!("cannot create its log: {e}")),
+        };
+        let ctx = Ctx {
+            // The declaration is gone: the secrets it was applied with.
+            secrets: previous.secrets.clone(),
+            force: self.options.force,
+            ..ctx.with_previous(Some(&previous))
+        };
+        self.events.event(Event::ActionStarted { id: id.clone() });
+        self.removing.insert(id.clone());
+        self.running.spawn(async move {
+            let start = Instant::now();
+            let done = match drivers::destroy(backend, &id, &ctx).await {
+                Some(Ok(a)) => Done::Applied(a),
+                Some(Err(f)) => Done::Failed(f.scrubbed(&ctx.log)),
+                None => Done::Applied(Applied::default()),
+            };
+            let _ = std::fs::remove_dir_all(&ctx.scratch);
+            (id, done, start, start.elapsed())
+        });
+    }
+
+    /// Starts an action's tool.
+    fn launch_apply(&mut self, id: String) {
+        let Some(action) = self.graph.get(&id).cloned() else {
+            return;
+        };
+        if action.files.iter().any(|f| f.has_unknowns()) {
+            let why = still_unknown(&action, &self.graph);
+            return self.fail_early(id, why);
+        }
+        let Some(job) = Job::of(&action, &self.model) else {
+            return self.fail_early(id, "its resource is missing from the model".into());
+        };
+        let timeout = action
+            .timeout
+            .map(Duration::from_secs)
+            .unwrap_or(self.options.timeout);
+        let ctx = match Ctx::new(
+            self.root,
+            &self.options.run_id,
+            &id,
+            self.kill_rx.clone(),
+            timeout,
+        ) {
+            Ok(ctx) => ctx,
+            Err(e) => return self.fail_early(id, format!("cannot create its log: {e}")),
+        };
+        if let Err(e) = write_files(self.root, &action) {
+            return self.fail_early(id, format!("cannot write its rendered files: {e}"));
+        }
+        let ctx = Ctx {
+            secrets: action.secrets.clone(),
+            files: files_of(&action),
+            force: self.options.force,
+            ..ctx.with_previous(self.store.state.actions.get(&id))
+        };
+        self.events.event(Event::ActionStarted { id: id.clone() });
+        self.running.spawn(async move {
+            let start = Instant::now();
+            let done = match drivers::apply(&job, &ctx).await {
+                Ok(a) => Done::Applied(a),
+                Err(f) => Done::Failed(f.scrubbed(&ctx.log)),
+            };
+            let _ = std::fs::remove_dir_all(&ctx.scratch);
+            (id, done, start, start.elapsed())
+        });
+    }
+
+    /// An action's task ended.
+    fn joined(&mut self, (id, done, start, took): Joined) {
+        self.outcome.timings.push(Timing {
+            id: id.clone(),
+            start: start.duration_since(self.started_at).as_secs_f64(),
+            seconds: took.as_secs_f64(),
+            succeeded: matches!(done, Done::Applied(_)),
+        });
+        match done {
+            Done::Failed(f) => {
+                self.removing.remove(&id);
+                let log = self
+                    .outcome
+                    .log_dir
+                    .join(format!("{}.log", drivers::file_stem(&id)));
+                let tail = Log::tail_of(&log, 15);
+                self.events.event(Event::ActionFinished {
+                    id: id.clone(),
+                    result: ActionResult::Failed,
+                    message: Some(f.message.clone()),
+                    log_tail: (!tail.is_empty()).then_some(tail),
+                    seconds: took.as_secs_f64(),
+                });
+                self.fail(id, f.message);
+            }
+            Done::Applied(applied) if self.removing.remove(&id) => {
+                if let Err(e) = self.store.remove(&id) {
+                    self.state_failed(e);
+                }
+                for export in &applied.removed_exports {
+                    if let Err(e) = Writer::new(self.root).remove(Area::Exports, export) {
+                        self.outcome.state_error = Some(format!("cannot remove {export}: {e}"));
+                    }
+                }
+                self.ended(&id, ActionResult::Removed, None, took);
+                self.schedule.succeeded(&id);
+                self.outcome.applied.push(id);
+            }
+            Done::Applied(applied) => self.record_applied(id, applied, took),
+        }
+    }
+
+    /// An action's tool succeeded: its exports are written, then it is
+    /// recorded as applied.
+    fn record_applied(&mut self, id: String, applied: Applied, took: Duration) {
+        let Some(action) = self.graph.get(&id).cloned() else {
+            return;
+        };
+        // Exports first: an action is recorded as applied only once what it
+        // produced is on disk, so a failed write re-runs it next time
+        // instead of losing its outputs.
+        let writer = Writer::new(self.root);
+        let mut changed = false;
+        for export in &applied.exports {
+            match writer.write_if_changed(
+                Area::Exports,
+                &export.path,
+                export.content.as_bytes(),
+                Mode::Durable,
+            ) {
+                Ok(written) => changed |= written,
+                Err(e) => {
+                    let why = format!("its tool succeeded, but its export {} could not be written: {e}; it runs again on the next apply", export.path);
+                    self.ended(&id, ActionResult::Failed, Some(why.clone()), took);
+                    self.fail(id.clone(), why);
+                    self.stopping = true;
+                    if changed {
+                        self.produced.push(id);
+                    }
+                    return;
+                }
+            }
+        }
+        let mut entry = ActionState::of(&action);
+        entry.outputs = applied.outputs;
+        if let Err(e) = self.store.record(&id, entry) {
+            self.state_failed(e);
+        }
+        self.ended(&id, ActionResult::Applied, None, took);
+        self.schedule.succeeded(&id);
+        self.outcome.applied.push(id.clone());
+        if changed {
+            // Re-planned lazily, once, before the first action reading it
+            // starts (see `replan_if_due`).
+            self.produced.push(id);
+        }
+    }
+
+    /// A stop signal: the first stops launching and starts the grace
+    /// period, the next kills the running tools.
+    fn signalled(&mut self, signal: &str) {
+        self.outcome.interrupted = true;
+        if self.stopping {
+            self.notice(format!("{signal} again: stopping running tools"));
+            let _ = self.kill_tx.send(true);
+        } else {
+            self.stopping = true;
+            self.grace_deadline = Some(tokio::time::Instant::now() + self.options.grace);
+            self.notice(format!(
+                "{signal}: starting nothing new; waiting up to {}s for {} running action(s) (a second signal stops them)",
+                self.options.grace.as_secs(),
+                self.running.len()
+            ));
+        }
+    }
+
+    /// Nothing runs any more: writes the state and the timings.
+    fn finish(mut self) -> Outcome {
+        // Drivers remove their own scratch directories; the run's is left empty.
+        let _ = std::fs::remove_dir(self.root.join(".ev/run").join(&self.options.run_id));
+        self.outcome.not_started = self.schedule.pending();
+        write_timings(&self.outcome.log_dir, &self.outcome);
+        if let Err(e) = self.store.finish() {
+            self.outcome.state_error.get_or_insert(e);
+        }
+        self.events.event(finished(&self.outcome));
+        self.outcome
+    }
+}
+
+/// After a re-plan: reports what became known for the actions not started
 /// yet; returns those now unchanged and those whose change grew beyond the
 /// plan (stopped, with why).
 fn reconcile(
@@ -537,7 +669,7 @@ fn reconcile(
     state: &State,
     promised: &BTreeMap<String, BTreeSet<String>>,
     pending: &[String],
-    reporter: &mut Reporter,
+    events: &mut dyn Events,
 ) -> (Vec<String>, Vec<(String, String)>) {
     let mut unchanged = Vec::new();
     let mut stopped = Vec::new();
@@ -573,15 +705,16 @@ fn reconcile(
                     })
                     .map(|d| d.trim_start_matches('+').trim().to_string())
                     .unwrap_or_default();
-                reporter.say(&format!(
-                    "{id}  {}  {detail}  (known after {producer})",
-                    item.label
-                ));
+                events.event(Event::Known {
+                    id: id.clone(),
+                    item: item.label,
+                    detail,
+                    after: producer.to_string(),
+                });
             }
         }
         let applied = state.actions.get(id);
         if applied.is_some_and(|a| a.fingerprint == fingerprint(after)) {
-            reporter.finished(id, "unchanged once known", Duration::ZERO);
             unchanged.push(id.clone());
             continue;
         }

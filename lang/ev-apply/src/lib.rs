@@ -8,6 +8,7 @@
 pub mod atomic;
 pub mod confined;
 pub mod drivers;
+pub mod events;
 pub mod executor;
 pub mod lock;
 pub mod oci;

@@ -109,6 +109,10 @@ pub enum Command {
         /// Allow deleting more than 30% of a layer's items.
         #[arg(long)]
         allow_large_changes: bool,
+        /// Print the apply as a stream of JSON events on stdout, one per line
+        /// (versioned; see docs/guide.md). Needs --yes or a saved plan.
+        #[arg(long)]
+        json: bool,
     },
     /// An interactive REPL over the repository: evaluate expressions, query
     /// the topology (:ls, :show, :refs, :uses, :why, :impact, :plan, ...).

@@ -80,6 +80,7 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                     timeout,
                     grace,
                     allow_large_changes,
+                    json,
                 } => commands::apply::run(
                     &settings,
                     commands::apply::Options {
@@ -91,6 +92,7 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                         timeout,
                         grace,
                         allow_large_changes,
+                        json,
                     },
                 ),
                 Command::ForceUnlock { id } => commands::apply::force_unlock(&settings, &id),

@@ -222,6 +222,114 @@ fn apply_fake_failure_skips_dependents_and_a_rerun_resumes() {
     assert!(fakes.take_record().is_empty());
 }
 
+/// The events of an `ev apply --json` run: every stdout line is one JSON
+/// object of version 1.
+fn events(run: &Run) -> Vec<serde_json::Value> {
+    run.stdout
+        .lines()
+        .map(|l| {
+            let event: serde_json::Value = serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}\n{}", run.all()));
+            assert_eq!(event["version"], 1, "{l}");
+            assert!(event["elapsed"].is_f64(), "{l}");
+            event
+        })
+        .collect()
+}
+
+fn of_kind<'a>(events: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json::Value> {
+    events.iter().filter(|e| e["event"] == kind).collect()
+}
+
+/// `ev apply --json`: the plan, then every action's start and end (a
+/// failure with its message and log tail, the skip it causes, a value
+/// becoming known), then the summary; nothing for people on stderr. It
+/// needs --yes (it cannot ask).
+#[test]
+fn apply_fake_json_events_stream_the_run() {
+    let fakes = Fakes::new();
+    let refused = fakes.ev(&["apply", "--json"]);
+    assert_eq!(refused.code, 2, "{}", refused.all());
+    let diagnostic: serde_json::Value =
+        serde_json::from_str(refused.stderr.trim()).expect("a JSON diagnostic");
+    assert_eq!(diagnostic["code"], "E0609");
+    assert!(refused.stdout.is_empty());
+    assert!(fakes.take_record().is_empty(), "nothing ran");
+
+    fakes.flag("fail-pulumi");
+    let first = fakes.ev(&["apply", "--json", "--yes"]);
+    assert_eq!(first.code, 1, "{}", first.all());
+    assert_eq!(first.stderr, "", "no human text");
+    let all = events(&first);
+    assert_eq!(all[0]["event"], "plan");
+    assert_eq!(all[0]["plan"]["version"], ev_core::plan::diff::PLAN_VERSION);
+    assert_eq!(all[1]["event"], "started");
+    assert_eq!(
+        all[1]["actions"],
+        serde_json::json!(["cloud:up", "domain:a.test", "domain:b.test"])
+    );
+    let failed = of_kind(&all, "action_finished")
+        .into_iter()
+        .find(|e| e["id"] == "cloud:up")
+        .expect("cloud:up finished");
+    assert_eq!(failed["result"], "failed");
+    assert!(failed["message"].is_string(), "{failed}");
+    assert!(
+        failed["log_tail"]
+            .as_str()
+            .is_some_and(|t| t.contains("error: quota exceeded")),
+        "{failed}"
+    );
+    assert_eq!(
+        of_kind(&all, "action_skipped"),
+        vec![
+            &serde_json::json!({"version": 1, "elapsed": of_kind(&all, "action_skipped")[0]["elapsed"], "event": "action_skipped", "id": "domain:a.test", "because": "cloud:up"})
+        ]
+    );
+    let last = all.last().expect("events");
+    assert_eq!(last["event"], "finished");
+    assert_eq!(last["success"], false);
+    assert_eq!(last["applied"], serde_json::json!(["domain:b.test"]));
+    assert_eq!(last["failed"], serde_json::json!(["cloud:up"]));
+    assert_eq!(last["skipped"], serde_json::json!(["domain:a.test"]));
+    // Every started action finished, once.
+    let started: Vec<&serde_json::Value> = of_kind(&all, "action_started")
+        .iter()
+        .map(|e| &e["id"])
+        .collect();
+    let finished: Vec<&serde_json::Value> = of_kind(&all, "action_finished")
+        .iter()
+        .map(|e| &e["id"])
+        .collect();
+    assert_eq!(started.len(), 2);
+    assert!(started.iter().all(|id| finished.contains(id)));
+
+    fakes.unflag("fail-pulumi");
+    let second = fakes.ev(&["apply", "--json", "--yes"]);
+    assert_eq!(second.code, 0, "{}", second.all());
+    let all = events(&second);
+    let known = of_kind(&all, "known");
+    assert_eq!(known.len(), 1, "{}", second.stdout);
+    assert_eq!(known[0]["id"], "domain:a.test");
+    assert_eq!(known[0]["after"], "cloud:up");
+    assert!(known[0]["detail"]
+        .as_str()
+        .is_some_and(|d| d.contains("203.0.113.50")));
+    let last = all.last().expect("events");
+    assert_eq!(last["success"], true);
+    assert_eq!(
+        last["applied"],
+        serde_json::json!(["cloud:up", "domain:a.test"])
+    );
+
+    let third = fakes.ev(&["apply", "--json", "--yes"]);
+    assert_eq!(third.code, 0, "{}", third.all());
+    let all = events(&third);
+    let kinds: Vec<&serde_json::Value> = all.iter().map(|e| &e["event"]).collect();
+    assert_eq!(kinds, vec!["plan", "finished"], "nothing to do");
+    assert!(all[1].get("log_dir").is_none());
+}
+
 #[test]
 fn apply_fake_hung_tool_is_killed_at_its_timeout() {
     let fakes = Fakes::new();

@@ -115,6 +115,22 @@ builtins! {
     IsKnown => "is_known" ("value") / 1, "is_known(value): false for values not known until apply.";
 }
 
+impl Builtin {
+    /// It reads a file of the repository: what the REPL's `:why` and the
+    /// editor follow to the key a value came from.
+    pub fn reads_file(self) -> bool {
+        matches!(
+            self,
+            Builtin::Json
+                | Builtin::Yaml
+                | Builtin::Toml
+                | Builtin::Text
+                | Builtin::JsonOrUnknown
+                | Builtin::TextOrUnknown
+        )
+    }
+}
+
 /// Calls a builtin with evaluated arguments.
 pub fn call(
     ev: &Evaluator<'_>,

@@ -195,6 +195,52 @@ impl OsFs {
 }
 
 /// Refuses anything but a regular file.
+/// Which directories [`files_below`] leaves out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Walk {
+    /// None.
+    Everything,
+    /// Hidden directories (`.git`, `.ev`), `target` and `node_modules`:
+    /// where no source of the repository is.
+    Sources,
+}
+
+/// Every entry below `dir` that is not a directory, as a path relative to
+/// `dir` (with `/`), sorted: the one directory walk of ev (editor file
+/// lists, `ev fmt DIR`, the inputs of images and machines). Linked
+/// directories are not followed, so a link to `..` cannot loop; what an
+/// entry holds is for the caller to read, through a [`FileSystem`].
+pub fn files_below(dir: &Path, walk: Walk) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut pending = vec![String::new()];
+    while let Some(rel) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(dir.join(&rel)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => {
+                    let skipped = walk == Walk::Sources
+                        && (name.starts_with('.') || name == "target" || name == "node_modules");
+                    if !skipped {
+                        pending.push(path);
+                    }
+                }
+                Ok(_) => out.push(path),
+                Err(_) => {}
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 fn regular(meta: &std::fs::Metadata) -> io::Result<()> {
     let kind = meta.file_type();
     if kind.is_file() {

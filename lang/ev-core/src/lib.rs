@@ -6,8 +6,10 @@
 
 pub mod builtins;
 pub mod check;
+pub mod data_keys;
 pub mod diagnostic;
 pub mod diagnostic_docs;
+pub mod docs;
 pub mod error;
 pub mod eval;
 pub mod fs;

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use crate::builtins::Builtin;
 use crate::diagnostic::{render_human, Diagnostic, RenderOptions};
+use crate::docs::{describe_type, field_doc_full, one_line, schema_doc};
 use crate::error::eval_diagnostics;
 use crate::fs::FileSystem;
 use crate::intern::Sym;
@@ -1064,10 +1065,7 @@ impl<'fs> Session<'fs> {
     fn data_origin(&mut self, rest: &[Segment], src: &str) -> Option<String> {
         let open = src.find('(')?;
         let func = src[..open].trim();
-        if !matches!(
-            func,
-            "json" | "json_or_unknown" | "text" | "text_or_unknown" | "toml" | "yaml"
-        ) {
+        if !crate::builtins::Builtin::from_name(func).is_some_and(|b| b.reads_file()) {
             return None;
         }
         let arg = src[open + 1..].trim_end().strip_suffix(')')?.trim();
@@ -1086,7 +1084,7 @@ impl<'fs> Session<'fs> {
         let text = self.fs.read(&file).ok();
         let line = text.as_deref().and_then(|t| {
             let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-            let (at, _) = crate::ide::data_key_span(&file, t, &keys)?;
+            let (at, _) = crate::data_keys::data_key_span(&file, t, &keys)?;
             Some(t.get(..at)?.lines().count().max(1))
         });
         let fs = self.fs;
@@ -1281,15 +1279,6 @@ fn call_arguments(src: &str) -> Vec<String> {
         .collect()
 }
 
-fn one_line(text: &str) -> String {
-    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() > 80 {
-        format!("{}…", flat.chars().take(79).collect::<String>())
-    } else {
-        flat
-    }
-}
-
 /// `let NAME = EXPR` (a session binding), unless it is a `let … in …` expression.
 fn binding(text: &str) -> Option<(&str, &str)> {
     let rest = text.strip_prefix("let ")?;
@@ -1324,68 +1313,6 @@ fn split_last_dot(word: &str) -> Option<(&str, &str)> {
     }
     let i = last?;
     Some((&word[..i], &word[i + 1..]))
-}
-
-pub(crate) fn describe_type(v: &Value) -> String {
-    match v {
-        Value::List(items) => format!("List ({} items)", items.len()),
-        Value::Record(r) => format!("Record ({} fields)", r.len()),
-        other => other.type_name().to_string(),
-    }
-}
-
-pub(crate) fn schema_doc(schema: &crate::schema::SchemaDef) -> String {
-    let mut out = format!("schema {}", schema.name.as_str());
-    if let Some(doc) = &schema.doc {
-        out.push_str(&format!("\n{doc}"));
-    }
-    out.push('\n');
-    for f in &schema.fields {
-        out.push_str(&format!("  {}\n", field_doc(f).replace('\n', "\n    ")));
-    }
-    out
-}
-
-pub(crate) fn field_doc(f: &crate::schema::SchemaFieldDef) -> String {
-    let marks = match (f.optional, f.default.is_some()) {
-        (true, _) => " (optional)",
-        (false, true) => " (has a default)",
-        (false, false) => " (required)",
-    };
-    let mut out = format!("{}: {}{marks}", f.name.as_str(), f.ty);
-    if let Some(doc) = &f.doc {
-        out.push_str(&format!("\n{}", doc.trim()));
-    }
-    out
-}
-
-/// A field's documentation with its default and its constraints as
-/// written (`= 300`, `where ttl >= 0 ... else "..."`): what `:doc
-/// kind.field` and a field's hover show.
-pub(crate) fn field_doc_full(
-    f: &crate::schema::SchemaFieldDef,
-    sources: &ev_syntax::SourceMap,
-) -> String {
-    let written = |span: ev_syntax::Span| {
-        sources
-            .get(span.file)
-            .and_then(|file| file.text.get(span.range()))
-            .map(|t| one_line(t.trim()))
-    };
-    let mut out = field_doc(f);
-    if let Some(default) = f.default.as_ref().and_then(|d| written(d.span)) {
-        out.push_str(&format!("\ndefault: {default}"));
-    }
-    for check in &f.checks {
-        let Some(cond) = written(check.cond.span) else {
-            continue;
-        };
-        match check.message.as_ref().and_then(|m| written(m.span)) {
-            Some(message) => out.push_str(&format!("\nmust hold: {cond} (else {message})")),
-            None => out.push_str(&format!("\nmust hold: {cond}")),
-        }
-    }
-    out
 }
 
 /// A resource or kind that is not declared (E0606), with close names.

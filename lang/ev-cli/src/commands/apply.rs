@@ -7,9 +7,10 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Duration;
 
+use ev_apply::events::{Event, Events};
 use ev_apply::executor::{execute, Options as ExecOptions, Outcome};
 use ev_apply::lock::Lock;
-use ev_apply::report::Reporter;
+use ev_apply::report::{Human, JsonLines};
 use ev_core::plan::diff::{render_human_as, Plan};
 use ev_core::plan::lower;
 use ev_core::Diagnostic;
@@ -35,6 +36,8 @@ pub struct Options<'a> {
     pub grace: u64,
     /// Allow large deletions (and let tools exceed their thresholds).
     pub allow_large_changes: bool,
+    /// Report as JSON events on stdout (diagnostics as JSON on stderr).
+    pub json: bool,
 }
 
 fn fail(message: String) -> Output {
@@ -71,6 +74,25 @@ fn stale_plan(settings: &Settings, message: String, help: &str) -> Output {
 
 /// Runs `ev apply`.
 pub fn run(settings: &Settings, options: Options<'_>) -> Output {
+    let json_settings;
+    let settings = if options.json {
+        // One machine-readable face: diagnostics are JSON too.
+        json_settings = Settings {
+            message_format: crate::cli::MessageFormat::Json,
+            color: false,
+            ..settings.clone()
+        };
+        if !options.yes && options.plan_file.is_none() {
+            return Output::usage(
+                &json_settings,
+                Diagnostic::general("E0609", "refusing to apply with --json without --yes: JSON events cannot ask for confirmation")
+                    .with_help("review the plan, then pass --yes (or apply a saved plan: `ev plan --out plan.json`, `ev apply --json plan.json`)"),
+            );
+        }
+        &json_settings
+    } else {
+        settings
+    };
     let lock = match Lock::acquire(&settings.root) {
         Ok(l) => l,
         Err(e) => return Output::usage(settings, e.diagnostic()),
@@ -146,15 +168,27 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
     }
     let plan = prepared.plan;
     let mut stderr = std::io::stderr();
+    let mut json = options.json.then(|| JsonLines::new(std::io::stdout()));
+    if let Some(json) = &mut json {
+        json.event(Event::Plan {
+            plan: serde_json::to_value(&plan).unwrap_or_default(),
+        });
+    }
     if !plan.has_changes() {
-        let _ = writeln!(
-            stderr,
-            "No changes. The infrastructure matches the recorded state."
-        );
+        if let Some(json) = &mut json {
+            json.event(nothing_to_do());
+        } else {
+            let _ = writeln!(
+                stderr,
+                "No changes. The infrastructure matches the recorded state."
+            );
+        }
         return Output::default();
     }
-    let detail = super::plan::detail(false, false, std::io::stderr());
-    let _ = write!(stderr, "{}", render_human_as(&plan, detail));
+    if !options.json {
+        let detail = super::plan::detail(false, false, std::io::stderr());
+        let _ = write!(stderr, "{}", render_human_as(&plan, detail));
+    }
     if saved.is_none() && !options.yes {
         if !std::io::stdin().is_terminal() {
             return Output::usage(
@@ -181,16 +215,21 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
         timeout: Duration::from_secs(options.timeout),
         grace: Duration::from_secs(options.grace),
         force: options.allow_large_changes,
-        live: std::io::stderr().is_terminal(),
-        ask: !options.yes && saved.is_none() && std::io::stdin().is_terminal(),
         run_id: run_id.clone(),
     };
-    let total = plan
-        .actions
-        .iter()
-        .filter(|a| a.change != ev_core::plan::diff::Change::None)
-        .count();
-    let mut reporter = Reporter::new(total, exec.live);
+    // The live view starts once the question above is answered.
+    let mut human;
+    let events: &mut dyn Events = match &mut json {
+        Some(json) => json,
+        None => {
+            human = Human::new(
+                std::io::stderr().is_terminal(),
+                !options.yes && saved.is_none() && std::io::stdin().is_terminal(),
+            );
+            &mut human
+        }
+    };
+    let started = std::time::Instant::now();
     let loaded = prepared.loaded;
     let root = settings.root.clone();
     let mut replan = || -> Result<_, String> {
@@ -222,10 +261,43 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
         prepared.state,
         &mut replan,
         &exec,
-        &mut reporter,
+        events,
     ));
     drop(lock);
-    summary(settings, &outcome, reporter.elapsed())
+    let mut out = summary(settings, &outcome, started.elapsed());
+    if options.json {
+        // The `finished` event said it all; only a diagnostic stays.
+        out.stderr = state_error(settings, &outcome);
+    }
+    out
+}
+
+/// The `finished` event of an apply with nothing to do.
+fn nothing_to_do() -> Event {
+    Event::Finished {
+        success: true,
+        interrupted: false,
+        applied: Vec::new(),
+        unchanged: Vec::new(),
+        failed: Vec::new(),
+        skipped: Vec::new(),
+        not_started: Vec::new(),
+        state_error: None,
+        log_dir: None,
+    }
+}
+
+/// E0604 when the state could not be written (rendered as `settings` say).
+fn state_error(settings: &Settings, outcome: &Outcome) -> String {
+    match &outcome.state_error {
+        Some(e) => crate::printer::render_refused(
+            settings.message_format,
+            settings.color,
+            &[Diagnostic::general("E0604", e.clone())
+                .with_note("the state records what succeeded before this")],
+        ),
+        None => String::new(),
+    }
 }
 
 fn run_id() -> String {
@@ -250,14 +322,7 @@ fn summary(settings: &Settings, outcome: &Outcome, took: Duration) -> Output {
             outcome.not_started.join(", ")
         ));
     }
-    if let Some(e) = &outcome.state_error {
-        text.push_str(&crate::printer::render_refused(
-            settings.message_format,
-            settings.color,
-            &[Diagnostic::general("E0604", e.clone())
-                .with_note("the state records what succeeded before this")],
-        ));
-    }
+    text.push_str(&state_error(settings, outcome));
     text.push_str(&format!(
         "Apply {}: {} applied, {} unchanged once known, {} failed, {} skipped, {} not started ({:.1}s). Logs: {}\n",
         if outcome.success() { "complete" } else if outcome.interrupted { "interrupted" } else { "incomplete" },

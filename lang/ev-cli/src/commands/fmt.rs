@@ -158,27 +158,17 @@ fn targets(
     Ok(files)
 }
 
+/// The `.ev` files below `dir`. A linked directory is not followed (a link
+/// to `..` would loop); a linked file is formatted where it really is (see
+/// `write_source`).
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let path = e.path();
-        let name = e.file_name().to_string_lossy().into_owned();
-        // A linked directory is not followed (a link to `..` would loop);
-        // a linked file is formatted where it really is (see `write_source`).
-        let Ok(kind) = e.file_type() else { continue };
-        if kind.is_dir() {
-            if !name.starts_with('.') && name != "target" && name != "node_modules" {
-                collect(&path, out);
-            }
-        } else if name.ends_with(".ev") && (kind.is_file() || path.is_file()) {
-            out.push(path);
-        }
-    }
+    out.extend(
+        ev_core::fs::files_below(dir, ev_core::fs::Walk::Sources)
+            .into_iter()
+            .filter(|rel| rel.ends_with(".ev"))
+            .map(|rel| dir.join(rel))
+            .filter(|path| path.is_file()),
+    );
 }
 
 /// Replaces a source file's text atomically, keeping what it is: a

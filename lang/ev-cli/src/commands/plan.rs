@@ -192,26 +192,14 @@ pub fn basis(
 fn files_below(root: &Path, dir: &str) -> Vec<(String, Vec<u8>)> {
     use ev_core::fs::FileSystem;
     let fs = ev_core::fs::OsFs::new(root);
-    let mut out = Vec::new();
-    let mut pending = vec![dir.to_string()];
-    while let Some(rel) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(root.join(&rel)) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let path = format!("{rel}/{name}");
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => pending.push(path),
-                Ok(_) => {
-                    if let Ok(bytes) = fs.read_bytes(&path) {
-                        out.push((path, bytes));
-                    }
-                }
-                Err(_) => {}
-            }
-        }
-    }
+    let mut out: Vec<(String, Vec<u8>)> =
+        ev_core::fs::files_below(&root.join(dir), ev_core::fs::Walk::Everything)
+            .into_iter()
+            .filter_map(|rel| {
+                let path = format!("{dir}/{rel}");
+                fs.read_bytes(&path).ok().map(|bytes| (path, bytes))
+            })
+            .collect();
     out.sort();
     out
 }

@@ -8,11 +8,11 @@ use ev_syntax::ast::{Clause, Expr, ExprKind};
 use super::locate::{self, item_exprs, touches, Context, Step};
 use super::{eval_text, schema_def, type_at, World};
 use crate::builtins::Builtin;
+use crate::docs::{describe_type, field_doc};
 use crate::eval::Evaluator;
 use crate::intern::Sym;
 use crate::ir::ModuleId;
 use crate::program::{Binding, Program};
-use crate::repl::{describe_type, field_doc};
 use crate::schema::Type;
 use crate::value::Value;
 

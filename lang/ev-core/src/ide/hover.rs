@@ -5,9 +5,9 @@ use ev_syntax::ast::ExprKind;
 
 use super::locate::{self, select_at, touches};
 use super::{eval_text, location, name_at, schema_def, show_value, type_at, Location, World};
+use crate::docs::{field_doc_full, schema_doc};
 use crate::eval::Evaluator;
 use crate::program::NameTarget;
-use crate::repl::{field_doc_full, schema_doc};
 
 /// Hover text (Markdown) and the range it describes.
 #[derive(Clone, Debug, PartialEq)]

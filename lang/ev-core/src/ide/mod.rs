@@ -30,7 +30,6 @@ use ev_syntax::Span;
 
 pub use complete::{CompletionItem, CompletionKind};
 pub use hover::Hover;
-pub(crate) use navigate::data_key_span;
 pub use signature::SignatureHelp;
 pub use symbols::{Symbol, SymbolKind};
 
@@ -246,26 +245,11 @@ impl World {
             .map(str::to_string)
             .collect();
         if let Some(root) = &self.root {
-            let mut stack = vec![root.clone()];
-            while let Some(dir) = stack.pop() {
-                let Ok(entries) = std::fs::read_dir(&dir) else {
-                    continue;
-                };
-                for entry in entries.flatten() {
-                    let path = entry.path();
-                    let name = entry.file_name().to_string_lossy().to_string();
-                    if name.starts_with('.') || name == "target" || name == "node_modules" {
-                        continue;
-                    }
-                    if path.is_dir() {
-                        stack.push(path);
-                    } else if name.ends_with(".ev") {
-                        if let Ok(rel) = path.strip_prefix(root) {
-                            out.push(rel.to_string_lossy().replace('\\', "/"));
-                        }
-                    }
-                }
-            }
+            out.extend(
+                crate::fs::files_below(root, crate::fs::Walk::Sources)
+                    .into_iter()
+                    .filter(|p| p.ends_with(".ev")),
+            );
         }
         out.sort();
         out.dedup();
