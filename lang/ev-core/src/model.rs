@@ -91,9 +91,86 @@ pub struct Model {
     /// lookups while planning are constant time, so planning is linear.
     #[serde(skip)]
     by_key: std::collections::HashMap<ResourceKey, usize>,
+    /// Where each typed resource is in its kind's list (`machines`, ...),
+    /// by key: the executor finds an action's machine or stack at once.
+    #[serde(skip)]
+    typed: std::collections::HashMap<ResourceKey, usize>,
+}
+
+/// `list[i]` when the index knows `kind`/`name`, else the element named so.
+fn typed_lookup<'m, T>(
+    model: &Model,
+    list: &'m [T],
+    kind: &str,
+    name: &str,
+    name_of: impl Fn(&T) -> &str,
+) -> Option<&'m T> {
+    let key = ResourceKey {
+        kind: kind.to_string(),
+        name: name.to_string(),
+    };
+    match model.typed.get(&key) {
+        Some(&i) => list.get(i),
+        // A model assembled without `build` has no index.
+        None if model.typed.is_empty() => list.iter().find(|t| name_of(t) == name),
+        None => None,
+    }
 }
 
 impl Model {
+    /// The typed machine of this name.
+    pub fn machine(&self, name: &str) -> Option<&Machine> {
+        typed_lookup(self, &self.machines, "machine", name, |m| &m.name)
+    }
+
+    /// The typed image of this name.
+    pub fn image(&self, name: &str) -> Option<&Image> {
+        typed_lookup(self, &self.images, "image", name, |i| &i.name)
+    }
+
+    /// The typed stack of this name.
+    pub fn stack(&self, name: &str) -> Option<&Stack> {
+        typed_lookup(self, &self.stacks, "stack", name, |s| &s.name)
+    }
+
+    /// The typed cluster of this name.
+    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
+        typed_lookup(self, &self.clusters, "cluster", name, |c| &c.name)
+    }
+
+    /// Builds the typed index (after the typed lists are filled).
+    fn index_typed(&mut self) {
+        let mut typed = std::collections::HashMap::new();
+        let mut add = |kind: &str, names: Vec<&str>| {
+            for (i, name) in names.into_iter().enumerate() {
+                typed.insert(
+                    ResourceKey {
+                        kind: kind.to_string(),
+                        name: name.to_string(),
+                    },
+                    i,
+                );
+            }
+        };
+        add(
+            "machine",
+            self.machines.iter().map(|m| m.name.as_str()).collect(),
+        );
+        add(
+            "image",
+            self.images.iter().map(|i| i.name.as_str()).collect(),
+        );
+        add(
+            "stack",
+            self.stacks.iter().map(|s| s.name.as_str()).collect(),
+        );
+        add(
+            "cluster",
+            self.clusters.iter().map(|c| c.name.as_str()).collect(),
+        );
+        self.typed = typed;
+    }
+
     /// The resource of this key.
     pub fn resource(&self, key: &ResourceKey) -> Option<&ModelResource> {
         match self.by_key.get(key) {
@@ -249,6 +326,7 @@ impl Model {
             .enumerate()
             .map(|(i, r)| (r.key.clone(), i))
             .collect();
+        model.index_typed();
         (model, diagnostics)
     }
 

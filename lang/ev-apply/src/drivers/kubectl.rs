@@ -12,11 +12,18 @@ use std::collections::BTreeMap;
 use ev_core::render::kubernetes::MANAGED_BY;
 use serde_json::{json, Value};
 
-use super::{Applied, Ctx, Failure};
+use ev_core::model::Model;
+use ev_core::plan::ActionId;
+
+use super::{Applied, Ctx, Driver, Failure};
 use crate::confined::Mode;
 
 /// The annotation naming a Secret's sops references.
 const SOPS_REFS: &str = "ev.dev/sops-refs";
+
+/// The output under which an apply records the cluster's kubectl context
+/// in the state, for a later destroy.
+const CONTEXT_OUTPUT: &str = "context";
 
 /// The objects of a YAML stream.
 pub fn documents(text: &str) -> Vec<Value> {
@@ -162,20 +169,25 @@ pub async fn apply(
         )
         .await?;
     }
-    Ok(Applied::default())
+    Ok(Applied {
+        outputs: BTreeMap::from([(CONTEXT_OUTPUT.to_string(), context.to_string())]),
+        ..Applied::default()
+    })
 }
 
 /// Deletes every object ev applied to a cluster the program no longer
 /// declares (those still carrying ev's labels for it).
 pub async fn destroy(cluster: &str, ctx: &Ctx) -> Result<Applied, Failure> {
-    // The context is in the recorded manifests' header.
-    let context = ctx
-        .previous
-        .values()
-        .find_map(|text| {
-            let start = text.find("(context `")? + "(context `".len();
-            let end = text[start..].find('`')?;
-            Some(text[start..start + end].to_string())
+    // The context the last apply recorded; states written before ev
+    // recorded it name it only in the manifests' header comment.
+    let recorded = ctx.previous_outputs.get(CONTEXT_OUTPUT).cloned();
+    let context = recorded
+        .or_else(|| {
+            ctx.previous.values().find_map(|text| {
+                let start = text.find("(context `")? + "(context `".len();
+                let end = text[start..].find('`')?;
+                Some(text[start..start + end].to_string())
+            })
         })
         .ok_or_else(|| {
             Failure::new("the state holds no manifests naming this cluster's context")
@@ -401,6 +413,51 @@ pub async fn refresh(context: &str, ctx: &Ctx) -> Result<String, Failure> {
         )
         .await?;
     Ok(out.stdout)
+}
+
+/// The kubectl driver: one cluster per action.
+pub struct Kubectl;
+
+/// What applying a cluster needs.
+#[derive(Clone, Debug)]
+pub struct ClusterJob {
+    /// The cluster.
+    pub cluster: String,
+    /// Its kubectl context.
+    pub context: String,
+    /// Deployments to wait for (apps declared with `wait = true`), as
+    /// (namespace, name).
+    pub rollouts: Vec<(String, String)>,
+}
+
+impl Driver for Kubectl {
+    type Job = ClusterJob;
+
+    fn job(id: &ActionId, model: &Model) -> Option<ClusterJob> {
+        let cluster = model.cluster(&id.name)?;
+        Some(ClusterJob {
+            cluster: cluster.name.clone(),
+            context: cluster.context.clone(),
+            rollouts: model
+                .apps
+                .iter()
+                .filter(|a| a.cluster == cluster.name && a.wait)
+                .map(|a| (a.namespace.clone(), a.name.clone()))
+                .collect(),
+        })
+    }
+
+    async fn apply(job: &ClusterJob, ctx: &Ctx) -> Result<Applied, Failure> {
+        apply(&job.cluster, &job.context, &job.rollouts, ctx).await
+    }
+
+    async fn refresh(job: &ClusterJob, ctx: &Ctx) -> Result<Option<String>, Failure> {
+        refresh(&job.context, ctx).await.map(Some)
+    }
+
+    async fn destroy(id: &ActionId, ctx: &Ctx) -> Option<Result<Applied, Failure>> {
+        Some(destroy(&id.name, ctx).await)
+    }
 }
 
 #[cfg(test)]

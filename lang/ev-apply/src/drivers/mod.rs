@@ -12,69 +12,70 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ev_core::model::{Image, Machine, Model, Stack};
-use ev_core::plan::{Action, Backend};
+use std::future::Future;
+
+use ev_core::model::Model;
+use ev_core::plan::{Action, ActionId, Backend};
 use tokio::sync::watch;
 
 use crate::confined::{Area, Mode};
 use crate::process::{Captured, Cmd, Log, RunError};
 
-/// What an action's driver needs from the model, owned.
+/// One tool's driver: what an action of its backend needs from the model
+/// (its job, owned: it moves into the action's task), and how the action is
+/// applied, refreshed (a dry run) and destroyed (its declaration removed).
+/// Adding a backend is a module implementing this and a variant of [`Job`].
+pub trait Driver {
+    /// What an action needs from the model.
+    type Job: Clone + std::fmt::Debug + Send + Sync + 'static;
+
+    /// The job of the action `id`, from the model it was lowered from.
+    fn job(id: &ActionId, model: &Model) -> Option<Self::Job>;
+
+    /// Applies the action (its rendered files are in `ctx`).
+    fn apply(job: &Self::Job, ctx: &Ctx) -> impl Future<Output = Result<Applied, Failure>> + Send;
+
+    /// Asks the tool what applying would change in the live system;
+    /// `None` when the backend cannot tell without changing things.
+    fn refresh(
+        job: &Self::Job,
+        ctx: &Ctx,
+    ) -> impl Future<Output = Result<Option<String>, Failure>> + Send;
+
+    /// Removes what an earlier apply did, now that the program no longer
+    /// declares it, from what the state recorded (`ctx.previous`,
+    /// `ctx.previous_outputs`); `None` when nothing live is removed.
+    fn destroy(
+        id: &ActionId,
+        ctx: &Ctx,
+    ) -> impl Future<Output = Option<Result<Applied, Failure>>> + Send;
+}
+
+/// What an action's driver needs from the model, by backend.
 #[derive(Clone, Debug)]
 pub enum Job {
     /// Sync one zone.
-    Octodns {
-        /// The zone, without the trailing dot.
-        zone: String,
-    },
+    Octodns(<octodns::Octodns as Driver>::Job),
     /// Apply one cluster's manifests.
-    Kubectl {
-        /// The cluster.
-        cluster: String,
-        /// Its kubectl context.
-        context: String,
-        /// Deployments to wait for (apps declared with `wait = true`), as
-        /// (namespace, name).
-        rollouts: Vec<(String, String)>,
-    },
+    Kubectl(<kubectl::Kubectl as Driver>::Job),
     /// Build and activate a machine.
-    Nix(Box<Machine>),
+    Nix(<nix::Nix as Driver>::Job),
     /// Build and push an image.
-    Registry(Box<Image>),
+    Registry(<registry::Registry as Driver>::Job),
     /// `pulumi up` a stack.
-    Pulumi(Box<Stack>),
+    Pulumi(<pulumi::Pulumi as Driver>::Job),
 }
 
 impl Job {
     /// The job of an action, from the model it was lowered from.
     pub fn of(action: &Action, model: &Model) -> Option<Job> {
-        let name = &action.resources.first()?.name;
+        let id = action.typed_id()?;
         Some(match action.backend {
-            Backend::Octodns => Job::Octodns { zone: name.clone() },
-            Backend::Kubectl => Job::Kubectl {
-                cluster: name.clone(),
-                context: model
-                    .clusters
-                    .iter()
-                    .find(|c| &c.name == name)?
-                    .context
-                    .clone(),
-                rollouts: model
-                    .apps
-                    .iter()
-                    .filter(|a| &a.cluster == name && a.wait)
-                    .map(|a| (a.namespace.clone(), a.name.clone()))
-                    .collect(),
-            },
-            Backend::Nix => Job::Nix(Box::new(
-                model.machines.iter().find(|m| &m.name == name)?.clone(),
-            )),
-            Backend::Registry => Job::Registry(Box::new(
-                model.images.iter().find(|i| &i.name == name)?.clone(),
-            )),
-            Backend::Pulumi => Job::Pulumi(Box::new(
-                model.stacks.iter().find(|s| &s.name == name)?.clone(),
-            )),
+            Backend::Octodns => Job::Octodns(octodns::Octodns::job(&id, model)?),
+            Backend::Kubectl => Job::Kubectl(kubectl::Kubectl::job(&id, model)?),
+            Backend::Nix => Job::Nix(nix::Nix::job(&id, model)?),
+            Backend::Registry => Job::Registry(registry::Registry::job(&id, model)?),
+            Backend::Pulumi => Job::Pulumi(pulumi::Pulumi::job(&id, model)?),
         })
     }
 }
@@ -328,15 +329,11 @@ impl Failure {
 /// Applies one action.
 pub async fn apply(job: &Job, ctx: &Ctx) -> Result<Applied, Failure> {
     match job {
-        Job::Octodns { zone } => octodns::apply(zone, ctx).await,
-        Job::Kubectl {
-            cluster,
-            context,
-            rollouts,
-        } => kubectl::apply(cluster, context, rollouts, ctx).await,
-        Job::Nix(machine) => nix::apply(machine, ctx).await,
-        Job::Registry(image) => registry::apply(image, ctx).await,
-        Job::Pulumi(stack) => pulumi::apply(stack, ctx).await,
+        Job::Octodns(j) => octodns::Octodns::apply(j, ctx).await,
+        Job::Kubectl(j) => kubectl::Kubectl::apply(j, ctx).await,
+        Job::Nix(j) => nix::Nix::apply(j, ctx).await,
+        Job::Registry(j) => registry::Registry::apply(j, ctx).await,
+        Job::Pulumi(j) => pulumi::Pulumi::apply(j, ctx).await,
     }
 }
 
@@ -344,32 +341,26 @@ pub async fn apply(job: &Job, ctx: &Ctx) -> Result<Applied, Failure> {
 /// live system); `None` when the backend cannot tell without changing things.
 pub async fn refresh(job: &Job, ctx: &Ctx) -> Result<Option<String>, Failure> {
     match job {
-        Job::Octodns { zone } => octodns::refresh(zone, ctx).await.map(Some),
-        Job::Kubectl { context, .. } => kubectl::refresh(context, ctx).await.map(Some),
-        Job::Nix(machine) => nix::refresh(machine, ctx).await.map(Some),
-        Job::Registry(_) => Ok(None),
-        Job::Pulumi(stack) => pulumi::refresh(stack, ctx).await.map(Some),
+        Job::Octodns(j) => octodns::Octodns::refresh(j, ctx).await,
+        Job::Kubectl(j) => kubectl::Kubectl::refresh(j, ctx).await,
+        Job::Nix(j) => nix::Nix::refresh(j, ctx).await,
+        Job::Registry(j) => registry::Registry::refresh(j, ctx).await,
+        Job::Pulumi(j) => pulumi::Pulumi::refresh(j, ctx).await,
     }
 }
 
 /// Removes what an action applied before, now that the program no longer
-/// declares it, from the files the state recorded for it (`ctx.previous`):
-/// a zone's records, a cluster's objects (those carrying ev's labels), a
-/// stack's resources. `None` for backends where nothing live is removed
-/// (a pushed image stays in its registry; a machine keeps its system).
-pub async fn destroy(
-    backend: ev_core::plan::Backend,
-    id: &str,
-    ctx: &Ctx,
-) -> Option<Result<Applied, Failure>> {
-    let name = id
-        .split(':')
-        .nth(if backend == Backend::Kubectl { 0 } else { 1 })
-        .unwrap_or(id);
-    Some(match backend {
-        Backend::Octodns => octodns::destroy(name, ctx).await,
-        Backend::Kubectl => kubectl::destroy(name, ctx).await,
-        Backend::Pulumi => pulumi::destroy(id.split(':').next().unwrap_or(id), ctx).await,
-        Backend::Registry | Backend::Nix => return None,
-    })
+/// declares it (see [`Driver::destroy`]): a zone's records, a cluster's
+/// objects (those carrying ev's labels), a stack's resources. `None` where
+/// nothing live is removed (a pushed image stays in its registry; a machine
+/// keeps its system), and for an id the backend cannot have written.
+pub async fn destroy(backend: Backend, id: &str, ctx: &Ctx) -> Option<Result<Applied, Failure>> {
+    let id = ActionId::parse(backend, id)?;
+    match backend {
+        Backend::Octodns => octodns::Octodns::destroy(&id, ctx).await,
+        Backend::Kubectl => kubectl::Kubectl::destroy(&id, ctx).await,
+        Backend::Nix => nix::Nix::destroy(&id, ctx).await,
+        Backend::Registry => registry::Registry::destroy(&id, ctx).await,
+        Backend::Pulumi => pulumi::Pulumi::destroy(&id, ctx).await,
+    }
 }

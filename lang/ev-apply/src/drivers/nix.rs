@@ -4,9 +4,10 @@
 //! --target-host`, deploy-rs, or `nix-env --profile P --set` for `profile`.
 //! An unchanged store path is not re-activated.
 
-use ev_core::model::Machine;
+use ev_core::model::{Machine, Model};
+use ev_core::plan::ActionId;
 
-use super::{Applied, Ctx, Failure};
+use super::{Applied, Ctx, Driver, Failure};
 
 /// The flake reference of a machine's profile: the repository through git
 /// with the profile's directory, so the whole repository is the flake's
@@ -167,4 +168,28 @@ pub async fn refresh(m: &Machine, ctx: &Ctx) -> Result<String, Failure> {
         Some(d) => format!("~ system {d} → {wanted}"),
         None => format!("+ system {wanted} (never activated by ev)"),
     })
+}
+
+/// The Nix driver: one machine per action.
+pub struct Nix;
+
+impl Driver for Nix {
+    type Job = Box<Machine>;
+
+    fn job(id: &ActionId, model: &Model) -> Option<Box<Machine>> {
+        model.machine(&id.name).cloned().map(Box::new)
+    }
+
+    async fn apply(machine: &Box<Machine>, ctx: &Ctx) -> Result<Applied, Failure> {
+        apply(machine, ctx).await
+    }
+
+    async fn refresh(machine: &Box<Machine>, ctx: &Ctx) -> Result<Option<String>, Failure> {
+        refresh(machine, ctx).await.map(Some)
+    }
+
+    /// A machine keeps the system it runs: nothing live is removed.
+    async fn destroy(_: &ActionId, _: &Ctx) -> Option<Result<Applied, Failure>> {
+        None
+    }
 }

@@ -3,7 +3,10 @@
 //! come from secrets through the environment (`env/NAME` in the config).
 //! octodns' own safety thresholds stand unless `--allow-large-changes`.
 
-use super::{Applied, Ctx, Failure};
+use ev_core::model::Model;
+use ev_core::plan::ActionId;
+
+use super::{Applied, Ctx, Driver, Failure};
 use crate::confined::Mode;
 
 fn config_dir(ctx: &Ctx) -> std::path::PathBuf {
@@ -131,6 +134,30 @@ pub fn summarize(plan_output: &str) -> String {
     }
     lines.sort();
     lines.join("\n")
+}
+
+/// The octodns driver: one zone per action.
+pub struct Octodns;
+
+impl Driver for Octodns {
+    /// The zone, without the trailing dot.
+    type Job = String;
+
+    fn job(id: &ActionId, _: &Model) -> Option<String> {
+        Some(id.name.clone())
+    }
+
+    async fn apply(zone: &String, ctx: &Ctx) -> Result<Applied, Failure> {
+        apply(zone, ctx).await
+    }
+
+    async fn refresh(zone: &String, ctx: &Ctx) -> Result<Option<String>, Failure> {
+        refresh(zone, ctx).await.map(Some)
+    }
+
+    async fn destroy(id: &ActionId, ctx: &Ctx) -> Option<Result<Applied, Failure>> {
+        Some(destroy(&id.name, ctx).await)
+    }
 }
 
 #[cfg(test)]

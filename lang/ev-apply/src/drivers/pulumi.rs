@@ -4,9 +4,10 @@
 //! Pulumi marks secret are written as `"[secret]"` (as Pulumi prints them),
 //! never in clear.
 
-use ev_core::model::{Known, Stack};
+use ev_core::model::{Known, Model, Stack};
+use ev_core::plan::ActionId;
 
-use super::{Applied, Ctx, Export, Failure};
+use super::{Applied, Ctx, Driver, Export, Failure};
 use crate::confined::Mode;
 
 fn dir(ctx: &Ctx, s: &Stack) -> std::path::PathBuf {
@@ -210,4 +211,27 @@ pub async fn refresh(s: &Stack, ctx: &Ctx) -> Result<String, Failure> {
         lines.push(format!("{symbol} resource {name} ({op})"));
     }
     Ok(lines.join("\n"))
+}
+
+/// The Pulumi driver: one stack per action.
+pub struct Pulumi;
+
+impl Driver for Pulumi {
+    type Job = Box<Stack>;
+
+    fn job(id: &ActionId, model: &Model) -> Option<Box<Stack>> {
+        model.stack(&id.name).cloned().map(Box::new)
+    }
+
+    async fn apply(stack: &Box<Stack>, ctx: &Ctx) -> Result<Applied, Failure> {
+        apply(stack, ctx).await
+    }
+
+    async fn refresh(stack: &Box<Stack>, ctx: &Ctx) -> Result<Option<String>, Failure> {
+        refresh(stack, ctx).await.map(Some)
+    }
+
+    async fn destroy(id: &ActionId, ctx: &Ctx) -> Option<Result<Applied, Failure>> {
+        Some(destroy(&id.name, ctx).await)
+    }
 }

@@ -224,7 +224,7 @@ pub fn diff(graph: &ActionGraph, state: &State) -> Plan {
         } else {
             super::details::items(
                 action.backend,
-                &subject(&action.id),
+                &subject(action.backend, &action.id),
                 Inputs {
                     files: &applied,
                     digests: applied_inputs,
@@ -266,7 +266,7 @@ pub fn diff(graph: &ActionGraph, state: &State) -> Plan {
                 .map(|b| {
                     super::details::items(
                         b,
-                        &subject(id),
+                        &subject(b, id),
                         Inputs {
                             files: &prev.files,
                             digests: &prev.inputs,
@@ -302,19 +302,13 @@ pub fn diff(graph: &ActionGraph, state: &State) -> Plan {
 
 /// What a machine or image action realizes, from its id:
 /// `venus:methanol:deploy` → `machine methanol`, `whale:x:push` → `image x`.
-fn subject(id: &str) -> String {
-    let mut parts = id.split(':');
-    let (_, name, verb) = (parts.next(), parts.next().unwrap_or(id), parts.next());
-    match verb {
-        Some("deploy") => format!("machine {name}"),
-        Some("push") => format!("image {name}"),
-        _ => id.to_string(),
-    }
+fn subject(backend: Backend, id: &str) -> String {
+    super::ActionId::parse(backend, id).map_or_else(|| id.to_string(), |id| id.subject())
 }
 
-/// The layer of an action id (`eight:yuto.sh` → `eight`).
-pub fn layer(id: &str) -> &str {
-    id.split(':').next().unwrap_or(id)
+/// The layer of a planned action (`eight:yuto.sh` → `eight`).
+pub fn layer(action: &PlannedAction) -> String {
+    super::id::layer_of(&action.backend, &action.id)
 }
 
 impl Backend {
@@ -446,10 +440,10 @@ impl Tally {
 fn summary(plan: &Plan) -> String {
     use super::details::ItemKind;
     use std::collections::BTreeMap;
-    let mut layers: BTreeMap<&str, (BTreeMap<ItemKind, Tally>, usize)> = BTreeMap::new();
+    let mut layers: BTreeMap<String, (BTreeMap<ItemKind, Tally>, usize)> = BTreeMap::new();
     let mut items = Tally::default();
     for a in plan.actions.iter().filter(|a| a.change != Change::None) {
-        let (kinds, actions) = layers.entry(layer(&a.id)).or_default();
+        let (kinds, actions) = layers.entry(layer(a)).or_default();
         *actions += 1;
         for item in &a.items {
             kinds.entry(item.kind).or_default().count(item.change);
@@ -633,22 +627,18 @@ pub fn guardrails(plan: &Plan, state: &State, allow_large_changes: bool) -> Vec<
         }
     }
     if !allow_large_changes {
-        let mut per_layer: std::collections::BTreeMap<&str, (usize, usize, Vec<String>)> =
+        let mut per_layer: std::collections::BTreeMap<String, (usize, usize, Vec<String>)> =
             std::collections::BTreeMap::new();
         // Only layers losing something need their totals (which parse files).
-        let deleting: std::collections::BTreeSet<&str> = plan
+        let deleting: std::collections::BTreeSet<String> = plan
             .actions
             .iter()
             .filter(|a| {
                 a.change == Change::Delete || a.items.iter().any(|i| i.change == Change::Delete)
             })
-            .map(|a| layer(&a.id))
+            .map(layer)
             .collect();
-        for a in plan
-            .actions
-            .iter()
-            .filter(|a| deleting.contains(layer(&a.id)))
-        {
+        for a in plan.actions.iter().filter(|a| deleting.contains(&layer(a))) {
             let Some(prev) = state.actions.get(&a.id) else {
                 continue;
             };
@@ -664,7 +654,7 @@ pub fn guardrails(plan: &Plan, state: &State, allow_large_changes: bool) -> Vec<
                     .filter(|i| i.change == Change::Delete)
                     .count(),
             };
-            let entry = per_layer.entry(layer(&a.id)).or_default();
+            let entry = per_layer.entry(layer(a)).or_default();
             entry.0 += deleted;
             entry.1 += before;
             let items = a.items.iter().filter(|i| i.change == Change::Delete);
@@ -710,7 +700,7 @@ pub fn target(
                 Some(tag) => a.tags.iter().any(|x| x == tag),
                 None => {
                     a.id == *t
-                        || layer(&a.id) == t
+                        || a.layer() == *t
                         || a.resources
                             .iter()
                             .any(|r| r.to_string() == *t || format!("{}.{}", r.kind, r.name) == *t)
@@ -721,7 +711,7 @@ pub fn target(
         if matches.is_empty() {
             let mut candidates: Vec<String> =
                 graph.ordered().iter().map(|a| a.id.clone()).collect();
-            candidates.extend(graph.ordered().iter().map(|a| layer(&a.id).to_string()));
+            candidates.extend(graph.ordered().iter().map(|a| a.layer()));
             candidates.extend(
                 graph
                     .ordered()

@@ -8,7 +8,7 @@ use crate::fs::FileSystem;
 use crate::model::{ImageBuild, Model, ResourceKey};
 use crate::render::{kubernetes, nix, octodns, pulumi, yaml};
 
-use super::{Action, ActionGraph, Backend, RenderedFile};
+use super::{Action, ActionGraph, ActionId, Backend, RenderedFile};
 
 /// The layer of a resource: the top folder of its declaring file
 /// (`eight/yuto.sh.ev` → `eight`), or its kind for files at the root.
@@ -21,19 +21,19 @@ fn layer(model: &Model, key: &ResourceKey) -> String {
 
 /// The id of the action realizing a resource, if it has one.
 fn action_id(model: &Model, key: &ResourceKey) -> Option<String> {
-    match key.kind.as_str() {
-        "stack" => Some(format!("{}:up", key.name)),
-        "domain" => Some(format!("{}:{}", layer(model, key), key.name)),
-        "image" => Some(format!("{}:{}:push", layer(model, key), key.name)),
-        "machine" => Some(format!("{}:{}:deploy", layer(model, key), key.name)),
-        "cluster" => Some(format!("{}:apply", key.name)),
-        "app" => model
-            .apps
-            .iter()
-            .find(|a| a.name == key.name)
-            .map(|a| format!("{}:apply", a.cluster)),
-        _ => None,
-    }
+    let backend = match key.kind.as_str() {
+        "stack" => Backend::Pulumi,
+        "domain" => Backend::Octodns,
+        "image" => Backend::Registry,
+        "machine" => Backend::Nix,
+        "cluster" => Backend::Kubectl,
+        "app" => {
+            let app = model.apps.iter().find(|a| a.name == key.name)?;
+            return Some(ActionId::new(Backend::Kubectl, "", &app.cluster).to_string());
+        }
+        _ => return None,
+    };
+    Some(ActionId::new(backend, &layer(model, key), &key.name).to_string())
 }
 
 /// Whether a resource's action writes exports other declarations read.
@@ -98,7 +98,7 @@ pub fn lower(model: &Model, fs: &dyn FileSystem) -> ActionGraph {
 
     for s in &model.stacks {
         let k = key("stack", &s.name);
-        let id = format!("{}:up", s.name);
+        let id = action_id(model, &k).unwrap_or_default();
         graph.add(Action {
             depends_on: dependencies(model, &k, &id),
             id,
@@ -198,7 +198,7 @@ pub fn lower(model: &Model, fs: &dyn FileSystem) -> ActionGraph {
             .get(c.name.as_str())
             .cloned()
             .unwrap_or_default();
-        let id = format!("{}:apply", c.name);
+        let id = action_id(model, &key("cluster", &c.name)).unwrap_or_default();
         let mut resources = vec![key("cluster", &c.name)];
         resources.extend(apps.iter().map(|a| key("app", &a.name)));
         let mut depends_on: BTreeSet<String> = resources

@@ -8,8 +8,11 @@
 
 pub mod details;
 pub mod diff;
+pub mod id;
 mod lower;
 pub mod state;
+
+pub use id::ActionId;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -184,6 +187,18 @@ pub struct Action {
     /// The secrets its resources' values reference (`secret()` values):
     /// the only ones its tool may receive.
     pub secrets: Vec<crate::model::SecretRef>,
+}
+
+impl Action {
+    /// Its typed id (see [`id`]).
+    pub fn typed_id(&self) -> Option<ActionId> {
+        ActionId::parse(self.backend, &self.id)
+    }
+
+    /// Its layer (`eight:yuto.sh` → `eight`).
+    pub fn layer(&self) -> String {
+        id::layer_of(&self.backend.to_string(), &self.id)
+    }
 }
 
 /// The action DAG.
