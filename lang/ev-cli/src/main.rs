@@ -18,7 +18,10 @@ use crate::printer::{emit, Output};
 use crate::settings::Settings;
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => usage_error(e),
+    };
     let mut limits = ev_core::eval::Limits::BUILT_IN;
     if let Some(max_steps) = cli.max_steps {
         limits.max_steps = max_steps;
@@ -48,6 +51,45 @@ fn main() {
 }
 
 /// An argument that names nothing usable (E0610).
+/// A command line clap refuses: help and version print as clap renders
+/// them; anything else is E0610, in the message format asked for (read from
+/// the raw arguments, since they did not parse).
+fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit()
+    }
+    let args: Vec<String> = std::env::args().collect();
+    let json = args.iter().any(|a| a == "--message-format=json")
+        || args
+            .windows(2)
+            .any(|w| w[0] == "--message-format" && w[1] == "json");
+    let format = if json {
+        cli::MessageFormat::Json
+    } else {
+        cli::MessageFormat::Human
+    };
+    let rendered = e.render().to_string();
+    let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
+    let message = lines
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ")
+        .to_string();
+    let rest: Vec<&str> = lines.map(str::trim).collect();
+    let mut diagnostic = bad_argument(message);
+    if !rest.is_empty() {
+        diagnostic = diagnostic.with_help(rest.join("; "));
+    }
+    eprint!("{}", printer::render_refused(format, false, &[diagnostic]));
+    std::process::exit(2)
+}
+
 fn bad_argument(message: String) -> ev_core::Diagnostic {
     ev_core::Diagnostic::general("E0610", message)
 }

@@ -80,6 +80,15 @@ impl Output {
 }
 
 impl Output {
+    /// Appends a line for people to stderr, unless diagnostics are JSON
+    /// (stderr is then one diagnostic per line, nothing else).
+    pub fn say(&mut self, settings: &Settings, line: &str) {
+        if settings.message_format == MessageFormat::Human {
+            self.stderr.push_str(line);
+            self.stderr.push('\n');
+        }
+    }
+
     /// A command stopped by problems with no place in the sources (the
     /// state, the lock, a file, an argument): rendered like every other
     /// diagnostic, in the chosen message format, with exit `code` (2 for

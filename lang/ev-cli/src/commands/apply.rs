@@ -68,7 +68,7 @@ fn stale_plan(settings: &Settings, message: String, help: &str) -> Output {
         &[Diagnostic::general("E0504", message).with_help(help)],
         1,
     );
-    out.stderr.push_str("nothing was applied\n");
+    out.say(settings, "nothing was applied");
     out
 }
 
@@ -177,7 +177,7 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
     if !plan.has_changes() {
         if let Some(json) = &mut json {
             json.event(nothing_to_do());
-        } else {
+        } else if settings.message_format == crate::cli::MessageFormat::Human {
             let _ = writeln!(
                 stderr,
                 "No changes. The infrastructure matches the recorded state."
@@ -185,7 +185,9 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
         }
         return Output::default();
     }
-    if !options.json {
+    // Text for people; with JSON diagnostics stderr holds only those.
+    let human = !options.json && settings.message_format == crate::cli::MessageFormat::Human;
+    if human {
         let detail = super::plan::detail(false, false, std::io::stderr());
         let _ = write!(stderr, "{}", render_human_as(&plan, detail));
     }

@@ -17,7 +17,8 @@ pub fn run(settings: &Settings, entry: &str) -> Output {
     let clean = diagnostics.is_empty();
     diagnostics.extend(ev_core::check::repository_warnings(&program, &fs));
     out.diagnostics(settings, &diagnostics, &program.sources);
-    if clean {
+    // JSON output is diagnostics only, one per line: the summary is for people.
+    if clean && settings.message_format == crate::cli::MessageFormat::Human {
         let files = program.modules.iter().filter(|m| !m.is_stdlib).count();
         out.stderr.push_str(&format!(
             "ok: {entry}: {files} file{}, {} resource{} checked\n",

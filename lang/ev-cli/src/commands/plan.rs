@@ -161,8 +161,7 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
 pub fn plan_error(settings: &Settings, errors: &[PlanError]) -> Output {
     let diagnostics: Vec<_> = errors.iter().map(PlanError::diagnostic).collect();
     let mut out = Output::refused(settings, &diagnostics, 1);
-    out.stderr
-        .push_str("the plan was refused; nothing was saved\n");
+    out.say(settings, "the plan was refused; nothing was saved");
     out
 }
 
