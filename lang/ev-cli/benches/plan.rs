@@ -132,9 +132,20 @@ fn time(ev: &Path, dir: &Path, args: &[&str], runs: usize) -> (f64, f64, String)
 
 /// Times the scale's plans; returns the no-op plan's median.
 fn at_scale(ev: &Path, scale: Scale, runs: usize, json: bool) -> f64 {
-    let dir = tempfile::tempdir().expect("temp dir");
-    generate(dir.path(), scale, false);
-    record_state(dir.path());
+    let temp = tempfile::tempdir().expect("temp dir");
+    // EV_BENCH_KEEP=1 leaves the repositories for profiling (`perf record
+    // target/release/ev -C DIR plan`).
+    let (_guard, dir) = if std::env::var_os("EV_BENCH_KEEP").is_some() {
+        let kept = temp.keep();
+        println!("(kept {})", kept.display());
+        (None, kept)
+    } else {
+        let path = temp.path().to_path_buf();
+        (Some(temp), path)
+    };
+    let dir = dir.as_path();
+    generate(dir, scale, false);
+    record_state(dir);
     println!(
         "{} DNS records, {} machines, {} images, {} Kubernetes objects ({runs} runs: median, best)",
         scale.zones * RECORDS_PER_ZONE,
@@ -142,17 +153,17 @@ fn at_scale(ev: &Path, scale: Scale, runs: usize, json: bool) -> f64 {
         scale.images,
         scale.apps * 2
     );
-    let (noop, best, out) = time(ev, dir.path(), &["plan"], runs);
+    let (noop, best, out) = time(ev, dir, &["plan"], runs);
     let summary = out.lines().last().unwrap_or("").to_string();
     println!("  ev plan, up-to-date state      {noop:.3} s  (best {best:.3} s)  {summary}");
-    generate(dir.path(), scale, true);
-    let (med, best, out) = time(ev, dir.path(), &["plan"], runs);
+    generate(dir, scale, true);
+    let (med, best, out) = time(ev, dir, &["plan"], runs);
     let summary = out.lines().last().unwrap_or("").to_string();
     println!("  ev plan, 1% of records changed {med:.3} s  (best {best:.3} s)  {summary}");
     if json {
-        std::fs::remove_file(dir.path().join(".ev/state.json")).expect("remove state");
-        generate(dir.path(), scale, false);
-        let (med, best, out) = time(ev, dir.path(), &["plan", "--json"], runs);
+        std::fs::remove_file(dir.join(".ev/state.json")).expect("remove state");
+        generate(dir, scale, false);
+        let (med, best, out) = time(ev, dir, &["plan", "--json"], runs);
         println!(
             "  ev plan --json, no state       {med:.3} s  (best {best:.3} s)  {} bytes of JSON",
             out.len()

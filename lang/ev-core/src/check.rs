@@ -24,6 +24,31 @@ pub fn check(program: &Program, ev: &Evaluator<'_>) -> Vec<Diagnostic> {
     dedup(out)
 }
 
+/// The model of a program that checks clean, else exactly what [`check`]
+/// reports. On the clean path each resource is evaluated and converted to
+/// the model once (`check` followed by `Model::build` would convert twice).
+pub fn checked_model(
+    program: &Program,
+    ev: &Evaluator<'_>,
+) -> Result<crate::model::Model, Vec<Diagnostic>> {
+    let mut built = Vec::new();
+    if program.diagnostics.is_empty() {
+        let (model, diagnostics) = crate::model::Model::build(program, ev);
+        let clean = diagnostics.is_empty()
+            && program.modules.iter().enumerate().all(|(i, module)| {
+                module.is_stdlib || export_diagnostics(program, ev, ModuleId(i as u32)).is_empty()
+            });
+        if clean {
+            return Ok(model);
+        }
+        built = diagnostics;
+    }
+    // Something is wrong: report it as `ev check` does, in its words (and
+    // never nothing).
+    let reported = check(program, ev);
+    Err(if reported.is_empty() { built } else { reported })
+}
+
 /// The evaluation and schema diagnostics of one module: its resources and
 /// its exported values (what [`check`] reports for them). The language
 /// server checks module by module, so unchanged modules keep their results.

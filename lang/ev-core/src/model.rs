@@ -206,7 +206,9 @@ impl Model {
             }
         }
         let mut found = std::collections::BTreeSet::new();
-        for r in self.resources.iter().filter(|r| keys.contains(&r.key)) {
+        // By key: one lookup per resource of the action, not a scan of the
+        // model per action (which made planning quadratic).
+        for r in keys.iter().filter_map(|k| self.resource(k)) {
             walk(&r.value, &mut found);
         }
         found

@@ -139,6 +139,8 @@ pub struct Program {
     /// editor queries: definition, references, rename.
     pub names: Vec<NameUse>,
     schema_globals: HashSet<GlobalRef>,
+    /// Each resource by kind and name: `kind.name` resolves in constant time.
+    resource_ids: HashMap<(KindId, String), ResourceId>,
 }
 
 /// One occurrence of a name in the source and what it resolved to.
@@ -358,6 +360,7 @@ pub fn load_cached(
         diagnostics: Vec::new(),
         names: Vec::new(),
         schema_globals: HashSet::new(),
+        resource_ids: HashMap::new(),
     };
     let mut resolve_errors = errors;
     let mut names = Vec::new();
@@ -835,7 +838,8 @@ fn declare_all(
                         first: *first,
                     });
                 } else {
-                    resource_names.insert(key, res.name.span);
+                    resource_names.insert(key.clone(), res.name.span);
+                    program.resource_ids.insert(key, id);
                     program.resources.push(ResourceDef {
                         kind,
                         name: res.name.value.clone(),
@@ -915,6 +919,14 @@ fn compile_all(
     errors: &mut Vec<ResolveError>,
     names: &mut Vec<NameUse>,
 ) {
+    // Each declared resource by where its name is written: its body is
+    // compiled into it below (one lookup per resource, not a scan).
+    let declared: HashMap<(ModuleId, Span), usize> = program
+        .resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| ((r.module, r.name_span), i))
+        .collect();
     for &mid in order {
         let Some(module) = program.modules.get(mid.0 as usize) else {
             continue;
@@ -978,11 +990,8 @@ fn compile_all(
                         let mut c = Compiler::new(program, mid, errors, names);
                         c.expr(&res.body)
                     };
-                    let position = program
-                        .resources
-                        .iter()
-                        .position(|r| r.module == mid && r.name_span == res.name.span);
-                    if let Some(r) = position.and_then(|i| program.resources.get_mut(i)) {
+                    let position = declared.get(&(mid, res.name.span));
+                    if let Some(r) = position.and_then(|&i| program.resources.get_mut(i)) {
                         r.body = Rc::new(body);
                     }
                 }
@@ -1138,10 +1147,9 @@ impl<'a> Compiler<'a> {
         let found = match target {
             Ir::KindCollection(k) => self
                 .program
-                .resources
-                .iter()
-                .position(|r| r.kind == *k && r.name == name)
-                .map(|i| NameTarget::Resource(ResourceId(i as u32))),
+                .resource_ids
+                .get(&(*k, name.to_string()))
+                .map(|&id| NameTarget::Resource(id)),
             Ir::ModuleExports(m) => {
                 let sym = Sym::new(name);
                 self.program

@@ -40,7 +40,12 @@ impl Parsed {
     pub fn doc_before(&self, source: &str, offset: u32) -> Option<String> {
         let mut lines = Vec::new();
         let mut cursor = offset as usize;
-        for comment in self.comments.iter().rev() {
+        // Comments are in source order: start from the last one ending
+        // before `offset` (a search, not a scan per item of the file).
+        let before = self
+            .comments
+            .partition_point(|c| c.span.end as usize <= cursor);
+        for comment in self.comments[..before].iter().rev() {
             let end = comment.span.end as usize;
             if end > cursor {
                 continue;

@@ -39,17 +39,16 @@ pub fn model(settings: &Settings, out: &mut Output) -> Option<ev_core::model::Mo
 pub fn loaded(settings: &Settings, out: &mut Output) -> Option<Loaded> {
     let (program, fs) = load(settings, crate::settings::ENTRY, out)?;
     let ev = ev_core::Evaluator::new(&program, &fs);
-    let mut diagnostics = ev_core::check::check(&program, &ev);
-    if diagnostics.is_empty() {
-        let (model, model_diagnostics) = ev_core::model::Model::build(&program, &ev);
-        if model_diagnostics.is_empty() {
+    match ev_core::check::checked_model(&program, &ev) {
+        Ok(model) => {
             drop(ev);
-            return Some(Loaded { program, fs, model });
+            Some(Loaded { program, fs, model })
         }
-        diagnostics = model_diagnostics;
+        Err(diagnostics) => {
+            out.diagnostics(settings, &diagnostics, &program.sources);
+            None
+        }
     }
-    out.diagnostics(settings, &diagnostics, &program.sources);
-    None
 }
 
 /// Loads the program at `entry`, or explains why the entry file is missing.
