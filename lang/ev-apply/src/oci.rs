@@ -25,12 +25,7 @@ pub struct Recipe {
 }
 
 fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .fold(String::from("sha256:"), |mut s, b| {
-            s.push_str(&format!("{b:02x}"));
-            s
-        })
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 fn put_blob(out: &Path, bytes: &[u8]) -> std::io::Result<String> {

@@ -847,8 +847,7 @@ impl Cx<'_, '_> {
             Builtin::Sha256 => {
                 use sha2::{Digest, Sha256};
                 let digest = Sha256::digest(self.str(a, 0)?.as_bytes());
-                let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-                Value::Str(Rc::from(hex))
+                Value::Str(Rc::from(hex::encode(digest)))
             }
             Builtin::ToJson => {
                 if let Some(unknown) =

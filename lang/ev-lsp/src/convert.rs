@@ -92,16 +92,22 @@ impl Files {
     }
 }
 
+/// What a path keeps unencoded in a `file://` URI: letters, digits and
+/// `/-._~` (RFC 3986's unreserved characters and the separator).
+const PATH_KEPT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// `file://` URI of an absolute path, percent-encoding what needs it.
 pub fn path_uri(path: &Path) -> Option<lsp::Uri> {
-    let mut s = String::from("file://");
-    for b in path.to_string_lossy().bytes() {
-        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
-            s.push(b as char);
-        } else {
-            s.push_str(&format!("%{b:02X}"));
-        }
-    }
+    let path = path.to_str()?;
+    let s = format!(
+        "file://{}",
+        percent_encoding::utf8_percent_encode(path, PATH_KEPT)
+    );
     lsp::Uri::from_str(&s).ok()
 }
 
@@ -110,20 +116,10 @@ pub fn uri_path(uri: &lsp::Uri) -> Option<PathBuf> {
     let rest = uri.as_str().strip_prefix("file://")?;
     // `file://host/path` is not ours; `file:///path` has an empty host.
     let path = rest.strip_prefix("localhost").unwrap_or(rest);
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Some(PathBuf::from(String::from_utf8(out).ok()?))
+    let decoded = percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .ok()?;
+    Some(PathBuf::from(decoded.into_owned()))
 }
 
 /// The byte offset of an LSP position (UTF-16 column) in `text`; positions

@@ -38,6 +38,10 @@ async fn track_profile(ctx: &Ctx, machine: &str) -> Result<(), Failure> {
         .collect();
     let mut args = vec!["add", "--intent-to-add", "--"];
     args.extend(files.iter().map(String::as_str));
+    // git takes `.git/index.lock` for this: two machines' actions running
+    // at once would make one of them fail (exit 128), so they take turns.
+    static GIT_INDEX: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = GIT_INDEX.lock().await;
     ctx.run(&ctx.cmd("git", &args, &ctx.root), &[]).await?;
     Ok(())
 }

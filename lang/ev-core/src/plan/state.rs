@@ -267,18 +267,10 @@ pub fn fingerprint(action: &Action) -> String {
         hasher.update(digest.as_bytes());
         hasher.update([1]);
     }
-    hex(&hasher.finalize())
+    hex::encode(hasher.finalize())
 }
 
 /// The hex SHA-256 digest of bytes.
 pub fn hex_sha256(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(digest: &[u8]) -> String {
-    use std::fmt::Write;
-    digest.iter().fold(String::with_capacity(64), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    hex::encode(Sha256::digest(bytes))
 }
