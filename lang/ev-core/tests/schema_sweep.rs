@@ -1,8 +1,10 @@
 //! The schema sweep: for every field of every standard library schema, a
 //! wrongly typed, out-of-range, secret or not-yet-known value is a coded
 //! diagnostic of `ev check` at the user's value — and a program that checks
-//! clean builds its model and plans. The stdlib schemas and the model's
-//! Rust types are written apart; this is what keeps them agreeing.
+//! clean builds its model and plans; and every field of the base (which
+//! writes out every stdlib field) reaches the typed Rust model. The stdlib
+//! schemas and the model's Rust types are written apart; this is what keeps
+//! them agreeing.
 
 use std::collections::BTreeSet;
 
@@ -446,5 +448,78 @@ fn every_bad_value_in_every_field_is_a_check_diagnostic() {
         "{} of {programs} programs went wrong:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+}
+
+/// Every key path of `value` (objects descended, arrays by index), as
+/// `a.b.0.c`; markers (`$secret`, `$unknown`) are leaves.
+fn key_paths(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>) {
+    let join = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    match value {
+        serde_json::Value::Object(map)
+            if map.contains_key("$secret") || map.contains_key("$unknown") => {}
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let path = join(k);
+                out.insert(path.clone());
+                key_paths(v, &path, out);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                key_paths(v, &join(&i.to_string()), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What the Rust model keeps of each resource of the base: every field the
+/// stdlib value holds reaches the typed model (a field added to the stdlib
+/// and not to the Rust type fails here instead of being dropped silently).
+#[test]
+fn every_field_of_the_base_reaches_the_typed_model() {
+    let dropped = run_with_stack(|| {
+        let mut fs = MemFs::new();
+        fs.insert("everything.ev", BASE);
+        for (path, text) in FILES {
+            fs.insert(*path, *text);
+        }
+        let program = ev_core::load(&fs, "everything.ev");
+        let ev = Evaluator::new(&program, &fs);
+        let (model, diagnostics) = Model::build(&program, &ev);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let mut dropped = Vec::new();
+        for r in &model.resources {
+            let name = r.key.name.as_str();
+            let typed = match r.key.kind.as_str() {
+                "machine" => serde_json::to_value(model.machine(name)),
+                "domain" => serde_json::to_value(model.domains.iter().find(|d| d.name == name)),
+                "stack" => serde_json::to_value(model.stack(name)),
+                "image" => serde_json::to_value(model.image(name)),
+                "cluster" => serde_json::to_value(model.cluster(name)),
+                "app" => serde_json::to_value(model.apps.iter().find(|a| a.name == name)),
+                other => panic!("a kind this test does not know: {other}"),
+            }
+            .expect("serializes");
+            let (mut have, mut kept) = (BTreeSet::new(), BTreeSet::new());
+            key_paths(&r.value, "", &mut have);
+            key_paths(&typed, "", &mut kept);
+            for path in have.difference(&kept) {
+                dropped.push(format!("{}: {path}", r.key));
+            }
+        }
+        dropped
+    });
+    assert!(
+        dropped.is_empty(),
+        "fields the typed model drops:\n{}",
+        dropped.join("\n")
     );
 }
