@@ -146,13 +146,3 @@ pub trait Events {
         false
     }
 }
-
-/// Collects events (tests, and callers that render them afterwards).
-#[derive(Debug, Default)]
-pub struct Recorded(pub Vec<Event>);
-
-impl Events for Recorded {
-    fn event(&mut self, event: Event) {
-        self.0.push(event);
-    }
-}

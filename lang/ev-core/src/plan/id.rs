@@ -83,10 +83,20 @@ impl fmt::Display for ActionId {
 /// The layer of an action id recorded with `backend` (a name, as in the
 /// state and plans); the id's first segment when it cannot be read.
 pub fn layer_of(backend: &str, id: &str) -> String {
-    Backend::from_name(backend)
-        .and_then(|b| ActionId::parse(b, id))
-        .map(|id| id.layer)
-        .unwrap_or_else(|| id.split(':').next().unwrap_or(id).to_string())
+    match Backend::from_name(backend) {
+        Some(backend) => layer(backend, id),
+        None => first_segment(id),
+    }
+}
+
+/// The layer of an action id of `backend`; the id's first segment when it
+/// cannot be read.
+pub fn layer(backend: Backend, id: &str) -> String {
+    ActionId::parse(backend, id).map_or_else(|| first_segment(id), |id| id.layer)
+}
+
+fn first_segment(id: &str) -> String {
+    id.split(':').next().unwrap_or(id).to_string()
 }
 
 #[cfg(test)]

@@ -197,7 +197,7 @@ impl Action {
 
     /// Its layer (`eight:yuto.sh` → `eight`).
     pub fn layer(&self) -> String {
-        id::layer_of(&self.backend.to_string(), &self.id)
+        id::layer(self.backend, &self.id)
     }
 }
 
