@@ -910,7 +910,14 @@ export after = fib(46)
         })
         .expect("diagnostics");
     let found = codes(&params);
-    assert_eq!(found, ["E0405", "E0419", "E0406", "E0413"], "{params}");
+    // fib(45) ends at the step limit (E0413), or, on a loaded machine,
+    // at the request's wall-time limit first (E0420): both are the
+    // coded end this test asks for.
+    assert_eq!(found[..3], ["E0405", "E0419", "E0406"], "{params}");
+    assert!(
+        found.len() == 4 && ["E0413", "E0420"].contains(&found[3].as_str()),
+        "{params}"
+    );
     assert!(
         params
             .to_string()
