@@ -212,7 +212,7 @@ impl Writer {
 
     /// Where a rendered file goes: the flakes in `flake-profiles/`,
     /// everything else under `.ev/build/`; as (area, path from the root).
-    pub fn rendered(file: &ev_core::plan::RenderedFile) -> (Area, String) {
+    pub fn rendered(file: &ev_deploy::plan::RenderedFile) -> (Area, String) {
         if file.in_repository() {
             (Area::Profiles, file.path.clone())
         } else {

@@ -23,19 +23,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ev_core::model::Model;
-use ev_core::plan::details::{items, Inputs};
-use ev_core::plan::diff::{Change, Plan};
-use ev_core::plan::state::{fingerprint, ActionState, State};
+use ev_deploy::backend::Side;
+use ev_deploy::plan::diff::{Change, Plan};
+use ev_deploy::plan::state::{ActionState, State};
 
 use crate::schedule::Schedule;
 use crate::state_file::StateFile;
-use ev_core::plan::{Action, ActionGraph, Backend};
+use ev_deploy::plan::{Action, ActionGraph, BackendId};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::confined::{Area, Mode, Writer};
-use crate::drivers::{self, Applied, Ctx, Failure, Job};
+use crate::drivers::{self, Applied, Ctx, Failure};
 use crate::events::{ActionResult, Event, Events};
 use crate::process::Log;
 
@@ -56,8 +55,8 @@ pub struct Options {
     pub run_id: String,
 }
 
-/// Re-evaluates the program after exports changed: the new graph and model.
-pub type Replan<'a> = dyn FnMut() -> Result<(ActionGraph, Model), String> + 'a;
+/// Re-evaluates the program after exports changed: the new graph.
+pub type Replan<'a> = dyn FnMut() -> Result<ActionGraph, String> + 'a;
 
 /// What happened.
 #[derive(Debug, Default)]
@@ -93,24 +92,16 @@ impl Outcome {
     }
 }
 
-/// Writes an action's rendered files through the confined writer: under
-/// `.ev/build/`, or in `flake-profiles/` for the machine flakes.
+/// Writes the files an action's tool reads, rendered from its artifact,
+/// through the confined writer: under `.ev/build/`, or in
+/// `flake-profiles/` for the machine flakes.
 pub fn write_files(root: &Path, action: &Action) -> std::io::Result<()> {
     let writer = Writer::new(root);
-    for f in &action.files {
-        let (area, path) = Writer::rendered(f);
+    for f in action.artifact.files() {
+        let (area, path) = Writer::rendered(&f);
         writer.write_if_changed(area, &path, f.content.as_bytes(), Mode::Volatile)?;
     }
     Ok(())
-}
-
-/// An action's rendered files by path.
-pub fn files_of(action: &Action) -> BTreeMap<String, String> {
-    action
-        .files
-        .iter()
-        .map(|f| (f.path.clone(), f.content.clone()))
-        .collect()
 }
 
 /// The signals that stop an apply the way Ctrl-C does: SIGINT, SIGTERM
@@ -174,14 +165,13 @@ enum Done {
 /// What a spawned action task hands back.
 type Joined = (String, Done, Instant, Duration);
 
-/// Runs the plan. `graph` and `model` are what the plan was made from;
+/// Runs the plan. `graph` is what the plan was made from;
 /// `state` is updated and written after every action; everything that
 /// happens goes to `events`.
 #[allow(clippy::too_many_arguments)]
 pub async fn execute(
     root: &Path,
     graph: ActionGraph,
-    model: Model,
     plan: &Plan,
     state: State,
     replan: &mut Replan<'_>,
@@ -227,7 +217,6 @@ pub async fn execute(
         options,
         events,
         graph,
-        model,
         store,
         schedule,
         promised: promised_deletions(plan),
@@ -317,7 +306,6 @@ struct Run<'a> {
     options: &'a Options,
     events: &'a mut dyn Events,
     graph: ActionGraph,
-    model: Model,
     store: StateFile,
     schedule: Schedule,
     /// The deletions the plan showed, by action.
@@ -389,7 +377,7 @@ impl Run<'_> {
         }
         let producers = std::mem::take(&mut self.produced).join(", ");
         match replan() {
-            Ok((new_graph, new_model)) => {
+            Ok(new_graph) => {
                 let pending = self.schedule.pending();
                 let (unchanged, stopped) = reconcile(
                     &producers,
@@ -413,7 +401,6 @@ impl Run<'_> {
                     self.fail(u, why);
                 }
                 self.graph = new_graph;
-                self.model = new_model;
             }
             Err(e) => {
                 self.notice(format!("re-evaluating after {producers} failed: {e}"));
@@ -449,11 +436,10 @@ impl Run<'_> {
         let Some(previous) = self.store.state.actions.get(&id).cloned() else {
             return;
         };
-        let Some(backend) = Backend::from_name(&previous.backend) else {
-            let why = format!("unknown backend `{}` in the state", previous.backend);
-            return self.fail_early(id, why);
-        };
-        if matches!(backend, Backend::Registry | Backend::Nix) {
+        if matches!(
+            previous.artifact.backend(),
+            BackendId::Registry | BackendId::Nix
+        ) {
             if let Err(e) = self.store.remove(&id) {
                 self.state_failed(e);
             }
@@ -482,7 +468,7 @@ impl Run<'_> {
         self.removing.insert(id.clone());
         self.running.spawn(async move {
             let start = Instant::now();
-            let done = match drivers::destroy(backend, &id, &ctx).await {
+            let done = match drivers::destroy(&previous.artifact, &ctx).await {
                 Some(Ok(a)) => Done::Applied(a),
                 Some(Err(f)) => Done::Failed(f.scrubbed(&ctx.log)),
                 None => Done::Applied(Applied::default()),
@@ -497,13 +483,10 @@ impl Run<'_> {
         let Some(action) = self.graph.get(&id).cloned() else {
             return;
         };
-        if action.files.iter().any(|f| f.has_unknowns()) {
+        if action.unknowns.any() {
             let why = still_unknown(&action, &self.graph);
             return self.fail_early(id, why);
         }
-        let Some(job) = Job::of(&action, &self.model) else {
-            return self.fail_early(id, "its resource is missing from the model".into());
-        };
         let timeout = action
             .timeout
             .map(Duration::from_secs)
@@ -523,14 +506,14 @@ impl Run<'_> {
         }
         let ctx = Ctx {
             secrets: action.secrets.clone(),
-            files: files_of(&action),
             force: self.options.force,
             ..ctx.with_previous(self.store.state.actions.get(&id))
         };
         self.events.event(Event::ActionStarted { id: id.clone() });
+        let artifact = action.artifact;
         self.running.spawn(async move {
             let start = Instant::now();
-            let done = match drivers::apply(&job, &ctx).await {
+            let done = match drivers::apply(&artifact, &ctx).await {
                 Ok(a) => Done::Applied(a),
                 Err(f) => Done::Failed(f.scrubbed(&ctx.log)),
             };
@@ -678,20 +661,16 @@ fn reconcile(
         let (Some(before), Some(after)) = (old.get(id), new.get(id)) else {
             continue;
         };
-        let (old_files, new_files) = (files_of(before), files_of(after));
-        if old_files != new_files {
-            for item in items(
-                after.backend,
+        if before.fingerprint != after.fingerprint {
+            for item in after.backend.backend().changes(
                 id,
-                Inputs {
-                    files: &old_files,
+                Side {
+                    artifact: Some(&before.artifact),
                     digests: &nothing,
-                    secrets: &before.secrets,
                 },
-                Inputs {
-                    files: &new_files,
+                Side {
+                    artifact: Some(&after.artifact),
                     digests: &nothing,
-                    secrets: &after.secrets,
                 },
             ) {
                 let detail = item
@@ -714,31 +693,29 @@ fn reconcile(
             }
         }
         let applied = state.actions.get(id);
-        if applied.is_some_and(|a| a.fingerprint == fingerprint(after)) {
+        if applied.is_some_and(|a| a.fingerprint == after.fingerprint) {
             unchanged.push(id.clone());
             continue;
         }
-        let applied_files = applied.map(|a| a.files.clone()).unwrap_or_default();
-        let applied_inputs = applied.map(|a| a.inputs.clone()).unwrap_or_default();
-        let grown: Vec<String> = items(
-            after.backend,
-            id,
-            Inputs {
-                files: &applied_files,
-                digests: &applied_inputs,
-                secrets: applied.map_or(&[][..], |a| a.secrets.as_slice()),
-            },
-            Inputs {
-                files: &new_files,
-                digests: &after.inputs,
-                secrets: &after.secrets,
-            },
-        )
-        .into_iter()
-        .filter(|i| i.change == Change::Delete)
-        .map(|i| i.label)
-        .filter(|l| !promised.get(id).is_some_and(|p| p.contains(l)))
-        .collect();
+        let grown: Vec<String> = after
+            .backend
+            .backend()
+            .changes(
+                id,
+                Side {
+                    artifact: applied.map(|a| &a.artifact),
+                    digests: applied.map_or(&nothing, |a| &a.inputs),
+                },
+                Side {
+                    artifact: Some(&after.artifact),
+                    digests: &after.inputs,
+                },
+            )
+            .into_iter()
+            .filter(|i| i.change == Change::Delete)
+            .map(|i| i.label)
+            .filter(|l| !promised.get(id).is_some_and(|p| p.contains(l)))
+            .collect();
         if !grown.is_empty() {
             let why = format!(
                 "once re-planned it would also delete {}, which the plan did not show; run `ev plan` and `ev apply` again to review",
@@ -784,20 +761,17 @@ fn write_timings(log_dir: &Path, outcome: &Outcome) {
 
 /// Why an action's values are still unknown when it is due: each export
 /// file they wait for and what was to produce it.
-fn still_unknown(action: &ev_core::plan::Action, graph: &ev_core::plan::ActionGraph) -> String {
-    let files: std::collections::BTreeSet<&String> = action
+fn still_unknown(action: &ev_deploy::plan::Action, graph: &ev_deploy::plan::ActionGraph) -> String {
+    let mut parts: Vec<String> = action
+        .unknowns
         .files
-        .iter()
-        .flat_map(|f| f.unknowns.files.iter())
-        .collect();
-    let mut parts: Vec<String> = files
         .iter()
         .map(|file| match graph.producer_of(file) {
             Some(p) => format!("{file} (written by {}, which did not write it)", p.id),
             None => format!("{file} (no action writes it)"),
         })
         .collect();
-    if action.files.iter().any(|f| f.unknowns.unsourced) {
+    if action.unknowns.unsourced {
         parts.push("a value no action produces".into());
     }
     format!("some of its values are still unknown: {}", parts.join(", "))

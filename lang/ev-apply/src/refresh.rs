@@ -6,13 +6,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use ev_core::model::Model;
-use ev_core::plan::ActionGraph;
+use ev_deploy::plan::ActionGraph;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::drivers::{self, Ctx, Job};
-use crate::executor::{files_of, write_files};
+use crate::drivers::{self, Ctx};
+use crate::executor::write_files;
 
 /// What the tool said about one action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,8 +30,7 @@ pub enum Drift {
 pub async fn refresh(
     root: &Path,
     graph: &ActionGraph,
-    model: &Model,
-    state: &ev_core::plan::state::State,
+    state: &ev_deploy::plan::state::State,
     ids: &[String],
     parallelism: usize,
     timeout: Duration,
@@ -48,10 +46,7 @@ pub async fn refresh(
             let Some(action) = graph.get(id) else {
                 continue;
             };
-            let Some(job) = Job::of(action, model) else {
-                continue;
-            };
-            if action.files.iter().any(|f| f.has_unknowns()) {
+            if action.unknowns.any() {
                 out.push((
                     id.clone(),
                     Drift::Unavailable(
@@ -76,12 +71,12 @@ pub async fn refresh(
             };
             let ctx = Ctx {
                 secrets: action.secrets.clone(),
-                files: files_of(action),
                 ..ctx.with_previous(state.actions.get(id))
             };
             let id = id.clone();
+            let artifact = action.artifact.clone();
             tasks.spawn(async move {
-                let drift = match drivers::refresh(&job, &ctx).await {
+                let drift = match drivers::refresh(&artifact, &ctx).await {
                     Ok(None) => Drift::NotSupported,
                     Ok(Some(text)) if text.trim().is_empty() => Drift::InSync,
                     Ok(Some(text)) => Drift::Changes(text.trim_end().to_string()),

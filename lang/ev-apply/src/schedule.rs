@@ -51,7 +51,7 @@ impl Schedule {
     /// Whether a ready action depends on one of `producers`.
     pub fn ready_depends_on(
         &self,
-        graph: &ev_core::plan::ActionGraph,
+        graph: &ev_deploy::plan::ActionGraph,
         producers: &[String],
     ) -> bool {
         self.ready.iter().any(|(_, id)| {

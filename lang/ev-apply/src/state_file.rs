@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::confined::{Area, Mode, Writer};
-use ev_core::plan::state::{ActionState, JournalEntry, State, JOURNAL_PATH, STATE_PATH};
+use ev_deploy::plan::state::{ActionState, JournalEntry, State, JOURNAL_PATH, STATE_PATH};
 
 /// Reads the state with any journal left by an interrupted apply replayed
 /// (read-only: the files are not changed). `None` text: there is no state.
-pub fn read(root: &Path) -> Result<(State, Option<String>), ev_core::plan::state::StateError> {
+pub fn read(root: &Path) -> Result<(State, Option<String>), ev_deploy::plan::state::StateError> {
     State::load(&ev_core::fs::OsFs::new(root))
 }
 
@@ -113,7 +113,17 @@ mod tests {
         ActionState {
             backend: "octodns".into(),
             fingerprint: fingerprint.into(),
-            files: Default::default(),
+            artifact: ev_deploy::Artifact::Registry(ev_deploy::backends::registry::Recipe {
+                name: "x".into(),
+                repository: "registry.test/x".into(),
+                tags: Vec::new(),
+                build: ev_deploy::backends::registry::ImageBuild::Nix {
+                    flake: ".".into(),
+                    attribute: "x".into(),
+                },
+                digest_file: "exports/x.txt".into(),
+                tls_verify: true,
+            }),
             protected: false,
             inputs: Default::default(),
             outputs: Default::default(),

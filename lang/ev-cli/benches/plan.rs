@@ -18,10 +18,9 @@ use std::time::Instant;
 
 use ev_core::eval::run_with_stack;
 use ev_core::fs::OsFs;
-use ev_core::model::Model;
-use ev_core::plan::lower;
-use ev_core::plan::state::State;
 use ev_core::Evaluator;
+use ev_deploy::plan::lower;
+use ev_deploy::plan::state::State;
 
 const RECORDS_PER_ZONE: usize = 100;
 
@@ -98,7 +97,7 @@ fn record_state(dir: &Path) {
             program.diagnostics.first()
         );
         let ev = Evaluator::new(&program, &fs);
-        let (model, diagnostics) = Model::build(&program, &ev);
+        let (model, diagnostics) = ev_deploy::build_model(&program, &ev);
         assert!(diagnostics.is_empty(), "{:?}", diagnostics.first());
         State::fully_applied(&lower(&model, &fs)).to_text()
     });

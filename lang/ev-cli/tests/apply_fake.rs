@@ -262,7 +262,10 @@ fn apply_fake_json_events_stream_the_run() {
     assert_eq!(first.stderr, "", "no human text");
     let all = events(&first);
     assert_eq!(all[0]["event"], "plan");
-    assert_eq!(all[0]["plan"]["version"], ev_core::plan::diff::PLAN_VERSION);
+    assert_eq!(
+        all[0]["plan"]["version"],
+        ev_deploy::plan::diff::PLAN_VERSION
+    );
     assert_eq!(all[1]["event"], "started");
     assert_eq!(
         all[1]["actions"],
@@ -954,7 +957,7 @@ fn apply_fake_secrets_reach_only_the_tool_that_declares_them() {
         "x_y: canary-other-file\npem: |\n{}\nshort: q7z\npre: canary-pre\nprefixed: canary-pre-fix-longer\n",
         pem.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
     );
-    let name = |file: &str, key: &str| ev_core::render::secret_env_name(file, key);
+    let name = |file: &str, key: &str| ev_deploy::markers::secret_env_name(file, key);
     let program = format!(
         r#"
 let pa = {{ name = "pa", class = "octodns_fake.FakeProvider", settings = {{ token = secret("secrets/a.yaml", "x_y") }} }}

@@ -1,7 +1,7 @@
 //! Every diagnostic code reaches `--message-format json`. Two sources of
 //! cases, both through the real binary:
 //!
-//! - every golden case of the core (`lang/ev-core/tests/golden/`), checked
+//! - every golden case of the core (`lang/ev-deploy/tests/golden/`), checked
 //!   with `ev check --message-format json`: the JSON reports exactly the
 //!   errors its `# expect:` line names;
 //! - the CLI cases in `tests/json/*.case`, for what a program alone cannot
@@ -32,7 +32,7 @@ use std::path::Path;
 use ev_core::diagnostic::CODES;
 use support::Repo;
 
-#[path = "../../ev-core/tests/common/mod.rs"]
+#[path = "../../ev-deploy/tests/common/mod.rs"]
 mod common;
 
 /// Codes no case can show, and where they are tested instead.
@@ -114,10 +114,10 @@ fn record_applied(root: &Path, entry: &str) {
         let program = ev_core::load(&fs, &entry);
         assert!(program.diagnostics.is_empty(), "{:?}", program.diagnostics);
         let ev = ev_core::Evaluator::new(&program, &fs);
-        let (model, diagnostics) = ev_core::model::Model::build(&program, &ev);
+        let (model, diagnostics) = ev_deploy::build_model(&program, &ev);
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
-        let graph = ev_core::plan::lower(&model, &fs);
-        ev_core::plan::state::State::fully_applied(&graph).to_text()
+        let graph = ev_deploy::plan::lower(&model, &fs);
+        ev_deploy::plan::state::State::fully_applied(&graph).to_text()
     });
     std::fs::create_dir_all(root.join(".ev")).expect("mkdir .ev");
     std::fs::write(root.join(".ev/state.json"), text).expect("write state");
@@ -129,7 +129,7 @@ fn every_code_reaches_json_output() {
     let mut failures = Vec::new();
 
     // The core's golden cases, through `ev check`.
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ev-core/tests/golden");
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ev-deploy/tests/golden");
     for rel in ev_core::fs::files_below(&golden, ev_core::fs::Walk::Everything) {
         if !rel.ends_with(".ev") {
             continue;

@@ -611,7 +611,7 @@ type Located = (String, String, usize, usize, usize, usize);
 /// ranges, columns converted from UTF-16) for every golden error case.
 #[test]
 fn lsp_and_check_report_the_same_ranges() {
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ev-core/tests/golden");
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ev-deploy/tests/golden");
     let mut cases = Vec::new();
     for group in std::fs::read_dir(&golden).expect("golden").flatten() {
         for case in std::fs::read_dir(group.path()).expect("group").flatten() {

@@ -7,15 +7,18 @@ use crate::diagnostic::Diagnostic;
 use crate::error::eval_diagnostics;
 use crate::eval::Evaluator;
 use crate::ir::{ModuleId, ResourceId};
+use crate::model::ResourceCheck;
 use crate::program::{Binding, Program};
 use crate::value::Value;
 
 /// All diagnostics of a loaded program: syntax and resolve errors, then
 /// evaluation and schema errors of every resource and every exported value
 /// of user modules. Duplicates (one failing value reached twice) are removed.
-pub fn check(program: &Program, ev: &Evaluator<'_>) -> Vec<Diagnostic> {
+/// `layer` adds the checks of the layer above the language (see
+/// [`ResourceCheck`]).
+pub fn check(program: &Program, ev: &Evaluator<'_>, layer: &dyn ResourceCheck) -> Vec<Diagnostic> {
     let mut out = program.diagnostics.clone();
-    out.extend(resource_diagnostics(program, ev, None));
+    out.extend(resource_diagnostics(program, ev, None, layer));
     for (i, module) in program.modules.iter().enumerate() {
         if !module.is_stdlib {
             out.extend(export_diagnostics(program, ev, ModuleId(i as u32)));
@@ -30,10 +33,11 @@ pub fn check(program: &Program, ev: &Evaluator<'_>) -> Vec<Diagnostic> {
 pub fn checked_model(
     program: &Program,
     ev: &Evaluator<'_>,
+    layer: &dyn ResourceCheck,
 ) -> Result<crate::model::Model, Vec<Diagnostic>> {
     let mut built = Vec::new();
     if program.diagnostics.is_empty() {
-        let (model, diagnostics) = crate::model::Model::build(program, ev);
+        let (model, diagnostics) = crate::model::Model::build(program, ev, layer);
         let clean = diagnostics.is_empty()
             && program.modules.iter().enumerate().all(|(i, module)| {
                 module.is_stdlib || export_diagnostics(program, ev, ModuleId(i as u32)).is_empty()
@@ -45,15 +49,20 @@ pub fn checked_model(
     }
     // Something is wrong: report it as `ev check` does, in its words (and
     // never nothing).
-    let reported = check(program, ev);
+    let reported = check(program, ev, layer);
     Err(if reported.is_empty() { built } else { reported })
 }
 
 /// The evaluation and schema diagnostics of one module: its resources and
 /// its exported values (what [`check`] reports for them). The language
 /// server checks module by module, so unchanged modules keep their results.
-pub fn check_module(program: &Program, ev: &Evaluator<'_>, module: ModuleId) -> Vec<Diagnostic> {
-    let mut out = resource_diagnostics(program, ev, Some(module));
+pub fn check_module(
+    program: &Program,
+    ev: &Evaluator<'_>,
+    module: ModuleId,
+    layer: &dyn ResourceCheck,
+) -> Vec<Diagnostic> {
+    let mut out = resource_diagnostics(program, ev, Some(module), layer);
     out.extend(export_diagnostics(program, ev, module));
     dedup(out)
 }
@@ -63,6 +72,7 @@ fn resource_diagnostics(
     program: &Program,
     ev: &Evaluator<'_>,
     module: Option<ModuleId>,
+    layer: &dyn ResourceCheck,
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (i, res) in program.resources.iter().enumerate() {
@@ -76,11 +86,13 @@ fn resource_diagnostics(
             Err(e) => out.extend(eval_diagnostics(&e)),
             // What the model cannot hold is reported here too, so a
             // program that checks clean also plans.
-            Ok(()) => out.extend(crate::model::resource_model_diagnostics(
-                program,
-                ev,
-                ResourceId(i as u32),
-            )),
+            Ok(()) => {
+                let id = ResourceId(i as u32);
+                match crate::model::evaluated_resource(program, ev, id) {
+                    Ok(resource) => out.extend(layer.check_resource(program, ev, id, &resource)),
+                    Err(errors) => out.extend(errors),
+                }
+            }
         }
     }
     out

@@ -1,6 +1,8 @@
-//! The typed model of the whole topology: every resource with its kind,
-//! name, source location, evaluated value and the exact references between
-//! resources, plus typed views of the standard kinds for the planner.
+//! The model of the whole topology: every resource with its kind, name,
+//! source location, evaluated value (marked JSON) and the exact references
+//! between resources, and the typed reading of the markers (`Known`,
+//! `Secret`). Kind-agnostic: the typed views of the standard kinds belong
+//! to the backends realizing them (`ev_deploy::backends`).
 //!
 //! Built from an evaluated program ([`Model::build`]); the planner, `ev
 //! show`, the REPL and the language server all read this one structure.
@@ -13,7 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use ev_syntax::Span;
 
-use crate::diagnostic::{Diagnostic, Label};
+use crate::diagnostic::Diagnostic;
 use crate::error::eval_diagnostics;
 use crate::eval::Evaluator;
 use crate::ir::ResourceId;
@@ -53,6 +55,9 @@ pub struct ModelResource {
     /// The declaration's span (not serialized).
     #[serde(skip)]
     pub span: Span,
+    /// Its kind is the standard library's (not a user's kind of that name).
+    #[serde(skip)]
+    pub standard: bool,
     /// Its `##` documentation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub doc: Option<String>,
@@ -69,106 +74,48 @@ pub struct ModelResource {
 pub struct Model {
     /// Every resource, in declaration (load) order.
     pub resources: Vec<ModelResource>,
-    /// Typed machines.
-    #[serde(skip)]
-    pub machines: Vec<Machine>,
-    /// Typed DNS zones.
-    #[serde(skip)]
-    pub domains: Vec<Domain>,
-    /// Typed stacks.
-    #[serde(skip)]
-    pub stacks: Vec<Stack>,
-    /// Typed images.
-    #[serde(skip)]
-    pub images: Vec<Image>,
-    /// Typed clusters.
-    #[serde(skip)]
-    pub clusters: Vec<Cluster>,
-    /// Typed apps.
-    #[serde(skip)]
-    pub apps: Vec<App>,
     /// Where each resource is in `resources`, by key (built by `build`):
     /// lookups while planning are constant time, so planning is linear.
     #[serde(skip)]
     by_key: std::collections::HashMap<ResourceKey, usize>,
-    /// Where each typed resource is in its kind's list (`machines`, ...),
-    /// by key: the executor finds an action's machine or stack at once.
-    #[serde(skip)]
-    typed: std::collections::HashMap<ResourceKey, usize>,
 }
 
-/// `list[i]` when the index knows `kind`/`name`, else the element named so.
-fn typed_lookup<'m, T>(
-    model: &Model,
-    list: &'m [T],
-    kind: &str,
-    name: &str,
-    name_of: impl Fn(&T) -> &str,
-) -> Option<&'m T> {
-    let key = ResourceKey {
-        kind: kind.to_string(),
-        name: name.to_string(),
-    };
-    match model.typed.get(&key) {
-        Some(&i) => list.get(i),
-        // A model assembled without `build` has no index.
-        None if model.typed.is_empty() => list.iter().find(|t| name_of(t) == name),
-        None => None,
+/// What a layer above the language checks of every resource that
+/// evaluates clean: the deployment layer checks that its value fits the
+/// typed view of the backend realizing it (`ev_deploy`). The checks run
+/// where the model is built and where `ev check` runs, so a program that
+/// checks clean builds its model.
+pub trait ResourceCheck {
+    /// The diagnostics of one evaluated resource (its marked JSON value);
+    /// none when it fits.
+    fn check_resource(
+        &self,
+        program: &Program,
+        ev: &Evaluator<'_>,
+        id: ResourceId,
+        resource: &ModelResource,
+    ) -> Vec<Diagnostic>;
+}
+
+/// The language's checks alone: nothing beyond schemas and evaluation.
+pub struct LanguageOnly;
+
+impl ResourceCheck for LanguageOnly {
+    fn check_resource(
+        &self,
+        _: &Program,
+        _: &Evaluator<'_>,
+        _: ResourceId,
+        _: &ModelResource,
+    ) -> Vec<Diagnostic> {
+        Vec::new()
     }
 }
 
 impl Model {
-    /// The typed machine of this name.
-    pub fn machine(&self, name: &str) -> Option<&Machine> {
-        typed_lookup(self, &self.machines, "machine", name, |m| &m.name)
-    }
-
-    /// The typed image of this name.
-    pub fn image(&self, name: &str) -> Option<&Image> {
-        typed_lookup(self, &self.images, "image", name, |i| &i.name)
-    }
-
-    /// The typed stack of this name.
-    pub fn stack(&self, name: &str) -> Option<&Stack> {
-        typed_lookup(self, &self.stacks, "stack", name, |s| &s.name)
-    }
-
-    /// The typed cluster of this name.
-    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
-        typed_lookup(self, &self.clusters, "cluster", name, |c| &c.name)
-    }
-
-    /// Builds the typed index (after the typed lists are filled).
-    fn index_typed(&mut self) {
-        let mut typed = std::collections::HashMap::new();
-        let mut add = |kind: &str, names: Vec<&str>| {
-            for (i, name) in names.into_iter().enumerate() {
-                typed.insert(
-                    ResourceKey {
-                        kind: kind.to_string(),
-                        name: name.to_string(),
-                    },
-                    i,
-                );
-            }
-        };
-        add(
-            "machine",
-            self.machines.iter().map(|m| m.name.as_str()).collect(),
-        );
-        add(
-            "image",
-            self.images.iter().map(|i| i.name.as_str()).collect(),
-        );
-        add(
-            "stack",
-            self.stacks.iter().map(|s| s.name.as_str()).collect(),
-        );
-        add(
-            "cluster",
-            self.clusters.iter().map(|c| c.name.as_str()).collect(),
-        );
-        self.typed = typed;
+    /// The resources of one kind, in declaration order.
+    pub fn of_kind<'m>(&'m self, kind: &'m str) -> impl Iterator<Item = &'m ModelResource> + 'm {
+        self.resources.iter().filter(move |r| r.key.kind == kind)
     }
 
     /// The resource of this key.
@@ -248,50 +195,33 @@ impl Model {
         out
     }
 
-    /// Evaluates every resource and builds the model. Diagnostics are
+    /// Evaluates every resource and builds the model; `check` adds the
+    /// checks of the layer above (see [`ResourceCheck`]). Diagnostics are
     /// returned for resources that fail; those are left out of the model.
-    pub fn build(program: &Program, ev: &Evaluator<'_>) -> (Model, Vec<Diagnostic>) {
+    pub fn build(
+        program: &Program,
+        ev: &Evaluator<'_>,
+        check: &dyn ResourceCheck,
+    ) -> (Model, Vec<Diagnostic>) {
         let mut model = Model::default();
         let mut diagnostics = Vec::new();
         let mut ok_ids = Vec::new();
-        for (i, def) in program.resources.iter().enumerate() {
+        for i in 0..program.resources.len() {
             let id = ResourceId(i as u32);
-            let kind = program
-                .kind(def.kind)
-                .map(|k| k.name.to_string())
-                .unwrap_or_default();
-            let (typed, value) = match typed_resource(program, ev, id) {
-                Ok(t) => t,
+            let resource = match evaluated_resource(program, ev, id) {
+                Ok(r) => r,
                 Err(errors) => {
                     diagnostics.extend(errors);
                     continue;
                 }
             };
-            match typed {
-                Typed::Machine(m) => model.machines.push(m),
-                Typed::Domain(d) => model.domains.push(d),
-                Typed::Stack(s) => model.stacks.push(s),
-                Typed::Image(i) => model.images.push(i),
-                Typed::Cluster(c) => model.clusters.push(c),
-                Typed::App(a) => model.apps.push(a),
-                Typed::Generic => {}
+            let errors = check.check_resource(program, ev, id, &resource);
+            if !errors.is_empty() {
+                diagnostics.extend(errors);
+                continue;
             }
-            let file = program.sources.get(def.span.file);
-            let line = file.map(|f| f.line_col(def.span.start).0 + 1).unwrap_or(0);
             ok_ids.push(id);
-            model.resources.push(ModelResource {
-                key: ResourceKey {
-                    kind,
-                    name: def.name.clone(),
-                },
-                file: file.map(|f| f.path.clone()).unwrap_or_default(),
-                line,
-                span: def.span,
-                doc: def.doc.clone(),
-                value,
-                uses: Vec::new(),
-                used_by: Vec::new(),
-            });
+            model.resources.push(resource);
         }
         // References, once every resource was evaluated.
         let key_of = |id: ResourceId| {
@@ -328,7 +258,6 @@ impl Model {
             .enumerate()
             .map(|(i, r)| (r.key.clone(), i))
             .collect();
-        model.index_typed();
         (model, diagnostics)
     }
 
@@ -380,35 +309,13 @@ impl Model {
     }
 }
 
-fn default_nixpkgs() -> String {
-    "github:NixOS/nixpkgs/nixos-unstable".into()
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// The typed view of one resource of a standard library kind.
-enum Typed {
-    Machine(Machine),
-    Domain(Domain),
-    Stack(Stack),
-    Image(Image),
-    Cluster(Cluster),
-    App(App),
-    /// A user's own kind: no typed view.
-    Generic,
-}
-
-/// Evaluates one resource into its marked JSON value and its typed view,
-/// or the diagnostics that keep it out of the model. `ev check` reports
-/// the same diagnostics ([`resource_model_diagnostics`]), so a program
-/// that checks clean builds its model.
-fn typed_resource(
+/// One resource evaluated into its marked JSON value (references not
+/// filled in yet), or the diagnostics that keep it out of the model.
+pub fn evaluated_resource(
     program: &Program,
     ev: &Evaluator<'_>,
     id: ResourceId,
-) -> Result<(Typed, serde_json::Value), Vec<Diagnostic>> {
+) -> Result<ModelResource, Vec<Diagnostic>> {
     let Some(def) = program.resource(id) else {
         return Err(Vec::new());
     };
@@ -416,110 +323,42 @@ fn typed_resource(
         .resource(id, def.name_span)
         .map_err(|e| eval_diagnostics(&e))?;
     let value = to_json_marked(ev, &resource, def.name_span).map_err(|e| eval_diagnostics(&e))?;
-    let kind = program
-        .kind(def.kind)
-        .map(|k| k.name.to_string())
-        .unwrap_or_default();
-    // Typed views exist for the standard library's kinds only; a user's
-    // own kind that happens to share a name stays generic.
-    let standard = program
-        .kind(def.kind)
-        .and_then(|k| program.module(k.module))
-        .is_some_and(|m| m.is_stdlib);
-    let typed = match if standard { kind.as_str() } else { "" } {
-        "machine" => typed::<Machine>(&value).map(Typed::Machine),
-        "domain" => typed(&value).map(Typed::Domain),
-        "stack" => typed(&value).map(Typed::Stack),
-        "image" => typed(&value).map(Typed::Image),
-        "cluster" => typed(&value).map(Typed::Cluster),
-        "app" => typed(&value).map(Typed::App),
-        _ => Ok(Typed::Generic),
-    };
-    let typed = typed.map_err(|e| {
-        // The stdlib schema and the Rust types disagree: a bug in ev (the
-        // schema sweep test looks for these).
-        let path = e.path().to_string();
-        let field = e.path().iter().next().and_then(|segment| match segment {
-            serde_path_to_error::Segment::Map { key } => Some(key.as_str()),
-            _ => None,
-        });
-        let at = match (&resource, field) {
-            (crate::value::Value::Record(r), Some(f)) => r.value_span(crate::intern::Sym::new(f)),
-            _ => None,
-        };
-        vec![Diagnostic::error(
-            crate::diagnostic::INTERNAL_ERROR,
-            format!(
-                "internal error: {kind} `{}` does not fit the model at `{path}`: {}",
-                def.name,
-                e.inner()
-            ),
-            Label::new(at.unwrap_or(def.name_span), "this value"),
-        )
-        .with_note("this is a bug in ev, please report it")]
-    })?;
-    if let Typed::Domain(d) = &typed {
-        // octodns reads each secret from one environment variable per key
-        // (`env/NAME`): a composed one has no variable to come from.
-        let in_settings = d
-            .provider
-            .settings
-            .values()
-            .any(|v| matches!(v, Known::Secret(Secret::Composed { .. })));
-        let in_options = d
-            .processors
-            .iter()
-            .any(|p| p.options.values().any(holds_composed_secret));
-        if in_settings || in_options {
-            let field = if in_settings {
-                "provider"
-            } else {
-                "processors"
-            };
-            let at = match &resource {
-                crate::value::Value::Record(r) => r.value_span(crate::intern::Sym::new(field)),
-                _ => None,
-            }
-            .unwrap_or(def.name_span);
-            return Err(vec![Diagnostic::error(
-                "E0409",
-                format!("domain `{}` passes a composed secret to octodns", def.name),
-                Label::new(at, "a `secret_format(...)` value in here"),
-            )
-            .with_note("octodns reads each secret from an environment variable holding one key of a sops file")
-            .with_help("pass the key itself with `secret(file, key)`; composed secrets go to an app's `env` or a stack's `config`")]);
-        }
-    }
-    Ok((typed, value))
-}
-
-/// Whether marked JSON holds a composed secret (`{"$secret": {"parts"}}`).
-fn holds_composed_secret(v: &serde_json::Value) -> bool {
-    match v {
-        serde_json::Value::Object(map) => match map.get(SECRET_KEY) {
-            Some(s) => s.get("parts").is_some(),
-            None => map.values().any(holds_composed_secret),
+    let kind = program.kind(def.kind);
+    let file = program.sources.get(def.span.file);
+    Ok(ModelResource {
+        key: ResourceKey {
+            kind: kind.map(|k| k.name.to_string()).unwrap_or_default(),
+            name: def.name.clone(),
         },
-        serde_json::Value::Array(items) => items.iter().any(holds_composed_secret),
-        _ => false,
-    }
+        // Typed views exist for the standard library's kinds only; a
+        // user's own kind that happens to share a name stays generic.
+        standard: kind
+            .and_then(|k| program.module(k.module))
+            .is_some_and(|m| m.is_stdlib),
+        file: file.map(|f| f.path.clone()).unwrap_or_default(),
+        line: file.map(|f| f.line_col(def.span.start).0 + 1).unwrap_or(0),
+        span: def.span,
+        doc: def.doc.clone(),
+        value,
+        uses: Vec::new(),
+        used_by: Vec::new(),
+    })
 }
 
-/// The diagnostics that keep one resource out of the model (none when it
-/// builds): what `ev check` adds to evaluation and schema errors.
-pub fn resource_model_diagnostics(
+/// The span of a resource's field value (for diagnostics about it), else
+/// of its name.
+pub fn field_span(
     program: &Program,
     ev: &Evaluator<'_>,
     id: ResourceId,
-) -> Vec<Diagnostic> {
-    typed_resource(program, ev, id).err().unwrap_or_default()
-}
-
-/// The typed view of marked JSON; a failure names the path inside it.
-fn typed<T: DeserializeOwned>(
-    value: &serde_json::Value,
-) -> Result<T, serde_path_to_error::Error<serde_json::Error>> {
-    serde_path_to_error::deserialize(value)
+    field: &str,
+) -> Option<Span> {
+    let def = program.resource(id)?;
+    let at = match ev.resource(id, def.name_span) {
+        Ok(crate::value::Value::Record(r)) => r.value_span(crate::intern::Sym::new(field)),
+        _ => None,
+    };
+    Some(at.unwrap_or(def.name_span))
 }
 
 /// A reference to one key of a sops-encrypted file.
@@ -644,328 +483,4 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Known<T> {
             .map(Known::Value)
             .map_err(serde::de::Error::custom)
     }
-}
-
-/// How a machine is activated.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Activation {
-    /// `darwin-rebuild`, `nixos-rebuild` or `deploy-rs`.
-    pub method: String,
-    /// The ssh user for remote activation.
-    pub ssh_user: Option<String>,
-    /// Build on the target.
-    pub remote_build: bool,
-    /// With `profile`: the Nix profile to set.
-    #[serde(default)]
-    pub profile: Option<String>,
-}
-
-/// A machine (`stdlib/machine.ev`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Machine {
-    /// Host name.
-    pub name: String,
-    /// Nix system.
-    pub platform: String,
-    /// nixos, darwin or home-manager.
-    pub os: String,
-    /// Address, possibly unknown.
-    pub address: Option<Known<String>>,
-    /// `venus/` module paths.
-    pub modules: Vec<String>,
-    /// Activation.
-    pub activation: Activation,
-    /// The nixpkgs flake its profile builds with.
-    #[serde(default = "default_nixpkgs")]
-    pub nixpkgs: String,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// Values its Nix modules read as `ev.<name>` (marked JSON: unknowns
-    /// are `$unknown` markers; secrets are refused at build).
-    #[serde(default)]
-    pub values: serde_json::Map<String, serde_json::Value>,
-    /// Seconds one tool run of applying it may take.
-    #[serde(default)]
-    pub apply_timeout: Option<u64>,
-}
-
-/// A DNS record value.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum RecordValue {
-    /// A, AAAA, CNAME, ALIAS, TXT, NS, PTR.
-    Text(String),
-    /// MX.
-    Mx {
-        /// Mail server.
-        exchange: String,
-        /// Preference.
-        preference: u16,
-    },
-    /// SRV.
-    Srv {
-        /// Priority.
-        priority: u16,
-        /// Weight.
-        weight: u16,
-        /// Port.
-        port: u16,
-        /// Target.
-        target: String,
-    },
-    /// CAA.
-    Caa {
-        /// Flags.
-        flags: u8,
-        /// Tag.
-        tag: String,
-        /// Value.
-        value: String,
-    },
-}
-
-/// A DNS record set (`stdlib/dns.ev`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Record {
-    /// Name relative to the zone ("" = apex).
-    pub name: String,
-    /// Record type.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Values, possibly unknown.
-    pub values: Vec<Known<RecordValue>>,
-    /// TTL override.
-    pub ttl: Option<u32>,
-    /// Cloudflare options.
-    pub cloudflare: Option<IndexMap<String, serde_json::Value>>,
-}
-
-/// An octodns provider.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Provider {
-    /// Name in the octodns config.
-    pub name: String,
-    /// Provider class.
-    pub class: String,
-    /// Settings; credentials are secrets.
-    pub settings: IndexMap<String, Known<serde_json::Value>>,
-}
-
-/// An octodns processor.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Processor {
-    /// Name in the octodns config.
-    pub name: String,
-    /// Processor class.
-    pub class: String,
-    /// Options.
-    pub options: IndexMap<String, serde_json::Value>,
-}
-
-/// A DNS zone (`stdlib/dns.ev`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Domain {
-    /// Zone name without trailing dot.
-    pub name: String,
-    /// Where it is synced.
-    pub provider: Provider,
-    /// Default TTL.
-    pub ttl: u32,
-    /// Record sets.
-    pub records: Vec<Record>,
-    /// Processors.
-    pub processors: Vec<Processor>,
-    /// Refuse deletion.
-    pub protect: bool,
-    /// Seconds one tool run of applying it may take.
-    #[serde(default)]
-    pub apply_timeout: Option<u64>,
-}
-
-/// A resource of a stack.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StackResource {
-    /// Logical name.
-    pub name: String,
-    /// Pulumi type token.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Properties.
-    pub properties: IndexMap<String, serde_json::Value>,
-    /// Resource options.
-    pub options: IndexMap<String, serde_json::Value>,
-}
-
-/// A Pulumi stack (`stdlib/stack.ev`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Stack {
-    /// Name (and exports folder).
-    pub name: String,
-    /// Pulumi project.
-    pub project: String,
-    /// Pulumi stack.
-    pub stack: String,
-    /// State backend URL.
-    pub backend: String,
-    /// Configuration; secrets stay secret.
-    pub config: IndexMap<String, Known<serde_json::Value>>,
-    /// Resources.
-    pub resources: Vec<StackResource>,
-    /// Declared exports (Pulumi output expressions).
-    pub exports: IndexMap<String, serde_json::Value>,
-    /// Values read back from exports/<name>/generated.json.
-    pub outputs: Known<serde_json::Value>,
-    /// Refuse destruction.
-    pub protect: bool,
-    /// Seconds one tool run of applying it may take.
-    #[serde(default)]
-    pub apply_timeout: Option<u64>,
-}
-
-/// How an image is built.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum ImageBuild {
-    /// A Nix attribute producing a docker archive.
-    Nix {
-        /// Flake reference.
-        flake: String,
-        /// Attribute path.
-        attribute: String,
-    },
-    /// An OCI image assembled by ev.
-    Oci {
-        /// Base image.
-        base: Option<String>,
-        /// Image path -> repository path.
-        files: IndexMap<String, String>,
-        /// Entrypoint.
-        entrypoint: Vec<String>,
-        /// Environment.
-        env: IndexMap<String, String>,
-        /// Working directory.
-        workdir: Option<String>,
-    },
-}
-
-/// A container image (`stdlib/image.ev`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Image {
-    /// Name.
-    pub name: String,
-    /// Push destination.
-    pub repository: String,
-    /// Build recipe.
-    pub build: ImageBuild,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// Where the digest is recorded.
-    pub digest_file: String,
-    /// Verify the registry's TLS certificate.
-    #[serde(default = "yes")]
-    pub tls_verify: bool,
-    /// The pushed digest, possibly unknown.
-    pub digest: Known<String>,
-    /// `repository@digest`, possibly unknown.
-    pub pinned: Known<String>,
-    /// Seconds one tool run of applying it may take.
-    #[serde(default)]
-    pub apply_timeout: Option<u64>,
-}
-
-/// A Kubernetes cluster (`stdlib/cluster.ev`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Cluster {
-    /// Name.
-    pub name: String,
-    /// kubectl context.
-    pub context: String,
-    /// The machine it runs on, when ev deploys it.
-    #[serde(default)]
-    pub machine: Option<String>,
-    /// Default namespace.
-    pub namespace: String,
-    /// Seconds one tool run of applying it may take.
-    #[serde(default)]
-    pub apply_timeout: Option<u64>,
-}
-
-/// An app port.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Port {
-    /// Port name.
-    pub name: String,
-    /// Container port.
-    pub container: u16,
-    /// Service port.
-    pub service: Option<u16>,
-    /// Node port.
-    pub node_port: Option<u16>,
-    /// TCP or UDP.
-    pub protocol: String,
-}
-
-/// An app volume.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Volume {
-    /// Name.
-    pub name: String,
-    /// Mount path.
-    pub mount: String,
-    /// Claim size.
-    pub size: Option<String>,
-    /// Storage class.
-    pub storage_class: Option<String>,
-    /// Host path.
-    pub host_path: Option<String>,
-    /// Read-only.
-    pub read_only: bool,
-}
-
-/// An ingress route.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Ingress {
-    /// Host name.
-    pub host: String,
-    /// Path.
-    pub path: String,
-    /// Port name.
-    pub port: Option<String>,
-    /// TLS.
-    pub tls: bool,
-}
-
-/// An app (`stdlib/cluster.ev`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct App {
-    /// Name.
-    pub name: String,
-    /// Cluster name.
-    pub cluster: String,
-    /// Namespace.
-    pub namespace: String,
-    /// Image reference, possibly unknown.
-    pub image: Known<String>,
-    /// Allow tags instead of digests.
-    pub allow_unpinned: bool,
-    /// Replicas.
-    pub replicas: u32,
-    /// Command.
-    pub command: Option<Vec<String>>,
-    /// Arguments.
-    pub args: Option<Vec<String>>,
-    /// Ports.
-    pub ports: Vec<Port>,
-    /// Environment; secrets become a Kubernetes Secret.
-    pub env: IndexMap<String, Known<String>>,
-    /// Volumes.
-    pub volumes: Vec<Volume>,
-    /// Config files: path -> content.
-    pub config_files: IndexMap<String, String>,
-    /// Ingress routes.
-    pub ingress: Vec<Ingress>,
-    /// Wait for rollout.
-    pub wait: bool,
-    /// Raw manifests.
-    pub manifests: Vec<serde_json::Value>,
 }

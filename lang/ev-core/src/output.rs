@@ -641,7 +641,7 @@ fn write_marked(v: &serde_json::Value, indent: usize, out: &mut String) {
 }
 
 /// Whether marked JSON is an `$unknown` or `$secret` marker.
-pub(crate) fn is_marker(v: &serde_json::Value) -> bool {
+pub fn is_marker(v: &serde_json::Value) -> bool {
     v.as_object().is_some_and(|m| {
         m.len() == 1 && (m.contains_key(UNKNOWN_KEY) || m.contains_key(SECRET_KEY))
     })

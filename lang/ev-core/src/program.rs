@@ -886,7 +886,7 @@ fn declare_all(
 }
 
 /// What a binding refers to, for the name index.
-pub(crate) fn binding_target(binding: Binding) -> Option<NameTarget> {
+pub fn binding_target(binding: Binding) -> Option<NameTarget> {
     match binding {
         Binding::Global(g) => Some(NameTarget::Global(g)),
         Binding::Resource(r) => Some(NameTarget::Resource(r)),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use ev_core::diagnostic::Severity;
-use ev_core::ide::{
+use ev_query::ide::{
     CompletionItem, CompletionKind, FileDiagnostic, Location, SignatureHelp, Symbol, SymbolKind,
 };
 use lsp_types as lsp;

@@ -1,4 +1,4 @@
-//! `ev lsp`: the language server, a thin face over [`ev_core::ide`].
+//! `ev lsp`: the language server, a thin face over [`ev_query::ide`].
 //!
 //! One thread owns the [`World`] and answers every message in order; a
 //! reader thread forwards messages and raises a flag when input is
@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
-use ev_core::ide::World;
+use ev_query::ide::World;
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
 use lsp_types as lsp;
 use lsp_types::notification::Notification as _;
@@ -294,7 +294,7 @@ impl Server {
         let found = match result {
             Ok(Ok(found)) => found,
             // Newer input: handle it, then start again (debounced).
-            Ok(Err(ev_core::ide::Interrupted)) => return,
+            Ok(Err(ev_query::ide::Interrupted)) => return,
             Err(_) => {
                 // A bug: publish nothing new rather than loop on it.
                 self.world.disk_changed();
@@ -419,7 +419,7 @@ impl Server {
         })
     }
 
-    fn lsp_location(&self, loc: &ev_core::ide::Location) -> Option<lsp::Location> {
+    fn lsp_location(&self, loc: &ev_query::ide::Location) -> Option<lsp::Location> {
         let text = self.world.text(&loc.path)?;
         convert::location(&self.files, &text, loc)
     }
@@ -540,7 +540,7 @@ impl Server {
 
     /// Core edits (repository paths, byte offsets) as an LSP workspace edit.
     #[allow(clippy::mutable_key_type)] // `Uri` hashes by its text
-    fn workspace_edit(&self, edits: &[ev_core::ide::TextEdit]) -> lsp::WorkspaceEdit {
+    fn workspace_edit(&self, edits: &[ev_query::ide::TextEdit]) -> lsp::WorkspaceEdit {
         let mut changes: std::collections::HashMap<lsp::Uri, Vec<lsp::TextEdit>> =
             std::collections::HashMap::new();
         for edit in edits {

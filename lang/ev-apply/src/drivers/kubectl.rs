@@ -1,46 +1,23 @@
-//! kubectl: server-side apply of a cluster's rendered manifests with field
-//! manager `ev`, then pruning of objects an earlier apply created and the
-//! program no longer declares. Pruning only deletes objects that carry ev's
+//! kubectl: server-side apply of a cluster's objects with field manager
+//! `ev`, then pruning of objects an earlier apply created and the program
+//! no longer declares. Pruning only deletes objects that carry ev's
 //! ownership labels for this cluster, checked on the live object: foreign
 //! objects, even in the same namespace, are never touched.
 //!
-//! Secret objects are rendered without data; here their sops references are
-//! decrypted into `stringData` in a 0600 file that is removed afterwards.
+//! Secret values are `$secret` markers in the artifact; here they are
+//! decrypted (only the action's own secrets) into the objects sent to
+//! kubectl on stdin, never onto disk.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
-use ev_core::render::kubernetes::MANAGED_BY;
+use ev_core::model::Known;
+use ev_deploy::backends::kubectl::{
+    object_key as key, stream, Manifests, CLUSTER_LABEL, MANAGED_BY,
+};
 use serde_json::{json, Value};
-
-use ev_core::model::Model;
-use ev_core::plan::ActionId;
 
 use super::{Applied, Ctx, Driver, Failure};
 use crate::confined::Mode;
-
-/// The annotation naming a Secret's sops references.
-const SOPS_REFS: &str = "ev.dev/sops-refs";
-
-/// The output under which an apply records the cluster's kubectl context
-/// in the state, for a later destroy.
-const CONTEXT_OUTPUT: &str = "context";
-
-/// The objects of a YAML stream.
-pub fn documents(text: &str) -> Vec<Value> {
-    ev_core::render::yaml_documents(text)
-}
-
-/// `Kind namespace/name` of an object.
-fn key(o: &Value) -> String {
-    let s = |v: Option<&Value>| v.and_then(|x| x.as_str()).unwrap_or("").to_string();
-    let meta = o.get("metadata");
-    format!(
-        "{} {}/{}",
-        s(o.get("kind")),
-        s(meta.and_then(|m| m.get("namespace"))),
-        s(meta.and_then(|m| m.get("name")))
-    )
-}
 
 /// Writes objects as a YAML stream for kubectl into the action's scratch
 /// directory (never decrypted Secret data: that goes through stdin).
@@ -48,93 +25,52 @@ fn write_stream(ctx: &Ctx, name: &str, objects: &[Value]) -> Result<std::path::P
     ctx.write_scratch(name, stream(objects).as_bytes(), Mode::Volatile)
 }
 
-fn stream(objects: &[Value]) -> String {
-    objects
-        .iter()
-        .map(|o| format!("---\n{}", ev_core::render::yaml(o)))
-        .collect()
-}
-
-/// A secret from its entry in the `ev.dev/sops-refs` annotation:
-/// `"file#key"`, or a composed secret's parts `[{"text"}, {"ref"}, ...]`.
-fn sops_reference(entry: &Value) -> ev_core::model::Secret {
-    use ev_core::model::{Secret, SecretPart, SecretRef};
-    let reference = |text: &str| {
-        let (file, key) = text.rsplit_once('#').unwrap_or((text, ""));
-        SecretRef {
-            file: file.to_string(),
-            key: key.to_string(),
-        }
-    };
-    match entry {
-        Value::Array(parts) => Secret::Composed {
-            parts: parts
-                .iter()
-                .map(|p| match (p.get("text"), p.get("ref")) {
-                    (Some(Value::String(t)), _) => SecretPart::Text(t.clone()),
-                    (_, Some(Value::String(r))) => SecretPart::Ref(reference(r)),
-                    _ => SecretPart::Text(String::new()),
-                })
-                .collect(),
-        },
-        other => Secret::Ref(reference(other.as_str().unwrap_or(""))),
-    }
-}
-
-/// The manifests with every Secret's data decrypted.
-async fn with_secret_data(objects: &[Value], ctx: &Ctx) -> Result<Vec<Value>, Failure> {
-    let mut out = Vec::new();
-    for o in objects {
-        let mut o = o.clone();
-        let refs = o
-            .pointer(&format!(
-                "/metadata/annotations/{}",
-                SOPS_REFS.replace('/', "~1")
-            ))
-            .and_then(|r| r.as_str())
-            .map(|r| serde_json::from_str::<BTreeMap<String, Value>>(r).unwrap_or_default());
-        if let Some(refs) = refs {
-            let mut data = serde_json::Map::new();
-            for (name, reference) in refs {
-                // Only secrets the cluster's own `secret()` values declare
-                // are decrypted: an annotation in a raw manifest cannot
-                // name any other file.
-                let value = ctx.reveal(&sops_reference(&reference)).await?;
-                data.insert(name, Value::String(value));
+/// An object with every secret marker replaced by the secret's text
+/// (decrypted through `ctx`, which refuses any secret the cluster's own
+/// `secret()` values do not declare).
+async fn revealed(v: &Value, ctx: &Ctx) -> Result<Value, Failure> {
+    // Iterative over a work list: objects nest, futures cannot recurse.
+    let mut out = v.clone();
+    let mut pending = vec![String::new()];
+    while let Some(pointer) = pending.pop() {
+        let Some(node) = out.pointer_mut(&pointer) else {
+            continue;
+        };
+        match ev_deploy::markers::marker(node) {
+            Some(Known::Secret(secret)) => *node = Value::String(ctx.reveal(&secret).await?),
+            Some(_) => {
+                return Err(Failure::new(format!(
+                    "{} holds a value not known yet",
+                    key(v)
+                )))
             }
-            o["stringData"] = Value::Object(data);
+            None => match node {
+                Value::Object(map) => pending.extend(
+                    map.keys()
+                        .map(|k| format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"))),
+                ),
+                Value::Array(items) => {
+                    pending.extend((0..items.len()).map(|i| format!("{pointer}/{i}")))
+                }
+                _ => {}
+            },
         }
-        out.push(o);
     }
     Ok(out)
 }
 
-fn manifests(ctx: &Ctx) -> Result<(String, String), Failure> {
-    let (path, text) = ctx
-        .files
-        .iter()
-        .find(|(p, _)| p.starts_with("kubernetes/"))
-        .map(|(p, t)| (p.clone(), t.clone()))
-        .ok_or_else(|| Failure::new("the cluster has no rendered manifests"))?;
-    Ok((path, text))
-}
-
-/// Applies the manifests and prunes what is no longer declared.
-pub async fn apply(
-    cluster: &str,
-    context: &str,
-    rollouts: &[(String, String)],
-    ctx: &Ctx,
-) -> Result<Applied, Failure> {
-    let (_, text) = manifests(ctx)?;
-    let objects = documents(&text);
-    let filled = with_secret_data(&objects, ctx).await?;
+/// Applies the objects and prunes what is no longer declared.
+pub async fn apply(m: &Manifests, ctx: &Ctx) -> Result<Applied, Failure> {
+    let mut filled = Vec::with_capacity(m.objects.len());
+    for o in &m.objects {
+        filled.push(revealed(o, ctx).await?);
+    }
     // Decrypted Secret data goes to kubectl through stdin: no plaintext
     // ever rests on disk, even if ev is killed mid-apply.
     let mut cmd = ctx.cmd(
         "kubectl",
         &[
-            &format!("--context={context}"),
+            &format!("--context={}", m.context),
             "apply",
             "--server-side",
             "--field-manager=ev",
@@ -146,18 +82,22 @@ pub async fn apply(
     );
     cmd.stdin = Some(stream(&filled).into_bytes());
     ctx.run(&cmd, &[]).await?;
-    prune(cluster, context, &objects, ctx).await?;
+    let previous = match &ctx.previous {
+        Some(ev_deploy::Artifact::Kubectl(p)) => p.objects.as_slice(),
+        _ => &[],
+    };
+    prune(&m.cluster, &m.context, previous, &m.objects, ctx).await?;
     // Apps declared with `wait = true`: their rollout must finish (within
     // the action's timeout).
     let limit = format!("--timeout={}s", ctx.timeout.as_secs());
-    for (namespace, name) in rollouts {
-        let deployment = format!("deployment/{name}");
+    for rollout in &m.rollouts {
+        let deployment = format!("deployment/{}", rollout.name);
         ctx.run(
             &ctx.cmd(
                 "kubectl",
                 &[
-                    &format!("--context={context}"),
-                    &format!("--namespace={namespace}"),
+                    &format!("--context={}", m.context),
+                    &format!("--namespace={}", rollout.namespace),
                     "rollout",
                     "status",
                     &deployment,
@@ -169,42 +109,35 @@ pub async fn apply(
         )
         .await?;
     }
-    Ok(Applied {
-        outputs: BTreeMap::from([(CONTEXT_OUTPUT.to_string(), context.to_string())]),
-        ..Applied::default()
-    })
+    Ok(Applied::default())
 }
 
 /// Deletes every object ev applied to a cluster the program no longer
 /// declares (those still carrying ev's labels for it).
-pub async fn destroy(cluster: &str, ctx: &Ctx) -> Result<Applied, Failure> {
-    // The context the last apply recorded; states written before ev
-    // recorded it name it only in the manifests' header comment.
-    let recorded = ctx.previous_outputs.get(CONTEXT_OUTPUT).cloned();
-    let context = recorded
-        .or_else(|| {
-            ctx.previous.values().find_map(|text| {
-                let start = text.find("(context `")? + "(context `".len();
-                let end = text[start..].find('`')?;
-                Some(text[start..start + end].to_string())
-            })
-        })
-        .ok_or_else(|| {
-            Failure::new("the state holds no manifests naming this cluster's context")
-        })?;
-    prune(cluster, &context, &[], ctx).await?;
+pub async fn destroy(previous: &Manifests, ctx: &Ctx) -> Result<Applied, Failure> {
+    prune(
+        &previous.cluster,
+        &previous.context,
+        &previous.objects,
+        &[],
+        ctx,
+    )
+    .await?;
     Ok(Applied::default())
 }
 
 /// Deletes objects the previous apply declared and this one does not, when
 /// the live object carries ev's labels for this cluster.
-async fn prune(cluster: &str, context: &str, current: &[Value], ctx: &Ctx) -> Result<(), Failure> {
-    let declared: std::collections::BTreeSet<String> = current.iter().map(key).collect();
-    let mut gone: Vec<Value> = ctx
-        .previous
+async fn prune(
+    cluster: &str,
+    context: &str,
+    previous: &[Value],
+    current: &[Value],
+    ctx: &Ctx,
+) -> Result<(), Failure> {
+    let declared: BTreeSet<String> = current.iter().map(key).collect();
+    let mut gone: Vec<Value> = previous
         .iter()
-        .filter(|(p, _)| p.starts_with("kubernetes/"))
-        .flat_map(|(_, text)| documents(text))
         .filter(|o| !declared.contains(&key(o)))
         .map(|o| {
             json!({
@@ -380,18 +313,19 @@ fn owned_objects(json_text: &str, cluster: &str) -> Vec<Value> {
         .filter(|o| {
             let labels = o.pointer("/metadata/labels");
             let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(|v| v.as_str());
-            label(MANAGED_BY.0) == Some(MANAGED_BY.1) && label("ev.dev/cluster") == Some(cluster)
+            label(MANAGED_BY.0) == Some(MANAGED_BY.1) && label(CLUSTER_LABEL) == Some(cluster)
         })
         .collect()
 }
 
 /// `kubectl diff --server-side`: what applying would change in the live
 /// cluster (Secrets left out, so their values never reach the output).
-pub async fn refresh(context: &str, ctx: &Ctx) -> Result<String, Failure> {
-    let (_, text) = manifests(ctx)?;
-    let objects: Vec<Value> = documents(&text)
-        .into_iter()
+pub async fn refresh(m: &Manifests, ctx: &Ctx) -> Result<String, Failure> {
+    let objects: Vec<Value> = m
+        .objects
+        .iter()
         .filter(|o| o.get("kind").and_then(|k| k.as_str()) != Some("Secret"))
+        .map(|o| ev_deploy::markers::for_tool(o, ev_deploy::markers::SecretAs::Source))
         .collect();
     let file = write_stream(ctx, "refresh.yaml", &objects)?;
     // Exit 1 means "differences found", not failure.
@@ -400,7 +334,7 @@ pub async fn refresh(context: &str, ctx: &Ctx) -> Result<String, Failure> {
             &ctx.cmd(
                 "kubectl",
                 &[
-                    &format!("--context={context}"),
+                    &format!("--context={}", m.context),
                     "diff",
                     "--server-side",
                     "--field-manager=ev",
@@ -418,45 +352,19 @@ pub async fn refresh(context: &str, ctx: &Ctx) -> Result<String, Failure> {
 /// The kubectl driver: one cluster per action.
 pub struct Kubectl;
 
-/// What applying a cluster needs.
-#[derive(Clone, Debug)]
-pub struct ClusterJob {
-    /// The cluster.
-    pub cluster: String,
-    /// Its kubectl context.
-    pub context: String,
-    /// Deployments to wait for (apps declared with `wait = true`), as
-    /// (namespace, name).
-    pub rollouts: Vec<(String, String)>,
-}
-
 impl Driver for Kubectl {
-    type Job = ClusterJob;
+    type Artifact = Manifests;
 
-    fn job(id: &ActionId, model: &Model) -> Option<ClusterJob> {
-        let cluster = model.cluster(&id.name)?;
-        Some(ClusterJob {
-            cluster: cluster.name.clone(),
-            context: cluster.context.clone(),
-            rollouts: model
-                .apps
-                .iter()
-                .filter(|a| a.cluster == cluster.name && a.wait)
-                .map(|a| (a.namespace.clone(), a.name.clone()))
-                .collect(),
-        })
+    async fn apply(m: &Manifests, ctx: &Ctx) -> Result<Applied, Failure> {
+        apply(m, ctx).await
     }
 
-    async fn apply(job: &ClusterJob, ctx: &Ctx) -> Result<Applied, Failure> {
-        apply(&job.cluster, &job.context, &job.rollouts, ctx).await
+    async fn refresh(m: &Manifests, ctx: &Ctx) -> Result<Option<String>, Failure> {
+        refresh(m, ctx).await.map(Some)
     }
 
-    async fn refresh(job: &ClusterJob, ctx: &Ctx) -> Result<Option<String>, Failure> {
-        refresh(&job.context, ctx).await.map(Some)
-    }
-
-    async fn destroy(id: &ActionId, ctx: &Ctx) -> Option<Result<Applied, Failure>> {
-        Some(destroy(&id.name, ctx).await)
+    async fn destroy(previous: &Manifests, ctx: &Ctx) -> Option<Result<Applied, Failure>> {
+        Some(destroy(previous, ctx).await)
     }
 }
 

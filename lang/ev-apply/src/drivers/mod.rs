@@ -1,6 +1,8 @@
-//! The drivers: one per backend, each running the real tool. `apply` does
-//! the work; `refresh` asks the tool what it would change (the plan's
-//! `--refresh`), without changing anything.
+//! The drivers: one per backend, each running the real tool on its
+//! backend's typed artifact. `apply` does the work; `refresh` asks the tool
+//! what it would change (the plan's `--refresh`), without changing
+//! anything; `destroy` removes what the state recorded for a declaration
+//! that is gone.
 
 pub mod kubectl;
 pub mod nix;
@@ -14,70 +16,39 @@ use std::time::Duration;
 
 use std::future::Future;
 
-use ev_core::model::Model;
-use ev_core::plan::{Action, ActionId, Backend};
+use ev_deploy::backend::Artifact;
 use tokio::sync::watch;
 
 use crate::confined::{Area, Mode};
 use crate::process::{Captured, Cmd, Log, RunError};
 
-/// One tool's driver: what an action of its backend needs from the model
-/// (its job, owned: it moves into the action's task), and how the action is
-/// applied, refreshed (a dry run) and destroyed (its declaration removed).
-/// Adding a backend is a module implementing this and a variant of [`Job`].
+/// One tool's driver, over its backend's artifact (what the plan hands
+/// it, as data). Adding a backend is a module implementing this and one
+/// line in each dispatch below ([`apply`], [`refresh`], [`destroy`]).
 pub trait Driver {
-    /// What an action needs from the model.
-    type Job: Clone + std::fmt::Debug + Send + Sync + 'static;
+    /// Its backend's artifact.
+    type Artifact;
 
-    /// The job of the action `id`, from the model it was lowered from.
-    fn job(id: &ActionId, model: &Model) -> Option<Self::Job>;
-
-    /// Applies the action (its rendered files are in `ctx`).
-    fn apply(job: &Self::Job, ctx: &Ctx) -> impl Future<Output = Result<Applied, Failure>> + Send;
+    /// Applies the action (its rendered files are written already).
+    fn apply(
+        artifact: &Self::Artifact,
+        ctx: &Ctx,
+    ) -> impl Future<Output = Result<Applied, Failure>> + Send;
 
     /// Asks the tool what applying would change in the live system;
     /// `None` when the backend cannot tell without changing things.
     fn refresh(
-        job: &Self::Job,
+        artifact: &Self::Artifact,
         ctx: &Ctx,
     ) -> impl Future<Output = Result<Option<String>, Failure>> + Send;
 
-    /// Removes what an earlier apply did, now that the program no longer
-    /// declares it, from what the state recorded (`ctx.previous`,
-    /// `ctx.previous_outputs`); `None` when nothing live is removed.
+    /// Removes what an earlier apply did (`previous`, as the state recorded
+    /// it), now that the program no longer declares it; `None` when
+    /// nothing live is removed.
     fn destroy(
-        id: &ActionId,
+        previous: &Self::Artifact,
         ctx: &Ctx,
     ) -> impl Future<Output = Option<Result<Applied, Failure>>> + Send;
-}
-
-/// What an action's driver needs from the model, by backend.
-#[derive(Clone, Debug)]
-pub enum Job {
-    /// Sync one zone.
-    Octodns(<octodns::Octodns as Driver>::Job),
-    /// Apply one cluster's manifests.
-    Kubectl(<kubectl::Kubectl as Driver>::Job),
-    /// Build and activate a machine.
-    Nix(<nix::Nix as Driver>::Job),
-    /// Build and push an image.
-    Registry(<registry::Registry as Driver>::Job),
-    /// `pulumi up` a stack.
-    Pulumi(<pulumi::Pulumi as Driver>::Job),
-}
-
-impl Job {
-    /// The job of an action, from the model it was lowered from.
-    pub fn of(action: &Action, model: &Model) -> Option<Job> {
-        let id = action.typed_id()?;
-        Some(match action.backend {
-            Backend::Octodns => Job::Octodns(octodns::Octodns::job(&id, model)?),
-            Backend::Kubectl => Job::Kubectl(kubectl::Kubectl::job(&id, model)?),
-            Backend::Nix => Job::Nix(nix::Nix::job(&id, model)?),
-            Backend::Registry => Job::Registry(registry::Registry::job(&id, model)?),
-            Backend::Pulumi => Job::Pulumi(pulumi::Pulumi::job(&id, model)?),
-        })
-    }
 }
 
 /// The options every `nix` run gets: `nix build` and `nix eval` of flakes.
@@ -106,10 +77,8 @@ pub struct Ctx {
     /// The secrets the action's own values reference (see
     /// `Action::secrets`): the only ones its tool may receive.
     pub secrets: Vec<ev_core::model::SecretRef>,
-    /// The action's rendered files, by path.
-    pub files: BTreeMap<String, String>,
-    /// Files the previous apply rendered for this action (for pruning).
-    pub previous: BTreeMap<String, String>,
+    /// What the previous apply handed the tool (for pruning).
+    pub previous: Option<Artifact>,
     /// What the previous apply recorded (a machine's store path).
     pub previous_outputs: BTreeMap<String, String>,
     /// Let the tool exceed its own safety thresholds (`--allow-large-changes`).
@@ -148,8 +117,7 @@ impl Ctx {
             timeout,
             kill,
             secrets: Vec::new(),
-            files: BTreeMap::new(),
-            previous: BTreeMap::new(),
+            previous: None,
             previous_outputs: BTreeMap::new(),
             force: false,
         })
@@ -178,9 +146,9 @@ impl Ctx {
     }
 
     /// With what the state recorded for the action (if anything).
-    pub fn with_previous(mut self, previous: Option<&ev_core::plan::state::ActionState>) -> Ctx {
+    pub fn with_previous(mut self, previous: Option<&ev_deploy::plan::state::ActionState>) -> Ctx {
         if let Some(p) = previous {
-            self.previous = p.files.clone();
+            self.previous = Some(p.artifact.clone());
             self.previous_outputs = p.outputs.clone();
         }
         self
@@ -257,7 +225,7 @@ impl Ctx {
         for secret in &self.secrets {
             let value = self.decrypt(secret).await?;
             env.insert(
-                ev_core::render::secret_env_name(&secret.file, &secret.key),
+                ev_deploy::markers::secret_env_name(&secret.file, &secret.key),
                 value,
             );
         }
@@ -327,40 +295,40 @@ impl Failure {
 }
 
 /// Applies one action.
-pub async fn apply(job: &Job, ctx: &Ctx) -> Result<Applied, Failure> {
-    match job {
-        Job::Octodns(j) => octodns::Octodns::apply(j, ctx).await,
-        Job::Kubectl(j) => kubectl::Kubectl::apply(j, ctx).await,
-        Job::Nix(j) => nix::Nix::apply(j, ctx).await,
-        Job::Registry(j) => registry::Registry::apply(j, ctx).await,
-        Job::Pulumi(j) => pulumi::Pulumi::apply(j, ctx).await,
+pub async fn apply(artifact: &Artifact, ctx: &Ctx) -> Result<Applied, Failure> {
+    match artifact {
+        Artifact::Octodns(a) => octodns::Octodns::apply(a, ctx).await,
+        Artifact::Kubectl(a) => kubectl::Kubectl::apply(a, ctx).await,
+        Artifact::Nix(a) => nix::Nix::apply(a, ctx).await,
+        Artifact::Registry(a) => registry::Registry::apply(a, ctx).await,
+        Artifact::Pulumi(a) => pulumi::Pulumi::apply(a, ctx).await,
     }
 }
 
 /// Asks the tool what applying the action would change (drift against the
 /// live system); `None` when the backend cannot tell without changing things.
-pub async fn refresh(job: &Job, ctx: &Ctx) -> Result<Option<String>, Failure> {
-    match job {
-        Job::Octodns(j) => octodns::Octodns::refresh(j, ctx).await,
-        Job::Kubectl(j) => kubectl::Kubectl::refresh(j, ctx).await,
-        Job::Nix(j) => nix::Nix::refresh(j, ctx).await,
-        Job::Registry(j) => registry::Registry::refresh(j, ctx).await,
-        Job::Pulumi(j) => pulumi::Pulumi::refresh(j, ctx).await,
+pub async fn refresh(artifact: &Artifact, ctx: &Ctx) -> Result<Option<String>, Failure> {
+    match artifact {
+        Artifact::Octodns(a) => octodns::Octodns::refresh(a, ctx).await,
+        Artifact::Kubectl(a) => kubectl::Kubectl::refresh(a, ctx).await,
+        Artifact::Nix(a) => nix::Nix::refresh(a, ctx).await,
+        Artifact::Registry(a) => registry::Registry::refresh(a, ctx).await,
+        Artifact::Pulumi(a) => pulumi::Pulumi::refresh(a, ctx).await,
     }
 }
 
-/// Removes what an action applied before, now that the program no longer
-/// declares it (see [`Driver::destroy`]): a zone's records, a cluster's
-/// objects (those carrying ev's labels), a stack's resources. `None` where
-/// nothing live is removed (a pushed image stays in its registry; a machine
-/// keeps its system), and for an id the backend cannot have written.
-pub async fn destroy(backend: Backend, id: &str, ctx: &Ctx) -> Option<Result<Applied, Failure>> {
-    let id = ActionId::parse(backend, id)?;
-    match backend {
-        Backend::Octodns => octodns::Octodns::destroy(&id, ctx).await,
-        Backend::Kubectl => kubectl::Kubectl::destroy(&id, ctx).await,
-        Backend::Nix => nix::Nix::destroy(&id, ctx).await,
-        Backend::Registry => registry::Registry::destroy(&id, ctx).await,
-        Backend::Pulumi => pulumi::Pulumi::destroy(&id, ctx).await,
+/// Removes what an action applied before (`previous`, as the state
+/// recorded it), now that the program no longer declares it (see
+/// [`Driver::destroy`]): a zone's records, a cluster's objects (those
+/// carrying ev's labels), a stack's resources. `None` where nothing live is
+/// removed (a pushed image stays in its registry; a machine keeps its
+/// system).
+pub async fn destroy(previous: &Artifact, ctx: &Ctx) -> Option<Result<Applied, Failure>> {
+    match previous {
+        Artifact::Octodns(a) => octodns::Octodns::destroy(a, ctx).await,
+        Artifact::Kubectl(a) => kubectl::Kubectl::destroy(a, ctx).await,
+        Artifact::Nix(a) => nix::Nix::destroy(a, ctx).await,
+        Artifact::Registry(a) => registry::Registry::destroy(a, ctx).await,
+        Artifact::Pulumi(a) => pulumi::Pulumi::destroy(a, ctx).await,
     }
 }

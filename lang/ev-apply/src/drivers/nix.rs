@@ -4,8 +4,8 @@
 //! --target-host`, deploy-rs, or `nix-env --profile P --set` for `profile`.
 //! An unchanged store path is not re-activated.
 
-use ev_core::model::{Machine, Model};
-use ev_core::plan::ActionId;
+use ev_deploy::backend::ArtifactData;
+use ev_deploy::backends::nix::Profile;
 
 use super::{Applied, Ctx, Driver, Failure};
 
@@ -28,13 +28,12 @@ pub fn flake_ref(ctx: &Ctx, machine: &str) -> Result<String, Failure> {
 
 /// Marks the rendered profile files for git (`git add --intent-to-add`),
 /// so a new machine's flake is part of the tree Nix copies.
-async fn track_profile(ctx: &Ctx, machine: &str) -> Result<(), Failure> {
-    let dir = format!("flake-profiles/system-{machine}/");
-    let files: Vec<String> = ctx
-        .files
-        .keys()
-        .filter(|p| p.starts_with(&dir))
-        .cloned()
+async fn track_profile(ctx: &Ctx, m: &Profile) -> Result<(), Failure> {
+    let files: Vec<String> = m
+        .files()
+        .into_iter()
+        .filter(|f| f.in_repository())
+        .map(|f| f.path)
         .collect();
     let mut args = vec!["add", "--intent-to-add", "--"];
     args.extend(files.iter().map(String::as_str));
@@ -44,18 +43,6 @@ async fn track_profile(ctx: &Ctx, machine: &str) -> Result<(), Failure> {
     let _turn = GIT_INDEX.lock().await;
     ctx.run(&ctx.cmd("git", &args, &ctx.root), &[]).await?;
     Ok(())
-}
-
-/// The attribute holding the machine's system derivation.
-pub fn system_attribute(m: &Machine) -> String {
-    if m.os == "darwin" {
-        format!("darwinConfigurations.{}.system", m.name)
-    } else {
-        format!(
-            "nixosConfigurations.{}.config.system.build.toplevel",
-            m.name
-        )
-    }
 }
 
 fn store_path(json_text: &str) -> Option<String> {
@@ -68,10 +55,10 @@ fn store_path(json_text: &str) -> Option<String> {
 }
 
 /// Builds and activates the machine.
-pub async fn apply(m: &Machine, ctx: &Ctx) -> Result<Applied, Failure> {
+pub async fn apply(m: &Profile, ctx: &Ctx) -> Result<Applied, Failure> {
     let flake = flake_ref(ctx, &m.name)?;
-    track_profile(ctx, &m.name).await?;
-    let installable = format!("{flake}#{}", system_attribute(m));
+    track_profile(ctx, m).await?;
+    let installable = format!("{flake}#{}", m.system_attribute());
     let mut applied = Applied::default();
     if !m.activation.remote_build {
         let out = ctx
@@ -91,11 +78,7 @@ pub async fn apply(m: &Machine, ctx: &Ctx) -> Result<Applied, Failure> {
         applied.outputs.insert("store_path".into(), path);
     }
     let target = || {
-        let host = m
-            .address
-            .as_ref()
-            .and_then(|a| a.value().cloned())
-            .unwrap_or_default();
+        let host = m.host().unwrap_or_default().to_string();
         match &m.activation.ssh_user {
             Some(user) => format!("{user}@{host}"),
             None => host,
@@ -142,12 +125,12 @@ pub async fn apply(m: &Machine, ctx: &Ctx) -> Result<Applied, Failure> {
 }
 
 /// Compares the system the profile would build with the one last activated.
-pub async fn refresh(m: &Machine, ctx: &Ctx) -> Result<String, Failure> {
-    track_profile(ctx, &m.name).await?;
+pub async fn refresh(m: &Profile, ctx: &Ctx) -> Result<String, Failure> {
+    track_profile(ctx, m).await?;
     let installable = format!(
         "{}#{}.outPath",
         flake_ref(ctx, &m.name)?,
-        system_attribute(m)
+        m.system_attribute()
     );
     let out = ctx
         .run(&ctx.nix(&["eval", "--raw", &installable], &ctx.root), &[])
@@ -178,22 +161,18 @@ pub async fn refresh(m: &Machine, ctx: &Ctx) -> Result<String, Failure> {
 pub struct Nix;
 
 impl Driver for Nix {
-    type Job = Box<Machine>;
+    type Artifact = Profile;
 
-    fn job(id: &ActionId, model: &Model) -> Option<Box<Machine>> {
-        model.machine(&id.name).cloned().map(Box::new)
-    }
-
-    async fn apply(machine: &Box<Machine>, ctx: &Ctx) -> Result<Applied, Failure> {
+    async fn apply(machine: &Profile, ctx: &Ctx) -> Result<Applied, Failure> {
         apply(machine, ctx).await
     }
 
-    async fn refresh(machine: &Box<Machine>, ctx: &Ctx) -> Result<Option<String>, Failure> {
+    async fn refresh(machine: &Profile, ctx: &Ctx) -> Result<Option<String>, Failure> {
         refresh(machine, ctx).await.map(Some)
     }
 
     /// A machine keeps the system it runs: nothing live is removed.
-    async fn destroy(_: &ActionId, _: &Ctx) -> Option<Result<Applied, Failure>> {
+    async fn destroy(_: &Profile, _: &Ctx) -> Option<Result<Applied, Failure>> {
         None
     }
 }

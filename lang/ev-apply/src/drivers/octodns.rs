@@ -3,8 +3,7 @@
 //! come from secrets through the environment (`env/NAME` in the config).
 //! octodns' own safety thresholds stand unless `--allow-large-changes`.
 
-use ev_core::model::Model;
-use ev_core::plan::ActionId;
+use ev_deploy::backends::octodns::Zone;
 
 use super::{Applied, Ctx, Driver, Failure};
 use crate::confined::Mode;
@@ -57,25 +56,15 @@ pub async fn apply(zone: &str, ctx: &Ctx) -> Result<Applied, Failure> {
 }
 
 /// Deletes every record of a zone the program no longer declares: the
-/// config the state recorded, with an empty zone file, synced with
+/// zone as the state recorded it, with no records, synced with
 /// `--doit --force` (the plan's deletion guardrail has already been passed).
-pub async fn destroy(zone: &str, ctx: &Ctx) -> Result<Applied, Failure> {
+pub async fn destroy(previous: &Zone, ctx: &Ctx) -> Result<Applied, Failure> {
+    let zone = previous.zone.as_str();
     let config_path = format!("config/{zone}.yaml");
-    let config = ctx
-        .previous
-        .get(&format!("octodns/{config_path}"))
-        .ok_or_else(|| Failure::new("the state holds no octodns config for this zone"))?;
     let dir = ctx.scratch.join("octodns");
-    ctx.write_scratch(
-        &format!("octodns/{config_path}"),
-        config.as_bytes(),
-        Mode::Volatile,
-    )?;
-    ctx.write_scratch(
-        &format!("octodns/zones/{zone}.yaml"),
-        b"---\n{}\n",
-        Mode::Volatile,
-    )?;
+    for file in [previous.config(), previous.zone_file(&[])] {
+        ctx.write_scratch(&file.path, file.content.as_bytes(), Mode::Volatile)?;
+    }
     let mut cmd = ctx.cmd(
         "octodns-sync",
         &[
@@ -140,23 +129,18 @@ pub fn summarize(plan_output: &str) -> String {
 pub struct Octodns;
 
 impl Driver for Octodns {
-    /// The zone, without the trailing dot.
-    type Job = String;
+    type Artifact = Zone;
 
-    fn job(id: &ActionId, _: &Model) -> Option<String> {
-        Some(id.name.clone())
+    async fn apply(zone: &Zone, ctx: &Ctx) -> Result<Applied, Failure> {
+        apply(&zone.zone, ctx).await
     }
 
-    async fn apply(zone: &String, ctx: &Ctx) -> Result<Applied, Failure> {
-        apply(zone, ctx).await
+    async fn refresh(zone: &Zone, ctx: &Ctx) -> Result<Option<String>, Failure> {
+        refresh(&zone.zone, ctx).await.map(Some)
     }
 
-    async fn refresh(zone: &String, ctx: &Ctx) -> Result<Option<String>, Failure> {
-        refresh(zone, ctx).await.map(Some)
-    }
-
-    async fn destroy(id: &ActionId, ctx: &Ctx) -> Option<Result<Applied, Failure>> {
-        Some(destroy(&id.name, ctx).await)
+    async fn destroy(previous: &Zone, ctx: &Ctx) -> Option<Result<Applied, Failure>> {
+        Some(destroy(previous, ctx).await)
     }
 }
 

@@ -4,13 +4,13 @@
 //! Pulumi marks secret are written as `"[secret]"` (as Pulumi prints them),
 //! never in clear.
 
-use ev_core::model::{Known, Model, Stack};
-use ev_core::plan::ActionId;
+use ev_deploy::backend::ArtifactData;
+use ev_deploy::backends::pulumi::{export_file, Program};
 
 use super::{Applied, Ctx, Driver, Export, Failure};
 use crate::confined::Mode;
 
-fn dir(ctx: &Ctx, s: &Stack) -> std::path::PathBuf {
+fn dir(ctx: &Ctx, s: &Program) -> std::path::PathBuf {
     ctx.build.join("pulumi").join(&s.name)
 }
 
@@ -36,7 +36,7 @@ fn backend_url(url: &str, ctx: &Ctx) -> Result<String, Failure> {
 }
 
 async fn select(
-    s: &Stack,
+    s: &Program,
     ctx: &Ctx,
 ) -> Result<std::collections::BTreeMap<String, String>, Failure> {
     let mut env = ctx.env.clone();
@@ -50,9 +50,9 @@ async fn select(
     cmd.env = env.clone();
     ctx.run(&cmd, &[]).await?;
     // Secret config goes in through stdin, never argv.
-    for (key, value) in &s.config {
-        if let Known::Secret(r) = value {
-            let secret = ctx.reveal(r).await?;
+    for (key, r) in s.secret_config() {
+        {
+            let secret = ctx.reveal(&r).await?;
             let mut cmd = ctx.cmd(
                 "pulumi",
                 &[
@@ -75,7 +75,7 @@ async fn select(
 }
 
 /// `pulumi up`, then the outputs into the stack's export file.
-pub async fn apply(s: &Stack, ctx: &Ctx) -> Result<Applied, Failure> {
+pub async fn apply(s: &Program, ctx: &Ctx) -> Result<Applied, Failure> {
     let env = select(s, ctx).await?;
     let mut up = ctx.cmd(
         "pulumi",
@@ -104,7 +104,7 @@ pub async fn apply(s: &Stack, ctx: &Ctx) -> Result<Applied, Failure> {
     text.push('\n');
     Ok(Applied {
         exports: vec![Export {
-            path: format!("exports/{}/generated.json", s.name),
+            path: export_file(&s.name),
             content: text,
         }],
         outputs: Default::default(),
@@ -114,37 +114,18 @@ pub async fn apply(s: &Stack, ctx: &Ctx) -> Result<Applied, Failure> {
 
 /// Destroys a stack the program no longer declares: its recorded program
 /// is written back and `pulumi destroy` runs on it; its export file goes.
-pub async fn destroy(name: &str, ctx: &Ctx) -> Result<Applied, Failure> {
+pub async fn destroy(previous: &Program, ctx: &Ctx) -> Result<Applied, Failure> {
+    let name = previous.name.as_str();
     let dir = ctx.scratch.join("pulumi").join(name);
-    let mut stack = None;
-    let mut backend = None;
-    for (path, text) in &ctx.previous {
-        let file = path.rsplit('/').next().unwrap_or(path);
-        ctx.write_scratch(
-            &format!("pulumi/{name}/{file}"),
-            text.as_bytes(),
-            Mode::Volatile,
-        )?;
-        if let Some(s) = file
-            .strip_prefix("Pulumi.")
-            .and_then(|f| f.strip_suffix(".yaml"))
-        {
-            stack = Some(s.to_string());
-        }
-        if file == "Pulumi.yaml" {
-            let doc: serde_json::Value = serde_saphyr::from_str(text).unwrap_or_default();
-            backend = doc
-                .pointer("/backend/url")
-                .and_then(|u| u.as_str())
-                .map(str::to_string);
-        }
+    for file in previous.files() {
+        ctx.write_scratch(&file.path, file.content.as_bytes(), Mode::Volatile)?;
     }
-    let stack =
-        stack.ok_or_else(|| Failure::new("the state holds no stack settings for this stack"))?;
+    let stack = previous.stack.clone();
     let mut env = ctx.env.clone();
-    if let Some(url) = backend {
-        env.insert("PULUMI_BACKEND_URL".into(), backend_url(&url, ctx)?);
-    }
+    env.insert(
+        "PULUMI_BACKEND_URL".into(),
+        backend_url(&previous.backend, ctx)?,
+    );
     env.insert("PULUMI_SKIP_UPDATE_CHECK".into(), "true".into());
     for args in [
         vec![
@@ -167,13 +148,13 @@ pub async fn destroy(name: &str, ctx: &Ctx) -> Result<Applied, Failure> {
         ctx.run(&cmd, &[]).await?;
     }
     Ok(Applied {
-        removed_exports: vec![format!("exports/{name}/generated.json")],
+        removed_exports: vec![export_file(name)],
         ..Applied::default()
     })
 }
 
 /// `pulumi preview --json`: the changes Pulumi would make.
-pub async fn refresh(s: &Stack, ctx: &Ctx) -> Result<String, Failure> {
+pub async fn refresh(s: &Program, ctx: &Ctx) -> Result<String, Failure> {
     let env = select(s, ctx).await?;
     let mut preview = ctx.cmd(
         "pulumi",
@@ -217,21 +198,17 @@ pub async fn refresh(s: &Stack, ctx: &Ctx) -> Result<String, Failure> {
 pub struct Pulumi;
 
 impl Driver for Pulumi {
-    type Job = Box<Stack>;
+    type Artifact = Program;
 
-    fn job(id: &ActionId, model: &Model) -> Option<Box<Stack>> {
-        model.stack(&id.name).cloned().map(Box::new)
-    }
-
-    async fn apply(stack: &Box<Stack>, ctx: &Ctx) -> Result<Applied, Failure> {
+    async fn apply(stack: &Program, ctx: &Ctx) -> Result<Applied, Failure> {
         apply(stack, ctx).await
     }
 
-    async fn refresh(stack: &Box<Stack>, ctx: &Ctx) -> Result<Option<String>, Failure> {
+    async fn refresh(stack: &Program, ctx: &Ctx) -> Result<Option<String>, Failure> {
         refresh(stack, ctx).await.map(Some)
     }
 
-    async fn destroy(id: &ActionId, ctx: &Ctx) -> Option<Result<Applied, Failure>> {
-        Some(destroy(&id.name, ctx).await)
+    async fn destroy(previous: &Program, ctx: &Ctx) -> Option<Result<Applied, Failure>> {
+        Some(destroy(previous, ctx).await)
     }
 }

@@ -3,8 +3,7 @@
 //! with skopeo, and writes the pushed manifest digest to the image's digest
 //! file (`exports/whale/digests/<name>.txt`).
 
-use ev_core::model::{Image, ImageBuild, Model};
-use ev_core::plan::ActionId;
+use ev_deploy::backends::registry::{ImageBuild, Recipe as Image};
 
 use super::{Applied, Ctx, Driver, Export, Failure};
 use crate::oci;
@@ -96,23 +95,19 @@ pub async fn apply(image: &Image, ctx: &Ctx) -> Result<Applied, Failure> {
 pub struct Registry;
 
 impl Driver for Registry {
-    type Job = Box<Image>;
+    type Artifact = Image;
 
-    fn job(id: &ActionId, model: &Model) -> Option<Box<Image>> {
-        model.image(&id.name).cloned().map(Box::new)
-    }
-
-    async fn apply(image: &Box<Image>, ctx: &Ctx) -> Result<Applied, Failure> {
+    async fn apply(image: &Image, ctx: &Ctx) -> Result<Applied, Failure> {
         apply(image, ctx).await
     }
 
     /// A registry cannot say what a push would change without pushing.
-    async fn refresh(_: &Box<Image>, _: &Ctx) -> Result<Option<String>, Failure> {
+    async fn refresh(_: &Image, _: &Ctx) -> Result<Option<String>, Failure> {
         Ok(None)
     }
 
     /// A pushed image stays in its registry: nothing live is removed.
-    async fn destroy(_: &ActionId, _: &Ctx) -> Option<Result<Applied, Failure>> {
+    async fn destroy(_: &Image, _: &Ctx) -> Option<Result<Applied, Failure>> {
         None
     }
 }

@@ -11,9 +11,9 @@ use ev_apply::events::{Event, Events};
 use ev_apply::executor::{execute, Options as ExecOptions, Outcome};
 use ev_apply::lock::Lock;
 use ev_apply::report::{Human, JsonLines};
-use ev_core::plan::diff::{render_human_as, Plan};
-use ev_core::plan::lower;
 use ev_core::Diagnostic;
+use ev_deploy::plan::diff::{render_human_as, Plan};
+use ev_deploy::plan::lower;
 
 use crate::printer::Output;
 use crate::settings::Settings;
@@ -117,13 +117,13 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
         Err(out) => return out,
     };
     if let Some(saved) = &saved {
-        if saved.version != ev_core::plan::diff::PLAN_VERSION {
+        if saved.version != ev_deploy::plan::diff::PLAN_VERSION {
             return stale_plan(
                 settings,
                 format!(
                     "the saved plan has version {}; this ev reads version {}",
                     saved.version,
-                    ev_core::plan::diff::PLAN_VERSION
+                    ev_deploy::plan::diff::PLAN_VERSION
                 ),
                 "run `ev plan --out FILE` again with this ev",
             );
@@ -237,11 +237,11 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
     let mut replan = || -> Result<_, String> {
         // Exports changed on disk: evaluate again, now with them known.
         let ev = ev_core::Evaluator::new(&loaded.program, &loaded.fs);
-        let (model, diagnostics) = ev_core::model::Model::build(&loaded.program, &ev);
+        let (model, diagnostics) = ev_deploy::build_model(&loaded.program, &ev);
         if let Some(d) = diagnostics.first() {
             return Err(format!("{} ({})", d.message, d.code));
         }
-        Ok((lower(&model, &loaded.fs), model))
+        Ok(lower(&model, &loaded.fs))
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -258,7 +258,6 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
     let outcome = runtime.block_on(execute(
         &root,
         prepared.graph,
-        loaded.model.clone(),
         &plan,
         prepared.state,
         &mut replan,
@@ -369,10 +368,10 @@ pub fn force_unlock(settings: &Settings, id: &str) -> Output {
 /// The ids of the actions a saved plan and a fresh one disagree on (added,
 /// removed or planned otherwise): what E0504 names as changed.
 fn differing_actions(
-    saved: &[ev_core::plan::diff::PlannedAction],
-    now: &[ev_core::plan::diff::PlannedAction],
+    saved: &[ev_deploy::plan::diff::PlannedAction],
+    now: &[ev_deploy::plan::diff::PlannedAction],
 ) -> Vec<String> {
-    let by_id = |actions: &[ev_core::plan::diff::PlannedAction]| {
+    let by_id = |actions: &[ev_deploy::plan::diff::PlannedAction]| {
         actions
             .iter()
             .map(|a| (a.id.clone(), serde_json::to_value(a).ok()))

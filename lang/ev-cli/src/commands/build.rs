@@ -4,7 +4,7 @@
 //! confined writer (nothing lands outside those two places).
 
 use ev_apply::confined::{Mode, Writer};
-use ev_core::plan::lower;
+use ev_deploy::plan::lower;
 
 use crate::printer::Output;
 use crate::settings::Settings;
@@ -19,11 +19,11 @@ pub fn run(settings: &Settings) -> Output {
     let writer = Writer::new(&settings.root);
     let mut written = std::collections::BTreeSet::new();
     for action in graph.ordered() {
-        for file in &action.files {
+        for file in action.artifact.files() {
             if !written.insert(file.path.clone()) {
                 continue;
             }
-            let (area, path) = Writer::rendered(file);
+            let (area, path) = Writer::rendered(&file);
             let target = settings.root.join(&path);
             if let Err(e) = writer.write(area, &path, file.content.as_bytes(), Mode::Durable) {
                 return Output::usage(settings, super::cannot_write(&path, &e));
@@ -33,7 +33,7 @@ pub fn run(settings: &Settings) -> Output {
                 "{:<10} {}{}\n",
                 action.backend.to_string(),
                 shown.display(),
-                if file.has_unknowns() {
+                if action.unknowns.any() {
                     "  (has values known after apply)"
                 } else {
                     ""

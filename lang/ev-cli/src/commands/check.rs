@@ -1,7 +1,7 @@
 //! `ev check`: report every problem in a program.
 
-use ev_core::check::check;
 use ev_core::Evaluator;
+use ev_deploy::check;
 
 use crate::printer::Output;
 use crate::settings::Settings;

@@ -1,7 +1,7 @@
 //! `ev graph`: the action graph (or, with `--resources`, the resource
 //! reference graph) as dot, SVG (through Graphviz) or JSON.
 
-use ev_core::plan::lower;
+use ev_deploy::plan::lower;
 use serde_json::json;
 
 use crate::cli::GraphFormat;
@@ -56,7 +56,7 @@ pub fn run(settings: &Settings, format: GraphFormat, resources: bool) -> Output 
                         "resources": a.resources,
                         "depends_on": a.depends_on,
                         "produces": a.produces,
-                        "files": a.files.iter().map(|f| &f.path).collect::<Vec<_>>(),
+                        "files": a.artifact.files().into_iter().map(|f| f.path).collect::<Vec<_>>(),
                     })
                 })
                 .collect();

@@ -39,7 +39,7 @@ pub fn model(settings: &Settings, out: &mut Output) -> Option<ev_core::model::Mo
 pub fn loaded(settings: &Settings, out: &mut Output) -> Option<Loaded> {
     let (program, fs) = load(settings, crate::settings::ENTRY, out)?;
     let ev = ev_core::Evaluator::new(&program, &fs);
-    match ev_core::check::checked_model(&program, &ev) {
+    match ev_deploy::checked_model(&program, &ev) {
         Ok(model) => {
             drop(ev);
             Some(Loaded { program, fs, model })

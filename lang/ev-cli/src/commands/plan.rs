@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use ev_core::plan::diff::{
+use ev_deploy::plan::diff::{
     actions_digest, digest_files, guardrails, program_digest, render_targeted, target, Basis,
     Detail, PlanError,
 };
-use ev_core::plan::state::{State, STATE_PATH};
-use ev_core::plan::ActionGraph;
+use ev_deploy::plan::state::{State, STATE_PATH};
+use ev_deploy::plan::ActionGraph;
 
 use crate::printer::Output;
 use crate::settings::Settings;
@@ -48,7 +48,7 @@ pub struct Prepared {
     /// The desired actions.
     pub graph: ActionGraph,
     /// The plan (restricted to targets).
-    pub plan: ev_core::plan::diff::Plan,
+    pub plan: ev_deploy::plan::diff::Plan,
     /// The recorded state.
     pub state: State,
     /// The state file's text (`None` when there is none).
@@ -72,7 +72,8 @@ pub fn prepare(
     let Some(loaded) = super::loaded(settings, &mut out) else {
         return Err(out);
     };
-    let (graph, mut plan) = ev_core::plan::plan(&loaded.program, &loaded.fs, &loaded.model, &state);
+    let (graph, mut plan) =
+        ev_deploy::plan::plan(&loaded.program, &loaded.fs, &loaded.model, &state);
     let cycles: Vec<PlanError> = graph
         .cycles()
         .into_iter()
@@ -101,7 +102,7 @@ pub fn prepare(
 /// unknown-version one is an error (and is left untouched).
 pub fn read_state(
     settings: &Settings,
-) -> Result<(State, Option<String>), ev_core::plan::state::StateError> {
+) -> Result<(State, Option<String>), ev_deploy::plan::state::StateError> {
     ev_apply::state_file::read(&settings.root)
 }
 
@@ -147,7 +148,7 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
     } else {
         let mut text = render_targeted(&plan, &targets, &pulled_in, detail);
         if refresh {
-            text.push_str(&refresh_live(settings, &loaded, &graph, &plan, &state));
+            text.push_str(&refresh_live(settings, &graph, &plan, &state));
         }
         text
     };
@@ -206,9 +207,8 @@ fn files_below(root: &Path, dir: &str) -> Vec<(String, Vec<u8>)> {
 /// Asks every planned action's tool for the live state (`--refresh`).
 fn refresh_live(
     settings: &Settings,
-    loaded: &super::Loaded,
     graph: &ActionGraph,
-    plan: &ev_core::plan::diff::Plan,
+    plan: &ev_deploy::plan::diff::Plan,
     state: &State,
 ) -> String {
     let ids: Vec<String> = plan
@@ -227,7 +227,6 @@ fn refresh_live(
     let results = runtime.block_on(ev_apply::refresh::refresh(
         &settings.root,
         graph,
-        &loaded.model,
         state,
         &ids,
         10,

@@ -1,4 +1,4 @@
-//! `ev repl` and `ev query`: thin faces over [`ev_core::repl::Session`].
+//! `ev repl` and `ev query`: thin faces over [`ev_query::repl::Session`].
 //! Interactively, rustyline reads lines (completion, highlighting, hints,
 //! multi-line input validated by parsing, history per repository); with
 //! `--batch`, inputs come from stdin and results print without prompts or
@@ -11,7 +11,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::rc::Rc;
 
 use ev_core::fs::OsFs;
-use ev_core::repl::{Format, Session};
+use ev_query::repl::{Format, Session};
 use rustyline::completion::Completer;
 use rustyline::highlight::{CmdKind, Highlighter};
 use rustyline::hint::Hinter;
@@ -55,7 +55,7 @@ pub fn query(settings: &Settings, input: &str, format: QueryFormat) -> Output {
 
 /// 0 for success, 2 for a refused command (misuse or the environment, as
 /// on the command line), 1 for any other failure.
-fn exit_code(reply: &ev_core::repl::Reply) -> i32 {
+fn exit_code(reply: &ev_query::repl::Reply) -> i32 {
     if reply.refused {
         2
     } else {

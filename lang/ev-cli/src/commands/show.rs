@@ -2,7 +2,7 @@
 //! references) or machines (versioned JSON, YAML).
 
 use ev_core::model::{Model, ModelResource};
-use ev_core::query::{detail, tables};
+use ev_query::query::{detail, tables};
 use serde_json::json;
 
 use crate::cli::ShowFormat;
@@ -96,7 +96,7 @@ fn not_found(settings: &Settings, model: &Model, query: &str) -> Output {
 
 /// No such resource or kind (E0606; exit 2), as the REPL says it.
 fn not_found_with(settings: &Settings, query: &str, candidates: &[String]) -> Output {
-    Output::usage(settings, ev_core::repl::not_found(query, candidates))
+    Output::usage(settings, ev_query::repl::not_found(query, candidates))
 }
 
 fn refs(
@@ -121,7 +121,7 @@ fn refs(
     let mut out = Output::default();
     match format {
         ShowFormat::Human => {
-            out.stdout = terminal_safe(&ev_core::query::refs(model, r, transitive)).into_owned()
+            out.stdout = terminal_safe(&ev_query::query::refs(model, r, transitive)).into_owned()
         }
         ShowFormat::Json | ShowFormat::Yaml => {
             let doc = json!({

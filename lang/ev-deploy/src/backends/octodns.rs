@@ -1,0 +1,431 @@
+//! octodns: DNS zones (`domain`, `stdlib/dns.ev`). Each zone is one
+//! action (`eight:yuto.sh`) whose artifact holds its provider, processors
+//! and record sets as data; at the edge it becomes one zone file
+//! (YamlProvider format, names sorted as octodns requires) and one manager
+//! config per zone (per zone, so adding or removing a zone changes no
+//! other zone's action). Secrets reach octodns as `env/NAME` references to
+//! variables the driver sets.
+
+use std::collections::BTreeMap;
+
+use ev_core::model::{Known, Model, ModelResource, Secret};
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::backend::{
+    layer, view, view_json, views, Artifact, ArtifactData, Backend, BackendId, Item, ItemView,
+    Lowered, Misfit, RenderedFile,
+};
+use crate::markers::{for_tool, marked, sorted, yaml, SecretAs};
+use crate::plan::details::ItemKind;
+use crate::plan::ActionId;
+
+// The typed views of the stdlib kinds (the schema link).
+
+/// A DNS record value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RecordValue {
+    /// A, AAAA, CNAME, ALIAS, TXT, NS, PTR.
+    Text(String),
+    /// MX.
+    Mx {
+        /// Mail server.
+        exchange: String,
+        /// Preference.
+        preference: u16,
+    },
+    /// SRV.
+    Srv {
+        /// Priority.
+        priority: u16,
+        /// Weight.
+        weight: u16,
+        /// Port.
+        port: u16,
+        /// Target.
+        target: String,
+    },
+    /// CAA.
+    Caa {
+        /// Flags.
+        flags: u8,
+        /// Tag.
+        tag: String,
+        /// Value.
+        value: String,
+    },
+}
+
+/// A DNS record set (`stdlib/dns.ev`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Name relative to the zone ("" = apex).
+    pub name: String,
+    /// Record type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Values, possibly unknown.
+    pub values: Vec<Known<RecordValue>>,
+    /// TTL override.
+    pub ttl: Option<u32>,
+    /// Cloudflare options.
+    pub cloudflare: Option<IndexMap<String, serde_json::Value>>,
+}
+
+/// An octodns provider.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Provider {
+    /// Name in the octodns config.
+    pub name: String,
+    /// Provider class.
+    pub class: String,
+    /// Settings; credentials are secrets.
+    pub settings: IndexMap<String, Known<serde_json::Value>>,
+}
+
+/// An octodns processor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Processor {
+    /// Name in the octodns config.
+    pub name: String,
+    /// Processor class.
+    pub class: String,
+    /// Options.
+    pub options: IndexMap<String, serde_json::Value>,
+}
+
+/// A DNS zone (`stdlib/dns.ev`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Domain {
+    /// Zone name without trailing dot.
+    pub name: String,
+    /// Where it is synced.
+    pub provider: Provider,
+    /// Default TTL.
+    pub ttl: u32,
+    /// Record sets.
+    pub records: Vec<Record>,
+    /// Processors.
+    pub processors: Vec<Processor>,
+    /// Refuse deletion.
+    pub protect: bool,
+    /// Seconds one tool run of applying it may take.
+    #[serde(default)]
+    pub apply_timeout: Option<u64>,
+}
+
+/// The octodns backend.
+pub struct Octodns;
+
+impl Backend for Octodns {
+    fn id(&self) -> BackendId {
+        BackendId::Octodns
+    }
+
+    fn kinds(&self) -> &'static [&'static str] {
+        &["domain"]
+    }
+
+    fn typed_view(&self, resource: &ModelResource) -> Result<Value, Box<Misfit>> {
+        let domain = view::<Domain>(resource)?;
+        refuse_composed_secrets(&domain)?;
+        view_json::<Domain>(resource)
+    }
+
+    fn lower(&self, model: &Model) -> Vec<Lowered> {
+        views::<Domain>(model, "domain")
+            .map(|(r, d)| {
+                let mut action = Lowered::new(
+                    ActionId::new(BackendId::Octodns, &layer(r), &d.name),
+                    vec![r.key.clone()],
+                    Artifact::Octodns(Zone::of(&d)),
+                );
+                action.protected = d.protect;
+                action.timeout = d.apply_timeout;
+                action
+            })
+            .collect()
+    }
+}
+
+/// octodns reads each secret from one environment variable per sops key
+/// (`env/NAME`): a composed secret has no variable to come from (E0409).
+fn refuse_composed_secrets(d: &Domain) -> Result<(), Box<Misfit>> {
+    let in_settings = d
+        .provider
+        .settings
+        .values()
+        .any(|v| matches!(v, Known::Secret(Secret::Composed { .. })));
+    let in_options = d
+        .processors
+        .iter()
+        .any(|p| p.options.values().any(holds_composed_secret));
+    if !in_settings && !in_options {
+        return Ok(());
+    }
+    Err(Box::new(Misfit {
+        code: "E0409",
+        field: Some(if in_settings { "provider" } else { "processors" }.into()),
+        message: format!("domain `{}` passes a composed secret to octodns", d.name),
+        label: "a `secret_format(...)` value in here".into(),
+        notes: vec!["octodns reads each secret from an environment variable holding one key of a sops file".into()],
+        help: Some("pass the key itself with `secret(file, key)`; composed secrets go to an app's `env` or a stack's `config`".into()),
+    }))
+}
+
+/// Whether marked JSON holds a composed secret (`{"$secret": {"parts"}}`).
+fn holds_composed_secret(v: &Value) -> bool {
+    match v {
+        Value::Object(map) => match map.get(ev_core::output::SECRET_KEY) {
+            Some(s) => s.get("parts").is_some(),
+            None => map.values().any(holds_composed_secret),
+        },
+        Value::Array(items) => items.iter().any(holds_composed_secret),
+        _ => false,
+    }
+}
+
+// The artifact.
+
+/// One zone as octodns is given it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Zone {
+    /// The zone, without the trailing dot.
+    pub zone: String,
+    /// Where it is synced (settings marked: credentials are secrets).
+    pub provider: Plugin,
+    /// Its processors, in order.
+    pub processors: Vec<Plugin>,
+    /// Its record sets, in declaration order.
+    pub records: Vec<RecordSet>,
+}
+
+/// An octodns provider or processor: its name in the config, its class
+/// and its settings (marked JSON).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plugin {
+    /// Name in the octodns config.
+    pub name: String,
+    /// Python class.
+    pub class: String,
+    /// Settings.
+    pub settings: IndexMap<String, Value>,
+}
+
+/// One record set (a name and a type) as octodns reads it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordSet {
+    /// Name relative to the zone (`""` for the apex).
+    pub name: String,
+    /// Record type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Time to live (the record's own, else the zone's).
+    pub ttl: u32,
+    /// Values (marked: one may be unknown until apply).
+    pub values: Vec<Value>,
+    /// Record-level octodns options (`octodns.cloudflare`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub octodns: Option<Value>,
+}
+
+impl Zone {
+    /// The artifact of a domain.
+    pub fn of(d: &Domain) -> Zone {
+        Zone {
+            zone: d.name.clone(),
+            provider: Plugin {
+                name: d.provider.name.clone(),
+                class: d.provider.class.clone(),
+                settings: d
+                    .provider
+                    .settings
+                    .iter()
+                    .map(|(k, v)| (k.clone(), marked(v)))
+                    .collect(),
+            },
+            processors: d
+                .processors
+                .iter()
+                .map(|p| Plugin {
+                    name: p.name.clone(),
+                    class: p.class.clone(),
+                    settings: p.options.clone(),
+                })
+                .collect(),
+            records: d
+                .records
+                .iter()
+                .map(|r| RecordSet {
+                    name: r.name.clone(),
+                    kind: r.kind.clone(),
+                    ttl: r.ttl.unwrap_or(d.ttl),
+                    values: r.values.iter().map(|v| sorted(marked(v))).collect(),
+                    octodns: r
+                        .cloudflare
+                        .as_ref()
+                        .map(|cf| json!({ "cloudflare": marked(cf) })),
+                })
+                .collect(),
+        }
+    }
+
+    /// The manager config at `octodns/config/<zone>.yaml` (run from
+    /// `octodns/`, so the zone files are in `./zones`).
+    pub fn config(&self) -> RenderedFile {
+        let plugin = |p: &Plugin| {
+            let mut out = Map::new();
+            out.insert("class".into(), Value::String(p.class.clone()));
+            for (k, v) in &p.settings {
+                // octodns resolves `env/NAME` in processor options too.
+                out.insert(k.clone(), for_tool(v, SecretAs::EnvRef));
+            }
+            Value::Object(out)
+        };
+        let mut providers = Map::new();
+        providers.insert(
+            "config".into(),
+            json!({
+                "class": "octodns.provider.yaml.YamlProvider",
+                "directory": "./zones",
+                "default_ttl": 300,
+                "enforce_order": true,
+            }),
+        );
+        providers.insert(self.provider.name.clone(), plugin(&self.provider));
+        let processors: Map<String, Value> = self
+            .processors
+            .iter()
+            .map(|p| (p.name.clone(), plugin(p)))
+            .collect();
+        let mut zone = Map::new();
+        zone.insert("sources".into(), json!(["config"]));
+        if !self.processors.is_empty() {
+            zone.insert(
+                "processors".into(),
+                json!(self.processors.iter().map(|p| &p.name).collect::<Vec<_>>()),
+            );
+        }
+        zone.insert("targets".into(), json!([self.provider.name]));
+        let doc = json!({
+            "manager": {
+                "max_workers": 2,
+                "plan_outputs": { "json": { "class": "octodns.provider.plan.PlanJson" } },
+            },
+            "providers": providers,
+            "processors": processors,
+            "zones": { format!("{}.", self.zone): zone },
+        });
+        RenderedFile {
+            path: format!("octodns/config/{}.yaml", self.zone),
+            content: format!(
+                "# Generated by ev from the domain declarations; do not edit.\n{}",
+                yaml(&doc)
+            ),
+        }
+    }
+
+    /// The zone file at `octodns/zones/<zone>.yaml`, with `records`.
+    pub fn zone_file(&self, records: &[RecordSet]) -> RenderedFile {
+        // Names sorted (octodns' YamlProvider enforces it); record sets of a
+        // name keep declaration order.
+        let mut by_name: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+        for r in records {
+            by_name.entry(&r.name).or_default().push(r.tool_json());
+        }
+        let doc: Map<String, Value> = by_name
+            .into_iter()
+            .map(|(name, mut sets)| {
+                let value = match sets.len() {
+                    1 => sets.pop().unwrap_or(Value::Null),
+                    _ => Value::Array(sets),
+                };
+                (name.to_string(), value)
+            })
+            .collect();
+        RenderedFile {
+            path: format!("octodns/zones/{}.yaml", self.zone),
+            content: format!(
+                "# Generated by ev from the `{}` domain declaration; do not edit.\n---\n{}",
+                self.zone,
+                yaml(&Value::Object(doc))
+            ),
+        }
+    }
+}
+
+impl RecordSet {
+    /// The set as octodns' YamlProvider reads it.
+    fn tool_json(&self) -> Value {
+        let mut out = Map::new();
+        if let Some(options) = &self.octodns {
+            // octodns' YAML loader wants every mapping's keys sorted.
+            out.insert(
+                "octodns".into(),
+                sorted(for_tool(options, SecretAs::EnvRef)),
+            );
+        }
+        out.insert("ttl".into(), json!(self.ttl));
+        out.insert("type".into(), Value::String(self.kind.clone()));
+        let values: Vec<Value> = self
+            .values
+            .iter()
+            .map(|v| sorted(for_tool(v, SecretAs::EnvRef)))
+            .collect();
+        match <[Value; 1]>::try_from(values) {
+            Ok([one]) => out.insert("value".into(), one),
+            Err(values) => out.insert("values".into(), Value::Array(values)),
+        };
+        Value::Object(out)
+    }
+
+    /// The fields people compare: everything but the name and type (its
+    /// label).
+    fn compared(&self) -> Value {
+        let mut out = Map::new();
+        if let Some(options) = &self.octodns {
+            out.insert("octodns".into(), options.clone());
+        }
+        out.insert("ttl".into(), json!(self.ttl));
+        out.insert("values".into(), Value::Array(self.values.clone()));
+        Value::Object(out)
+    }
+}
+
+impl ArtifactData for Zone {
+    fn files(&self) -> Vec<RenderedFile> {
+        vec![self.config(), self.zone_file(&self.records)]
+    }
+
+    fn items(&self) -> Vec<Item> {
+        let mut items: Vec<Item> = self
+            .records
+            .iter()
+            .map(|r| Item {
+                kind: ItemKind::Record,
+                // Sorted by name, then type.
+                key: format!("{}\0{}", r.name, r.kind),
+                label: format!(
+                    "{} {}",
+                    if r.name.is_empty() { "@" } else { &r.name },
+                    r.kind
+                ),
+                value: r.compared(),
+                view: ItemView::Fields,
+                with_action: false,
+            })
+            .collect();
+        items.push(Item {
+            kind: ItemKind::Config,
+            // First, before every record set.
+            key: String::new(),
+            label: "octodns config (provider, processors)".into(),
+            value: json!({ "provider": self.provider, "processors": self.processors }),
+            view: ItemView::Yaml,
+            with_action: true,
+        });
+        items
+    }
+}

@@ -1,0 +1,268 @@
+//! pulumi: cloud stacks (`stack`, `stdlib/stack.ev`). One action per
+//! stack (`jupiter:up`) whose artifact is its Pulumi YAML program and
+//! settings as data; at the edge they become `Pulumi.yaml` and
+//! `Pulumi.<stack>.yaml`. Secret config is never written: the driver sets
+//! it from sops at apply time (`pulumi config set --secret`, on stdin).
+//! The stack's outputs are written to `exports/<name>/generated.json`.
+
+use ev_core::model::{Known, Model, ModelResource};
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::backend::{
+    layer, view_json, views, Artifact, ArtifactData, Backend, BackendId, Item, ItemView, Lowered,
+    Misfit, RenderedFile,
+};
+use crate::markers::{for_tool, marked, yaml, SecretAs};
+use crate::plan::details::ItemKind;
+use crate::plan::ActionId;
+
+// The typed views of the stdlib kinds (the schema link).
+
+/// A resource of a stack.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StackResource {
+    /// Logical name.
+    pub name: String,
+    /// Pulumi type token.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Properties.
+    pub properties: IndexMap<String, serde_json::Value>,
+    /// Resource options.
+    pub options: IndexMap<String, serde_json::Value>,
+}
+
+/// A Pulumi stack (`stdlib/stack.ev`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stack {
+    /// Name (and exports folder).
+    pub name: String,
+    /// Pulumi project.
+    pub project: String,
+    /// Pulumi stack.
+    pub stack: String,
+    /// State backend URL.
+    pub backend: String,
+    /// Configuration; secrets stay secret.
+    pub config: IndexMap<String, Known<serde_json::Value>>,
+    /// Resources.
+    pub resources: Vec<StackResource>,
+    /// Declared exports (Pulumi output expressions).
+    pub exports: IndexMap<String, serde_json::Value>,
+    /// Values read back from exports/<name>/generated.json.
+    pub outputs: Known<serde_json::Value>,
+    /// Refuse destruction.
+    pub protect: bool,
+    /// Seconds one tool run of applying it may take.
+    #[serde(default)]
+    pub apply_timeout: Option<u64>,
+}
+
+/// The Pulumi backend.
+pub struct Pulumi;
+
+impl Backend for Pulumi {
+    fn id(&self) -> BackendId {
+        BackendId::Pulumi
+    }
+
+    fn kinds(&self) -> &'static [&'static str] {
+        &["stack"]
+    }
+
+    fn typed_view(&self, resource: &ModelResource) -> Result<Value, Box<Misfit>> {
+        view_json::<Stack>(resource)
+    }
+
+    fn lower(&self, model: &Model) -> Vec<Lowered> {
+        views::<Stack>(model, "stack")
+            .map(|(r, s)| {
+                let mut action = Lowered::new(
+                    ActionId::new(BackendId::Pulumi, &layer(r), &s.name),
+                    vec![r.key.clone()],
+                    Artifact::Pulumi(Program::of(&s)),
+                );
+                action.produces = vec![export_file(&s.name)];
+                action.exports_pending = !matches!(s.outputs, Known::Value(_));
+                action.protected = s.protect;
+                action.timeout = s.apply_timeout;
+                action
+            })
+            .collect()
+    }
+}
+
+/// Where a stack's outputs are written.
+pub fn export_file(stack: &str) -> String {
+    format!("exports/{stack}/generated.json")
+}
+
+// The artifact.
+
+/// A stack as Pulumi is given it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Program {
+    /// The stack's name in ev (its folder under `pulumi/` and `exports/`).
+    pub name: String,
+    /// Pulumi project.
+    pub project: String,
+    /// Pulumi stack.
+    pub stack: String,
+    /// State backend URL.
+    pub backend: String,
+    /// Resources (properties and options marked).
+    pub resources: Vec<StackResource>,
+    /// Declared outputs (Pulumi expressions).
+    pub outputs: IndexMap<String, Value>,
+    /// Configuration (marked: secrets are set at apply from sops).
+    pub config: IndexMap<String, Value>,
+}
+
+impl Program {
+    /// The artifact of a stack.
+    pub fn of(s: &Stack) -> Program {
+        Program {
+            name: s.name.clone(),
+            project: s.project.clone(),
+            stack: s.stack.clone(),
+            backend: s.backend.clone(),
+            resources: s.resources.clone(),
+            outputs: s.exports.clone(),
+            config: s
+                .config
+                .iter()
+                .map(|(k, v)| (k.clone(), marked(v)))
+                .collect(),
+        }
+    }
+
+    /// The configuration keys set from secrets, with the secret.
+    pub fn secret_config(&self) -> Vec<(&str, ev_core::model::Secret)> {
+        self.config
+            .iter()
+            .filter_map(|(k, v)| match crate::markers::marker(v) {
+                Some(Known::Secret(s)) => Some((k.as_str(), s)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// `pulumi/<name>/Pulumi.yaml`, the program.
+    fn program_file(&self) -> RenderedFile {
+        let mut resources = Map::new();
+        for r in &self.resources {
+            let mut res = Map::new();
+            res.insert("type".into(), Value::String(r.kind.clone()));
+            if !r.properties.is_empty() {
+                res.insert(
+                    "properties".into(),
+                    for_tool(&json!(r.properties), SecretAs::EnvRef),
+                );
+            }
+            if !r.options.is_empty() {
+                res.insert(
+                    "options".into(),
+                    for_tool(&json!(r.options), SecretAs::EnvRef),
+                );
+            }
+            resources.insert(r.name.clone(), Value::Object(res));
+        }
+        let program = json!({
+            "name": self.project,
+            "runtime": "yaml",
+            "description": format!("The {} stack, generated by ev; do not edit.", self.name),
+            "backend": { "url": self.backend },
+            "resources": resources,
+            "outputs": for_tool(&json!(self.outputs), SecretAs::EnvRef),
+        });
+        RenderedFile {
+            path: format!("pulumi/{}/Pulumi.yaml", self.name),
+            content: format!(
+                "# Generated by ev from the `{}` stack declaration; do not edit.\n{}",
+                self.name,
+                yaml(&program)
+            ),
+        }
+    }
+
+    /// `pulumi/<name>/Pulumi.<stack>.yaml`, the stack's settings (secret
+    /// keys only named, in comments).
+    fn settings_file(&self) -> RenderedFile {
+        let mut config = Map::new();
+        let mut settings = String::from("# Generated by ev; do not edit.\n");
+        for (k, v) in &self.config {
+            match crate::markers::marker(v) {
+                Some(Known::Secret(secret)) => settings.push_str(&format!(
+                    "# {k}: set at apply from {}\n",
+                    secret
+                        .refs()
+                        .iter()
+                        .map(|r| format!("{}#{}", r.file, r.key))
+                        .collect::<Vec<_>>()
+                        .join(" + ")
+                )),
+                // Written as the placeholder, so the stack waits for it.
+                _ => {
+                    config.insert(k.clone(), for_tool(v, SecretAs::EnvRef));
+                }
+            }
+        }
+        settings.push_str(&yaml(&json!({ "config": config })));
+        RenderedFile {
+            path: format!("pulumi/{}/Pulumi.{}.yaml", self.name, self.stack),
+            content: settings,
+        }
+    }
+}
+
+impl ArtifactData for Program {
+    fn files(&self) -> Vec<RenderedFile> {
+        vec![self.program_file(), self.settings_file()]
+    }
+
+    fn items(&self) -> Vec<Item> {
+        let mut items: Vec<Item> = self
+            .resources
+            .iter()
+            .map(|r| {
+                let mut value = Map::new();
+                value.insert("type".into(), Value::String(r.kind.clone()));
+                if !r.properties.is_empty() {
+                    value.insert("properties".into(), json!(r.properties));
+                }
+                if !r.options.is_empty() {
+                    value.insert("options".into(), json!(r.options));
+                }
+                Item {
+                    kind: ItemKind::StackResource,
+                    key: r.name.clone(),
+                    label: format!("resource {} ({})", r.name, r.kind),
+                    value: Value::Object(value),
+                    view: ItemView::Yaml,
+                    with_action: false,
+                }
+            })
+            .collect();
+        items.push(Item {
+            kind: ItemKind::Config,
+            // First, before every resource.
+            key: String::new(),
+            label: format!(
+                "stack settings (pulumi/{}: project, backend, outputs, config)",
+                self.name
+            ),
+            value: json!({
+                "project": self.project,
+                "stack": self.stack,
+                "backend": self.backend,
+                "outputs": self.outputs,
+                "config": self.config,
+            }),
+            view: ItemView::Yaml,
+            with_action: false,
+        });
+        items
+    }
+}
