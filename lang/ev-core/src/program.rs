@@ -287,6 +287,39 @@ impl Program {
         Ok(())
     }
 
+    /// Binds `name` to a value computed outside the program (the REPL's
+    /// topology tables) in `module`'s scope, as a new top-level binding:
+    /// data handed over as data, never written out as source and parsed.
+    pub fn bind_value(&mut self, module: ModuleId, name: &str, source_name: &str, value: Value) {
+        let file = self.sources.add(source_name, "");
+        let span = Span::new(file, 0, 0);
+        let sym = Sym::new(name);
+        let Some(m) = self.modules.get_mut(module.0 as usize) else {
+            return;
+        };
+        let g = GlobalRef {
+            module,
+            slot: m.globals.len() as u32,
+        };
+        m.globals.push(GlobalDef {
+            name: sym,
+            span,
+            item: span,
+            node: Rc::new(Node {
+                ir: Ir::Const(value),
+                span,
+            }),
+            doc: None,
+        });
+        m.scope.insert(sym, (Binding::Global(g), span));
+    }
+
+    /// What `name` means at the top level of `module`: its scope, the
+    /// prelude, then the builtins.
+    pub fn lookup(&self, module: ModuleId, name: &str) -> Option<Binding> {
+        lookup_top(self, module, name)
+    }
+
     /// Every name visible in `module`: its scope and the prelude (for
     /// completion).
     pub fn visible_names(&self, module: ModuleId) -> Vec<String> {

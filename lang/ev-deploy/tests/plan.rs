@@ -166,6 +166,16 @@ fn state_files_are_validated() {
         State::parse(r#"{"version": 99, "actions": {}}"#),
         Err(StateError::UnknownVersion(99))
     );
+    // A state of the format that recorded rendered files is refused with
+    // the way forward, never read as something else.
+    let v1 = State::parse(r#"{"version": 1, "actions": {}}"#);
+    assert_eq!(v1, Err(StateError::UnknownVersion(1)));
+    let d = v1.err().map(|e| e.diagnostic()).expect("a diagnostic");
+    assert_eq!(d.code, "E0601");
+    assert!(
+        d.help.as_deref().unwrap_or("").contains("state.v1.json"),
+        "{d:?}"
+    );
     let empty = State::empty();
     assert_eq!(State::parse(&empty.to_text()), Ok(empty));
     assert_eq!(STATE_VERSION, 2);

@@ -11,3 +11,4 @@ pub mod docs;
 pub mod ide;
 pub mod query;
 pub mod repl;
+pub mod trace;

@@ -313,29 +313,39 @@ impl<'fs> Session<'fs> {
         let Ok(model) = self.model() else {
             return;
         };
+        // The table is data: values built here, bound as one constant.
         let list = |keys: &[ev_core::model::ResourceKey]| {
-            let items: Vec<String> = keys
-                .iter()
-                .map(|k| ev_core::output::quote(&k.to_string()))
-                .collect();
-            format!("[{}]", items.join(", "))
+            Value::List(keys.iter().map(|k| Value::str(&k.to_string())).collect())
         };
-        let mut table = String::from("{ ");
+        let record = |fields: Vec<(&str, Value)>| {
+            Value::Record(std::rc::Rc::new(ev_core::value::Record::new(
+                fields
+                    .into_iter()
+                    .map(|(k, v)| (Sym::new(k), ev_core::value::Thunk::Ready(v)))
+                    .collect(),
+            )))
+        };
+        let mut rows: Vec<(String, Value)> = Vec::new();
         for r in &model.resources {
             let mut impact = vec![r.key.clone()];
             impact.extend(model.transitive(&r.key, true));
-            table.push_str(&format!(
-                "{} = {{ uses = {}, used_by = {}, uses_all = {}, used_by_all = {}, impact = {}, kind = {} }}, ",
-                ev_core::output::quote(&r.key.to_string()),
-                list(&r.uses),
-                list(&r.used_by),
-                list(&model.transitive(&r.key, false)),
-                list(&model.transitive(&r.key, true)),
-                list(&impact),
-                ev_core::output::quote(&r.key.kind),
+            rows.push((
+                r.key.to_string(),
+                record(vec![
+                    ("uses", list(&r.uses)),
+                    ("used_by", list(&r.used_by)),
+                    ("uses_all", list(&model.transitive(&r.key, false))),
+                    ("used_by_all", list(&model.transitive(&r.key, true))),
+                    ("impact", list(&impact)),
+                    ("kind", Value::str(&r.key.kind)),
+                ]),
             ));
         }
-        table.push('}');
+        let table = Value::Record(std::rc::Rc::new(ev_core::value::Record::new(
+            rows.into_iter()
+                .map(|(k, v)| (Sym::new(&k), ev_core::value::Thunk::Ready(v)))
+                .collect(),
+        )));
         let functions = [
             ("refs", "uses"),
             ("uses", "used_by"),
@@ -344,13 +354,8 @@ impl<'fs> Session<'fs> {
             ("impact", "impact"),
         ];
         let scope = self.scope();
-        if self
-            .program
-            .bind(scope, "__ev_topology", "<topology>", &table)
-            .is_err()
-        {
-            return;
-        }
+        self.program
+            .bind_value(scope, "__ev_topology", "<topology>", table);
         for (name, field) in functions {
             if self.lookup(name).is_none() {
                 let _ = self.program.bind(
@@ -936,163 +941,81 @@ impl<'fs> Session<'fs> {
             .collect()
     }
 
-    /// `:why EXPR`: the chain of definitions and files a value came from.
+    /// `:why EXPR`: the chain of definitions and files a value came from
+    /// (see [`crate::trace`], shared with the editor's go-to-definition).
     fn why(&mut self, expr: &str) -> Reply {
         let expr = expr.trim();
-        let Some(mut path) = Path::parse(expr) else {
+        let scope = self.scope();
+        let (parsed, errors) = ev_syntax::parse_expr(expr, ev_syntax::FileId(u32::MAX));
+        let path = parsed
+            .filter(|_| errors.is_empty())
+            .and_then(|e| crate::trace::path_of(&self.program, scope, &e));
+        let Some(path) = path else {
             return self.usage(
                 "`:why` follows names and fields",
                 ":why PATH, e.g. `:why stack.jupiter.outputs.ethane.ipAddress`",
             );
         };
         // A value that fails to evaluate has no chain: show why it fails.
-        if self.value_in(self.scope(), expr).is_none() {
+        if self.value_in(scope, expr).is_none() {
             let failed = self.eval_print(expr);
             if failed.error {
                 return failed;
             }
         }
-        let mut module = self.scope();
+        let ev = Evaluator::new(&self.program, self.fs);
+        let trace = crate::trace::trace(&self.program, &ev, self.fs, path);
         let mut steps: Vec<String> = Vec::new();
-        let mut seen = BTreeSet::new();
-        for _ in 0..16 {
-            let text = path.to_string();
-            if !seen.insert((module, text.clone())) {
-                break;
-            }
-            let shown = self
-                .value_in(module, &text)
-                .map(|(_, shown)| shown)
-                .unwrap_or_else(|| "?".into());
-            let Some(Origin::Source {
-                file,
-                line,
-                text: src,
-                rest,
-            }) = self.definition(module, &path)
-            else {
-                steps.push(format!("{text} = {}", one_line(&shown)));
-                break;
-            };
-            steps.push(format!(
-                "{text} = {}\n  ← {file}:{line}  {}",
-                one_line(&shown),
-                one_line(&src)
-            ));
-            let next_module = self.program.module_by_path(&file).unwrap_or(module);
-            // The definition is itself a name and fields: follow it; or a
-            // call with an argument holding the value: follow that.
-            let next = Path::parse(&src).or_else(|| {
-                call_arguments(&src).into_iter().find_map(|arg| {
-                    let candidate = Path::parse(&arg)?;
-                    let (_, value) = self.value_in(next_module, &candidate.to_string())?;
-                    (value == shown && rest.iter().all(|s| matches!(s, Segment::Index(_))))
-                        .then_some(candidate)
+        for step in &trace.steps {
+            let shown = step
+                .value
+                .as_ref()
+                .and_then(|v| {
+                    to_ev(
+                        &ev,
+                        v,
+                        step.expr,
+                        PrettyOptions {
+                            fold_lists: Some(3),
+                        },
+                    )
+                    .ok()
                 })
-            });
-            match next {
-                Some(mut next) => {
-                    if Path::parse(&src).is_some() {
-                        next.segments.extend(rest);
-                    }
-                    path = next;
-                    module = next_module;
-                }
-                None => {
-                    if let Some(data) = self.data_origin(&rest, &src) {
-                        steps.push(data);
-                    }
-                    break;
-                }
+                .unwrap_or_else(|| "?".into());
+            let (file, line) = self.location(step.expr);
+            let src = self
+                .program
+                .sources
+                .get(step.expr.file)
+                .and_then(|f| f.text.get(step.expr.range()))
+                .unwrap_or("");
+            steps.push(format!(
+                "{} = {}\n  ← {file}:{line}  {}",
+                step.path,
+                one_line(&shown),
+                one_line(src)
+            ));
+        }
+        drop(ev);
+        if let Some(data) = &trace.data {
+            steps.push(self.data_origin(data));
+        }
+        if steps.is_empty() {
+            // Not written anywhere the program can show (a builtin's result).
+            if let Some((_, shown)) = self.value_in(scope, expr) {
+                steps.push(format!("{expr} = {}", one_line(&shown)));
             }
         }
         Reply::ok(steps.join("\n"))
     }
 
-    /// Where the value of `path` is written: the field's expression in a
-    /// record literal (for the longest prefix that has one), or a global's
-    /// definition. `rest` are the segments past that point.
-    fn definition(&mut self, module: ModuleId, path: &Path) -> Option<Origin> {
-        for cut in (0..=path.segments.len()).rev() {
-            if cut == 0 {
-                // The base name: a global's definition.
-                let Some(Binding::Global(g)) = self.lookup_in(module, &path.base) else {
-                    return None;
-                };
-                let def = self.program.global(g)?;
-                let span = def.node.span;
-                let (file, line) = self.location(span);
-                let src = self
-                    .program
-                    .sources
-                    .get(span.file)?
-                    .text
-                    .get(span.start as usize..span.end as usize)?
-                    .to_string();
-                return Some(Origin::Source {
-                    file,
-                    line,
-                    text: src,
-                    rest: path.segments.clone(),
-                });
-            }
-            let prefix = Path {
-                base: path.base.clone(),
-                segments: path.segments[..cut - 1].to_vec(),
-            };
-            let Segment::Field(field) = &path.segments[cut - 1] else {
-                continue;
-            };
-            let Some((Value::Record(record), _)) = self.value_in(module, &prefix.to_string())
-            else {
-                continue;
-            };
-            let Some(span) = record.value_span(Sym::new(field)) else {
-                continue;
-            };
-            let source = self.program.sources.get(span.file)?;
-            let src = source
-                .text
-                .get(span.start as usize..span.end as usize)?
-                .to_string();
-            let (file, line) = (source.path.clone(), source.line_col(span.start).0 + 1);
-            let src = src.replace("self.", &format!("{prefix}."));
-            return Some(Origin::Source {
-                file,
-                line,
-                text: src,
-                rest: path.segments[cut..].to_vec(),
-            });
-        }
-        None
-    }
-
-    /// A value read from a data file (`json_or_unknown("exports/...")`):
-    /// the file, the line of the key, and the action producing the file.
-    fn data_origin(&mut self, rest: &[Segment], src: &str) -> Option<String> {
-        let open = src.find('(')?;
-        let func = src[..open].trim();
-        if !ev_core::builtins::Builtin::from_name(func).is_some_and(|b| b.reads_file()) {
-            return None;
-        }
-        let arg = src[open + 1..].trim_end().strip_suffix(')')?.trim();
-        let (file, _) = self.value_of(arg).and_then(|(v, _)| match v {
-            Value::Str(s) => Some((s.to_string(), ())),
-            _ => None,
-        })?;
-        // The key path inside the file: the segments after the field read.
-        let keys: Vec<String> = rest
-            .iter()
-            .filter_map(|s| match s {
-                Segment::Field(f) => Some(f.clone()),
-                Segment::Index(_) => None,
-            })
-            .collect();
-        let text = self.fs.read(&file).ok();
-        let line = text.as_deref().and_then(|t| {
-            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-            let (at, _) = crate::data_keys::data_key_span(&file, t, &keys)?;
-            Some(t.get(..at)?.lines().count().max(1))
+    /// The end of a `:why` chain in a data file: the file, the line of the
+    /// key, and the action producing the file.
+    fn data_origin(&mut self, data: &crate::trace::DataRead) -> String {
+        let file = &data.file;
+        let line = data.at.and_then(|(start, _)| {
+            let text = self.fs.read(file).ok()?;
+            Some(text.get(..start)?.lines().count().max(1))
         });
         let fs = self.fs;
         let producer = match self.model() {
@@ -1101,26 +1024,17 @@ impl<'fs> Session<'fs> {
                 let action = graph
                     .ordered()
                     .into_iter()
-                    .find(|a| a.produces.contains(&file));
+                    .find(|a| a.produces.contains(file));
                 let mut text = action
                     .map(|a| format!("  (written by `{}` on apply)", a.id))
                     .unwrap_or_default();
                 // A stack's export: the Pulumi expression and the resource behind it.
                 if let Some(ev_deploy::Artifact::Pulumi(stack)) = action.map(|a| &a.artifact) {
-                    let mut v = serde_json::to_value(&stack.outputs).unwrap_or_default();
-                    for k in &keys {
-                        v = v.get(k).cloned().unwrap_or(serde_json::Value::Null);
-                    }
-                    if let Some(expr) = v.as_str() {
-                        let resource = expr
-                            .trim_start_matches("${")
-                            .split(['.', '}'])
-                            .next()
-                            .unwrap_or("");
+                    if let Some((expr, resource)) = stack.output_source(&data.keys) {
                         text.push_str(&format!(
                             "\n  ← stack `{}` exports `{}` = {expr} (resource `{resource}`)",
                             stack.name,
-                            keys.join(".")
+                            data.keys.join(".")
                         ));
                     }
                 }
@@ -1128,159 +1042,11 @@ impl<'fs> Session<'fs> {
             }
             Err(_) => String::new(),
         };
-        Some(match text {
-            Some(_) => format!("  ← {file}:{}{producer}", line.unwrap_or(1)),
-            None => format!("  ← {file} (not written yet: known after apply){producer}"),
-        })
+        match (self.fs.exists(file), line) {
+            (true, line) => format!("  ← {file}:{}{producer}", line.unwrap_or(1)),
+            (false, _) => format!("  ← {file} (not written yet: known after apply){producer}"),
+        }
     }
-}
-
-enum Origin {
-    Source {
-        file: String,
-        line: usize,
-        text: String,
-        rest: Vec<Segment>,
-    },
-}
-
-/// A name followed by field accesses and indexes: `a.b."c.d"[2]`.
-#[derive(Clone, Debug, PartialEq)]
-struct Path {
-    base: String,
-    segments: Vec<Segment>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-enum Segment {
-    Field(String),
-    Index(usize),
-}
-
-impl Path {
-    fn parse(text: &str) -> Option<Path> {
-        let text = text.trim();
-        let mut chars = text.char_indices().peekable();
-        let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
-        let mut base = String::new();
-        while let Some(&(_, c)) = chars.peek() {
-            if ident(c) {
-                base.push(c);
-                chars.next();
-            } else {
-                break;
-            }
-        }
-        if base.is_empty() || base.starts_with(|c: char| c.is_ascii_digit()) {
-            return None;
-        }
-        let mut segments = Vec::new();
-        while let Some((_, c)) = chars.next() {
-            match c {
-                '.' => {
-                    if chars.peek().map(|(_, c)| *c) == Some('"') {
-                        chars.next();
-                        let mut s = String::new();
-                        loop {
-                            match chars.next()? {
-                                (_, '"') => break,
-                                (_, '\\') => s.push(chars.next()?.1),
-                                (_, c) => s.push(c),
-                            }
-                        }
-                        segments.push(Segment::Field(s));
-                    } else {
-                        let mut s = String::new();
-                        while let Some(&(_, c)) = chars.peek() {
-                            if ident(c) {
-                                s.push(c);
-                                chars.next();
-                            } else {
-                                break;
-                            }
-                        }
-                        if s.is_empty() {
-                            return None;
-                        }
-                        segments.push(Segment::Field(s));
-                    }
-                }
-                '[' => {
-                    let mut n = String::new();
-                    loop {
-                        match chars.next()? {
-                            (_, ']') => break,
-                            (_, c) if c.is_ascii_digit() => n.push(c),
-                            _ => return None,
-                        }
-                    }
-                    segments.push(Segment::Index(n.parse().ok()?));
-                }
-                _ => return None,
-            }
-        }
-        Some(Path { base, segments })
-    }
-}
-
-impl std::fmt::Display for Path {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.base)?;
-        for s in &self.segments {
-            match s {
-                Segment::Field(name)
-                    if ev_core::output::is_bare_key(name) && !name.contains('.') =>
-                {
-                    write!(f, ".{name}")?
-                }
-                Segment::Field(name) => write!(f, ".{}", ev_core::output::quote(name))?,
-                Segment::Index(i) => write!(f, "[{i}]")?,
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The top-level arguments of a call `f(a, b = c)` (named ones without
-/// their name).
-fn call_arguments(src: &str) -> Vec<String> {
-    let Some(open) = src.find('(') else {
-        return Vec::new();
-    };
-    let inner = src[open + 1..]
-        .trim_end()
-        .strip_suffix(')')
-        .unwrap_or(&src[open + 1..]);
-    let mut args = Vec::new();
-    let (mut depth, mut in_string, mut current) = (0i32, false, String::new());
-    for c in inner.chars() {
-        match c {
-            '"' => in_string = !in_string,
-            '(' | '[' | '{' if !in_string => depth += 1,
-            ')' | ']' | '}' if !in_string => depth -= 1,
-            ',' if depth == 0 && !in_string => {
-                args.push(std::mem::take(&mut current));
-                continue;
-            }
-            _ => {}
-        }
-        current.push(c);
-    }
-    args.push(current);
-    args.into_iter()
-        .map(|a| {
-            let a = a.trim();
-            match a.split_once('=') {
-                Some((name, value))
-                    if Path::parse(name).is_some_and(|p| p.segments.is_empty())
-                        && !value.starts_with('=') =>
-                {
-                    value.trim().to_string()
-                }
-                _ => a.to_string(),
-            }
-        })
-        .collect()
 }
 
 /// `let NAME = EXPR` (a session binding), unless it is a `let … in …` expression.
@@ -1351,15 +1117,6 @@ fn help() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_parse_and_print() {
-        let p = Path::parse(r#"domain."yuto.sh".records[2].values[0]"#).expect("path");
-        assert_eq!(p.base, "domain");
-        assert_eq!(p.segments.len(), 5);
-        assert_eq!(p.to_string(), r#"domain."yuto.sh".records[2].values[0]"#);
-        assert!(Path::parse("a + b").is_none());
-    }
 
     #[test]
     fn bindings_are_told_from_let_expressions() {

@@ -149,6 +149,21 @@ impl Program {
             .collect()
     }
 
+    /// The Pulumi expression an output at `keys` is declared with
+    /// (`${ethane.ipv4Address}`), and the resource it reads (`ethane`).
+    pub fn output_source(&self, keys: &[String]) -> Option<(&str, &str)> {
+        let (first, deeper) = keys.split_first()?;
+        let mut v = self.outputs.get(first)?;
+        for k in deeper {
+            v = v.get(k)?;
+        }
+        let expr = v.as_str()?;
+        // Pulumi YAML interpolation: `${resource.property...}`.
+        let inner = expr.strip_prefix("${")?;
+        let end = inner.find(['.', '}', '['])?;
+        Some((expr, &inner[..end]))
+    }
+
     /// `pulumi/<name>/Pulumi.yaml`, the program.
     fn program_file(&self) -> RenderedFile {
         let mut resources = Map::new();

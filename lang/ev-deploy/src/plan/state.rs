@@ -122,6 +122,12 @@ impl StateError {
                     .with_note("it was left untouched")
                     .with_help("restore it from a backup or version control")
             }
+            StateError::UnknownVersion(1) => Diagnostic::general(
+                "E0601",
+                format!("`{STATE_PATH}` has format version 1 (rendered files), written by an older ev; this ev records what each tool was given as data (version {STATE_VERSION})"),
+            )
+            .with_note("it was left untouched")
+            .with_help(format!("apply once with the ev that wrote it to bring nothing pending, then move it aside (`mv {STATE_PATH} .ev/state.v1.json`) and run `ev apply`: every action runs once more and the tools converge (zones sync, objects are applied server-side, stacks and profiles are unchanged); objects deleted from the program before that are not pruned")),
             StateError::UnknownVersion(v) => Diagnostic::general(
                 "E0601",
                 format!("`{STATE_PATH}` has format version {v}, but this ev reads version {STATE_VERSION}"),
@@ -138,7 +144,7 @@ impl std::fmt::Display for StateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StateError::Corrupted(why) => write!(f, "{STATE_PATH} is corrupted ({why}); it was left untouched: restore it from a backup or version control"),
-            StateError::UnknownVersion(v) => write!(f, "{STATE_PATH} has format version {v}, but this ev reads version {STATE_VERSION}: use the ev that wrote it"),
+            StateError::UnknownVersion(v) => write!(f, "{STATE_PATH} has format version {v}, but this ev reads version {STATE_VERSION}"),
             StateError::Unreadable { path, why } => write!(f, "cannot read {path}: {why}"),
         }
     }

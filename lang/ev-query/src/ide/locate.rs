@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use ev_syntax::ast::{self, Clause, Expr, ExprKind, ItemKind, KeyKind, StrPart};
+use ev_syntax::ast::{self, Expr, ExprKind, KeyKind, StrPart};
 use ev_syntax::lexer::lex;
 use ev_syntax::token::{Keyword, Punct, Token};
 use ev_syntax::{FileId, Span};
@@ -15,119 +15,14 @@ pub(crate) fn touches(span: Span, offset: u32) -> bool {
     span.start <= offset && offset <= span.end
 }
 
-/// The direct subexpressions of an expression.
+/// The direct subexpressions of an expression (see [`Expr::children`]).
 pub(crate) fn children_of(e: &Expr) -> Vec<&Expr> {
-    match &e.kind {
-        ExprKind::Null
-        | ExprKind::Bool(_)
-        | ExprKind::Int(_)
-        | ExprKind::Float(_)
-        | ExprKind::Var(_)
-        | ExprKind::Error => Vec::new(),
-        ExprKind::Str(parts) => parts
-            .iter()
-            .filter_map(|p| match p {
-                StrPart::Interp(e) => Some(e),
-                StrPart::Text(_) => None,
-            })
-            .collect(),
-        ExprKind::List(items) => items.iter().collect(),
-        ExprKind::ListComp { body, clauses } => {
-            let mut out = clause_exprs(clauses);
-            out.push(body);
-            out
-        }
-        ExprKind::Record(fields) => fields
-            .iter()
-            .flat_map(|f| {
-                f.path
-                    .iter()
-                    .filter_map(|k| match &k.kind {
-                        KeyKind::Dynamic(e) => Some(&**e),
-                        KeyKind::Static(_) => None,
-                    })
-                    .chain(std::iter::once(&f.value))
-            })
-            .collect(),
-        ExprKind::RecordComp {
-            key,
-            value,
-            clauses,
-        } => {
-            let mut out = clause_exprs(clauses);
-            out.push(key);
-            out.push(value);
-            out
-        }
-        ExprKind::Select { target, field } => {
-            let mut out = vec![&**target];
-            if let KeyKind::Dynamic(k) = &field.kind {
-                out.push(k);
-            }
-            out
-        }
-        ExprKind::Index { target, index } => vec![target, index],
-        ExprKind::Or { target, default } => vec![target, default],
-        ExprKind::Call { func, args } => {
-            let mut out = vec![&**func];
-            out.extend(args.iter().map(|a| &a.value));
-            out
-        }
-        ExprKind::Lambda { params, body } => {
-            let mut out: Vec<&Expr> = params.iter().filter_map(|p| p.default.as_ref()).collect();
-            out.push(body);
-            out
-        }
-        ExprKind::Let { bindings, body } => {
-            let mut out: Vec<&Expr> = bindings.iter().map(|(_, v)| v).collect();
-            out.push(body);
-            out
-        }
-        ExprKind::If {
-            cond,
-            then,
-            otherwise,
-        } => vec![cond, then, otherwise],
-        ExprKind::Unary(_, e) => vec![e],
-        ExprKind::Binary(_, l, r) => vec![l, r],
-    }
+    e.children()
 }
 
-fn clause_exprs(clauses: &[Clause]) -> Vec<&Expr> {
-    clauses
-        .iter()
-        .map(|c| match c {
-            Clause::For { iter, .. } => iter,
-            Clause::If(e) => e,
-        })
-        .collect()
-}
-
-/// The top-level expressions of a module (values, bodies, schema defaults
-/// and checks).
+/// The top-level expressions of a module (see [`ast::Module::exprs`]).
 pub(crate) fn item_exprs(module: &ast::Module) -> Vec<&Expr> {
-    let mut out = Vec::new();
-    for item in &module.items {
-        match &item.kind {
-            ItemKind::Let { value, .. } => out.push(value),
-            ItemKind::Resource(r) => out.push(&r.body),
-            ItemKind::Schema(s) => {
-                for f in &s.fields {
-                    out.extend(f.default.iter());
-                    for c in &f.checks {
-                        out.push(&c.cond);
-                        out.extend(c.message.iter());
-                    }
-                }
-                for c in &s.checks {
-                    out.push(&c.cond);
-                    out.extend(c.message.iter());
-                }
-            }
-            ItemKind::Import(_) | ItemKind::Kind { .. } | ItemKind::Error => {}
-        }
-    }
-    out
+    module.exprs()
 }
 
 /// The field access whose field name is at `offset`: `(access, field name,

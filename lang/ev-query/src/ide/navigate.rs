@@ -6,17 +6,16 @@
 //! a value read from a JSON file (`json("magic/keys.json")`) is found in
 //! that file by its key path.
 
-use ev_syntax::ast::{ExprKind, KeyKind};
 use ev_syntax::Span;
 
 use super::hover::{definition_at, key_at};
 use super::locate::{self, plain_strings, select_at};
 use super::{definition_span, location, name_at, schema_def, type_at, Location, TextEdit, World};
+use crate::trace::Definition;
 use ev_core::eval::Evaluator;
 use ev_core::intern::Sym;
 use ev_core::ir::{KindId, ModuleId, ResourceId};
 use ev_core::program::{NameTarget, NameUse, Program};
-use ev_core::value::Value;
 
 impl World {
     /// Where the thing at `offset` of `path` is defined.
@@ -50,7 +49,7 @@ impl World {
             let program = self.loaded()?;
             return program.resource(r).map(|d| location(program, d.name_span));
         }
-        self.field_definition(module, &src, offset)
+        self.field_definition(module, offset)
     }
 
     /// The resource a string literal at `offset` names, when the schema
@@ -89,25 +88,23 @@ impl World {
         super::ref_kind(&ty)
     }
 
-    /// Definition of `target.field` found by evaluation.
-    fn field_definition(&mut self, module: ModuleId, src: &str, offset: u32) -> Option<Location> {
+    /// Definition of `target.field` found by evaluation (the trace `:why`
+    /// follows, see [`crate::trace`]).
+    fn field_definition(&mut self, module: ModuleId, offset: u32) -> Option<Location> {
         let program = self.loaded()?;
         let parsed = program.module(module)?.parsed.clone();
         let (access, _, _) = select_at(&parsed.module, offset)?;
-        // The chain: a base expression, then each field, outermost last.
-        let mut fields: Vec<String> = Vec::new();
-        let mut e = access;
-        while let ExprKind::Select { target, field } = &e.kind {
-            let KeyKind::Static(name) = &field.kind else {
-                return None;
-            };
-            fields.push(name.clone());
-            e = target;
+        let path = crate::trace::path_of(program, module, access)?;
+        let fs = self.fs();
+        let ev = Evaluator::new(program, &fs);
+        match crate::trace::trace(program, &ev, &fs, path).definition()? {
+            Definition::Source(span) => Some(location(program, span)),
+            Definition::Data { file, start, end } => Some(Location {
+                path: file,
+                start: start as u32,
+                end: end as u32,
+            }),
         }
-        fields.reverse();
-        let base = src.get(e.span.range())?.to_string();
-        let (program, fs) = self.parts();
-        path_definition(program?, &fs, module, &base, &fields, 0)
     }
 
     /// Every place the thing at `offset` is used (and declared, when asked).
@@ -364,152 +361,4 @@ fn is_identifier(name: &str) -> bool {
     let lexed = ev_syntax::lexer::lex(name, ev_syntax::FileId(0));
     lexed.errors.is_empty()
         && matches!(lexed.tokens.as_slice(), [(ev_syntax::token::Token::Ident(n), _)] if *n == name)
-}
-
-/// Where `base.fields...` is written, following the definitions it goes
-/// through: a record field's key, or the expression it is bound to when
-/// that is itself a path (`ssh = keys.ssh`, in another module) or a call
-/// reading a data file (`json("magic/keys.json")`, found by key path).
-fn path_definition(
-    program: &mut Program,
-    fs: &dyn ev_core::fs::FileSystem,
-    module: ModuleId,
-    base: &str,
-    fields: &[String],
-    depth: usize,
-) -> Option<Location> {
-    if depth > 16 {
-        return None;
-    }
-    // From the full path back to the base: the first record that knows
-    // where the next field was written.
-    for k in (0..fields.len()).rev() {
-        let prefix = path_text(base, &fields[..k]);
-        let Some((Value::Record(record), _)) = super::eval_text(program, fs, module, &prefix)
-        else {
-            continue;
-        };
-        let field = Sym::new(&fields[k]);
-        let Some(key) = record.key_span(field) else {
-            continue;
-        };
-        let rest = &fields[k + 1..];
-        if rest.is_empty() {
-            return Some(location(program, key));
-        }
-        let Some((origin, text)) = record
-            .value_span(field)
-            .and_then(|span| source_of(program, span))
-        else {
-            continue;
-        };
-        // A schema default refers to the record as `self`: evaluate it
-        // here, with the record's own path instead.
-        let (origin, text) = if text.contains("self.") {
-            (module, text.replace("self.", &format!("{prefix}.")))
-        } else {
-            (origin, text)
-        };
-        if let Some(found) = follow(program, fs, origin, &text, rest, depth) {
-            return Some(found);
-        }
-    }
-    // The base is a binding: follow its expression.
-    let sym = Sym::new(base);
-    let binding = program
-        .module(module)?
-        .scope
-        .get(&sym)
-        .map(|(b, _)| *b)
-        .or_else(|| program.prelude.get(&sym).copied())?;
-    let ev_core::program::Binding::Global(g) = binding else {
-        return None;
-    };
-    let (origin, text) = source_of(program, program.global(g)?.node.span)?;
-    follow(program, fs, origin, &text, fields, depth)
-}
-
-/// Continues a definition search into an expression: a path, or a data
-/// file read.
-fn follow(
-    program: &mut Program,
-    fs: &dyn ev_core::fs::FileSystem,
-    module: ModuleId,
-    text: &str,
-    fields: &[String],
-    depth: usize,
-) -> Option<Location> {
-    let keys: Vec<&str> = fields.iter().map(String::as_str).collect();
-    if let Some(found) = data_location(program, fs, module, text, &keys) {
-        return Some(found);
-    }
-    let mut parts = text.trim().split('.');
-    let base = parts.next()?.to_string();
-    let is_name = |p: &str| {
-        !p.is_empty()
-            && p.chars()
-                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-    };
-    let mut path: Vec<String> = Vec::new();
-    for p in parts {
-        if !is_name(p) {
-            return None;
-        }
-        path.push(p.to_string());
-    }
-    if !is_name(&base) {
-        return None;
-    }
-    path.extend(fields.iter().cloned());
-    path_definition(program, fs, module, &base, &path, depth + 1)
-}
-
-/// `base.a.b` as source text (keys that are not names quoted).
-fn path_text(base: &str, fields: &[String]) -> String {
-    let mut out = base.to_string();
-    for f in fields {
-        if ev_core::output::is_bare_key(f) && !f.contains('.') {
-            out.push('.');
-            out.push_str(f);
-        } else {
-            out.push('.');
-            out.push_str(&ev_core::output::quote(f));
-        }
-    }
-    out
-}
-
-/// The expression at `span` (a field's value) and its module.
-fn source_of(program: &Program, span: Span) -> Option<(ModuleId, String)> {
-    let file = program.sources.get(span.file)?;
-    let text = file.text.get(span.range())?.to_string();
-    let module = program.module_by_path(&file.path)?;
-    Some((module, text))
-}
-
-/// The location of `keys` inside the data file read by `call`
-/// (`json("path")`, `json_or_unknown(...)`, `yaml(...)`, `toml(...)`).
-fn data_location(
-    program: &mut Program,
-    fs: &dyn ev_core::fs::FileSystem,
-    module: ModuleId,
-    call: &str,
-    keys: &[&str],
-) -> Option<Location> {
-    let open = call.find('(')?;
-    let func = call[..open].trim();
-    if !ev_core::builtins::Builtin::from_name(func).is_some_and(|b| b.reads_file()) {
-        return None;
-    }
-    let arg = call[open + 1..].trim_end().strip_suffix(')')?.trim();
-    let (Value::Str(file), _) = super::eval_text(program, fs, module, arg)? else {
-        return None;
-    };
-    let text = fs.read(&file).ok()?;
-    let (start, end) = crate::data_keys::data_key_span(&file, &text, keys)?;
-    Some(Location {
-        path: file.to_string(),
-        start: start as u32,
-        end: end as u32,
-    })
 }
