@@ -1,7 +1,13 @@
-//! One apply at a time: `.ev/apply.lock` holds the holder's id, pid, host
-//! and start time. A second apply refuses and names the holder; a lock whose
-//! process is gone is reported as stale with the command that clears it.
+//! One apply at a time: an `flock` on `.ev/apply.lock` (std's
+//! `File::try_lock`), which the kernel releases when its holder exits, so
+//! a killed apply never leaves a lock behind. The file records the
+//! holder's id, pid, host and start time for the message a second apply
+//! gets. The file is removed on release while still locked, and a lock is
+//! only taken on the file the path names at that moment (the inode is
+//! checked), so an unlinked file's lock never counts.
 
+use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -25,18 +31,16 @@ pub struct Holder {
 /// Why the lock could not be taken.
 #[derive(Debug)]
 pub enum LockError {
-    /// Another apply holds it.
-    Held(Holder),
-    /// Its holder is gone (crashed or killed) without releasing it.
-    Stale(Holder),
-    /// The lock file is unreadable or the directory unwritable.
+    /// A running process holds it (its record, when readable).
+    Held(Option<Holder>),
+    /// The lock file cannot be opened or locked.
     Io(String),
 }
 
 impl std::fmt::Display for LockError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            LockError::Held(h) => write!(
+            LockError::Held(Some(h)) => write!(
                 f,
                 "another `ev apply` is running (lock {}, pid {} on {}, started {}s ago)",
                 h.id,
@@ -44,11 +48,7 @@ impl std::fmt::Display for LockError {
                 h.host,
                 now().saturating_sub(h.started)
             ),
-            LockError::Stale(h) => write!(
-                f,
-                "a previous `ev apply` (lock {}, pid {} on {}) stopped without releasing its lock",
-                h.id, h.pid, h.host
-            ),
+            LockError::Held(None) => write!(f, "another `ev apply` is running"),
             LockError::Io(why) => write!(f, "cannot take the apply lock {LOCK_PATH}: {why}"),
         }
     }
@@ -59,20 +59,20 @@ impl LockError {
     pub fn diagnostic(&self) -> ev_core::Diagnostic {
         let d = ev_core::Diagnostic::general("E0602", self.to_string());
         match self {
-            LockError::Held(_) => d.with_help("wait for it to finish"),
-            LockError::Stale(h) => d.with_help(format!(
-                "if no apply is running, clear it with `ev force-unlock {}`",
-                h.id
-            )),
+            LockError::Held(_) => d.with_help(
+                "wait for it to finish; the lock is released when its process ends, even if it is killed",
+            ),
             LockError::Io(_) => d,
         }
     }
 }
 
-/// A held lock, released on drop.
+/// A held lock, released on drop (and by the kernel if the process dies).
 #[derive(Debug)]
 pub struct Lock {
     path: PathBuf,
+    /// The locked file.
+    file: File,
     /// The holder record written into it.
     pub holder: Holder,
 }
@@ -91,13 +91,40 @@ fn host() -> String {
         .unwrap_or_else(|_| "unknown-host".into())
 }
 
-/// Whether a process with this pid runs on this host.
-fn alive(pid: u32) -> bool {
-    if Path::new("/proc/self").exists() {
-        Path::new("/proc").join(pid.to_string()).exists()
-    } else {
-        true // cannot tell: never call a live lock stale
+/// Opens the lock file for reading and writing, creating it, never
+/// through a symbolic link.
+fn open(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
     }
+    options.open(path)
+}
+
+/// Whether `file` is the file `path` names now (not one unlinked by the
+/// holder that released it).
+fn is_current(file: &File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::symlink_metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        true
+    }
+}
+
+/// The holder record in a lock file.
+fn holder_in(path: &Path) -> Option<Holder> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
 }
 
 impl Lock {
@@ -112,63 +139,74 @@ impl Lock {
             host: host(),
             started: now(),
         };
-        let text = serde_json::to_string_pretty(&holder).unwrap_or_default();
-        // create_new makes taking the lock atomic between two applies.
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(mut file) => {
-                use std::io::Write;
-                file.write_all(text.as_bytes())
-                    .and_then(|_| file.sync_all())
-                    .map_err(|e| LockError::Io(e.to_string()))?;
-                Ok(Lock { path, holder })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let existing = read(root)?;
-                if existing.host == holder.host && !alive(existing.pid) {
-                    Err(LockError::Stale(existing))
-                } else {
-                    Err(LockError::Held(existing))
+        // A holder releasing unlinks the file it locked: a lock taken on
+        // that file is worth nothing, so take it again on the new one.
+        for _ in 0..8 {
+            let file = open(&path).map_err(|e| LockError::Io(e.to_string()))?;
+            match file.try_lock() {
+                Ok(()) if is_current(&file, &path) => {
+                    let text = serde_json::to_string_pretty(&holder).unwrap_or_default();
+                    file.set_len(0)
+                        .and_then(|_| (&file).write_all(text.as_bytes()))
+                        .and_then(|_| file.sync_all())
+                        .map_err(|e| LockError::Io(e.to_string()))?;
+                    return Ok(Lock { path, file, holder });
                 }
+                Ok(()) => continue,
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(LockError::Held(holder_in(&path)))
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(LockError::Io(e.to_string())),
             }
-            Err(e) => Err(LockError::Io(e.to_string())),
         }
+        Err(LockError::Io(
+            "the lock file keeps being replaced; is another apply starting and stopping?".into(),
+        ))
     }
 }
 
-/// The current holder of the repository's lock.
+/// The current holder of the repository's lock, as its file records it.
 pub fn read(root: &Path) -> Result<Holder, LockError> {
     let text =
         std::fs::read_to_string(root.join(LOCK_PATH)).map_err(|e| LockError::Io(e.to_string()))?;
     serde_json::from_str(&text).map_err(|e| LockError::Io(format!("unreadable lock file: {e}")))
 }
 
-/// Removes the lock with this id (`ev force-unlock ID`). Refuses another id,
-/// so a typo never clears someone else's lock.
+/// Removes the lock record with this id (`ev force-unlock ID`), when no
+/// running process holds it (a live apply's lock is never broken: stop
+/// it instead). Refuses another id, so a typo never clears someone else's
+/// record.
 pub fn force_unlock(root: &Path, id: &str) -> Result<Holder, LockError> {
-    let holder = match read(root) {
-        Ok(h) => h,
-        Err(LockError::Io(why)) if why.contains("No such file") => {
-            return Err(LockError::Io("no apply lock is held".into()))
-        }
-        Err(e) => return Err(e),
-    };
+    let path = root.join(LOCK_PATH);
+    if !path.exists() {
+        return Err(LockError::Io("no apply lock is held".into()));
+    }
+    let holder = read(root)?;
     if holder.id != id {
         return Err(LockError::Io(format!(
             "the lock's id is {}, not {id}; nothing was removed",
             holder.id
         )));
     }
-    std::fs::remove_file(root.join(LOCK_PATH)).map_err(|e| LockError::Io(e.to_string()))?;
-    Ok(holder)
+    let file = open(&path).map_err(|e| LockError::Io(e.to_string()))?;
+    match file.try_lock() {
+        Ok(()) => {
+            std::fs::remove_file(&path).map_err(|e| LockError::Io(e.to_string()))?;
+            Ok(holder)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => Err(LockError::Io(format!(
+            "lock {id} is held by a running process (pid {} on {}): stop it instead; nothing was removed",
+            holder.pid, holder.host
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(LockError::Io(e.to_string())),
+    }
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
+        // Unlinked while still locked; the lock goes with the file handle.
         let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
     }
 }
 
@@ -177,32 +215,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_second_apply_is_refused_and_a_dead_holder_is_stale() {
+    fn a_second_apply_is_refused_until_the_first_releases() {
         let dir = tempfile::tempdir().expect("temp dir");
         let lock = Lock::acquire(dir.path()).expect("first lock");
         match Lock::acquire(dir.path()) {
-            Err(LockError::Held(h)) => assert_eq!(h, lock.holder),
+            Err(LockError::Held(Some(h))) => assert_eq!(h, lock.holder),
             other => panic!("expected Held, got {other:?}"),
         }
+        // A live lock is never broken by force-unlock.
+        assert!(force_unlock(dir.path(), &lock.holder.id).is_err());
         drop(lock);
-        let lock = Lock::acquire(dir.path()).expect("released on drop");
-        // A holder whose process is gone.
-        let mut dead = lock.holder.clone();
-        dead.pid = u32::MAX - 1;
-        std::mem::forget(lock);
-        std::fs::write(
-            dir.path().join(LOCK_PATH),
-            serde_json::to_string(&dead).expect("json"),
-        )
-        .expect("write");
-        let err = Lock::acquire(dir.path()).expect_err("stale");
-        assert!(matches!(err, LockError::Stale(_)), "{err:?}");
-        assert!(err
-            .diagnostic()
-            .help
-            .is_some_and(|h| h.contains(&format!("ev force-unlock {}", dead.id))));
-        assert!(force_unlock(dir.path(), "wrong").is_err());
-        force_unlock(dir.path(), &dead.id).expect("cleared");
+        assert!(!dir.path().join(LOCK_PATH).exists(), "released");
         Lock::acquire(dir.path()).expect("free again");
+    }
+
+    /// A holder that died leaves its record but not its lock: the next
+    /// apply takes it; force-unlock clears such a record.
+    #[test]
+    fn a_dead_holders_record_does_not_block() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join(".ev")).expect("mkdir");
+        let dead = Holder {
+            id: "dead42".into(),
+            pid: u32::MAX - 1,
+            host: host(),
+            started: 0,
+        };
+        let record = serde_json::to_string(&dead).expect("json");
+        std::fs::write(dir.path().join(LOCK_PATH), &record).expect("write");
+        assert!(force_unlock(dir.path(), "wrong").is_err());
+        force_unlock(dir.path(), "dead42").expect("cleared");
+        std::fs::write(dir.path().join(LOCK_PATH), &record).expect("write");
+        let lock = Lock::acquire(dir.path()).expect("taken over");
+        assert_ne!(lock.holder.id, "dead42");
     }
 }

@@ -410,7 +410,8 @@ fn environment_errors_are_coded_and_exit_2() {
         ),
         (
             "E0602",
-            vec![(".ev/apply.lock", "not a lock")],
+            // The lock's path is a directory: it cannot be locked.
+            vec![(".ev/apply.lock/keep", "")],
             vec!["apply", "--yes"],
             vec![],
         ),
