@@ -673,17 +673,7 @@ fn reconcile(
                     digests: &nothing,
                 },
             ) {
-                let detail = item
-                    .details
-                    .iter()
-                    .find(|d| d.contains('→'))
-                    .or_else(|| {
-                        item.details
-                            .iter()
-                            .find(|d| d.starts_with('+') && !d.starts_with("+++"))
-                    })
-                    .map(|d| d.trim_start_matches('+').trim().to_string())
-                    .unwrap_or_default();
+                let detail = item.first_difference().unwrap_or_default();
                 events.event(Event::Known {
                     id: id.clone(),
                     item: item.label,

@@ -194,7 +194,7 @@ fn apply_fake_failure_skips_dependents_and_a_rerun_resumes() {
         "export written"
     );
     assert!(
-        second.stderr.contains("domain:a.test  vm A  values: [\"(known after apply)\"] → [\"203.0.113.50\"]  (known after cloud:up)"),
+        second.stderr.contains("domain:a.test  vm A  values[0]: (known after apply) → \"203.0.113.50\"  (known after cloud:up)"),
         "{}",
         second.stderr
     );

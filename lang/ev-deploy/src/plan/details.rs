@@ -75,6 +75,64 @@ pub struct ItemChange {
     pub after: Option<Value>,
 }
 
+impl ItemChange {
+    /// The first value that differs between `before` and `after`, down to
+    /// the leaf (`values[0]: (known after apply) → "203.0.113.50"`), from
+    /// the data, for one-line reports (a value that became known).
+    pub fn first_difference(&self) -> Option<String> {
+        let (before, after) = (self.before.as_ref()?, self.after.as_ref()?);
+        let (path, old, new) = first_leaf_difference(before, after, String::new())?;
+        let show = |v: Option<&Value>| v.map_or_else(|| "(none)".into(), short);
+        Some(format!("{path}: {} → {}", show(old), show(new)))
+    }
+}
+
+/// The first (path, old, new) where two values differ, walking records by
+/// key and lists of equal length by index; markers are leaves.
+fn first_leaf_difference<'v>(
+    a: &'v Value,
+    b: &'v Value,
+    path: String,
+) -> Option<(String, Option<&'v Value>, Option<&'v Value>)> {
+    if a == b {
+        return None;
+    }
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    let leaf = |v: &Value| ev_core::output::is_marker(v) || !(v.is_object() || v.is_array());
+    if leaf(a) || leaf(b) {
+        return Some((path, Some(a), Some(b)));
+    }
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, va) in x {
+                match y.get(k) {
+                    Some(vb) => {
+                        if let Some(found) = first_leaf_difference(va, vb, join(k)) {
+                            return Some(found);
+                        }
+                    }
+                    None => return Some((join(k), Some(va), None)),
+                }
+            }
+            y.iter()
+                .find(|(k, _)| !x.contains_key(*k))
+                .map(|(k, vb)| (join(k), None, Some(vb)))
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (va, vb))| first_leaf_difference(va, vb, format!("{path}[{i}]"))),
+        _ => Some((path, Some(a), Some(b))),
+    }
+}
+
 /// A value's one-line form in a field change (`ttl: 300 → 60`).
 fn short(v: &Value) -> String {
     match for_people(v) {
@@ -257,4 +315,42 @@ pub fn unified(old: &str, new: &str) -> Vec<String> {
         .filter(|l| !l.starts_with("---") && !l.starts_with("+++"))
         .map(str::to_string)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The first difference is found in the data, down to the leaf: an
+    /// unknown that became known inside an object's container list.
+    #[test]
+    fn first_difference_names_the_leaf() {
+        let unknown = json!({ "$unknown": { "reason": "not yet", "file": "exports/x.txt" } });
+        let change = ItemChange {
+            change: Change::Update,
+            kind: ItemKind::Object,
+            label: "Deployment apps/web".into(),
+            details: Vec::new(),
+            before: Some(
+                json!({ "spec": { "replicas": 1, "containers": [{ "name": "web", "image": unknown }] } }),
+            ),
+            after: Some(
+                json!({ "spec": { "replicas": 1, "containers": [{ "name": "web", "image": "r/web@sha256:ab" }] } }),
+            ),
+        };
+        assert_eq!(
+            change.first_difference().as_deref(),
+            Some("spec.containers[0].image: (known after apply) → \"r/web@sha256:ab\"")
+        );
+        let added = ItemChange {
+            before: Some(json!({ "a": 1 })),
+            after: Some(json!({ "a": 1, "b": [1, 2] })),
+            ..change
+        };
+        assert_eq!(
+            added.first_difference().as_deref(),
+            Some("b: (none) → [1,2]")
+        );
+    }
 }
