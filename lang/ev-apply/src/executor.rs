@@ -7,10 +7,10 @@
 //! - When an action writes exports (a stack's outputs, an image's digest),
 //!   they are written atomically; before the first action reading them
 //!   starts, the program is re-evaluated (once for every producer finished
-//!   by then) and the actions still waiting are re-rendered: what became
-//!   known is reported, actions whose rendering now matches the state are
-//!   skipped, and an action whose re-rendered change deletes more than the
-//!   plan promised is stopped before it runs (unless the face confirms it).
+//!   by then) and the actions still waiting are lowered again: what became
+//!   known is reported, actions whose artifact now matches the state are
+//!   skipped, and an action whose new change deletes more than the plan
+//!   promised is stopped before it runs (unless the face confirms it).
 //! - A failure skips the actions depending on it; independent branches go
 //!   on (`keep_going`), or nothing new starts (fail-fast).
 //! - Ctrl-C stops launching, lets running tools finish within a grace

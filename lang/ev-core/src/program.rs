@@ -267,10 +267,20 @@ impl Program {
         text: &str,
     ) -> Result<(), Vec<Diagnostic>> {
         let node = self.compile_expr(module, source_name, text)?;
+        if self.push_global(module, name, node) {
+            Ok(())
+        } else {
+            Err(Vec::new())
+        }
+    }
+
+    /// Adds a top-level binding of `name` to `node` in `module`'s scope;
+    /// false when there is no such module.
+    fn push_global(&mut self, module: ModuleId, name: &str, node: Node) -> bool {
         let span = node.span;
         let sym = Sym::new(name);
         let Some(m) = self.modules.get_mut(module.0 as usize) else {
-            return Err(Vec::new());
+            return false;
         };
         let g = GlobalRef {
             module,
@@ -284,7 +294,7 @@ impl Program {
             doc: None,
         });
         m.scope.insert(sym, (Binding::Global(g), span));
-        Ok(())
+        true
     }
 
     /// Binds `name` to a value computed outside the program (the REPL's
@@ -293,25 +303,11 @@ impl Program {
     pub fn bind_value(&mut self, module: ModuleId, name: &str, source_name: &str, value: Value) {
         let file = self.sources.add(source_name, "");
         let span = Span::new(file, 0, 0);
-        let sym = Sym::new(name);
-        let Some(m) = self.modules.get_mut(module.0 as usize) else {
-            return;
-        };
-        let g = GlobalRef {
-            module,
-            slot: m.globals.len() as u32,
-        };
-        m.globals.push(GlobalDef {
-            name: sym,
+        let node = Node {
+            ir: Ir::Const(value),
             span,
-            item: span,
-            node: Rc::new(Node {
-                ir: Ir::Const(value),
-                span,
-            }),
-            doc: None,
-        });
-        m.scope.insert(sym, (Binding::Global(g), span));
+        };
+        self.push_global(module, name, node);
     }
 
     /// What `name` means at the top level of `module`: its scope, the

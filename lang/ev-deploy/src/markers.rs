@@ -209,17 +209,6 @@ pub fn sorted(v: Value) -> Value {
     }
 }
 
-/// The Kubernetes objects of a YAML stream, read by a YAML parser (never
-/// split at `---` by hand: a ConfigMap's data may hold such lines). Only
-/// for streams ev did not render (a state written by an older ev).
-pub fn yaml_documents(text: &str) -> Vec<Value> {
-    serde_saphyr::from_multiple::<Value>(text)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|v| v.get("kind").is_some())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -76,8 +76,8 @@ pub struct Plan {
 pub struct Basis {
     /// The program's source files.
     pub program: String,
-    /// Every action's rendered files and inputs (covers the data files the
-    /// program reads, magic values included).
+    /// Every action's fingerprint: its artifact and inputs (covers the data
+    /// files the program reads, magic values included).
     pub actions: String,
     /// The files under `exports/`.
     pub exports: String,

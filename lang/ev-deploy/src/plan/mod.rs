@@ -2,9 +2,9 @@
 //!
 //! Each action has a stable id (`jupiter:up`, `eight:yuto.sh`,
 //! `whale:grand-central:push`, `venus:methanol:deploy`, `milky-way:apply`),
-//! a backend, the files rendered for it, the actions it depends on (derived
-//! from the model's references) and the exports it produces. Lowering and
-//! rendering are pure: no tool runs here.
+//! a backend, the typed artifact its tool is given, the actions it depends
+//! on (derived from the model's references) and the exports it produces.
+//! Lowering is pure: no tool runs here.
 
 pub mod details;
 pub mod diff;
@@ -104,7 +104,7 @@ pub struct Action {
     pub tags: Vec<String>,
     /// Repository files it builds from (a machine's modules, an image's
     /// files), by path, with their digests (`sha256:…`, or `missing`):
-    /// editing one changes the plan even though no rendering changes.
+    /// editing one changes the plan even though the artifact does not.
     pub inputs: BTreeMap<String, String>,
     /// Seconds one tool run may take (declared with `apply_timeout`; else
     /// the apply's default).
