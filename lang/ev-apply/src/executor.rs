@@ -28,7 +28,7 @@ use ev_deploy::plan::diff::{Change, Plan};
 use ev_deploy::plan::state::{ActionState, State};
 
 use crate::schedule::Schedule;
-use crate::state_file::StateFile;
+use crate::state_file::{StateFile, WriteError};
 use ev_deploy::plan::{Action, ActionGraph, BackendId};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -55,8 +55,9 @@ pub struct Options {
     pub run_id: String,
 }
 
-/// Re-evaluates the program after exports changed: the new graph.
-pub type Replan<'a> = dyn FnMut() -> Result<ActionGraph, String> + 'a;
+/// Re-evaluates the program after exports changed: the new graph, or the
+/// program's diagnostics when it no longer evaluates.
+pub type Replan<'a> = dyn FnMut() -> Result<ActionGraph, Vec<ev_core::Diagnostic>> + 'a;
 
 /// What happened.
 #[derive(Debug, Default)]
@@ -74,7 +75,10 @@ pub struct Outcome {
     /// The user interrupted.
     pub interrupted: bool,
     /// The state could not be written (the apply stopped).
-    pub state_error: Option<String>,
+    pub state_error: Option<WriteError>,
+    /// The program stopped evaluating once exports changed (the apply
+    /// stopped): its diagnostics, for the face to render with the sources.
+    pub diagnostics: Vec<ev_core::Diagnostic>,
     /// Where the logs are.
     pub log_dir: PathBuf,
     /// When each started action started and how long it ran.
@@ -89,6 +93,7 @@ impl Outcome {
             && self.not_started.is_empty()
             && !self.interrupted
             && self.state_error.is_none()
+            && self.diagnostics.is_empty()
     }
 }
 
@@ -295,7 +300,7 @@ fn finished(outcome: &Outcome) -> Event {
         failed: ids(&outcome.failed),
         skipped: ids(&outcome.skipped),
         not_started: outcome.not_started.clone(),
-        state_error: outcome.state_error.clone(),
+        state_error: outcome.state_error.as_ref().map(ToString::to_string),
         log_dir: Some(outcome.log_dir.display().to_string()),
     }
 }
@@ -362,7 +367,7 @@ impl Run<'_> {
         self.fail(id, why);
     }
 
-    fn state_failed(&mut self, e: String) {
+    fn state_failed(&mut self, e: WriteError) {
         self.outcome.state_error = Some(e);
         self.stopping = true;
     }
@@ -402,12 +407,17 @@ impl Run<'_> {
                 }
                 self.graph = new_graph;
             }
-            Err(e) => {
-                self.notice(format!("re-evaluating after {producers} failed: {e}"));
+            Err(diagnostics) => {
+                let first = diagnostics
+                    .first()
+                    .map(|d| format!("[{}] {}", d.code, d.message))
+                    .unwrap_or_default();
+                self.notice(format!(
+                    "re-evaluating after {producers} failed ({} diagnostic(s)): {first}",
+                    diagnostics.len()
+                ));
                 self.stopping = true;
-                self.outcome
-                    .state_error
-                    .get_or_insert(format!("re-evaluation failed: {e}"));
+                self.outcome.diagnostics = diagnostics;
             }
         }
     }
@@ -553,7 +563,7 @@ impl Run<'_> {
                 }
                 for export in &applied.removed_exports {
                     if let Err(e) = Writer::new(self.root).remove(Area::Exports, export) {
-                        self.outcome.state_error = Some(format!("cannot remove {export}: {e}"));
+                        self.outcome.state_error = Some(WriteError::new("remove", export, e));
                     }
                 }
                 self.ended(&id, ActionResult::Removed, None, took);

@@ -18,6 +18,41 @@ pub fn read(root: &Path) -> Result<(State, Option<String>), ev_deploy::plan::sta
     State::load(&ev_core::fs::OsFs::new(root))
 }
 
+/// A file of the state (or an export) that could not be written: the
+/// apply stops, and what succeeded before stays recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteError {
+    /// What was being done: `write`, `append to`, `remove`, `open`.
+    pub action: &'static str,
+    /// The file, relative to the repository.
+    pub path: String,
+    /// Why it failed.
+    pub why: String,
+}
+
+impl WriteError {
+    /// A failure to `action` the file at `path`.
+    pub fn new(action: &'static str, path: &str, why: impl std::fmt::Display) -> WriteError {
+        WriteError {
+            action,
+            path: path.to_string(),
+            why: why.to_string(),
+        }
+    }
+
+    /// The diagnostic every face renders (E0604).
+    pub fn diagnostic(&self) -> ev_core::Diagnostic {
+        ev_core::Diagnostic::general("E0604", self.to_string())
+            .with_note("the state records what succeeded before this")
+    }
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot {} {}: {}", self.action, self.path, self.why)
+    }
+}
+
 /// The state of a running apply and its journal.
 pub struct StateFile {
     root: PathBuf,
@@ -29,7 +64,7 @@ pub struct StateFile {
 
 impl StateFile {
     /// Starts from `state`; a journal left by a crashed apply is folded in first.
-    pub fn open(root: &Path, state: State) -> Result<StateFile, String> {
+    pub fn open(root: &Path, state: State) -> Result<StateFile, WriteError> {
         let mut file = StateFile {
             root: root.to_path_buf(),
             state,
@@ -42,23 +77,23 @@ impl StateFile {
         Ok(file)
     }
 
-    fn append(&mut self, entry: &JournalEntry) -> Result<(), String> {
+    fn append(&mut self, entry: &JournalEntry) -> Result<(), WriteError> {
         if self.journal.is_none() {
             let path = Writer::new(&self.root)
                 .file_path(Area::Ev, JOURNAL_PATH)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| WriteError::new("open", JOURNAL_PATH, e))?;
             self.journal = Some(
                 std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(&path)
-                    .map_err(|e| format!("cannot open {JOURNAL_PATH}: {e}"))?,
+                    .map_err(|e| WriteError::new("open", JOURNAL_PATH, e))?,
             );
         }
         if let Some(journal) = self.journal.as_mut() {
             journal
                 .write_all(entry.to_line().as_bytes())
-                .map_err(|e| format!("cannot append to {JOURNAL_PATH}: {e}"))?;
+                .map_err(|e| WriteError::new("append to", JOURNAL_PATH, e))?;
             if self.last_sync.elapsed() > Duration::from_millis(100) {
                 let _ = journal.sync_data();
                 self.last_sync = Instant::now();
@@ -68,7 +103,7 @@ impl StateFile {
     }
 
     /// Records an action as applied.
-    pub fn record(&mut self, id: &str, entry: ActionState) -> Result<(), String> {
+    pub fn record(&mut self, id: &str, entry: ActionState) -> Result<(), WriteError> {
         self.state.actions.insert(id.to_string(), entry.clone());
         self.append(&JournalEntry {
             id: id.to_string(),
@@ -77,7 +112,7 @@ impl StateFile {
     }
 
     /// Forgets an action.
-    pub fn remove(&mut self, id: &str) -> Result<(), String> {
+    pub fn remove(&mut self, id: &str) -> Result<(), WriteError> {
         self.state.actions.remove(id);
         self.append(&JournalEntry {
             id: id.to_string(),
@@ -86,7 +121,7 @@ impl StateFile {
     }
 
     /// Writes the whole state atomically and removes the journal.
-    pub fn finish(&mut self) -> Result<(), String> {
+    pub fn finish(&mut self) -> Result<(), WriteError> {
         if let Some(journal) = self.journal.take() {
             let _ = journal.sync_data();
         }
@@ -98,10 +133,10 @@ impl StateFile {
                 self.state.to_text().as_bytes(),
                 Mode::Durable,
             )
-            .map_err(|e| format!("cannot write {STATE_PATH}: {e}"))?;
+            .map_err(|e| WriteError::new("write", STATE_PATH, e))?;
         writer
             .remove(Area::Ev, JOURNAL_PATH)
-            .map_err(|e| format!("cannot remove {JOURNAL_PATH}: {e}"))
+            .map_err(|e| WriteError::new("remove", JOURNAL_PATH, e))
     }
 }
 

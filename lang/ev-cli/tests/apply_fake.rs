@@ -916,6 +916,44 @@ fn apply_fake_asks_for_confirmation_on_a_terminal() {
     assert_eq!(fakes.applied(), vec!["domain:b.test".to_string()]);
 }
 
+/// A program that no longer evaluates once a producer's exports are known
+/// (the stack writes no `ipv6Address`) stops the apply with the program's
+/// own diagnostic, at its place in the sources; what ran is recorded.
+#[test]
+fn apply_fake_a_failed_re_evaluation_reports_the_programs_diagnostic() {
+    let fakes = Fakes::new();
+    fakes.repo.write(
+        "everything.ev",
+        &PROGRAM.replace(
+            "records = [a(\"vm\", stack.cloud.outputs.vm.ipAddress)]",
+            "records = [a(\"vm\", stack.cloud.outputs.vm.ipv6Address)]",
+        ),
+    );
+    let run = fakes.ev(&["apply", "--yes"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("[E0402] Error: no field `ipv6Address`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("everything.ev:"),
+        "at its place: {}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("E0604"),
+        "not a state error: {}",
+        run.stderr
+    );
+    let applied = fakes.applied();
+    assert!(applied.contains(&"cloud:up".to_string()), "{applied:?}");
+    assert!(
+        !applied.contains(&"domain:a.test".to_string()),
+        "{applied:?}"
+    );
+}
+
 /// Exports from several producers are folded into one re-evaluation, made
 /// when the first action reading them is about to start.
 #[test]

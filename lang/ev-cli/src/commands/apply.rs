@@ -234,12 +234,12 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
     let started = std::time::Instant::now();
     let loaded = prepared.loaded;
     let root = settings.root.clone();
-    let mut replan = || -> Result<_, String> {
+    let mut replan = || {
         // Exports changed on disk: evaluate again, now with them known.
         let ev = ev_core::Evaluator::new(&loaded.program, &loaded.fs);
         let (model, diagnostics) = ev_deploy::build_model(&loaded.program, &ev);
-        if let Some(d) = diagnostics.first() {
-            return Err(format!("{} ({})", d.message, d.code));
+        if !diagnostics.is_empty() {
+            return Err(diagnostics);
         }
         Ok(lower(&model, &loaded.fs))
     };
@@ -270,6 +270,9 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
         // The `finished` event said it all; only a diagnostic stays.
         out.stderr = state_error(settings, &outcome);
     }
+    // The program no longer evaluated once exports changed: its
+    // diagnostics, at their places in the sources.
+    out.diagnostics(settings, &outcome.diagnostics, &loaded.program.sources);
     out
 }
 
@@ -294,8 +297,7 @@ fn state_error(settings: &Settings, outcome: &Outcome) -> String {
         Some(e) => crate::printer::render_refused(
             settings.message_format,
             settings.color,
-            &[Diagnostic::general("E0604", e.clone())
-                .with_note("the state records what succeeded before this")],
+            &[e.diagnostic()],
         ),
         None => String::new(),
     }
