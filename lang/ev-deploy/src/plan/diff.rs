@@ -55,8 +55,11 @@ pub struct PlannedAction {
     pub protected: bool,
 }
 
-/// The version of the plan document this ev writes and reads.
-pub const PLAN_VERSION: u32 = 1;
+/// The version of the plan document this ev writes and reads: 2 has the
+/// items' `before`/`after` as the backends' data (a record set's `values`
+/// always a list, unknowns with the export file they wait for, a Secret's
+/// values as `$secret` markers).
+pub const PLAN_VERSION: u32 = 2;
 
 /// The whole plan.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -93,7 +96,7 @@ impl Basis {
             out.push("the program");
         }
         if self.actions != saved.actions {
-            out.push("the rendered actions");
+            out.push("the actions");
         }
         if self.exports != saved.exports {
             out.push("the exports");
