@@ -124,36 +124,6 @@ fn export_diagnostics(program: &Program, ev: &Evaluator<'_>, module: ModuleId) -
     out
 }
 
-/// Warnings about the repository around the program (not its values):
-/// W0601 when machines are declared but the repository is no git
-/// repository. Machines are built from its git tree (Nix copies only the
-/// files git knows), so applying could not deploy them. `ev check`,
-/// `ev plan` and the language server report it.
-pub fn repository_warnings(program: &Program, fs: &dyn crate::fs::FileSystem) -> Vec<Diagnostic> {
-    // `.git/HEAD` in a repository, a `.git` file in a worktree.
-    if fs.exists(".git/HEAD") || fs.exists(".git") {
-        return Vec::new();
-    }
-    let machine = program.resources.iter().find(|r| {
-        program.kind(r.kind).is_some_and(|k| {
-            k.name.as_str() == "machine" && program.module(k.module).is_some_and(|m| m.is_stdlib)
-        })
-    });
-    let Some(machine) = machine else {
-        return Vec::new();
-    };
-    vec![Diagnostic::error(
-        "W0601",
-        format!(
-            "machine `{}` is built from the repository's git tree, but the repository is not a git repository",
-            machine.name
-        ),
-        crate::diagnostic::Label::new(machine.name_span, "built with Nix from git"),
-    )
-    .with_help("run `git init && git add -A` in the repository: Nix copies only the files git knows into the store")
-    .as_warning()]
-}
-
 /// Removes repeated diagnostics, keeping the first of each.
 pub fn dedup(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());

@@ -20,6 +20,7 @@ use ev_core::model::{Model, ModelResource, ResourceCheck};
 use ev_core::{Evaluator, Program};
 
 pub use backend::{Artifact, Backend, BackendId};
+pub use backends::nix::repository_warnings;
 
 /// The deployment layer's check of every resource: a resource of a
 /// standard kind must fit the typed view of the backend realizing it.

@@ -15,7 +15,7 @@ pub fn run(settings: &Settings, entry: &str) -> Output {
     let ev = Evaluator::new(&program, &fs);
     let mut diagnostics = check(&program, &ev);
     let clean = diagnostics.is_empty();
-    diagnostics.extend(ev_core::check::repository_warnings(&program, &fs));
+    diagnostics.extend(ev_deploy::repository_warnings(&program, &fs));
     out.diagnostics(settings, &diagnostics, &program.sources);
     // JSON output is diagnostics only, one per line: the summary is for people.
     if clean && settings.message_format == crate::cli::MessageFormat::Human {

@@ -141,7 +141,7 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
             );
         }
     }
-    let warnings = ev_core::check::repository_warnings(&loaded.program, &loaded.fs);
+    let warnings = ev_deploy::repository_warnings(&loaded.program, &loaded.fs);
     out.diagnostics(settings, &warnings, &loaded.program.sources);
     out.stdout = if json {
         plan_json

@@ -7,7 +7,10 @@
 //! import-from-derivation. The flakes live in the repository: Nix builds
 //! from its git tree.
 
+use ev_core::diagnostic::{Diagnostic, Label};
+use ev_core::fs::FileSystem;
 use ev_core::model::{Known, Model, ModelResource};
+use ev_core::Program;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -70,6 +73,36 @@ pub struct Machine {
 
 /// The Nix backend.
 pub struct Nix;
+
+/// Warnings about the repository around the program (not its values):
+/// W0601 when machines are declared but the repository is no git
+/// repository. Machines are built from its git tree (Nix copies only the
+/// files git knows), so applying could not deploy them. `ev check`,
+/// `ev plan` and the language server report it.
+pub fn repository_warnings(program: &Program, fs: &dyn FileSystem) -> Vec<Diagnostic> {
+    // `.git/HEAD` in a repository, a `.git` file in a worktree.
+    if fs.exists(".git/HEAD") || fs.exists(".git") {
+        return Vec::new();
+    }
+    let machine = program.resources.iter().find(|r| {
+        program.kind(r.kind).is_some_and(|k| {
+            k.name.as_str() == "machine" && program.module(k.module).is_some_and(|m| m.is_stdlib)
+        })
+    });
+    let Some(machine) = machine else {
+        return Vec::new();
+    };
+    vec![Diagnostic::error(
+        "W0601",
+        format!(
+            "machine `{}` is built from the repository's git tree, but the repository is not a git repository",
+            machine.name
+        ),
+        Label::new(machine.name_span, "built with Nix from git"),
+    )
+    .with_help("run `git init && git add -A` in the repository: Nix copies only the files git knows into the store")
+    .as_warning()]
+}
 
 impl Backend for Nix {
     fn id(&self) -> BackendId {

@@ -316,7 +316,7 @@ impl World {
         drop(ev);
         if has_entry {
             out.extend(
-                ev_core::check::repository_warnings(program, &fs)
+                ev_deploy::repository_warnings(program, &fs)
                     .iter()
                     .map(|d| locate_diagnostic(program, d)),
             );
