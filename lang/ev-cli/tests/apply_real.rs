@@ -479,6 +479,19 @@ fn kube() -> Kube {
     }
 }
 
+/// What the API server logged about a crash, if it crashed (a custom
+/// resource crashed an API server built with an unpatched reflect2).
+fn apiserver_trouble(kube: &Kube) -> String {
+    let log = std::fs::read_to_string(kube._dir.path().join("apiserver.log")).unwrap_or_default();
+    match log.find("fatal error").or_else(|| log.find("panic:")) {
+        Some(at) => format!(
+            "the API server crashed:\n{}",
+            log.get(at..(at + 2000).min(log.len())).unwrap_or("")
+        ),
+        None => String::new(),
+    }
+}
+
 fn kubectl(kube: &Kube, args: &[&str]) -> String {
     let mut all = vec!["--kubeconfig", kube.kubeconfig.as_str()];
     all.extend_from_slice(args);
@@ -667,7 +680,51 @@ fn apply_real_kubernetes_apply_change_prune_and_secrets() {
     let manifests = std::fs::read_to_string(example.join(".ev/build/kubernetes/milky-way.yaml"))
         .expect("the example's manifests");
     let file = rendered.path().join("milky-way.yaml");
-    std::fs::write(&file, manifests).expect("copy");
+    std::fs::write(&file, &manifests).expect("copy");
+    // Its namespaces and its chart's CRDs are applied first, as `ev apply`
+    // does, so that the dry run's objects have their namespaces and kinds.
+    let foundation: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple::<serde_json::Value>(&manifests)
+            .expect("a YAML stream")
+            .into_iter()
+            .filter(|o| o["kind"] == "CustomResourceDefinition" || o["kind"] == "Namespace")
+            .collect();
+    assert!(
+        foundation
+            .iter()
+            .any(|o| o["kind"] == "CustomResourceDefinition"),
+        "the example's chart brings CRDs"
+    );
+    let crds: String = foundation
+        .iter()
+        .map(|o| format!("---\n{}", serde_saphyr::to_string(o).expect("yaml")))
+        .collect();
+    let crd_file = rendered.path().join("crds.yaml");
+    std::fs::write(&crd_file, crds).expect("crds");
+    kubectl(
+        &kube,
+        &[
+            "--context",
+            "test",
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            &crd_file.to_string_lossy(),
+        ],
+    );
+    kubectl(
+        &kube,
+        &[
+            "--context",
+            "test",
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "customresourcedefinition",
+            "--all",
+        ],
+    );
     let accepted = kubectl(
         &kube,
         &[
@@ -847,4 +904,252 @@ fn apply_real_nix_builds_a_profile_and_activates_it() {
     let (second, motd) = active(&repo);
     assert_ne!(second, path);
     assert_eq!(motd, "hello again from box\n");
+}
+
+/// A chart's rendered manifests: two CRDs (one namespaced, one
+/// cluster-scoped) and a ServiceAccount, as `helm template` writes them.
+const CHART: &str = r#"---
+# Source: demo/templates/crds.yaml
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: middlewares.traefik.io
+spec:
+  group: traefik.io
+  names:
+    kind: Middleware
+    listKind: MiddlewareList
+    plural: middlewares
+    singular: middleware
+  scope: Namespaced
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: clusterwidgets.example.dev
+spec:
+  group: example.dev
+  names:
+    kind: ClusterWidget
+    listKind: ClusterWidgetList
+    plural: clusterwidgets
+    singular: clusterwidget
+  scope: Cluster
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+---
+# Source: demo/templates/serviceaccount.yaml
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: demo
+"#;
+
+fn crd_program(with_extras: bool) -> String {
+    let mut text = String::from(
+        r#"cluster test {
+  context = "test"
+  namespace = "apps"
+}
+
+chart demo {
+  cluster = "test"
+  namespace = "demo"
+  source = "example/demo@1.0.0"
+  files = ["charts/demo.yaml"]
+}
+
+app jelly {
+  cluster = "test"
+  image = "docker.io/jellyfin/jellyfin@sha256:0000000000000000000000000000000000000000000000000000000000000004"
+  selector = { app = "jelly" }
+  strategy = "Recreate"
+  ports = [{ name = "http", container = 8096 }]
+  probes = { readiness = { httpGet = { path = "/health", port = 8096 } } }
+  tolerations = [{ key = "media", operator = "Exists", effect = "NoSchedule" }]
+  volumes = [{ name = "media", mount = "/media", claim = "media-library", read_only = true }]
+  ingress = [{ path = "/", port = 8096, default_cert = true }]
+  ingress_class = "traefik"
+  patch = { Deployment = { spec = { revisionHistoryLimit = 2 } } }
+}
+"#,
+    );
+    if with_extras {
+        text.push_str(
+            r#"
+manifests extras {
+  cluster = "test"
+  objects = [
+    { apiVersion = "traefik.io/v1alpha1", kind = "Middleware", metadata = { name = "auth" }, spec = { basicAuth = { secret = "users" } } },
+    { apiVersion = "example.dev/v1", kind = "ClusterWidget", metadata = { name = "w1" }, spec = { size = 3 } },
+    { apiVersion = "storage.k8s.io/v1", kind = "StorageClass", metadata = { name = "fast" }, provisioner = "example.dev/fast" },
+  ]
+}
+"#,
+        );
+    }
+    text
+}
+
+/// Custom resources with their CRDs in one apply (the CRDs first),
+/// cluster-scoped objects kept out of namespaces and pruned, a chart's
+/// rendered manifests, and a live Deployment with its own selector adopted
+/// without being recreated (issue 15).
+#[test]
+fn apply_real_kubernetes_crds_charts_and_adoption() {
+    if tools(&[
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kubectl",
+        "openssl",
+    ])
+    .is_none()
+    {
+        return;
+    }
+    let kube = kube();
+    let mut repo = Repo::new(&[
+        ("everything.ev", &crd_program(true)),
+        ("charts/demo.yaml", CHART),
+    ]);
+    repo.env
+        .push(("KUBECONFIG".into(), kube.kubeconfig.clone()));
+    // A Deployment another tool made, with the selector it will keep.
+    kubectl(&kube, &["create", "namespace", "apps"]);
+    kubectl(
+        &kube,
+        &[
+            "-n",
+            "apps",
+            "create",
+            "deployment",
+            "jelly",
+            "--image=docker.io/jellyfin/jellyfin:10.8",
+        ],
+    );
+    let get = |args: &[&str]| kubectl(&kube, args);
+    let uid = || {
+        get(&[
+            "-n",
+            "apps",
+            "get",
+            "deployment",
+            "jelly",
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ])
+    };
+    let before = uid();
+    assert!(!before.is_empty());
+
+    let first = repo.ev(&["apply", "--yes"]);
+    assert_eq!(
+        first.code,
+        0,
+        "{}\n{}",
+        first.all(),
+        apiserver_trouble(&kube)
+    );
+    // Adopted, not recreated: same object, ev's labels, the user's selector.
+    assert_eq!(uid(), before, "the live Deployment was recreated");
+    assert_eq!(
+        get(&[
+            "-n",
+            "apps",
+            "get",
+            "deployment",
+            "jelly",
+            "-o",
+            "jsonpath={.spec.selector.matchLabels.app} {.metadata.labels.app\\.kubernetes\\.io/managed-by} {.spec.strategy.type} {.spec.revisionHistoryLimit}",
+        ]),
+        "jelly ev Recreate 2"
+    );
+    // The custom resources arrived after their CRDs; the cluster-scoped
+    // ones have no namespace, the namespaced one got the cluster's.
+    assert_eq!(
+        get(&[
+            "-n",
+            "apps",
+            "get",
+            "middleware",
+            "auth",
+            "-o",
+            "jsonpath={.spec.basicAuth.secret}"
+        ]),
+        "users"
+    );
+    assert_eq!(
+        get(&["get", "clusterwidget", "w1", "-o", "jsonpath={.spec.size}"]),
+        "3"
+    );
+    assert_eq!(
+        get(&[
+            "get",
+            "storageclass",
+            "fast",
+            "-o",
+            "jsonpath={.provisioner}"
+        ]),
+        "example.dev/fast"
+    );
+    // The chart's objects went to its namespace, which ev made.
+    assert_eq!(
+        get(&["-n", "demo", "get", "serviceaccount", "demo", "-o", "name"]).trim(),
+        "serviceaccount/demo"
+    );
+    // The Ingress: a route without host, a port by number, TLS with the
+    // controller's certificate (no Secret named).
+    assert_eq!(
+        get(&[
+            "-n",
+            "apps",
+            "get",
+            "ingress",
+            "jelly",
+            "-o",
+            "jsonpath={.spec.ingressClassName} {.spec.rules[0].http.paths[0].backend.service.port.number} {.spec.tls[0].secretName}|",
+        ]),
+        "traefik 8096 |"
+    );
+    let again = repo.ev(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "nothing left to change: {}", again.all());
+
+    // Dropped from the program: the custom resources and the cluster-scoped
+    // StorageClass are pruned; the CRDs (still declared by the chart) stay.
+    repo.write("everything.ev", &crd_program(false));
+    let pruned = repo.ev(&["apply", "--yes", "--allow-large-changes"]);
+    assert_eq!(pruned.code, 0, "{}", pruned.all());
+    assert_eq!(get(&["get", "clusterwidgets", "-o", "name"]), "");
+    assert_eq!(
+        get(&[
+            "get",
+            "storageclass",
+            "fast",
+            "--ignore-not-found",
+            "-o",
+            "name"
+        ]),
+        ""
+    );
+    assert_eq!(get(&["-n", "apps", "get", "middlewares", "-o", "name"]), "");
+    assert!(
+        get(&["get", "crd", "-o", "name"]).contains("clusterwidgets.example.dev"),
+        "the chart's CRDs stay"
+    );
+    assert_eq!(uid(), before, "still the adopted Deployment");
 }

@@ -98,6 +98,7 @@ builtins! {
     Json => "json" ("path") / 1, "json(path): a JSON file of the repository as a value.";
     Yaml => "yaml" ("path") / 1, "yaml(path): a YAML file of the repository as a value.";
     Toml => "toml" ("path") / 1, "toml(path): a TOML file of the repository as a value.";
+    YamlStream => "yaml_stream" ("path") / 1, "yaml_stream(path): every document of a YAML stream of the repository (`---`-separated, as `helm template` writes), empty documents left out.";
     Text => "text" ("path") / 1, "text(path): a file of the repository as a string.";
     JsonOrUnknown => "json_or_unknown" ("path") / 1, "json_or_unknown(path): like json(), but a missing file is a value not known until apply.";
     TextOrUnknown => "text_or_unknown" ("path") / 1, "text_or_unknown(path): like text() (trimmed), but a missing file is a value not known until apply.";
@@ -123,6 +124,7 @@ impl Builtin {
             self,
             Builtin::Json
                 | Builtin::Yaml
+                | Builtin::YamlStream
                 | Builtin::Toml
                 | Builtin::Text
                 | Builtin::JsonOrUnknown
@@ -836,7 +838,7 @@ impl Cx<'_, '_> {
                 }
                 Value::Record(Rc::new(builder.build()))
             }
-            Builtin::Json | Builtin::Yaml | Builtin::Toml | Builtin::Text => {
+            Builtin::Json | Builtin::Yaml | Builtin::YamlStream | Builtin::Toml | Builtin::Text => {
                 let path = self.path(a)?;
                 self.read_data(&path, false)?
             }
@@ -1103,6 +1105,13 @@ impl Cx<'_, '_> {
                 serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?
             }
             Builtin::Yaml => serde_saphyr::from_str(&text).map_err(|e| bad(e.to_string()))?,
+            Builtin::YamlStream => serde_json::Value::Array(
+                serde_saphyr::from_multiple::<serde_json::Value>(&text)
+                    .map_err(|e| bad(e.to_string()))?
+                    .into_iter()
+                    .filter(|doc| !doc.is_null())
+                    .collect(),
+            ),
             _ => toml::from_str(&text).map_err(|e| bad(e.to_string()))?,
         };
         Ok(crate::output::from_json(&json))

@@ -274,7 +274,7 @@ pub enum Artifact {
     /// A machine's Nix profile.
     Nix(nix::Profile),
     /// One cluster's objects.
-    Kubectl(kubectl::Manifests),
+    Kubectl(kubectl::ClusterApply),
 }
 
 /// What every artifact type provides.

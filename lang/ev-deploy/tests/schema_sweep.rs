@@ -176,6 +176,10 @@ app shop {
   image = "registry.example/me/shop@sha256:2222222222222222222222222222222222222222222222222222222222222222"
   allow_unpinned = false
   replicas = 2
+  strategy = "Recreate"
+  selector = { app = "shop" }
+  labels = { team = "web" }
+  pod_annotations = { "prometheus.io/scrape" = "true" }
   command = ["/bin/shop"]
   args = ["--port", "8080"]
   ports = [{
@@ -189,12 +193,14 @@ app shop {
     MODE = "live",
     TOKEN = secret("secrets/test.yaml", "token"),
   }
+  env_from = [{ configMapRef = { name = "shop-extra" } }]
   volumes = [
     {
       name = "data",
       mount = "/data",
       size = "1Gi",
       storage_class = "local-path",
+      access_modes = ["ReadWriteOncePod"],
       read_only = false,
     },
     {
@@ -202,14 +208,46 @@ app shop {
       mount = "/media",
       host_path = "/srv/media",
     },
+    {
+      name = "old",
+      mount = "/old",
+      claim = "shop-old-data",
+    },
   ]
   config_files = { "/etc/shop.toml" = "mode = 1" }
-  ingress = [{
-    host = "shop.example.org",
-    path = "/",
-    port = "http",
-    tls = true,
-  }]
+  ingress = [
+    {
+      host = "shop.example.org",
+      path = "/",
+      path_type = "Prefix",
+      port = "http",
+      tls = true,
+      tls_secret = "shop-cert",
+    },
+    {
+      path = "/api",
+      port = 80,
+      default_cert = true,
+    },
+  ]
+  ingress_class = "traefik"
+  ingress_annotations = { "traefik.ingress.kubernetes.io/router.middlewares" = "shop-auth@kubernetescrd" }
+  probes = {
+    readiness = { httpGet = { path = "/ready", port = 8080 } },
+    liveness = { tcpSocket = { port = 8080 } },
+    startup = { exec = { command = ["/bin/true"] } },
+  }
+  resources = { requests = { cpu = "100m", memory = "128Mi" }, limits = { memory = "256Mi" } }
+  tolerations = [{ key = "media", operator = "Exists", effect = "NoSchedule" }]
+  node_selector = { "kubernetes.io/hostname" = "web" }
+  affinity = { nodeAffinity = {} }
+  security_context = { fsGroup = 1000 }
+  container_security_context = { runAsNonRoot = true }
+  init_containers = [{ name = "migrate", image = "registry.example/me/shop-migrate@sha256:3333333333333333333333333333333333333333333333333333333333333333" }]
+  sidecars = [{ name = "vpn", image = "registry.example/me/vpn@sha256:4444444444444444444444444444444444444444444444444444444444444444" }]
+  host_network = false
+  runtime_class = "gvisor"
+  patch = { Deployment = { spec = { revisionHistoryLimit = 3 } } }
   wait = false
   manifests = [{
     apiVersion = "v1",
@@ -222,12 +260,34 @@ app shop {
     },
   }]
 }
+
+manifests issuers {
+  cluster = "home"
+  namespace = "certs"
+  objects = [{
+    apiVersion = "cert-manager.io/v1",
+    kind = "ClusterIssuer",
+    metadata = { name = "letsencrypt" },
+    spec = { acme = { server = "https://acme-v02.api.letsencrypt.org/directory" } },
+  }]
+}
+
+chart traefik {
+  cluster = "home"
+  namespace = "traefik"
+  source = "traefik/traefik@34.1.0"
+  files = ["charts/traefik.yaml"]
+}
 "#;
 
 /// Files the base reads (modules and image files must exist).
 const FILES: &[(&str, &str)] = &[
     ("venus/base.nix", "{ ... }: { }\n"),
     ("whale/index.html", "<p>hi</p>\n"),
+    (
+        "charts/traefik.yaml",
+        "---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: traefik\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: traefik\nspec:\n  replicas: 1\n",
+    ),
     (
         "secrets/test.yaml",
         "key: ENC[AES256_GCM,data:AAAA,type:str]\ntoken: ENC[AES256_GCM,data:AAAA,type:str]\nsops:\n    version: 3.11.0\n",

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 
 use ev_core::model::Known;
 use ev_deploy::backends::kubectl::{
-    object_key as key, stream, Manifests, CLUSTER_LABEL, MANAGED_BY,
+    field, kind_rank, object_key as key, stream, ClusterApply, CLUSTER_LABEL, MANAGED_BY,
 };
 use serde_json::{json, Value};
 
@@ -60,28 +60,41 @@ async fn revealed(v: &Value, ctx: &Ctx) -> Result<Value, Failure> {
 }
 
 /// Applies the objects and prunes what is no longer declared.
-pub async fn apply(m: &Manifests, ctx: &Ctx) -> Result<Applied, Failure> {
+pub async fn apply(m: &ClusterApply, ctx: &Ctx) -> Result<Applied, Failure> {
     let mut filled = Vec::with_capacity(m.objects.len());
     for o in &m.objects {
         filled.push(revealed(o, ctx).await?);
     }
-    // Decrypted Secret data goes to kubectl through stdin: no plaintext
-    // ever rests on disk, even if ev is killed mid-apply.
-    let mut cmd = ctx.cmd(
-        "kubectl",
-        &[
-            &format!("--context={}", m.context),
-            "apply",
-            "--server-side",
-            "--field-manager=ev",
-            "--force-conflicts",
-            "-f",
-            "-",
-        ],
-        &ctx.root,
-    );
-    cmd.stdin = Some(stream(&filled).into_bytes());
-    ctx.run(&cmd, &[]).await?;
+    // Namespaces and CRDs first when there are CRDs: kubectl maps every
+    // object of one apply to an API before applying any, so a custom
+    // resource whose CRD arrives in the same apply would be refused.
+    let crds: Vec<String> = filled
+        .iter()
+        .filter(|o| field(o, "/kind") == "CustomResourceDefinition")
+        .map(|o| format!("customresourcedefinition/{}", field(o, "/metadata/name")))
+        .collect();
+    let (first, rest): (Vec<Value>, Vec<Value>) = if crds.is_empty() {
+        (Vec::new(), filled)
+    } else {
+        filled.into_iter().partition(ClusterApply::is_foundation)
+    };
+    if !first.is_empty() {
+        server_side_apply(&m.context, &first, ctx).await?;
+        let limit = format!("--timeout={}s", ctx.timeout.as_secs());
+        let mut args = vec![
+            format!("--context={}", m.context),
+            "wait".into(),
+            "--for=condition=Established".into(),
+            limit,
+        ];
+        args.extend(crds);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ctx.run(&ctx.cmd("kubectl", &args, &ctx.root), &[]).await?;
+    }
+    if !rest.is_empty() {
+        recreate_strategies(&m.context, &rest, ctx).await?;
+        server_side_apply(&m.context, &rest, ctx).await?;
+    }
     let previous = match &ctx.previous {
         Some(ev_deploy::Artifact::Kubectl(p)) => p.objects.as_slice(),
         _ => &[],
@@ -112,9 +125,87 @@ pub async fn apply(m: &Manifests, ctx: &Ctx) -> Result<Applied, Failure> {
     Ok(Applied::default())
 }
 
+/// Live Deployments about to become `Recreate` while they roll: their
+/// strategy is replaced in one patch first. The API refuses `Recreate`
+/// beside the `rollingUpdate` settings a rolling Deployment holds, and a
+/// server-side apply leaves those alone when another manager set them (a
+/// Deployment ev adopts).
+async fn recreate_strategies(context: &str, objects: &[Value], ctx: &Ctx) -> Result<(), Failure> {
+    let recreating = objects.iter().filter(|o| {
+        field(o, "/kind") == "Deployment" && field(o, "/spec/strategy/type") == "Recreate"
+    });
+    for o in recreating {
+        let (namespace, name) = (field(o, "/metadata/namespace"), field(o, "/metadata/name"));
+        let deployment = format!("deployment/{name}");
+        let context = format!("--context={context}");
+        let namespace = format!("--namespace={namespace}");
+        let live = ctx
+            .run(
+                &ctx.cmd(
+                    "kubectl",
+                    &[
+                        &context,
+                        &namespace,
+                        "get",
+                        &deployment,
+                        "--ignore-not-found",
+                        "-o",
+                        "jsonpath={.spec.strategy.type}",
+                    ],
+                    &ctx.root,
+                ),
+                &[],
+            )
+            .await?;
+        if live.stdout.trim() != "RollingUpdate" {
+            continue;
+        }
+        ctx.run(
+            &ctx.cmd(
+                "kubectl",
+                &[
+                    &context,
+                    &namespace,
+                    "patch",
+                    &deployment,
+                    "--type=json",
+                    "--field-manager=ev",
+                    "-p",
+                    r#"[{"op":"replace","path":"/spec/strategy","value":{"type":"Recreate"}}]"#,
+                ],
+                &ctx.root,
+            ),
+            &[],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// `kubectl apply --server-side` of objects, given on stdin: decrypted
+/// Secret data never rests on disk, even if ev is killed mid-apply.
+async fn server_side_apply(context: &str, objects: &[Value], ctx: &Ctx) -> Result<(), Failure> {
+    let mut cmd = ctx.cmd(
+        "kubectl",
+        &[
+            &format!("--context={context}"),
+            "apply",
+            "--server-side",
+            "--field-manager=ev",
+            "--force-conflicts",
+            "-f",
+            "-",
+        ],
+        &ctx.root,
+    );
+    cmd.stdin = Some(stream(objects).into_bytes());
+    ctx.run(&cmd, &[]).await?;
+    Ok(())
+}
+
 /// Deletes every object ev applied to a cluster the program no longer
 /// declares (those still carrying ev's labels for it).
-pub async fn destroy(previous: &Manifests, ctx: &Ctx) -> Result<Applied, Failure> {
+pub async fn destroy(previous: &ClusterApply, ctx: &Ctx) -> Result<Applied, Failure> {
     prune(
         &previous.cluster,
         &previous.context,
@@ -153,8 +244,9 @@ async fn prune(
     if gone.is_empty() {
         return Ok(());
     }
-    // Namespaces last: deleting one deletes everything in it.
-    gone.sort_by_key(|o| o.get("kind").and_then(|k| k.as_str()) == Some("Namespace"));
+    // In the reverse of the apply's order: custom resources before their
+    // CRDs, namespaces last (deleting one deletes everything in it).
+    gone.sort_by_key(|o| std::cmp::Reverse(kind_rank(field(o, "/kind"))));
     let candidates = write_stream(ctx, "prune-candidates.yaml", &gone)?;
     let live = ctx
         .run(
@@ -320,7 +412,7 @@ fn owned_objects(json_text: &str, cluster: &str) -> Vec<Value> {
 
 /// `kubectl diff --server-side`: what applying would change in the live
 /// cluster (Secrets left out, so their values never reach the output).
-pub async fn refresh(m: &Manifests, ctx: &Ctx) -> Result<String, Failure> {
+pub async fn refresh(m: &ClusterApply, ctx: &Ctx) -> Result<String, Failure> {
     let objects: Vec<Value> = m
         .objects
         .iter()
@@ -353,17 +445,17 @@ pub async fn refresh(m: &Manifests, ctx: &Ctx) -> Result<String, Failure> {
 pub struct Kubectl;
 
 impl Driver for Kubectl {
-    type Artifact = Manifests;
+    type Artifact = ClusterApply;
 
-    async fn apply(m: &Manifests, ctx: &Ctx) -> Result<Applied, Failure> {
+    async fn apply(m: &ClusterApply, ctx: &Ctx) -> Result<Applied, Failure> {
         apply(m, ctx).await
     }
 
-    async fn refresh(m: &Manifests, ctx: &Ctx) -> Result<Option<String>, Failure> {
+    async fn refresh(m: &ClusterApply, ctx: &Ctx) -> Result<Option<String>, Failure> {
         refresh(m, ctx).await.map(Some)
     }
 
-    async fn destroy(previous: &Manifests, ctx: &Ctx) -> Option<Result<Applied, Failure>> {
+    async fn destroy(previous: &ClusterApply, ctx: &Ctx) -> Option<Result<Applied, Failure>> {
         Some(destroy(previous, ctx).await)
     }
 }

@@ -15,7 +15,7 @@ pub fn tools_path() -> String {
     let home = std::env::var("HOME").unwrap_or_default();
     let tools = std::env::var("EV_TOOLS_DIR").unwrap_or_else(|_| format!("{home}/.cache/ev-tools"));
     format!(
-        "{tools}/venv/bin:{tools}/kubernetes-1.20.2/bin:{}",
+        "{tools}/venv/bin:{tools}/kubernetes-1.20.2-r2/bin:{}",
         std::env::var("PATH").unwrap_or_default()
     )
 }
