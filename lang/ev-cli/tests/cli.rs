@@ -206,7 +206,7 @@ fn example_show_json() {
     let doc: serde_json::Value = serde_json::from_str(json).expect("show --format json is JSON");
     assert_eq!(doc["version"], 1);
     let resources = doc["resources"].as_array().map(Vec::len).unwrap_or(0);
-    assert_eq!(resources, 30, "the example declares 30 resources");
+    assert_eq!(resources, 32, "the example declares 32 resources");
     // No secret value may appear, only references to them.
     assert!(
         !out.contains("test-only-"),
