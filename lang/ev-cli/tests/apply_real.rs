@@ -91,6 +91,7 @@ fn zone_program(api_port: u16, records: &str) -> String {
   name = "pdns",
   class = "octodns_powerdns.PowerDnsProvider",
   settings = {{ host = "127.0.0.1", port = {api_port}, api_key = secret("secrets/dns.yaml", "pdns.api_key") }},
+  env = {{ api_key = "PDNS_API_KEY" }},
 }}
 
 domain "example.test" {{
@@ -173,6 +174,14 @@ fn apply_real_dns_through_octodns_to_powerdns() {
     assert_eq!(dig(&pdns, "api.example.test", "A"), "");
     assert_eq!(dig(&pdns, "www.example.test", "A"), "192.0.2.11");
 
+    // The API key reached octodns under the variable the program named.
+    let config = std::fs::read_to_string(
+        repo.path()
+            .join(".ev/build/octodns/config/example.test.yaml"),
+    )
+    .expect("the zone's config");
+    assert!(config.contains("api_key: env/PDNS_API_KEY"), "{config}");
+
     // Nothing left to do, and the live zone agrees.
     let again = repo.ev(&["apply", "--yes"]);
     assert_eq!(again.code, 0);
@@ -208,8 +217,34 @@ fn apply_real_dns_through_octodns_to_powerdns() {
     assert_eq!(dig(&pdns, "www.other.test", "A"), "");
     assert_eq!(dig(&pdns, "www.example.test", "A"), "192.0.2.11");
 
+    // A record another tool keeps (a dynamic address), declared ignored:
+    // octodns neither changes nor deletes it.
+    sh(
+        "pdnsutil",
+        &[
+            &format!("--config-dir={}", pdns._dir.path().display()),
+            "add-record",
+            "example.test",
+            "home-ddns",
+            "A",
+            "300",
+            "192.0.2.99",
+        ],
+    );
+    let ignoring = zone_program(
+        pdns.api_port,
+        "    a(\"www\", \"192.0.2.11\"),\n    txt(\"\", \"v=ev-test\"),\n    a(\"home-ddns\", \"192.0.2.1\", ignored = true),\n",
+    );
+    repo.write("everything.ev", &ignoring);
+    let ignored = repo.ev(&["apply", "--yes"]);
+    assert_eq!(ignored.code, 0, "{}", ignored.all());
+    assert_eq!(dig(&pdns, "home-ddns.example.test", "A"), "192.0.2.99");
+
     // The API key (a secret) reached octodns only through its environment.
-    repo.assert_no_leak(&[&first, &plan, &removed, &again, &refresh], PDNS_KEY);
+    repo.assert_no_leak(
+        &[&first, &plan, &removed, &again, &refresh, &ignored],
+        PDNS_KEY,
+    );
 }
 
 /// A CNCF distribution registry on a free port.

@@ -171,10 +171,7 @@ fn rendered_octodns_config_passes_the_real_octodns_validate() {
                 config.trim_start_matches("octodns/")
             ))
             .current_dir(dir.path().join("octodns"))
-            .env(
-                ev_deploy::markers::secret_env_name("secrets/eight.yaml", "cloudflare.token"),
-                "test-only-token",
-            )
+            .env("CLOUDFLARE_TOKEN", "test-only-token")
             .output()
             .expect("octodns-validate runs");
         assert!(

@@ -56,6 +56,9 @@ domain "example.org" {
       port = 8081,
       api_key = secret("secrets/test.yaml", "key"),
     },
+    env = {
+      api_key = "PDNS_API_KEY",
+    },
   }
   ttl = 300
   records = [
@@ -68,6 +71,22 @@ domain "example.org" {
         proxied = true,
         auto-ttl = false,
         comment = "the site",
+        tags = ["web"],
+      },
+    },
+    {
+      name = "legacy",
+      type = "A",
+      values = ["192.0.2.9"],
+      ignored = true,
+      excluded = ["pdns"],
+      included = [],
+      octodns = {
+        route53 = {
+          healthcheck = {
+            path = "/",
+          },
+        },
       },
     },
     {
@@ -105,6 +124,9 @@ domain "example.org" {
       rejectlist = ["/-ddns$/"],
     },
   }]
+  manager = {
+    max_workers = 1,
+  }
   protect = false
   apply_timeout = 60
 }

@@ -218,19 +218,6 @@ impl Ctx {
             }
         }
     }
-
-    /// The environment plus the action's secrets, decrypted.
-    pub async fn env_with_secrets(&self) -> Result<BTreeMap<String, String>, RunError> {
-        let mut env = self.env.clone();
-        for secret in &self.secrets {
-            let value = self.decrypt(secret).await?;
-            env.insert(
-                ev_deploy::markers::secret_env_name(&secret.file, &secret.key),
-                value,
-            );
-        }
-        Ok(env)
-    }
 }
 
 /// An export file an action wrote, relative to the repository root.

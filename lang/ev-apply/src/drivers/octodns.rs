@@ -12,10 +12,25 @@ fn config_dir(ctx: &Ctx) -> std::path::PathBuf {
     ctx.build.join("octodns")
 }
 
+/// The environment octodns-sync runs in: the base one and every secret the
+/// zone's config reads (`env/NAME`), decrypted under its variable (only the
+/// action's own secrets: `Ctx::reveal` refuses others).
+async fn environment(
+    z: &Zone,
+    ctx: &Ctx,
+) -> Result<std::collections::BTreeMap<String, String>, Failure> {
+    let mut env = ctx.env.clone();
+    for (name, secret) in z.secret_env() {
+        env.insert(name, ctx.reveal(&secret).await?);
+    }
+    Ok(env)
+}
+
 /// The changes octodns plans for the zone, as JSON plan text (empty when
 /// nothing changes).
-async fn sync(zone: &str, ctx: &Ctx, doit: bool) -> Result<String, Failure> {
-    let env = ctx.env_with_secrets().await?;
+async fn sync(z: &Zone, ctx: &Ctx, doit: bool) -> Result<String, Failure> {
+    let zone = z.zone.as_str();
+    let env = environment(z, ctx).await?;
     let fqdn = format!("{zone}.");
     let config = format!("config/{zone}.yaml");
     let mut args = vec!["--config-file", config.as_str()];
@@ -49,7 +64,7 @@ fn last_error_line(log: &str) -> Option<String> {
 }
 
 /// Plans and applies the zone.
-pub async fn apply(zone: &str, ctx: &Ctx) -> Result<Applied, Failure> {
+pub async fn apply(zone: &Zone, ctx: &Ctx) -> Result<Applied, Failure> {
     sync(zone, ctx, false).await?;
     sync(zone, ctx, true).await?;
     Ok(Applied::default())
@@ -76,13 +91,13 @@ pub async fn destroy(previous: &Zone, ctx: &Ctx) -> Result<Applied, Failure> {
         ],
         &dir,
     );
-    cmd.env = ctx.env_with_secrets().await?;
+    cmd.env = environment(previous, ctx).await?;
     ctx.run(&cmd, &[]).await?;
     Ok(Applied::default())
 }
 
 /// What octodns would change in the live zone.
-pub async fn refresh(zone: &str, ctx: &Ctx) -> Result<String, Failure> {
+pub async fn refresh(zone: &Zone, ctx: &Ctx) -> Result<String, Failure> {
     let plan = sync(zone, ctx, false).await?;
     Ok(summarize(&plan))
 }
@@ -132,11 +147,11 @@ impl Driver for Octodns {
     type Artifact = Zone;
 
     async fn apply(zone: &Zone, ctx: &Ctx) -> Result<Applied, Failure> {
-        apply(&zone.zone, ctx).await
+        apply(zone, ctx).await
     }
 
     async fn refresh(zone: &Zone, ctx: &Ctx) -> Result<Option<String>, Failure> {
-        refresh(&zone.zone, ctx).await.map(Some)
+        refresh(zone, ctx).await.map(Some)
     }
 
     async fn destroy(previous: &Zone, ctx: &Ctx) -> Option<Result<Applied, Failure>> {

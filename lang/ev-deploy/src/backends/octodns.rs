@@ -17,7 +17,9 @@ use crate::backend::{
     layer, view, view_json, views, Artifact, ArtifactData, Backend, BackendId, Item, ItemView,
     Lowered, Misfit, RenderedFile,
 };
-use crate::markers::{for_tool, marked, sorted, yaml, SecretAs};
+use crate::markers::{
+    for_tool, marked, marker, secret_env_name, secret_env_ref, sorted, yaml, SecretAs,
+};
 use crate::plan::details::ItemKind;
 use crate::plan::ActionId;
 
@@ -72,6 +74,35 @@ pub struct Record {
     pub ttl: Option<u32>,
     /// Cloudflare options.
     pub cloudflare: Option<IndexMap<String, serde_json::Value>>,
+    /// octodns leaves it alone.
+    pub ignored: bool,
+    /// Providers that do not get it.
+    pub excluded: Vec<String>,
+    /// The only providers that get it.
+    pub included: Vec<String>,
+    /// More record-level octodns options.
+    pub octodns: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Record {
+    /// The record's `octodns:` block: the typed options, then the others;
+    /// none when empty.
+    fn octodns_block(&self) -> Option<Value> {
+        let mut block = self.octodns.clone();
+        if let Some(cf) = &self.cloudflare {
+            block.insert("cloudflare".into(), marked(cf));
+        }
+        if self.ignored {
+            block.insert("ignored".into(), json!(true));
+        }
+        if !self.excluded.is_empty() {
+            block.insert("excluded".into(), json!(self.excluded));
+        }
+        if !self.included.is_empty() {
+            block.insert("included".into(), json!(self.included));
+        }
+        (!block.is_empty()).then_some(Value::Object(block))
+    }
 }
 
 /// An octodns provider.
@@ -83,6 +114,8 @@ pub struct Provider {
     pub class: String,
     /// Settings; credentials are secrets.
     pub settings: IndexMap<String, Known<serde_json::Value>>,
+    /// The environment variables secret settings are read from, by setting.
+    pub env: IndexMap<String, String>,
 }
 
 /// An octodns processor.
@@ -109,6 +142,8 @@ pub struct Domain {
     pub records: Vec<Record>,
     /// Processors.
     pub processors: Vec<Processor>,
+    /// Options of the octodns manager.
+    pub manager: serde_json::Map<String, serde_json::Value>,
     /// Refuse deletion.
     pub protect: bool,
     /// Seconds one tool run of applying it may take.
@@ -200,6 +235,9 @@ pub struct Zone {
     pub processors: Vec<Plugin>,
     /// Its record sets, in declaration order.
     pub records: Vec<RecordSet>,
+    /// Options of the octodns manager, merged over ev's.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub manager: Map<String, Value>,
 }
 
 /// An octodns provider or processor: its name in the config, its class
@@ -212,6 +250,71 @@ pub struct Plugin {
     pub class: String,
     /// Settings.
     pub settings: IndexMap<String, Value>,
+    /// The environment variable a secret setting is read from, where the
+    /// user named one (else ev names it: [`secret_env_name`]).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub env: IndexMap<String, String>,
+}
+
+impl Plugin {
+    /// Its secret settings with the environment variable octodns reads
+    /// each from (`env/NAME` in the config).
+    pub fn secret_env(&self) -> Vec<(String, Secret)> {
+        self.settings
+            .iter()
+            .flat_map(|(k, v)| secrets_in(v).into_iter().map(move |s| (k, s)))
+            .map(|(k, secret)| (self.env_name(k, &secret), secret))
+            .collect()
+    }
+
+    /// The variable of the secret in setting `key`.
+    fn env_name(&self, key: &str, secret: &Secret) -> String {
+        match (self.env.get(key), secret) {
+            (Some(name), _) => name.clone(),
+            (None, Secret::Ref(r)) => secret_env_name(&r.file, &r.key),
+            // Refused at check (E0409): octodns reads one key per variable.
+            (None, composed) => secret_env_ref(composed)
+                .trim_start_matches("env/")
+                .to_string(),
+        }
+    }
+
+    /// Its settings as octodns reads them: secrets as `env/NAME`.
+    fn tool_json(&self) -> Map<String, Value> {
+        let mut out = Map::new();
+        out.insert("class".into(), Value::String(self.class.clone()));
+        for (k, v) in &self.settings {
+            let value = match marker(v) {
+                Some(Known::Secret(secret)) => json!(format!("env/{}", self.env_name(k, &secret))),
+                // octodns resolves `env/NAME` in processor options too.
+                _ => for_tool(v, SecretAs::EnvRef),
+            };
+            out.insert(k.clone(), value);
+        }
+        out
+    }
+}
+
+/// The secrets marked in a value.
+fn secrets_in(v: &Value) -> Vec<Secret> {
+    match marker(v) {
+        Some(Known::Secret(s)) => vec![s],
+        Some(_) => Vec::new(),
+        None => match v {
+            Value::Object(m) => m.values().flat_map(secrets_in).collect(),
+            Value::Array(items) => items.iter().flat_map(secrets_in).collect(),
+            _ => Vec::new(),
+        },
+    }
+}
+
+impl Zone {
+    /// Every secret octodns reads for this zone, with its variable.
+    pub fn secret_env(&self) -> Vec<(String, Secret)> {
+        let mut all = self.provider.secret_env();
+        all.extend(self.processors.iter().flat_map(Plugin::secret_env));
+        all
+    }
 }
 
 /// One record set (a name and a type) as octodns reads it.
@@ -245,6 +348,7 @@ impl Zone {
                     .iter()
                     .map(|(k, v)| (k.clone(), marked(v)))
                     .collect(),
+                env: d.provider.env.clone(),
             },
             processors: d
                 .processors
@@ -253,8 +357,10 @@ impl Zone {
                     name: p.name.clone(),
                     class: p.class.clone(),
                     settings: p.options.clone(),
+                    env: IndexMap::new(),
                 })
                 .collect(),
+            manager: d.manager.clone(),
             records: d
                 .records
                 .iter()
@@ -263,10 +369,7 @@ impl Zone {
                     kind: r.kind.clone(),
                     ttl: r.ttl.unwrap_or(d.ttl),
                     values: r.values.iter().map(|v| sorted(marked(v))).collect(),
-                    octodns: r
-                        .cloudflare
-                        .as_ref()
-                        .map(|cf| json!({ "cloudflare": marked(cf) })),
+                    octodns: r.octodns_block(),
                 })
                 .collect(),
         }
@@ -275,15 +378,7 @@ impl Zone {
     /// The manager config at `octodns/config/<zone>.yaml` (run from
     /// `octodns/`, so the zone files are in `./zones`).
     pub fn config(&self) -> RenderedFile {
-        let plugin = |p: &Plugin| {
-            let mut out = Map::new();
-            out.insert("class".into(), Value::String(p.class.clone()));
-            for (k, v) in &p.settings {
-                // octodns resolves `env/NAME` in processor options too.
-                out.insert(k.clone(), for_tool(v, SecretAs::EnvRef));
-            }
-            Value::Object(out)
-        };
+        let plugin = |p: &Plugin| Value::Object(p.tool_json());
         let mut providers = Map::new();
         providers.insert(
             "config".into(),
@@ -309,11 +404,16 @@ impl Zone {
             );
         }
         zone.insert("targets".into(), json!([self.provider.name]));
+        let mut manager = json!({
+            "max_workers": 2,
+            "plan_outputs": { "json": { "class": "octodns.provider.plan.PlanJson" } },
+        });
+        crate::backend::merge_patch(
+            &mut manager,
+            &for_tool(&Value::Object(self.manager.clone()), SecretAs::EnvRef),
+        );
         let doc = json!({
-            "manager": {
-                "max_workers": 2,
-                "plan_outputs": { "json": { "class": "octodns.provider.plan.PlanJson" } },
-            },
+            "manager": manager,
             "providers": providers,
             "processors": processors,
             "zones": { format!("{}.", self.zone): zone },
@@ -422,7 +522,14 @@ impl ArtifactData for Zone {
             // First, before every record set.
             key: String::new(),
             label: "octodns config (provider, processors)".into(),
-            value: json!({ "provider": self.provider, "processors": self.processors }),
+            value: {
+                let mut config =
+                    json!({ "provider": self.provider, "processors": self.processors });
+                if let (Some(c), false) = (config.as_object_mut(), self.manager.is_empty()) {
+                    c.insert("manager".into(), Value::Object(self.manager.clone()));
+                }
+                config
+            },
             view: ItemView::Yaml,
             with_action: true,
         });

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{ownership, Cluster};
+use crate::backend::merge_patch;
 use crate::markers::marked;
 
 /// An app port.
@@ -452,46 +453,4 @@ fn ingress(app: &App, metadata: Value) -> Value {
         put_nonempty(m, "annotations", json!(app.ingress_annotations));
     }
     json!({ "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": metadata, "spec": spec })
-}
-
-/// JSON merge patch (RFC 7386): records merge key by key, `null` removes a
-/// key, anything else (lists included) replaces.
-pub fn merge_patch(target: &mut Value, patch: &Value) {
-    let Value::Object(patch) = patch else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() || ev_core::output::is_marker(target) {
-        *target = Value::Object(Map::new());
-    }
-    if let Value::Object(t) = target {
-        for (k, v) in patch {
-            if v.is_null() {
-                t.shift_remove(k);
-            } else if v.is_object() && !ev_core::output::is_marker(v) {
-                merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
-            } else {
-                t.insert(k.clone(), v.clone());
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::merge_patch;
-    use serde_json::json;
-
-    #[test]
-    fn merge_patch_follows_rfc_7386() {
-        let mut target = json!({ "a": "b", "c": { "d": "e", "f": "g" }, "l": [1, 2] });
-        merge_patch(
-            &mut target,
-            &json!({ "a": "z", "c": { "f": null, "h": 1 }, "l": [3] }),
-        );
-        assert_eq!(
-            target,
-            json!({ "a": "z", "c": { "d": "e", "h": 1 }, "l": [3] })
-        );
-    }
 }

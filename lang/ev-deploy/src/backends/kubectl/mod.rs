@@ -21,7 +21,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-pub use app::{merge_patch, App, Ingress, Port, PortRef, Probes, Volume};
+pub use app::{App, Ingress, Port, PortRef, Probes, Volume};
 
 use crate::backend::{
     layer, view_json, views, Artifact, ArtifactData, Backend, BackendId, Item, ItemView, Lowered,
