@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::AsyncRead;
 use tokio::sync::watch;
 
 /// A command to run.
@@ -252,21 +252,41 @@ pub fn install_hint(program: &str) -> &'static str {
 /// What a successful command printed.
 #[derive(Debug, Clone, Default)]
 pub struct Captured {
-    /// Standard output.
+    /// Standard output (as text; bytes that are no UTF-8 replaced).
     pub stdout: String,
+    /// Standard output, every byte as printed.
+    pub stdout_bytes: Vec<u8>,
     /// Standard error.
     pub stderr: String,
     /// Exit code.
     pub code: i32,
 }
 
-async fn pump<R: AsyncRead + Unpin>(reader: R, log: Log, prefix: &'static str) -> String {
-    let mut lines = BufReader::new(reader).lines();
-    let mut all = String::new();
-    while let Ok(Some(line)) = lines.next_line().await {
-        log.line(&format!("{prefix}{line}"));
-        all.push_str(&line);
-        all.push('\n');
+/// Reads a tool's output to its end: every byte kept, each line logged as
+/// it arrives (long builds show progress).
+async fn pump<R: AsyncRead + Unpin>(mut reader: R, log: Log, prefix: &'static str) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut all = Vec::new();
+    let mut logged = 0;
+    let mut chunk = [0u8; 8192];
+    loop {
+        match reader.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                all.extend_from_slice(&chunk[..n]);
+                while let Some(end) = all[logged..].iter().position(|b| *b == b'\n') {
+                    let line = String::from_utf8_lossy(&all[logged..logged + end]);
+                    log.line(&format!("{prefix}{}", line.trim_end_matches('\r')));
+                    logged += end + 1;
+                }
+            }
+        }
+    }
+    if logged < all.len() {
+        log.line(&format!(
+            "{prefix}{}",
+            String::from_utf8_lossy(&all[logged..])
+        ));
     }
     all
 }
@@ -351,8 +371,9 @@ pub async fn run(
             return Err(RunError::Interrupted);
         }
     };
-    let stdout = out.await.unwrap_or_default();
-    let stderr = err.await.unwrap_or_default();
+    let stdout_bytes = out.await.unwrap_or_default();
+    let stdout = String::from_utf8_lossy(&stdout_bytes).into_owned();
+    let stderr = String::from_utf8_lossy(&err.await.unwrap_or_default()).into_owned();
     let code = status.code();
     log.line(&format!(
         "exit: {}",
@@ -361,6 +382,7 @@ pub async fn run(
     match code {
         Some(c) if c == 0 || ok_codes.contains(&c) => Ok(Captured {
             stdout,
+            stdout_bytes,
             stderr,
             code: c,
         }),

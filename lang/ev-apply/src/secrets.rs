@@ -18,7 +18,8 @@ pub fn extract_path(key: &str) -> String {
         .collect()
 }
 
-/// Decrypts one value of a sops file.
+/// Decrypts one value of a sops file, or the whole file when `key` is
+/// empty (a `secret_file`).
 pub async fn decrypt(
     root: &Path,
     env: &BTreeMap<String, String>,
@@ -27,7 +28,6 @@ pub async fn decrypt(
     log: &Log,
     kill: &mut watch::Receiver<bool>,
 ) -> Result<String, RunError> {
-    let extract = extract_path(key);
     // The file is confined like every read (its real path inside the
     // repository) and handed to sops as that absolute path, so a name
     // starting with `-` is never read as an option.
@@ -35,28 +35,33 @@ pub async fn decrypt(
         .resolve(file)
         .map_err(|e| RunError::Io(format!("refusing to decrypt {file}: {e}")))?;
     let real = real.to_string_lossy();
-    let cmd = Cmd::new(
-        "sops",
-        &[
-            "--disable-version-check",
-            "--decrypt",
-            "--extract",
-            &extract,
-            &real,
-        ],
-        root,
-        env,
-    );
+    let whole_file = key.is_empty();
+    let extract = extract_path(key);
+    let mut args = vec!["--disable-version-check", "--decrypt"];
+    if !whole_file {
+        args.extend(["--extract", extract.as_str()]);
+    }
+    args.push(&real);
+    let cmd = Cmd::new("sops", &args, root, env);
     let quiet = Log::create(Path::new("/dev/null")).unwrap_or_else(|_| log.clone());
     // The decrypted value must not reach the log: only the command and
     // whether it worked are recorded.
     log.line(&format!("$ {} (output not logged)", cmd.display()));
     let out = run(&cmd, &quiet, Duration::from_secs(60), kill, &[]).await?;
-    let value = out
-        .stdout
-        .strip_suffix('\n')
-        .unwrap_or(&out.stdout)
-        .to_string();
+    // One key's value ends where sops adds a newline; a whole file is
+    // every byte of it.
+    let value = if whole_file {
+        String::from_utf8(out.stdout_bytes).map_err(|_| {
+            RunError::Io(format!(
+                "{file} decrypts to bytes that are no text: ev hands secrets to tools as text"
+            ))
+        })?
+    } else {
+        out.stdout
+            .strip_suffix('\n')
+            .unwrap_or(&out.stdout)
+            .to_string()
+    };
     log.redact(&value);
     Ok(value)
 }

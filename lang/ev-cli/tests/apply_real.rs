@@ -550,6 +550,12 @@ fn foreign_owner(kube: &Kube) -> String {
 }
 
 const DB_PASSWORD: &str = "test-only-db-password-canary-K8sZ";
+const API_TOKEN: &str = "test-only-dotenv-token-canary-Qe4R";
+const SMTP_PASSWORD: &str = "test-only-ini-password-canary-Mm8T";
+const WEBHOOK: &str = "test-only-json-webhook-canary-Zx2V";
+const WG0_KEY: &str = "test-only-wireguard-key-canary-Hn5W";
+/// A whole file, secret, without a final newline (bytes are kept as they are).
+const WG0_CONF: &str = "[Interface]\nPrivateKey = test-only-wireguard-key-canary-Hn5W\nAddress = 10.8.0.2/24\n\n[Peer]\nEndpoint = 192.0.2.1:51820";
 
 fn cluster_program(replicas: u32, with_worker: bool) -> String {
     let mut text = format!(
@@ -568,7 +574,11 @@ app web {{
     MODE = "test",
     DB_PASSWORD = secret("secrets/apps.yaml", "db.password"),
     DB_URL = secret_format("postgres://app:{{}}@db:5432/app", secret("secrets/apps.yaml", "db.password")),
+    API_TOKEN = secret("secrets/app.env", "API_TOKEN"),
+    SMTP_PASSWORD = secret("secrets/app.ini", "smtp.password"),
+    WEBHOOK = secret("secrets/app.json", "hooks.deploy"),
   }}
+  secret_files = {{ "/etc/wireguard/wg0.conf" = secret_file("secrets/wg0.conf") }}
 }}
 "#
     );
@@ -611,6 +621,21 @@ fn apply_real_kubernetes_apply_change_prune_and_secrets() {
         "secrets/apps.yaml",
         &format!("db:\n  password: {DB_PASSWORD}\n"),
     );
+    // Every format sops reads, encrypted to two recipients (ev holds the
+    // second's key).
+    repo.sops_encrypt(
+        "secrets/app.env",
+        &format!("API_TOKEN={API_TOKEN}\nOTHER=x\n"),
+    );
+    repo.sops_encrypt(
+        "secrets/app.ini",
+        &format!("[smtp]\npassword = {SMTP_PASSWORD}\n"),
+    );
+    repo.sops_encrypt(
+        "secrets/app.json",
+        &format!("{{\"hooks\": {{\"deploy\": \"{WEBHOOK}\"}}}}\n"),
+    );
+    repo.sops_encrypt("secrets/wg0.conf", WG0_CONF);
 
     let first = repo.ev(&["apply", "--yes"]);
     assert_eq!(first.code, 0, "{}", first.all());
@@ -631,6 +656,37 @@ fn apply_real_kubernetes_apply_change_prune_and_secrets() {
     // A composed secret is joined at apply time, into the Secret only.
     let url = secret_data("DB_URL");
     assert_eq!(url, format!("postgres://app:{DB_PASSWORD}@db:5432/app"));
+    // Values of dotenv, INI and JSON files, and a whole file (sops' binary
+    // format) byte for byte, mounted as a file.
+    assert_eq!(secret_data("API_TOKEN"), API_TOKEN);
+    assert_eq!(secret_data("SMTP_PASSWORD"), SMTP_PASSWORD);
+    assert_eq!(secret_data("WEBHOOK"), WEBHOOK);
+    let wg0 = kubectl(
+        &kube,
+        &[
+            "-n",
+            "apps",
+            "get",
+            "secret",
+            "web-secret-files",
+            "-o",
+            "go-template={{index .data \"etc_wireguard_wg0.conf\" | base64decode}}",
+        ],
+    );
+    assert_eq!(wg0, WG0_CONF);
+    let mount = kubectl(
+        &kube,
+        &[
+            "-n",
+            "apps",
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].volumeMounts[0].mountPath}",
+        ],
+    );
+    assert_eq!(mount, "/etc/wireguard/wg0.conf");
 
     // A changed app is re-applied.
     repo.write("everything.ev", &cluster_program(3, true));
@@ -825,8 +881,10 @@ app conf {
     let secrets = kubectl(&kube, &["-n", "apps", "get", "secrets", "-o", "name"]);
     assert!(!secrets.contains("injected"), "{secrets}");
 
-    // The secret's canary appears nowhere ev writes or prints.
-    repo.assert_no_leak(&[&first, &plan, &refresh, &pruned], DB_PASSWORD);
+    // The secrets' canaries appear nowhere ev writes or prints.
+    for canary in [DB_PASSWORD, API_TOKEN, SMTP_PASSWORD, WEBHOOK, WG0_KEY] {
+        repo.assert_no_leak(&[&first, &plan, &refresh, &pruned], canary);
+    }
 }
 
 /// A stand-in for nixpkgs offering just `lib.nixosSystem`: it imports the

@@ -111,7 +111,8 @@ builtins! {
     IpVersion => "ip_version" ("address") / 1, "ip_version(address): 4 or 6 for a valid IP address, null otherwise.";
     Exists => "exists" ("path") / 1, "exists(path): whether a file exists in the repository.";
     Error => "error" ("message") / 1, "error(message): stops evaluation with this message.";
-    Secret => "secret" ("file", "key") / 2, "secret(file, key): a reference to `key` in the sops-encrypted `file`; opaque.";
+    Secret => "secret" ("file", "key") / 2, "secret(file, key): a reference to `key` in the sops-encrypted `file` (YAML, JSON, dotenv or INI; `section.key` in INI); opaque.";
+    SecretFile => "secret_file" ("file") / 1, "secret_file(file): the whole decrypted content of the sops-encrypted `file`, in any format sops reads (YAML, JSON, dotenv, INI, binary); opaque.";
     TypeOf => "type_of" ("value") / 1, "type_of(value): the value's type name.";
     IsKnown => "is_known" ("value") / 1, "is_known(value): false for values not known until apply.";
 }
@@ -954,31 +955,58 @@ impl Cx<'_, '_> {
                     key: key.to_string(),
                 })))
             }
+            Builtin::SecretFile => {
+                let file = self.path(a)?;
+                self.sops_document(&file)?;
+                // The key path of the whole file is empty (the document's root).
+                Value::Secret(Rc::new(Secret::Ref(SecretRef {
+                    file,
+                    key: String::new(),
+                })))
+            }
             Builtin::TypeOf => Value::str(arg(a, 0).type_name()),
             Builtin::IsKnown => Value::Bool(!matches!(arg(a, 0), Value::Unknown(_))),
         })
     }
 
-    /// A secret must name a sops-encrypted file of the repository and a key
-    /// in it. sops keeps keys in clear text, so this needs no decryption.
-    fn check_secret(&self, file: &str, key: &str) -> EvalResult<()> {
+    /// A sops-encrypted file of the repository as a document of its keys
+    /// (values still encrypted), read in the format sops gives it by its
+    /// extension: JSON, dotenv (`.env`), INI (`.ini`), YAML (`.yaml`,
+    /// `.yml`), else binary (a JSON document with `data`). sops keeps keys
+    /// in clear text, so this needs no decryption.
+    fn sops_document(&self, file: &str) -> EvalResult<serde_json::Value> {
         let text = self
             .ev
             .fs
             .read(file)
             .map_err(|e| self.read_error(file, &e, "no such secrets file"))?;
-        let doc: serde_json::Value = if file.ends_with(".json") {
-            serde_json::from_str(&text)
-                .map_err(|e| self.invalid(format!("{file} is not valid JSON: {e}")))?
-        } else {
-            serde_saphyr::from_str(&text)
-                .map_err(|e| self.invalid(format!("{file} is not valid YAML: {e}")))?
+        let extension = file.rsplit_once('.').map_or("", |(_, e)| e);
+        let doc: serde_json::Value = match extension {
+            "yaml" | "yml" => serde_saphyr::from_str(&text)
+                .map_err(|e| self.invalid(format!("{file} is not valid YAML: {e}")))?,
+            "env" => sops_dotenv(&text),
+            "ini" => sops_ini(&text),
+            "json" => serde_json::from_str(&text)
+                .map_err(|e| self.invalid(format!("{file} is not valid JSON: {e}")))?,
+            // sops keeps any other file as JSON with `data` and `sops`.
+            _ => serde_json::from_str(&text).map_err(|_| {
+                self.invalid(format!(
+                    "{file} is not encrypted with sops (sops keeps a file of this kind as JSON with `data` and `sops`); encrypt it with `sops --encrypt --in-place {file}`"
+                ))
+            })?,
         };
         if doc.get("sops").is_none() {
             return Err(self.invalid(format!(
-                "{file} is not encrypted with sops (it has no `sops` section); encrypt it with `sops --encrypt`"
+                "{file} is not encrypted with sops (it has no `sops` metadata); encrypt it with `sops --encrypt`"
             )));
         }
+        Ok(doc)
+    }
+
+    /// A secret must name a sops-encrypted file of the repository and a key
+    /// in it.
+    fn check_secret(&self, file: &str, key: &str) -> EvalResult<()> {
+        let doc = self.sops_document(file)?;
         let mut node = &doc;
         let mut walked = Vec::new();
         for part in key.split('.') {
@@ -1191,4 +1219,58 @@ impl Net {
         };
         raw >= self.base && raw - self.base < self.size()
     }
+}
+
+/// The keys of a sops-encrypted dotenv file (`KEY=ENC[...]` lines; sops'
+/// metadata in `sops_*` lines), as a document.
+fn sops_dotenv(text: &str) -> serde_json::Value {
+    let mut doc = serde_json::Map::new();
+    let mut sops = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            if k.starts_with("sops_") {
+                sops = true;
+            } else {
+                doc.insert(
+                    k.trim().to_string(),
+                    serde_json::Value::String(v.to_string()),
+                );
+            }
+        }
+    }
+    if sops {
+        doc.insert("sops".into(), serde_json::Value::Bool(true));
+    }
+    serde_json::Value::Object(doc)
+}
+
+/// The keys of a sops-encrypted INI file (`[section]` headers, `key =
+/// value` lines; sops' metadata in a `[sops]` section), as a document of
+/// sections.
+fn sops_ini(text: &str) -> serde_json::Value {
+    let mut doc = serde_json::Map::new();
+    let mut section = String::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with(';') || line.starts_with('#') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.trim().to_string();
+            doc.entry(section.clone())
+                .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+        } else if let Some((k, v)) = line.split_once('=') {
+            if let Some(serde_json::Value::Object(entries)) = doc.get_mut(&section) {
+                entries.insert(
+                    k.trim().to_string(),
+                    serde_json::Value::String(v.trim().to_string()),
+                );
+            }
+        }
+    }
+    serde_json::Value::Object(doc)
 }

@@ -361,13 +361,31 @@ pub fn field_span(
     Some(at.unwrap_or(def.name_span))
 }
 
-/// A reference to one key of a sops-encrypted file.
+/// A reference to one key of a sops-encrypted file, or to all of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretRef {
     /// The file.
     pub file: String,
-    /// The dotted key.
+    /// The dotted key; empty for the whole file (`secret_file`).
     pub key: String,
+}
+
+impl SecretRef {
+    /// Whether it is the whole decrypted file.
+    pub fn is_whole_file(&self) -> bool {
+        self.key.is_empty()
+    }
+}
+
+impl std::fmt::Display for SecretRef {
+    /// `file#key`, or the file alone for the whole file.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_whole_file() {
+            f.write_str(&self.file)
+        } else {
+            write!(f, "{}#{}", self.file, self.key)
+        }
+    }
 }
 
 /// A secret as the model holds it: the content of a `$secret` marker.

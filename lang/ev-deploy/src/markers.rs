@@ -77,12 +77,12 @@ pub fn for_people(v: &Value) -> Value {
 /// composed secret's parts (`postgres://app:{secrets/db.yaml#password}@db`).
 pub fn secret_source(secret: &Secret) -> String {
     match secret {
-        Secret::Ref(r) => format!("{}#{}", r.file, r.key),
+        Secret::Ref(r) => r.to_string(),
         Secret::Composed { parts } => parts
             .iter()
             .map(|p| match p {
                 SecretPart::Text(t) => t.clone(),
-                SecretPart::Ref(r) => format!("{{{}#{}}}", r.file, r.key),
+                SecretPart::Ref(r) => format!("{{{r}}}"),
             })
             .collect(),
     }

@@ -237,6 +237,7 @@ app shop {
     },
   ]
   config_files = { "/etc/shop.toml" = "mode = 1" }
+  secret_files = { "/etc/shop/key.pem" = secret_file("secrets/test.yaml") }
   ingress = [
     {
       host = "shop.example.org",

@@ -183,26 +183,34 @@ impl Repo {
         cmd
     }
 
-    /// Creates a test age key and a `.sops.yaml` encrypting `secrets/` to it;
-    /// `SOPS_AGE_KEY_FILE` is set for `ev`.
+    /// Creates two test age keys and a `.sops.yaml` encrypting everything
+    /// under `secrets/` (any format) to both, as a team shares secrets;
+    /// `SOPS_AGE_KEY_FILE` is set for `ev` to the second recipient's key.
     pub fn age_key(&mut self) {
-        let key = self.path().join("test-only.agekey");
-        let out = Command::new("age-keygen")
-            .arg("-o")
-            .arg(&key)
-            .env("PATH", tools_path())
-            .output()
-            .expect("age-keygen runs");
-        assert!(out.status.success(), "{out:?}");
-        let text = std::fs::read_to_string(&key).expect("key");
-        let public = text
-            .lines()
-            .find_map(|l| l.strip_prefix("# public key: "))
-            .expect("public key")
-            .to_string();
+        let keygen = |name: &str| {
+            let key = self.path().join(name);
+            let out = Command::new("age-keygen")
+                .arg("-o")
+                .arg(&key)
+                .env("PATH", tools_path())
+                .output()
+                .expect("age-keygen runs");
+            assert!(out.status.success(), "{out:?}");
+            let text = std::fs::read_to_string(&key).expect("key");
+            let public = text
+                .lines()
+                .find_map(|l| l.strip_prefix("# public key: "))
+                .expect("public key")
+                .to_string();
+            (key, public)
+        };
+        let (_, colleague) = keygen("test-only-colleague.agekey");
+        let (key, public) = keygen("test-only.agekey");
         self.write(
             ".sops.yaml",
-            &format!("creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: {public}\n"),
+            &format!(
+                "creation_rules:\n  - path_regex: secrets/.*\n    age: {colleague},{public}\n"
+            ),
         );
         self.env.push((
             "SOPS_AGE_KEY_FILE".into(),
@@ -210,7 +218,8 @@ impl Repo {
         ));
     }
 
-    /// Encrypts YAML `plain` with sops into `path`.
+    /// Encrypts `plain` with sops into `path` (in the format sops gives it
+    /// by its extension).
     pub fn sops_encrypt(&self, path: &str, plain: &str) {
         self.write(path, plain);
         let out = Command::new("sops")
@@ -239,7 +248,7 @@ impl Repo {
         let leaks: Vec<String> = self
             .files_containing(canary)
             .into_iter()
-            .filter(|p| !p.ends_with("test-only.agekey"))
+            .filter(|p| !p.ends_with(".agekey"))
             .collect();
         assert!(leaks.is_empty(), "the secret leaked into {leaks:?}");
     }

@@ -214,7 +214,7 @@ impl Program {
                     secret
                         .refs()
                         .iter()
-                        .map(|r| format!("{}#{}", r.file, r.key))
+                        .map(|r| r.to_string())
                         .collect::<Vec<_>>()
                         .join(" + ")
                 )),

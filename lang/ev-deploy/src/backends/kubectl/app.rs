@@ -126,6 +126,8 @@ pub struct App {
     pub volumes: Vec<Volume>,
     /// Config files: path -> content.
     pub config_files: IndexMap<String, String>,
+    /// Secret files: path -> secret.
+    pub secret_files: IndexMap<String, Known<String>>,
     /// Ingress routes.
     pub ingress: Vec<Ingress>,
     /// `ingressClassName`.
@@ -274,6 +276,24 @@ pub fn app_objects(cluster: &Cluster, app: &App) -> Vec<Value> {
         volumes.push(json!({ "name": "ev-files", "configMap": { "name": format!("{a}-files") } }));
         for path in app.config_files.keys() {
             mounts.push(json!({ "name": "ev-files", "mountPath": path, "subPath": config_key(path), "readOnly": true }));
+        }
+    }
+
+    if !app.secret_files.is_empty() {
+        // Decrypted onto kubectl's stdin like the environment's secrets.
+        let data: Map<String, Value> = app
+            .secret_files
+            .iter()
+            .map(|(path, secret)| (config_key(path), marked(secret)))
+            .collect();
+        let name = format!("{a}-secret-files");
+        objects.push(json!({
+            "apiVersion": "v1", "kind": "Secret", "metadata": meta(&name, app, c),
+            "type": "Opaque", "stringData": data,
+        }));
+        volumes.push(json!({ "name": "ev-secret-files", "secret": { "secretName": name } }));
+        for path in app.secret_files.keys() {
+            mounts.push(json!({ "name": "ev-secret-files", "mountPath": path, "subPath": config_key(path), "readOnly": true }));
         }
     }
 
