@@ -16,7 +16,7 @@
     {
       nixosConfigurations.ethane = nixpkgs.lib.nixosSystem {
         system = "x86_64-linux";
-        specialArgs = { inherit ev; };
+        specialArgs = { inherit ev inputs; };
         modules = [
           ../../venus/modules/common.nix
           ../../venus/modules/server.nix

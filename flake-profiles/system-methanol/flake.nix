@@ -7,6 +7,8 @@
     nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
     deploy-rs.url = "github:serokell/deploy-rs";
     deploy-rs.inputs.nixpkgs.follows = "nixpkgs";
+    sops-nix.url = "github:Mic92/sops-nix";
+    sops-nix.inputs.nixpkgs.follows = "nixpkgs";
   };
 
   outputs = { self, nixpkgs, ... }@inputs:
@@ -16,12 +18,19 @@
     {
       nixosConfigurations.methanol = nixpkgs.lib.nixosSystem {
         system = "x86_64-linux";
-        specialArgs = { inherit ev; };
+        specialArgs = { inherit ev inputs; };
         modules = [
           ../../venus/modules/common.nix
           ../../venus/modules/server.nix
           ../../venus/modules/k3s.nix
+          ../../venus/modules/secrets.nix
           ../../venus/hosts/methanol.nix
+          { nixpkgs.overlays = [ (import ../../venus/overlays/pinned.nix) ]; }
+          inputs.sops-nix.nixosModules.sops
+          {
+            sops.secrets."tailscale/auth_key" = { sopsFile = ../../secrets/venus.yaml; format = "yaml"; key = "tailscale/auth_key"; };
+            sops.secrets."wg0.conf" = { sopsFile = ../../secrets/wg0.conf; format = "binary"; };
+          }
         ];
       };
       deploy.nodes.methanol = {

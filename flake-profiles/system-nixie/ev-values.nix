@@ -4,7 +4,7 @@
     name = "nixie";
     platform = "x86_64-linux";
     os = "nixos";
-    address = "203.0.113.10";
+    address = "nixie.yuto.sh";
     tags = [
       "cloud"
     ];

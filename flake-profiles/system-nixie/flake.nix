@@ -14,7 +14,7 @@
     {
       nixosConfigurations.nixie = nixpkgs.lib.nixosSystem {
         system = "x86_64-linux";
-        specialArgs = { inherit ev; };
+        specialArgs = { inherit ev inputs; };
         modules = [
           ../../venus/modules/common.nix
           ../../venus/modules/server.nix

@@ -16,7 +16,7 @@
     {
       nixosConfigurations.tilderef = nixpkgs.lib.nixosSystem {
         system = "aarch64-linux";
-        specialArgs = { inherit ev; };
+        specialArgs = { inherit ev inputs; };
         modules = [
           ../../venus/modules/common.nix
           ../../venus/modules/server.nix

@@ -245,6 +245,7 @@ pub fn install_hint(program: &str) -> &'static str {
         "darwin-rebuild" => ": it comes with nix-darwin on the machine being switched",
         "nixos-rebuild" => ": it comes with NixOS (`nix-shell -p nixos-rebuild`)",
         "deploy" => ": install deploy-rs (`cargo install deploy-rs`)",
+        "home-manager" => ": install home-manager (`nix run home-manager/master -- init --switch`)",
         _ => "",
     }
 }

@@ -678,6 +678,22 @@ machine home {
   modules = ["venus/common.nix"]
   activation = { method = "deploy-rs", ssh_user = "deploy" }
 }
+
+machine propane {
+  platform = "x86_64-linux"
+  os = "nixos"
+  configuration = "wsl"
+  modules = ["venus/common.nix"]
+  activation = { method = "nixos-rebuild", local = true }
+}
+
+machine yuto {
+  platform = "aarch64-darwin"
+  os = "home-manager"
+  inputs = [{ name = "home-manager", url = "github:nix-community/home-manager" }]
+  modules = ["venus/common.nix"]
+  activation = { method = "home-manager" }
+}
 "#,
         ),
         ("venus/common.nix", "{ ... }: { }\n"),
@@ -687,7 +703,7 @@ machine home {
     let bin = repo.path().join("fake-bin");
     std::fs::create_dir_all(&bin).expect("bin");
     let record = bin.join("record").to_string_lossy().into_owned();
-    for tool in ["darwin-rebuild", "nixos-rebuild", "deploy"] {
+    for tool in ["darwin-rebuild", "nixos-rebuild", "deploy", "home-manager"] {
         write_script(
             &bin.join(tool),
             &format!("#!/bin/sh\necho \"{tool} $*\" >> {record}\n"),
@@ -714,6 +730,11 @@ machine home {
             format!("deploy --skip-checks {}#home", flake("home")).as_str(),
             format!("nix --extra-experimental-features nix-command flakes build --no-link --json {}#darwinConfigurations.laptop.system", flake("laptop")).as_str(),
             format!("darwin-rebuild switch --flake {}#laptop", flake("laptop")).as_str(),
+            // Local activation, of the configuration's own name.
+            format!("nix --extra-experimental-features nix-command flakes build --no-link --json {}#nixosConfigurations.wsl.config.system.build.toplevel", flake("propane")).as_str(),
+            format!("nixos-rebuild switch --flake {}#wsl", flake("propane")).as_str(),
+            format!("nix --extra-experimental-features nix-command flakes build --no-link --json {}#homeConfigurations.yuto.activationPackage", flake("yuto")).as_str(),
+            format!("home-manager switch --flake {}#yuto", flake("yuto")).as_str(),
         ]
     );
     // The built store path is recorded: re-applying an unchanged machine

@@ -887,24 +887,47 @@ app conf {
     }
 }
 
-/// A stand-in for nixpkgs offering just `lib.nixosSystem`: it imports the
-/// machine's modules with `ev` and builds a derivation from what they set,
-/// needing nothing from the network.
+/// A stand-in for nixpkgs offering just `lib.nixosSystem`: it loads the
+/// machine's modules (files, functions or attribute sets) with the special
+/// arguments and builds a derivation from what they set, needing nothing
+/// from the network.
 const NIXPKGS_STUB: &str = r#"{
   outputs = { self }: {
+    stubName = "stub-nixpkgs";
     lib.nixosSystem = { system, specialArgs ? { }, modules }:
       let
-        config = builtins.foldl' (acc: m: acc // (import m specialArgs)) { } modules;
+        load = m:
+          if builtins.isFunction m then m specialArgs
+          else if builtins.isAttrs m then m
+          else load (import m);
+        config = builtins.foldl' (acc: m: acc // (load m)) { } modules;
       in {
         config.system.build.toplevel = builtins.derivation {
           name = "nixos-system-${specialArgs.ev.machine.name}";
           inherit system;
           builder = "/bin/sh";
           PATH = "/usr/bin:/bin";
-          motd = config.motd or "";
-          args = [ "-c" "echo \"$motd\" > $out" ];
+          text = builtins.concatStringsSep "\n" [
+            (config.motd or "")
+            (config.banner or "")
+            (config.extra or "")
+            (builtins.toJSON (builtins.attrNames (config.sops.secrets or { })))
+          ];
+          args = [ "-c" "echo \"$text\" > $out" ];
         };
       };
+  };
+}
+"#;
+
+/// A flake input of the machine: its own nixpkgs input must follow the
+/// profile's (the stub); unfollowed, Nix would fetch GitHub and fail.
+const EXTRAS_FLAKE: &str = r#"{
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+  outputs = { self, nixpkgs }: {
+    nixosModules.banner = { banner = "banner from extras on ${nixpkgs.stubName}"; };
+    # Standing in for sops-nix's module (the input named `sops-nix`).
+    nixosModules.sops = { };
   };
 }
 "#;
@@ -918,25 +941,47 @@ fn apply_real_nix_builds_a_profile_and_activates_it() {
     let stub = outside.path().join("nixpkgs-stub");
     std::fs::create_dir_all(&stub).expect("stub");
     std::fs::write(stub.join("flake.nix"), NIXPKGS_STUB).expect("stub flake");
+    let extras = outside.path().join("extras");
+    std::fs::create_dir_all(&extras).expect("extras");
+    std::fs::write(extras.join("flake.nix"), EXTRAS_FLAKE).expect("extras flake");
+    let motd_src = outside.path().join("motd-src");
+    std::fs::create_dir_all(&motd_src).expect("motd-src");
+    std::fs::write(motd_src.join("text"), "text of a plain source tree").expect("text");
     let profile = outside.path().join("profiles/box");
     std::fs::create_dir_all(profile.parent().expect("dir")).expect("profiles");
     let program = format!(
         r#"machine box {{
   platform = "x86_64-linux"
   os = "nixos"
-  nixpkgs = "path:{}"
+  configuration = "the-box"
+  nixpkgs = "path:{stub}"
   modules = ["venus/hosts/box.nix"]
-  activation = {{ method = "profile", profile = "{}" }}
+  inputs = [
+    {{ name = "extras", url = "path:{extras}", follows = {{ nixpkgs = "nixpkgs" }} }},
+    {{ name = "motd-src", url = "path:{motd_src}", flake = false }},
+    {{ name = "sops-nix", url = "path:{extras}", follows = {{ nixpkgs = "nixpkgs" }} }},
+  ]
+  input_modules = ["extras.nixosModules.banner"]
+  inline_modules = ["{{ inputs, ... }}: {{ extra = builtins.readFile \"\${{inputs.motd-src}}/text\"; }}"]
+  secrets = {{ "wg0.conf" = secret_file("secrets/wg0.conf") }}
+  nix_config = {{ bash-prompt = "ev> " }}
+  activation = {{ method = "profile", profile = "{profile}" }}
 }}
 "#,
-        stub.to_string_lossy(),
-        profile.to_string_lossy()
+        stub = stub.to_string_lossy(),
+        extras = extras.to_string_lossy(),
+        motd_src = motd_src.to_string_lossy(),
+        profile = profile.to_string_lossy()
     );
     let mut repo = Repo::new(&[
         ("everything.ev", &program),
         (
             "venus/hosts/box.nix",
             "{ ev, ... }: { motd = \"hello from ${ev.machine.name}\"; }\n",
+        ),
+        (
+            "secrets/wg0.conf",
+            "{\"data\": \"ENC[AES256_GCM,data:dGVzdA==,iv:aXY=,tag:dGFn,type:str]\", \"sops\": {\"version\": \"3.11.0\"}}\n",
         ),
     ]);
     repo.env.push((
@@ -946,8 +991,7 @@ fn apply_real_nix_builds_a_profile_and_activates_it() {
     // Nix builds profiles from the repository's git tree.
     sh("git", &["-C", &repo.path().to_string_lossy(), "init", "-q"]);
     sh("git", &["-C", &repo.path().to_string_lossy(), "add", "-A"]);
-    let active = |repo: &Repo| -> (String, String) {
-        let _ = repo;
+    let active = || -> (String, String) {
         let target = std::fs::canonicalize(&profile).expect("the profile points at a store path");
         let text = std::fs::read_to_string(&target).unwrap_or_default();
         (target.to_string_lossy().into_owned(), text)
@@ -955,12 +999,18 @@ fn apply_real_nix_builds_a_profile_and_activates_it() {
 
     let first = repo.ev(&["apply", "--yes"]);
     assert_eq!(first.code, 0, "{}", first.all());
-    let (path, motd) = active(&repo);
+    let (path, text) = active();
     assert!(
         path.starts_with("/nix/store/") && path.ends_with("-nixos-system-box"),
         "{path}"
     );
-    assert_eq!(motd, "hello from box\n");
+    // The machine's module, an input's module (its nixpkgs followed the
+    // profile's), an inline module reading a non-flake input, and the
+    // sops-nix secrets declared by ev, all in the built system.
+    assert_eq!(
+        text,
+        "hello from box\nbanner from extras on stub-nixpkgs\ntext of a plain source tree\n[\"wg0.conf\"]\n"
+    );
     let state = repo.read(".ev/state.json");
     assert!(
         state.contains(&format!("\"store_path\": \"{path}\"")),
@@ -994,9 +1044,9 @@ fn apply_real_nix_builds_a_profile_and_activates_it() {
         plan.stdout
     );
     assert_eq!(repo.ev(&["apply", "--yes"]).code, 0);
-    let (second, motd) = active(&repo);
+    let (second, text) = active();
     assert_ne!(second, path);
-    assert_eq!(motd, "hello again from box\n");
+    assert!(text.starts_with("hello again from box\n"), "{text}");
 }
 
 /// A chart's rendered manifests: two CRDs (one namespaced, one

@@ -206,7 +206,7 @@ fn example_show_json() {
     let doc: serde_json::Value = serde_json::from_str(json).expect("show --format json is JSON");
     assert_eq!(doc["version"], 1);
     let resources = doc["resources"].as_array().map(Vec::len).unwrap_or(0);
-    assert_eq!(resources, 32, "the example declares 32 resources");
+    assert_eq!(resources, 33, "the example declares 33 resources");
     // No secret value may appear, only references to them.
     assert!(
         !out.contains("test-only-"),
@@ -264,7 +264,7 @@ fn plan_exit_codes_and_state_errors() {
 fn example_plan_without_state_creates_everything() {
     let out = example(&["plan", "--detailed-exitcode"]);
     assert!(out.starts_with("exit: 2"), "{out}");
-    assert!(out.contains("actions: 19 to create"), "{out}");
+    assert!(out.contains("actions: 20 to create"), "{out}");
 }
 
 #[test]

@@ -36,7 +36,7 @@ fn interactive_repl_completes_answers_and_continues_lines() {
         "100000000000",
         "repl",
     ]);
-    tmux.wait_for("ev repl on everything.ev: 6 machines");
+    tmux.wait_for("ev repl on everything.ev: 7 machines");
     // Tab completes a resource name inside an expression.
     tmux.keys(&["machine.meth"]);
     tmux.wait_for("ev> machine.meth");

@@ -200,6 +200,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0418", "evaluation interrupted"),
     ("E0419", "value too large"),
     ("E0420", "evaluation time limit reached"),
+    ("E0421", "secret its tool cannot receive"),
     ("E0501", "protected resource would be deleted"),
     ("E0502", "too many deletions"),
     ("E0503", "unknown plan target"),

@@ -50,6 +50,7 @@ pub const PAGES: &[(&str, &str)] = &[
     ("E0418", include_str!("../../../docs/diagnostics/E0418.md")),
     ("E0419", include_str!("../../../docs/diagnostics/E0419.md")),
     ("E0420", include_str!("../../../docs/diagnostics/E0420.md")),
+    ("E0421", include_str!("../../../docs/diagnostics/E0421.md")),
     ("E0501", include_str!("../../../docs/diagnostics/E0501.md")),
     ("E0502", include_str!("../../../docs/diagnostics/E0502.md")),
     ("E0503", include_str!("../../../docs/diagnostics/E0503.md")),

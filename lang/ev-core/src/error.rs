@@ -909,7 +909,7 @@ fn schema_diagnostic(e: &SchemaError) -> Diagnostic {
             Label::new(e.span, "a secret"),
         )
         .with_note("fields typed `Data` (raw manifests, stack resource properties, machine values) are written as they are into files the tools read, some of them committed or world-readable")
-        .with_help("pass secrets only through the fields made for them: an app's `env`, a stack's `config`, provider settings; deliver them on a machine with sops-nix or agenix"),
+        .with_help("pass secrets only through the fields made for them: an app's `env`, a stack's `config`, provider settings; on a machine, its `secrets` (decrypted there by sops-nix)"),
         SchemaErrorKind::NotAllowed {
             path,
             value,

@@ -272,7 +272,7 @@ pub enum Artifact {
     /// An image's build recipe and destination.
     Registry(registry::Recipe),
     /// A machine's Nix profile.
-    Nix(nix::Profile),
+    Nix(Box<nix::Profile>),
     /// One cluster's objects.
     Kubectl(kubectl::ClusterApply),
 }
@@ -304,7 +304,7 @@ impl Artifact {
             Artifact::Pulumi(a) => a,
             Artifact::Octodns(a) => a,
             Artifact::Registry(a) => a,
-            Artifact::Nix(a) => a,
+            Artifact::Nix(a) => a.as_ref(),
             Artifact::Kubectl(a) => a,
         }
     }

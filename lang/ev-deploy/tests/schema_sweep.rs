@@ -24,12 +24,44 @@ machine web {
   platform = "x86_64-linux"
   os = "nixos"
   address = "192.0.2.10"
+  configuration = "web-host"
   modules = ["venus/base.nix"]
   nixpkgs = "github:NixOS/nixpkgs/nixos-unstable"
+  inputs = [
+    {
+      name = "sops-nix",
+      url = "github:Mic92/sops-nix",
+      follows = {
+        nixpkgs = "nixpkgs",
+      },
+      flake = true,
+    },
+    {
+      name = "home-manager",
+      url = "github:nix-community/home-manager",
+    },
+  ]
+  input_modules = ["sops-nix.nixosModules.sops"]
+  inline_modules = ["{ ... }: { }"]
+  overlays = ["venus/overlay.nix"]
+  nix_config = {
+    extra-substituters = ["https://cache.example.org"],
+  }
+  home_manager = [
+    {
+      user = "me",
+      modules = ["venus/base.nix"],
+      input_modules = ["sops-nix.homeManagerModules.sops"],
+    },
+  ]
+  secrets = {
+    token = secret("secrets/test.yaml", "token"),
+  }
   activation = {
     method = "nixos-rebuild",
     ssh_user = "root",
     remote_build = false,
+    local = false,
   }
   tags = ["web"]
   values = {
@@ -41,6 +73,7 @@ machine web {
 machine laptop {
   platform = "x86_64-linux"
   os = "home-manager"
+  inputs = [{ name = "home-manager", url = "github:nix-community/home-manager" }]
   activation = {
     method = "profile",
     profile = "/nix/var/nix/profiles/per-user/me/home",
@@ -306,6 +339,7 @@ chart traefik {
 /// Files the base reads (modules and image files must exist).
 const FILES: &[(&str, &str)] = &[
     ("venus/base.nix", "{ ... }: { }\n"),
+    ("venus/overlay.nix", "final: prev: { }\n"),
     ("whale/index.html", "<p>hi</p>\n"),
     (
         "charts/traefik.yaml",

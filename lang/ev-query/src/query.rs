@@ -16,9 +16,13 @@ pub fn summary(r: &ModelResource) -> String {
             s("os"),
             s("platform"),
             display(v.get("activation").and_then(|a| a.get("method"))),
-            v.get("address")
-                .map(|a| format!(" at {}", display(Some(a))))
-                .unwrap_or_default()
+            match v.get("address") {
+                Some(a) => format!(" at {}", display(Some(a))),
+                None if v.pointer("/activation/local") == Some(&serde_json::Value::Bool(true)) => {
+                    " on this machine".into()
+                }
+                None => String::new(),
+            }
         ),
         "domain" => format!(
             "{} record sets on {}",

@@ -1,7 +1,8 @@
 //! nix: builds a machine's flake profile (`flake-profiles/system-<name>`)
 //! with `nix build`, records the store path, and activates it the declared
 //! way: `darwin-rebuild switch --flake`, `nixos-rebuild switch --flake
-//! --target-host`, deploy-rs, or `nix-env --profile P --set` for `profile`.
+//! [--target-host]`, deploy-rs, `home-manager switch --flake`, or
+//! `nix-env --profile P --set` for `profile`.
 //! An unchanged store path is not re-activated.
 
 use ev_deploy::backend::ArtifactData;
@@ -84,7 +85,7 @@ pub async fn apply(m: &Profile, ctx: &Ctx) -> Result<Applied, Failure> {
             None => host,
         }
     };
-    let node = format!("{flake}#{}", m.name);
+    let node = format!("{flake}#{}", m.configuration());
     let cmd = match m.activation.method.as_str() {
         "profile" => {
             let profile = m.activation.profile.clone().unwrap_or_default();
@@ -100,6 +101,10 @@ pub async fn apply(m: &Profile, ctx: &Ctx) -> Result<Applied, Failure> {
             )
         }
         "darwin-rebuild" => ctx.cmd("darwin-rebuild", &["switch", "--flake", &node], &ctx.root),
+        "home-manager" => ctx.cmd("home-manager", &["switch", "--flake", &node], &ctx.root),
+        "nixos-rebuild" if m.activation.local => {
+            ctx.cmd("nixos-rebuild", &["switch", "--flake", &node], &ctx.root)
+        }
         "nixos-rebuild" => {
             let host = target();
             let mut args = vec!["switch", "--flake", &node, "--target-host", &host];

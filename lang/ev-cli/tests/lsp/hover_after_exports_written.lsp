@@ -17,7 +17,7 @@ machine web {
 ### diagnostics
 ### hover everything.ev 9:43
 ### write exports/jupiter/generated.json
-{ "web": { "ipAddress": "not-an-address" } }
+{ "web": { "ipAddress": "203.0.113.700" } }
 ### diagnostics
 ### hover everything.ev 9:43
 ### write exports/jupiter/generated.json
