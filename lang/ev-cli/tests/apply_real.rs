@@ -389,8 +389,16 @@ fn apply_real_image_pushed_to_a_registry_and_pinned_by_digest() {
 struct Kube {
     _servers: Vec<Server>,
     kubeconfig: String,
+    /// The API server's URL.
+    server: String,
+    /// The certificate the API server made for itself (with its CA).
+    certificate: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
+
+/// A second bearer token the test API server accepts: what a cluster
+/// reached by URL authenticates with, and a canary.
+const KUBE_TOKEN: &str = "test-only-kube-token-canary-Zx81";
 
 fn kube() -> Kube {
     let dir = tempfile::tempdir().expect("dir");
@@ -443,7 +451,7 @@ fn kube() -> Kube {
     );
     std::fs::write(
         dir.path().join("tokens.csv"),
-        "evtoken,ev-admin,ev-admin-uid,system:masters\n",
+        format!("evtoken,ev-admin,ev-admin-uid,system:masters\n{KUBE_TOKEN},ev-edge,ev-edge-uid,system:masters\n"),
     )
     .expect("tokens");
     let apiserver = Server::start(
@@ -510,6 +518,8 @@ fn kube() -> Kube {
     Kube {
         _servers: vec![cm, apiserver, etcd],
         kubeconfig,
+        server: format!("https://127.0.0.1:{api}"),
+        certificate: dir.path().join("certs/apiserver.crt"),
         _dir: dir,
     }
 }
@@ -1295,4 +1305,142 @@ fn apply_real_kubernetes_crds_charts_and_adoption() {
         "the chart's CRDs stay"
     );
     assert_eq!(uid(), before, "still the adopted Deployment");
+}
+
+/// A cluster reached by its API server's URL, without any kubeconfig: ev
+/// writes one for the run (the token decrypted from sops, the CA from the
+/// repository), applies, checks drift and prunes through it; the token
+/// appears nowhere, and a wrong CA is refused.
+#[test]
+fn apply_real_kubernetes_cluster_by_server_url() {
+    if tools(&[
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kubectl",
+        "openssl",
+        "sops",
+        "age-keygen",
+    ])
+    .is_none()
+    {
+        return;
+    }
+    let kube = kube();
+    let program = |with_objects: bool| {
+        let objects = if with_objects {
+            r#"
+manifests settings {
+  cluster = "edge"
+  objects = [{ apiVersion = "v1", kind = "ConfigMap", metadata = { name = "settings" }, data = { mode = "edge" } }]
+}
+"#
+        } else {
+            ""
+        };
+        format!(
+            r#"cluster edge {{
+  server = "{server}"
+  certificate_authority = text("magic/edge-ca.crt")
+  token = secret("secrets/kube.yaml", "edge.token")
+  namespace = "edge-apps"
+}}
+{objects}"#,
+            server = kube.server
+        )
+    };
+    let certificate =
+        std::fs::read_to_string(&kube.certificate).expect("the API server's certificate");
+    let mut repo = Repo::new(&[
+        ("everything.ev", &program(true)),
+        ("magic/edge-ca.crt", &certificate),
+    ]);
+    repo.age_key();
+    repo.sops_encrypt(
+        "secrets/kube.yaml",
+        &format!("edge:\n    token: {KUBE_TOKEN}\n"),
+    );
+    // No kubeconfig of the user's is read: the cluster is reached by URL.
+    repo.env
+        .push(("KUBECONFIG".into(), "/nonexistent/kubeconfig".into()));
+
+    let first = repo.ev(&["apply", "--yes"]);
+    assert_eq!(first.code, 0, "{}{}", first.all(), apiserver_trouble(&kube));
+    let mode = kubectl(
+        &kube,
+        &[
+            "-n",
+            "edge-apps",
+            "get",
+            "configmap",
+            "settings",
+            "-o",
+            "jsonpath={.data.mode}",
+        ],
+    );
+    assert_eq!(mode, "edge");
+    let refresh = repo.ev(&["plan", "--refresh"]);
+    assert!(
+        refresh.stdout.contains("edge:apply: in sync"),
+        "{}",
+        refresh.all()
+    );
+    // The kubeconfig ev wrote lived only as long as its action.
+    let left = repo.files_containing("current-context");
+    assert!(left.is_empty(), "a kubeconfig was left behind: {left:?}");
+
+    // Objects no longer declared are pruned through the same connection.
+    repo.write("everything.ev", &program(false));
+    let pruned = repo.ev(&["apply", "--yes", "--allow-large-changes"]);
+    assert_eq!(pruned.code, 0, "{}", pruned.all());
+    let gone = kubectl(
+        &kube,
+        &[
+            "-n",
+            "edge-apps",
+            "get",
+            "configmap",
+            "settings",
+            "--ignore-not-found",
+            "-o",
+            "name",
+        ],
+    );
+    assert_eq!(gone.trim(), "");
+
+    // A CA that did not sign the server's certificate: kubectl refuses it.
+    let other = tempfile::tempdir().expect("dir");
+    let other_ca = other.path().join("ca.crt");
+    sh(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=other-ca",
+            "-keyout",
+            &other.path().join("ca.key").to_string_lossy(),
+            "-out",
+            &other_ca.to_string_lossy(),
+        ],
+    );
+    repo.write(
+        "magic/edge-ca.crt",
+        &std::fs::read_to_string(&other_ca).expect("ca"),
+    );
+    repo.write("everything.ev", &program(true));
+    let refused = repo.ev(&["apply", "--yes"]);
+    assert_ne!(refused.code, 0, "{}", refused.all());
+    assert!(
+        refused.all().contains("x509") || refused.all().contains("certificate"),
+        "{}",
+        refused.all()
+    );
+
+    repo.assert_no_leak(&[&first, &refresh, &pruned, &refused], KUBE_TOKEN);
 }

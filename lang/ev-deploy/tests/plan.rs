@@ -89,7 +89,7 @@ fn no_state_creates_everything() {
     let (human, json, changes) = plan_with(|_| State::empty());
     assert!(changes);
     assert!(
-        human.contains("actions: 20 to create, 0 to update, 0 to delete, 0 unchanged."),
+        human.contains("actions: 21 to create, 0 to update, 0 to delete, 0 unchanged."),
         "{human}"
     );
     // On a terminal the first plan is compact; in full it shows every
@@ -125,7 +125,7 @@ fn a_changed_zone_is_one_update() {
     });
     assert!(human.contains("~ eight:yuto.sh"), "{human}");
     assert!(
-        human.contains("actions: 0 to create, 1 to update, 0 to delete, 19 unchanged."),
+        human.contains("actions: 0 to create, 1 to update, 0 to delete, 20 unchanged."),
         "{human}"
     );
     insta::assert_snapshot!("plan_changed_record", human);
@@ -365,7 +365,7 @@ fn a_rebuilt_image_makes_the_pinned_digest_unknown() {
         "{human}"
     );
     assert!(
-        human.contains("actions: 0 to create, 2 to update, 0 to delete, 18 unchanged."),
+        human.contains("actions: 0 to create, 2 to update, 0 to delete, 19 unchanged."),
         "{human}"
     );
     insta::assert_snapshot!("plan_rebuilt_image", human);

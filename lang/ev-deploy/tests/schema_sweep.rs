@@ -225,6 +225,12 @@ cluster home {
   apply_timeout = 120
 }
 
+cluster edge {
+  server = "https://203.0.113.30:6443"
+  certificate_authority = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+  token = secret("secrets/test.yaml", "token")
+}
+
 app shop {
   cluster = "home"
   namespace = "shop"

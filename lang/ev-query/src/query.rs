@@ -31,7 +31,19 @@ pub fn summary(r: &ModelResource) -> String {
         ),
         "stack" => format!("{} resources, backend {}", count("resources"), s("backend")),
         "image" => format!("{} {}", s("repository"), short_digest(v.get("digest"))),
-        "cluster" => format!("on machine {}, context {}", s("machine"), s("context")),
+        "cluster" => {
+            let reached = match v.get("server") {
+                Some(server) => format!("server {}", display(Some(server))),
+                None => format!(
+                    "context {}",
+                    display(v.get("context").or_else(|| v.get("name")))
+                ),
+            };
+            match v.get("machine") {
+                Some(m) => format!("on machine {}, {reached}", display(Some(m))),
+                None => reached,
+            }
+        }
         "app" => format!(
             "on {} ({} replica{}) {}",
             s("cluster"),

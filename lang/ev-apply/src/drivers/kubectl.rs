@@ -12,7 +12,8 @@ use std::collections::BTreeSet;
 
 use ev_core::model::Known;
 use ev_deploy::backends::kubectl::{
-    field, kind_rank, object_key as key, stream, ClusterApply, CLUSTER_LABEL, MANAGED_BY,
+    field, kind_rank, object_key as key, stream, ClusterApply, Connection, CLUSTER_LABEL,
+    MANAGED_BY,
 };
 use serde_json::{json, Value};
 
@@ -59,8 +60,58 @@ async fn revealed(v: &Value, ctx: &Ctx) -> Result<Value, Failure> {
     Ok(out)
 }
 
+/// kubectl's arguments that reach a cluster: `--context=X`, or for a
+/// cluster reached by URL `--kubeconfig=F`, a kubeconfig written for this
+/// run into the action's private scratch directory (readable by its owner
+/// only, removed with the directory after the action): kubectl takes a
+/// token on its command line or from a kubeconfig, and a command line is
+/// visible to every local user.
+async fn connect(connection: &Connection, ctx: &Ctx) -> Result<Vec<String>, Failure> {
+    let (url, certificate_authority, token) = match connection {
+        Connection::Context(context) => return Ok(vec![format!("--context={context}")]),
+        Connection::Server {
+            url,
+            certificate_authority,
+            token,
+        } => (url, certificate_authority, token),
+    };
+    let token = match ev_deploy::markers::marker(token) {
+        Some(Known::Secret(secret)) => ctx.reveal(&secret).await?,
+        _ => return Err(Failure::new("the cluster's token is not a secret")),
+    };
+    let mut cluster = json!({ "server": url });
+    if let Some(pem) = certificate_authority {
+        let ca = ctx.write_scratch("kube-ca.crt", pem.as_bytes(), Mode::Private)?;
+        cluster["certificate-authority"] = Value::String(ca.to_string_lossy().into_owned());
+    }
+    // JSON is YAML: kubectl reads it as a kubeconfig, and no value can
+    // break out of its string.
+    let kubeconfig = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{ "name": "ev", "cluster": cluster }],
+        "users": [{ "name": "ev", "user": { "token": token } }],
+        "contexts": [{ "name": "ev", "context": { "cluster": "ev", "user": "ev" } }],
+        "current-context": "ev",
+    });
+    let path = ctx.write_scratch(
+        "kubeconfig",
+        kubeconfig.to_string().as_bytes(),
+        Mode::Private,
+    )?;
+    Ok(vec![format!("--kubeconfig={}", path.to_string_lossy())])
+}
+
+/// A kubectl command: the connection's arguments, then `args`.
+fn kubectl(ctx: &Ctx, conn: &[String], args: &[&str]) -> crate::process::Cmd {
+    let mut all: Vec<&str> = conn.iter().map(String::as_str).collect();
+    all.extend_from_slice(args);
+    ctx.cmd("kubectl", &all, &ctx.root)
+}
+
 /// Applies the objects and prunes what is no longer declared.
 pub async fn apply(m: &ClusterApply, ctx: &Ctx) -> Result<Applied, Failure> {
+    let conn = connect(&m.connection, ctx).await?;
     let mut filled = Vec::with_capacity(m.objects.len());
     for o in &m.objects {
         filled.push(revealed(o, ctx).await?);
@@ -79,48 +130,29 @@ pub async fn apply(m: &ClusterApply, ctx: &Ctx) -> Result<Applied, Failure> {
         filled.into_iter().partition(ClusterApply::is_foundation)
     };
     if !first.is_empty() {
-        server_side_apply(&m.context, &first, ctx).await?;
+        server_side_apply(&conn, &first, ctx).await?;
         let limit = format!("--timeout={}s", ctx.timeout.as_secs());
-        let mut args = vec![
-            format!("--context={}", m.context),
-            "wait".into(),
-            "--for=condition=Established".into(),
-            limit,
-        ];
-        args.extend(crds);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        ctx.run(&ctx.cmd("kubectl", &args, &ctx.root), &[]).await?;
+        let mut args = vec!["wait", "--for=condition=Established", limit.as_str()];
+        args.extend(crds.iter().map(String::as_str));
+        ctx.run(&kubectl(ctx, &conn, &args), &[]).await?;
     }
     if !rest.is_empty() {
-        recreate_strategies(&m.context, &rest, ctx).await?;
-        server_side_apply(&m.context, &rest, ctx).await?;
+        recreate_strategies(&conn, &rest, ctx).await?;
+        server_side_apply(&conn, &rest, ctx).await?;
     }
     let previous = match &ctx.previous {
         Some(ev_deploy::Artifact::Kubectl(p)) => p.objects.as_slice(),
         _ => &[],
     };
-    prune(&m.cluster, &m.context, previous, &m.objects, ctx).await?;
+    prune(&m.cluster, &conn, previous, &m.objects, ctx).await?;
     // Apps declared with `wait = true`: their rollout must finish (within
     // the action's timeout).
     let limit = format!("--timeout={}s", ctx.timeout.as_secs());
     for rollout in &m.rollouts {
         let deployment = format!("deployment/{}", rollout.name);
-        ctx.run(
-            &ctx.cmd(
-                "kubectl",
-                &[
-                    &format!("--context={}", m.context),
-                    &format!("--namespace={}", rollout.namespace),
-                    "rollout",
-                    "status",
-                    &deployment,
-                    &limit,
-                ],
-                &ctx.root,
-            ),
-            &[],
-        )
-        .await?;
+        let namespace = format!("--namespace={}", rollout.namespace);
+        let args = [namespace.as_str(), "rollout", "status", &deployment, &limit];
+        ctx.run(&kubectl(ctx, &conn, &args), &[]).await?;
     }
     Ok(Applied::default())
 }
@@ -130,21 +162,20 @@ pub async fn apply(m: &ClusterApply, ctx: &Ctx) -> Result<Applied, Failure> {
 /// beside the `rollingUpdate` settings a rolling Deployment holds, and a
 /// server-side apply leaves those alone when another manager set them (a
 /// Deployment ev adopts).
-async fn recreate_strategies(context: &str, objects: &[Value], ctx: &Ctx) -> Result<(), Failure> {
+async fn recreate_strategies(conn: &[String], objects: &[Value], ctx: &Ctx) -> Result<(), Failure> {
     let recreating = objects.iter().filter(|o| {
         field(o, "/kind") == "Deployment" && field(o, "/spec/strategy/type") == "Recreate"
     });
     for o in recreating {
         let (namespace, name) = (field(o, "/metadata/namespace"), field(o, "/metadata/name"));
         let deployment = format!("deployment/{name}");
-        let context = format!("--context={context}");
         let namespace = format!("--namespace={namespace}");
         let live = ctx
             .run(
-                &ctx.cmd(
-                    "kubectl",
+                &kubectl(
+                    ctx,
+                    conn,
                     &[
-                        &context,
                         &namespace,
                         "get",
                         &deployment,
@@ -152,7 +183,6 @@ async fn recreate_strategies(context: &str, objects: &[Value], ctx: &Ctx) -> Res
                         "-o",
                         "jsonpath={.spec.strategy.type}",
                     ],
-                    &ctx.root,
                 ),
                 &[],
             )
@@ -161,10 +191,10 @@ async fn recreate_strategies(context: &str, objects: &[Value], ctx: &Ctx) -> Res
             continue;
         }
         ctx.run(
-            &ctx.cmd(
-                "kubectl",
+            &kubectl(
+                ctx,
+                conn,
                 &[
-                    &context,
                     &namespace,
                     "patch",
                     &deployment,
@@ -173,7 +203,6 @@ async fn recreate_strategies(context: &str, objects: &[Value], ctx: &Ctx) -> Res
                     "-p",
                     r#"[{"op":"replace","path":"/spec/strategy","value":{"type":"Recreate"}}]"#,
                 ],
-                &ctx.root,
             ),
             &[],
         )
@@ -184,11 +213,11 @@ async fn recreate_strategies(context: &str, objects: &[Value], ctx: &Ctx) -> Res
 
 /// `kubectl apply --server-side` of objects, given on stdin: decrypted
 /// Secret data never rests on disk, even if ev is killed mid-apply.
-async fn server_side_apply(context: &str, objects: &[Value], ctx: &Ctx) -> Result<(), Failure> {
-    let mut cmd = ctx.cmd(
-        "kubectl",
+async fn server_side_apply(conn: &[String], objects: &[Value], ctx: &Ctx) -> Result<(), Failure> {
+    let mut cmd = kubectl(
+        ctx,
+        conn,
         &[
-            &format!("--context={context}"),
             "apply",
             "--server-side",
             "--field-manager=ev",
@@ -196,7 +225,6 @@ async fn server_side_apply(context: &str, objects: &[Value], ctx: &Ctx) -> Resul
             "-f",
             "-",
         ],
-        &ctx.root,
     );
     cmd.stdin = Some(stream(objects).into_bytes());
     ctx.run(&cmd, &[]).await?;
@@ -206,14 +234,8 @@ async fn server_side_apply(context: &str, objects: &[Value], ctx: &Ctx) -> Resul
 /// Deletes every object ev applied to a cluster the program no longer
 /// declares (those still carrying ev's labels for it).
 pub async fn destroy(previous: &ClusterApply, ctx: &Ctx) -> Result<Applied, Failure> {
-    prune(
-        &previous.cluster,
-        &previous.context,
-        &previous.objects,
-        &[],
-        ctx,
-    )
-    .await?;
+    let conn = connect(&previous.connection, ctx).await?;
+    prune(&previous.cluster, &conn, &previous.objects, &[], ctx).await?;
     Ok(Applied::default())
 }
 
@@ -221,7 +243,7 @@ pub async fn destroy(previous: &ClusterApply, ctx: &Ctx) -> Result<Applied, Fail
 /// the live object carries ev's labels for this cluster.
 async fn prune(
     cluster: &str,
-    context: &str,
+    conn: &[String],
     previous: &[Value],
     current: &[Value],
     ctx: &Ctx,
@@ -250,10 +272,10 @@ async fn prune(
     let candidates = write_stream(ctx, "prune-candidates.yaml", &gone)?;
     let live = ctx
         .run(
-            &ctx.cmd(
-                "kubectl",
+            &kubectl(
+                ctx,
+                conn,
                 &[
-                    &format!("--context={context}"),
                     "get",
                     "--ignore-not-found",
                     "-o",
@@ -261,7 +283,6 @@ async fn prune(
                     "-f",
                     &candidates.to_string_lossy(),
                 ],
-                &ctx.root,
             ),
             &[],
         )
@@ -287,7 +308,7 @@ async fn prune(
         .map(str::to_string)
         .collect::<Vec<_>>()
     {
-        let foreign = foreign_objects(cluster, context, &ns, ctx).await?;
+        let foreign = foreign_objects(cluster, conn, &ns, ctx).await?;
         if !foreign.is_empty() {
             ctx.log.line(&format!(
                 "prune: namespace {ns} kept: it holds objects ev does not own ({})",
@@ -316,17 +337,16 @@ async fn prune(
     }
     let prune = write_stream(ctx, "prune.yaml", &owned)?;
     ctx.run(
-        &ctx.cmd(
-            "kubectl",
+        &kubectl(
+            ctx,
+            conn,
             &[
-                &format!("--context={context}"),
                 "delete",
                 "--ignore-not-found",
                 "--wait=false",
                 "-f",
                 &prune.to_string_lossy(),
             ],
-            &ctx.root,
         ),
         &[],
     )
@@ -339,23 +359,22 @@ async fn prune(
 /// Kubernetes itself puts in every namespace.
 async fn foreign_objects(
     cluster: &str,
-    context: &str,
+    conn: &[String],
     namespace: &str,
     ctx: &Ctx,
 ) -> Result<Vec<String>, Failure> {
     let out = ctx
         .run(
-            &ctx.cmd(
-                "kubectl",
+            &kubectl(
+                ctx,
+                conn,
                 &[
-                    &format!("--context={context}"),
                     &format!("--namespace={namespace}"),
                     "get",
                     "all,configmaps,secrets,persistentvolumeclaims,ingresses,serviceaccounts",
                     "-o",
                     "json",
                 ],
-                &ctx.root,
             ),
             &[],
         )
@@ -420,20 +439,20 @@ pub async fn refresh(m: &ClusterApply, ctx: &Ctx) -> Result<String, Failure> {
         .map(|o| ev_deploy::markers::for_tool(o, ev_deploy::markers::SecretAs::Source))
         .collect();
     let file = write_stream(ctx, "refresh.yaml", &objects)?;
+    let conn = connect(&m.connection, ctx).await?;
     // Exit 1 means "differences found", not failure.
     let out = ctx
         .run(
-            &ctx.cmd(
-                "kubectl",
+            &kubectl(
+                ctx,
+                &conn,
                 &[
-                    &format!("--context={}", m.context),
                     "diff",
                     "--server-side",
                     "--field-manager=ev",
                     "-f",
                     &file.to_string_lossy(),
                 ],
-                &ctx.root,
             ),
             &[1],
         )
