@@ -240,9 +240,68 @@ fn apply_real_dns_through_octodns_to_powerdns() {
     assert_eq!(ignored.code, 0, "{}", ignored.all());
     assert_eq!(dig(&pdns, "home-ddns.example.test", "A"), "192.0.2.99");
 
+    // Two zones listed in one shared config (one file, as a repository run
+    // by hand keeps it), with the config's default TTL; then one of them
+    // leaves the program and only its records go.
+    let shared = |with_b: bool| {
+        let mut program = format!(
+            "{ignoring}\noctodns_config shared {{\n  provider = pdns\n  ttl = 120\n}}\n\
+             domain \"shared-a.test\" {{\n  config = \"shared\"\n  records = [a(\"www\", \"192.0.2.81\")]\n}}\n"
+        );
+        if with_b {
+            program.push_str(
+                "domain \"shared-b.test\" {\n  config = \"shared\"\n  ttl = 60\n  records = [a(\"www\", \"192.0.2.82\")]\n}\n",
+            );
+        }
+        program
+    };
+    repo.write("everything.ev", &shared(true));
+    let joined = repo.ev(&["apply", "--yes"]);
+    assert_eq!(joined.code, 0, "{}", joined.all());
+    let answer = |name: &str| {
+        sh(
+            "dig",
+            &[
+                "@127.0.0.1",
+                "-p",
+                &pdns.dns_port.to_string(),
+                "+noall",
+                "+answer",
+                name,
+                "A",
+            ],
+        )
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+    };
+    assert_eq!(
+        answer("www.shared-a.test"),
+        "www.shared-a.test. 120 IN A 192.0.2.81"
+    );
+    assert_eq!(
+        answer("www.shared-b.test"),
+        "www.shared-b.test. 60 IN A 192.0.2.82"
+    );
+    let config = std::fs::read_to_string(repo.path().join(".ev/build/octodns/config/shared.yaml"))
+        .expect("the shared config");
+    assert!(
+        config.contains("shared-a.test.:") && config.contains("shared-b.test.:"),
+        "{config}"
+    );
+    assert!(config.contains("default_ttl: 120"), "{config}");
+    repo.write("everything.ev", &shared(false));
+    let left = repo.ev(&["apply", "--yes", "--allow-large-changes"]);
+    assert_eq!(left.code, 0, "{}", left.all());
+    assert_eq!(dig(&pdns, "www.shared-b.test", "A"), "");
+    assert_eq!(dig(&pdns, "www.shared-a.test", "A"), "192.0.2.81");
+    assert!(repo.ev(&["apply", "--yes"]).stderr.contains("No changes"));
+
     // The API key (a secret) reached octodns only through its environment.
     repo.assert_no_leak(
-        &[&first, &plan, &removed, &again, &refresh, &ignored],
+        &[
+            &first, &plan, &removed, &again, &refresh, &ignored, &joined, &left,
+        ],
         PDNS_KEY,
     );
 }

@@ -217,7 +217,7 @@ fn example_show_json() {
     let doc: serde_json::Value = serde_json::from_str(json).expect("show --format json is JSON");
     assert_eq!(doc["version"], 1);
     let resources = doc["resources"].as_array().map(Vec::len).unwrap_or(0);
-    assert_eq!(resources, 35, "the example declares 35 resources");
+    assert_eq!(resources, 36, "the example declares 36 resources");
     // No secret value may appear, only references to them.
     assert!(
         !out.contains("test-only-"),

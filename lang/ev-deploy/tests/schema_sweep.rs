@@ -164,6 +164,27 @@ domain "example.org" {
   apply_timeout = 60
 }
 
+octodns_config shared {
+  provider = {
+    name = "pdns",
+    class = "octodns_powerdns.PowerDnsProvider",
+    settings = {
+      api_key = secret("secrets/test.yaml", "key"),
+    },
+  }
+  ttl = 600
+  enforce_order = false
+  processors = []
+  manager = {
+    max_workers = 1,
+  }
+}
+
+domain "example.net" {
+  config = "shared"
+  records = []
+}
+
 stack cloud {
   project = "cloud"
   stack = "prod"

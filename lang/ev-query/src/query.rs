@@ -27,7 +27,16 @@ pub fn summary(r: &ModelResource) -> String {
         "domain" => format!(
             "{} record sets on {}",
             count("records"),
-            display(v.get("provider").and_then(|p| p.get("name")))
+            match (v.get("provider"), v.get("config")) {
+                (None, Some(config)) => format!("config {}", display(Some(config))),
+                (provider, _) => display(provider.and_then(|p| p.get("name"))),
+            }
+        ),
+        "octodns_config" => format!(
+            "provider {}, {} processor{}",
+            display(v.pointer("/provider/name")),
+            count("processors"),
+            if count("processors") == 1 { "" } else { "s" }
         ),
         "stack" => format!("{} resources, backend {}", count("resources"), s("backend")),
         "image" => format!("{} {}", s("repository"), short_digest(v.get("digest"))),

@@ -32,7 +32,7 @@ async fn sync(z: &Zone, ctx: &Ctx, doit: bool) -> Result<String, Failure> {
     let zone = z.zone.as_str();
     let env = environment(z, ctx).await?;
     let fqdn = format!("{zone}.");
-    let config = format!("config/{zone}.yaml");
+    let config = z.config_file();
     let mut args = vec!["--config-file", config.as_str()];
     if doit {
         args.push("--doit");
@@ -75,7 +75,7 @@ pub async fn apply(zone: &Zone, ctx: &Ctx) -> Result<Applied, Failure> {
 /// `--doit --force` (the plan's deletion guardrail has already been passed).
 pub async fn destroy(previous: &Zone, ctx: &Ctx) -> Result<Applied, Failure> {
     let zone = previous.zone.as_str();
-    let config_path = format!("config/{zone}.yaml");
+    let config_path = previous.config_file();
     let dir = ctx.scratch.join("octodns");
     for file in [previous.config(), previous.zone_file(&[])] {
         ctx.write_scratch(&file.path, file.content.as_bytes(), Mode::Volatile)?;

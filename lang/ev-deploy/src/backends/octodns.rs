@@ -2,13 +2,15 @@
 //! action (`eight:yuto.sh`) whose artifact holds its provider, processors
 //! and record sets as data; at the edge it becomes one zone file
 //! (YamlProvider format, names sorted as octodns requires) and one manager
-//! config per zone (per zone, so adding or removing a zone changes no
-//! other zone's action). Secrets reach octodns as `env/NAME` references to
-//! variables the driver sets.
+//! config per zone (so adding or removing a zone changes no other zone's
+//! action) — unless the user shares one (`octodns_config`): then every
+//! zone of it renders the same file listing them all, and is still synced
+//! alone. Secrets reach octodns as `env/NAME` references to variables the
+//! driver sets.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use ev_core::model::{Known, Model, ModelResource, Secret};
+use ev_core::model::{Known, Model, ModelResource, ResourceKey, Secret};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -129,15 +131,34 @@ pub struct Processor {
     pub options: IndexMap<String, serde_json::Value>,
 }
 
+/// A manager config zones share (`stdlib/dns.ev`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OctodnsConfig {
+    /// Its name: its file's.
+    pub name: String,
+    /// Where its zones are synced.
+    pub provider: Provider,
+    /// Default TTL of its zones' records.
+    pub ttl: u32,
+    /// Whether octodns checks that zone files are sorted.
+    pub enforce_order: bool,
+    /// Processors.
+    pub processors: Vec<Processor>,
+    /// Options of the octodns manager.
+    pub manager: serde_json::Map<String, serde_json::Value>,
+}
+
 /// A DNS zone (`stdlib/dns.ev`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Domain {
     /// Zone name without trailing dot.
     pub name: String,
-    /// Where it is synced.
-    pub provider: Provider,
-    /// Default TTL.
-    pub ttl: u32,
+    /// Where it is synced (none: through its shared config).
+    pub provider: Option<Provider>,
+    /// The shared config it is listed in.
+    pub config: Option<String>,
+    /// Default TTL (none: its config's, else 300).
+    pub ttl: Option<u32>,
     /// Record sets.
     pub records: Vec<Record>,
     /// Processors.
@@ -160,41 +181,125 @@ impl Backend for Octodns {
     }
 
     fn kinds(&self) -> &'static [&'static str] {
-        &["domain"]
+        &["domain", "octodns_config"]
     }
 
     fn typed_view(&self, resource: &ModelResource) -> Result<Value, Box<Misfit>> {
-        let domain = view::<Domain>(resource)?;
-        refuse_composed_secrets(&domain)?;
+        if resource.key.kind == "octodns_config" {
+            let config = view::<OctodnsConfig>(resource)?;
+            refuse_composed_secrets(
+                "octodns config",
+                &config.name,
+                Some(&config.provider),
+                &config.processors,
+            )?;
+            return view_json::<OctodnsConfig>(resource);
+        }
+        let d = view::<Domain>(resource)?;
+        refuse_composed_secrets("domain", &d.name, d.provider.as_ref(), &d.processors)?;
         view_json::<Domain>(resource)
     }
 
     fn lower(&self, model: &Model) -> Vec<Lowered> {
-        views::<Domain>(model, "domain")
-            .map(|(r, d)| {
+        let configs: HashMap<String, (ResourceKey, OctodnsConfig)> =
+            views::<OctodnsConfig>(model, "octodns_config")
+                .map(|(r, c)| (c.name.clone(), (r.key.clone(), c)))
+                .collect();
+        let domains: Vec<(&ModelResource, Domain)> = views::<Domain>(model, "domain").collect();
+        // The zones each shared config lists, sorted (its file says so).
+        let mut members: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+        for (_, d) in &domains {
+            if let Some(config) = &d.config {
+                members.entry(config).or_default().insert(&d.name);
+            }
+        }
+        domains
+            .iter()
+            .filter_map(|(r, d)| {
+                let mut resources = vec![r.key.clone()];
+                let source = match (&d.provider, &d.config) {
+                    (Some(provider), None) => Source::own(d, provider),
+                    (None, Some(name)) => {
+                        // `Ref(octodns_config)` was checked: the config exists.
+                        let (key, config) = configs.get(name)?;
+                        // The config's secrets (its provider's) are the zone's.
+                        resources.push(key.clone());
+                        let zones = members.get(name.as_str()).into_iter().flatten();
+                        Source::shared(config, zones.map(|z| z.to_string()).collect())
+                    }
+                    // Refused by the schema's check: one of the two.
+                    _ => return None,
+                };
                 let mut action = Lowered::new(
                     ActionId::new(BackendId::Octodns, &layer(r), &d.name),
-                    vec![r.key.clone()],
-                    Artifact::Octodns(Zone::of(&d)),
+                    resources,
+                    Artifact::Octodns(Zone::of(d, source)),
                 );
                 action.protected = d.protect;
                 action.timeout = d.apply_timeout;
-                action
+                Some(action)
             })
             .collect()
     }
 }
 
+/// Where a zone's provider, processors and manager options come from: the
+/// zone itself, or the shared config it is listed in.
+pub struct Source<'d> {
+    provider: &'d Provider,
+    processors: &'d [Processor],
+    manager: &'d Map<String, Value>,
+    default_ttl: u32,
+    enforce_order: bool,
+    shared: Option<Shared>,
+}
+
+impl<'d> Source<'d> {
+    /// A zone with a config of its own.
+    fn own(d: &'d Domain, provider: &'d Provider) -> Source<'d> {
+        Source {
+            provider,
+            processors: &d.processors,
+            manager: &d.manager,
+            default_ttl: d.ttl.unwrap_or(DEFAULT_TTL),
+            enforce_order: true,
+            shared: None,
+        }
+    }
+
+    /// A zone listed in `config`, with the config's other `zones`.
+    fn shared(config: &'d OctodnsConfig, zones: Vec<String>) -> Source<'d> {
+        Source {
+            provider: &config.provider,
+            processors: &config.processors,
+            manager: &config.manager,
+            default_ttl: config.ttl,
+            enforce_order: config.enforce_order,
+            shared: Some(Shared {
+                name: config.name.clone(),
+                zones,
+            }),
+        }
+    }
+}
+
+/// The TTL of records when neither they, their zone nor its config say.
+const DEFAULT_TTL: u32 = 300;
+
 /// octodns reads each secret from one environment variable per sops key
 /// (`env/NAME`): a composed secret has no variable to come from (E0409).
-fn refuse_composed_secrets(d: &Domain) -> Result<(), Box<Misfit>> {
-    let in_settings = d
-        .provider
-        .settings
-        .values()
-        .any(|v| matches!(v, Known::Secret(Secret::Composed { .. })));
-    let in_options = d
-        .processors
+fn refuse_composed_secrets(
+    kind: &str,
+    name: &str,
+    provider: Option<&Provider>,
+    processors: &[Processor],
+) -> Result<(), Box<Misfit>> {
+    let in_settings = provider.is_some_and(|p| {
+        p.settings
+            .values()
+            .any(|v| matches!(v, Known::Secret(Secret::Composed { .. })))
+    });
+    let in_options = processors
         .iter()
         .any(|p| p.options.values().any(holds_composed_secret));
     if !in_settings && !in_options {
@@ -203,7 +308,7 @@ fn refuse_composed_secrets(d: &Domain) -> Result<(), Box<Misfit>> {
     Err(Box::new(Misfit {
         code: "E0409",
         field: Some(if in_settings { "provider" } else { "processors" }.into()),
-        message: format!("domain `{}` passes a composed secret to octodns", d.name),
+        message: format!("{kind} `{name}` passes a composed secret to octodns"),
         label: "a `secret_format(...)` value in here".into(),
         notes: vec!["octodns reads each secret from an environment variable holding one key of a sops file".into()],
         help: Some("pass the key itself with `secret(file, key)`; composed secrets go to an app's `env` or a stack's `config`".into()),
@@ -238,6 +343,33 @@ pub struct Zone {
     /// Options of the octodns manager, merged over ev's.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub manager: Map<String, Value>,
+    /// The `default_ttl` of the YamlProvider the zone file is read with
+    /// (a state from before it was recorded: what ev rendered then).
+    #[serde(default = "default_ttl")]
+    pub default_ttl: u32,
+    /// Whether that provider checks the zone file's names are sorted.
+    #[serde(default = "enforce_order")]
+    pub enforce_order: bool,
+    /// The shared config the zone is listed in, where it is in one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<Shared>,
+}
+
+fn default_ttl() -> u32 {
+    DEFAULT_TTL
+}
+
+fn enforce_order() -> bool {
+    true
+}
+
+/// A manager config several zones share.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Shared {
+    /// Its name (`octodns/config/<name>.yaml`).
+    pub name: String,
+    /// Every zone it lists, sorted.
+    pub zones: Vec<String>,
 }
 
 /// An octodns provider or processor: its name in the config, its class
@@ -335,22 +467,22 @@ pub struct RecordSet {
 }
 
 impl Zone {
-    /// The artifact of a domain.
-    pub fn of(d: &Domain) -> Zone {
+    /// The artifact of a domain, synced as `source` says.
+    pub fn of(d: &Domain, source: Source<'_>) -> Zone {
+        let provider = source.provider;
         Zone {
             zone: d.name.clone(),
             provider: Plugin {
-                name: d.provider.name.clone(),
-                class: d.provider.class.clone(),
-                settings: d
-                    .provider
+                name: provider.name.clone(),
+                class: provider.class.clone(),
+                settings: provider
                     .settings
                     .iter()
                     .map(|(k, v)| (k.clone(), marked(v)))
                     .collect(),
-                env: d.provider.env.clone(),
+                env: provider.env.clone(),
             },
-            processors: d
+            processors: source
                 .processors
                 .iter()
                 .map(|p| Plugin {
@@ -360,14 +492,17 @@ impl Zone {
                     env: IndexMap::new(),
                 })
                 .collect(),
-            manager: d.manager.clone(),
+            manager: source.manager.clone(),
+            default_ttl: source.default_ttl,
+            enforce_order: source.enforce_order,
+            shared: source.shared,
             records: d
                 .records
                 .iter()
                 .map(|r| RecordSet {
                     name: r.name.clone(),
                     kind: r.kind.clone(),
-                    ttl: r.ttl.unwrap_or(d.ttl),
+                    ttl: r.ttl.or(d.ttl).unwrap_or(source.default_ttl),
                     values: r.values.iter().map(|v| sorted(marked(v))).collect(),
                     octodns: r.octodns_block(),
                 })
@@ -375,8 +510,16 @@ impl Zone {
         }
     }
 
-    /// The manager config at `octodns/config/<zone>.yaml` (run from
-    /// `octodns/`, so the zone files are in `./zones`).
+    /// The manager config's path relative to `octodns/`:
+    /// `config/<zone>.yaml`, or the shared config's `config/<name>.yaml`.
+    pub fn config_file(&self) -> String {
+        let name = self.shared.as_ref().map_or(&self.zone, |s| &s.name);
+        format!("config/{name}.yaml")
+    }
+
+    /// The manager config at `octodns/<config_file>` (run from `octodns/`,
+    /// so the zone files are in `./zones`): the zone's own, or the shared
+    /// one listing every zone of its config.
     pub fn config(&self) -> RenderedFile {
         let plugin = |p: &Plugin| Value::Object(p.tool_json());
         let mut providers = Map::new();
@@ -385,8 +528,8 @@ impl Zone {
             json!({
                 "class": "octodns.provider.yaml.YamlProvider",
                 "directory": "./zones",
-                "default_ttl": 300,
-                "enforce_order": true,
+                "default_ttl": self.default_ttl,
+                "enforce_order": self.enforce_order,
             }),
         );
         providers.insert(self.provider.name.clone(), plugin(&self.provider));
@@ -412,14 +555,23 @@ impl Zone {
             &mut manager,
             &for_tool(&Value::Object(self.manager.clone()), SecretAs::EnvRef),
         );
+        let zone = Value::Object(zone);
+        let zones: Map<String, Value> = match &self.shared {
+            Some(shared) => shared
+                .zones
+                .iter()
+                .map(|z| (format!("{z}."), zone.clone()))
+                .collect(),
+            None => [(format!("{}.", self.zone), zone)].into_iter().collect(),
+        };
         let doc = json!({
             "manager": manager,
             "providers": providers,
             "processors": processors,
-            "zones": { format!("{}.", self.zone): zone },
+            "zones": zones,
         });
         RenderedFile {
-            path: format!("octodns/config/{}.yaml", self.zone),
+            path: format!("octodns/{}", self.config_file()),
             content: format!(
                 "# Generated by ev from the domain declarations; do not edit.\n{}",
                 yaml(&doc)
@@ -523,10 +675,19 @@ impl ArtifactData for Zone {
             key: String::new(),
             label: "octodns config (provider, processors)".into(),
             value: {
-                let mut config =
-                    json!({ "provider": self.provider, "processors": self.processors });
-                if let (Some(c), false) = (config.as_object_mut(), self.manager.is_empty()) {
-                    c.insert("manager".into(), Value::Object(self.manager.clone()));
+                let mut config = json!({
+                    "provider": self.provider,
+                    "processors": self.processors,
+                    "default_ttl": self.default_ttl,
+                    "enforce_order": self.enforce_order,
+                });
+                if let Some(c) = config.as_object_mut() {
+                    if !self.manager.is_empty() {
+                        c.insert("manager".into(), Value::Object(self.manager.clone()));
+                    }
+                    if let Some(shared) = &self.shared {
+                        c.insert("shared".into(), json!(shared));
+                    }
                 }
                 config
             },

@@ -101,7 +101,8 @@ pub fn lower(model: &Model, fs: &dyn FileSystem) -> ActionGraph {
         .into_iter()
         .flat_map(|b| b.backend().lower(model))
         .collect();
-    // The action realizing each resource.
+    // The action realizing each resource (a resource several actions
+    // share, like an octodns config, produces nothing: any one will do).
     let by_resource: HashMap<&ResourceKey, &Lowered> = lowered
         .iter()
         .flat_map(|l| l.resources.iter().map(move |k| (k, l)))
