@@ -565,6 +565,46 @@ fn the_base_is_valid_and_covers_every_stdlib_field() {
     );
 }
 
+/// docs/stdlib.md shows every field of every standard library schema in
+/// an example: each is written as `field =` in one of its `ev` blocks
+/// (which the snippet test checks), except the few whose value ev reads
+/// back from exports rather than the user writing it.
+#[test]
+fn every_stdlib_field_has_an_example_in_the_documentation() {
+    const READ_BACK: [&str; 3] = ["outputs", "digest", "pinned"];
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/stdlib.md");
+    let doc = std::fs::read_to_string(path).expect("docs/stdlib.md");
+    let mut examples = String::new();
+    let mut in_ev = false;
+    for line in doc.lines() {
+        match line.strip_prefix("```") {
+            Some(info) => in_ev = !in_ev && info.starts_with("ev"),
+            None if in_ev => {
+                examples.push_str(line);
+                examples.push('\n');
+            }
+            None => {}
+        }
+    }
+    let written = |field: &str| {
+        examples.match_indices(field).any(|(at, _)| {
+            let before = examples[..at].chars().next_back();
+            let after = examples[at + field.len()..].trim_start_matches([' ', '"']);
+            !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-')
+                && after.starts_with('=')
+                && !after.starts_with("==")
+        })
+    };
+    let missing: Vec<String> = stdlib_fields()
+        .into_iter()
+        .filter(|f| !READ_BACK.contains(&f.as_str()) && !written(f))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "stdlib fields without an example in docs/stdlib.md: {missing:?}"
+    );
+}
+
 #[test]
 fn every_bad_value_in_every_field_is_a_check_diagnostic() {
     let mut failures = Vec::new();
