@@ -211,12 +211,16 @@ impl Writer {
     }
 
     /// Where a rendered file goes: the flakes in `flake-profiles/`,
-    /// everything else under `.ev/build/`; as (area, path from the root).
-    pub fn rendered(file: &ev_deploy::plan::RenderedFile) -> (Area, String) {
+    /// everything else under the environment's build folder (`.ev/build/`);
+    /// as (area, path from the root).
+    pub fn rendered(
+        ev: &ev_deploy::plan::state::EvDir,
+        file: &ev_deploy::plan::RenderedFile,
+    ) -> (Area, String) {
         if file.in_repository() {
             (Area::Profiles, file.path.clone())
         } else {
-            (Area::Ev, format!(".ev/build/{}", file.path))
+            (Area::Ev, format!("{}/{}", ev.build(), file.path))
         }
     }
 }

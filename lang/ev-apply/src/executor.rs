@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use ev_deploy::backend::Side;
 use ev_deploy::plan::diff::{Change, Plan};
-use ev_deploy::plan::state::{ActionState, State};
+use ev_deploy::plan::state::{ActionState, EvDir, State};
 
 use crate::schedule::Schedule;
 use crate::state_file::{StateFile, WriteError};
@@ -53,6 +53,8 @@ pub struct Options {
     pub force: bool,
     /// This run's id (names its log directory).
     pub run_id: String,
+    /// The environment's own folder (state, journal, rendered files).
+    pub ev_dir: EvDir,
 }
 
 /// Re-evaluates the program after exports changed: the new graph, or the
@@ -100,10 +102,10 @@ impl Outcome {
 /// Writes the files an action's tool reads, rendered from its artifact,
 /// through the confined writer: under `.ev/build/`, or in
 /// `flake-profiles/` for the machine flakes.
-pub fn write_files(root: &Path, action: &Action) -> std::io::Result<()> {
+pub fn write_files(root: &Path, ev: &EvDir, action: &Action) -> std::io::Result<()> {
     let writer = Writer::new(root);
     for f in action.artifact.files() {
-        let (area, path) = Writer::rendered(&f);
+        let (area, path) = Writer::rendered(ev, &f);
         writer.write_if_changed(area, &path, f.content.as_bytes(), Mode::Volatile)?;
     }
     Ok(())
@@ -187,7 +189,7 @@ pub async fn execute(
     // Scratch files of earlier runs (one killed with -9 never cleaned up):
     // whatever they hold does not outlive the next apply.
     let _ = Writer::new(root).remove_tree(Area::Ev, ".ev/run");
-    let store = match StateFile::open(root, state) {
+    let store = match StateFile::open(root, &options.ev_dir, state) {
         Ok(s) => s,
         Err(e) => {
             let outcome = Outcome {
@@ -460,6 +462,7 @@ impl Run<'_> {
         }
         let ctx = match Ctx::new(
             self.root,
+            &self.options.ev_dir,
             &self.options.run_id,
             &id,
             self.kill_rx.clone(),
@@ -503,6 +506,7 @@ impl Run<'_> {
             .unwrap_or(self.options.timeout);
         let ctx = match Ctx::new(
             self.root,
+            &self.options.ev_dir,
             &self.options.run_id,
             &id,
             self.kill_rx.clone(),
@@ -511,7 +515,7 @@ impl Run<'_> {
             Ok(ctx) => ctx,
             Err(e) => return self.fail_early(id, format!("cannot create its log: {e}")),
         };
-        if let Err(e) = write_files(self.root, &action) {
+        if let Err(e) = write_files(self.root, &self.options.ev_dir, &action) {
             return self.fail_early(id, format!("cannot write its rendered files: {e}"));
         }
         let ctx = Ctx {

@@ -29,6 +29,7 @@ pub enum Drift {
 /// Refreshes the actions `ids` of `graph`, `parallelism` at a time.
 pub async fn refresh(
     root: &Path,
+    ev: &ev_deploy::plan::state::EvDir,
     graph: &ActionGraph,
     state: &ev_deploy::plan::state::State,
     ids: &[String],
@@ -55,14 +56,14 @@ pub async fn refresh(
                 ));
                 continue;
             }
-            if let Err(e) = write_files(root, action) {
+            if let Err(e) = write_files(root, ev, action) {
                 out.push((
                     id.clone(),
                     Drift::Unavailable(format!("cannot write its files: {e}")),
                 ));
                 continue;
             }
-            let ctx = match Ctx::new(root, &run, id, kill_rx.clone(), timeout) {
+            let ctx = match Ctx::new(root, ev, &run, id, kill_rx.clone(), timeout) {
                 Ok(ctx) => ctx,
                 Err(e) => {
                     out.push((id.clone(), Drift::Unavailable(e.to_string())));

@@ -1,5 +1,5 @@
 //! Persisting the state during an apply: every action's record is appended
-//! to the journal (`.ev/state.journal`) as it succeeds, and the whole state
+//! to the journal (`.ev/state.journal`, or the environment's) as it succeeds, and the whole state
 //! is written atomically (temp file, fsync, rename) when the apply ends,
 //! after which the journal is removed. The journal is flushed to the OS on
 //! every line (it survives ev being killed) and synced to disk at most every
@@ -10,12 +10,16 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::confined::{Area, Mode, Writer};
-use ev_deploy::plan::state::{ActionState, JournalEntry, State, JOURNAL_PATH, STATE_PATH};
+use ev_deploy::plan::state::{ActionState, EvDir, JournalEntry, State};
 
-/// Reads the state with any journal left by an interrupted apply replayed
-/// (read-only: the files are not changed). `None` text: there is no state.
-pub fn read(root: &Path) -> Result<(State, Option<String>), ev_deploy::plan::state::StateError> {
-    State::load(&ev_core::fs::OsFs::new(root))
+/// Reads the state of the environment whose files are in `ev`, with any
+/// journal left by an interrupted apply replayed (read-only: the files are
+/// not changed). `None` text: there is no state.
+pub fn read(
+    root: &Path,
+    ev: &EvDir,
+) -> Result<(State, Option<String>), ev_deploy::plan::state::StateError> {
+    State::load(&ev_core::fs::OsFs::new(root), ev)
 }
 
 /// A file of the state (or an export) that could not be written: the
@@ -56,6 +60,8 @@ impl std::fmt::Display for WriteError {
 /// The state of a running apply and its journal.
 pub struct StateFile {
     root: PathBuf,
+    state_path: String,
+    journal_path: String,
     /// The state as recorded so far.
     pub state: State,
     journal: Option<std::fs::File>,
@@ -64,14 +70,16 @@ pub struct StateFile {
 
 impl StateFile {
     /// Starts from `state`; a journal left by a crashed apply is folded in first.
-    pub fn open(root: &Path, state: State) -> Result<StateFile, WriteError> {
+    pub fn open(root: &Path, ev: &EvDir, state: State) -> Result<StateFile, WriteError> {
         let mut file = StateFile {
             root: root.to_path_buf(),
+            state_path: ev.state(),
+            journal_path: ev.journal(),
             state,
             journal: None,
             last_sync: Instant::now(),
         };
-        if root.join(JOURNAL_PATH).exists() {
+        if root.join(&file.journal_path).exists() {
             file.finish()?;
         }
         Ok(file)
@@ -79,21 +87,22 @@ impl StateFile {
 
     fn append(&mut self, entry: &JournalEntry) -> Result<(), WriteError> {
         if self.journal.is_none() {
+            let journal_path = &self.journal_path;
             let path = Writer::new(&self.root)
-                .file_path(Area::Ev, JOURNAL_PATH)
-                .map_err(|e| WriteError::new("open", JOURNAL_PATH, e))?;
+                .file_path(Area::Ev, journal_path)
+                .map_err(|e| WriteError::new("open", journal_path, e))?;
             self.journal = Some(
                 std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(&path)
-                    .map_err(|e| WriteError::new("open", JOURNAL_PATH, e))?,
+                    .map_err(|e| WriteError::new("open", journal_path, e))?,
             );
         }
         if let Some(journal) = self.journal.as_mut() {
             journal
                 .write_all(entry.to_line().as_bytes())
-                .map_err(|e| WriteError::new("append to", JOURNAL_PATH, e))?;
+                .map_err(|e| WriteError::new("append to", &self.journal_path, e))?;
             if self.last_sync.elapsed() > Duration::from_millis(100) {
                 let _ = journal.sync_data();
                 self.last_sync = Instant::now();
@@ -129,14 +138,14 @@ impl StateFile {
         writer
             .write(
                 Area::Ev,
-                STATE_PATH,
+                &self.state_path,
                 self.state.to_text().as_bytes(),
                 Mode::Durable,
             )
-            .map_err(|e| WriteError::new("write", STATE_PATH, e))?;
+            .map_err(|e| WriteError::new("write", &self.state_path, e))?;
         writer
-            .remove(Area::Ev, JOURNAL_PATH)
-            .map_err(|e| WriteError::new("remove", JOURNAL_PATH, e))
+            .remove(Area::Ev, &self.journal_path)
+            .map_err(|e| WriteError::new("remove", &self.journal_path, e))
     }
 }
 
@@ -169,7 +178,9 @@ mod tests {
     #[test]
     fn a_crashed_apply_loses_nothing_it_recorded() {
         let dir = tempfile::tempdir().expect("dir");
-        let mut file = StateFile::open(dir.path(), State::empty()).expect("open");
+        // Another environment's files: the same code, in its own folder.
+        let ev = EvDir::of_environment("local");
+        let mut file = StateFile::open(dir.path(), &ev, State::empty()).expect("open");
         file.record("a", entry("1")).expect("record");
         file.record("b", entry("2")).expect("record");
         file.remove("a").expect("remove");
@@ -177,16 +188,16 @@ mod tests {
         drop(file);
         let mut journal = std::fs::OpenOptions::new()
             .append(true)
-            .open(dir.path().join(JOURNAL_PATH))
+            .open(dir.path().join(ev.journal()))
             .expect("journal");
         journal.write_all(b"{\"id\": \"c\", \"appl").expect("torn");
-        let (state, _) = read(dir.path()).expect("replayed");
+        let (state, _) = read(dir.path(), &ev).expect("replayed");
         assert_eq!(state.actions.keys().collect::<Vec<_>>(), vec!["b"]);
         // The next apply folds the journal into the state file.
-        let file = StateFile::open(dir.path(), state).expect("open");
-        assert!(!dir.path().join(JOURNAL_PATH).exists());
+        let file = StateFile::open(dir.path(), &ev, state).expect("open");
+        assert!(!dir.path().join(ev.journal()).exists());
         let on_disk =
-            State::parse(&std::fs::read_to_string(dir.path().join(STATE_PATH)).expect("state"))
+            State::parse(&std::fs::read_to_string(dir.path().join(ev.state())).expect("state"))
                 .expect("parse");
         assert_eq!(on_disk, file.state);
     }

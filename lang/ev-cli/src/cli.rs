@@ -25,6 +25,11 @@ pub struct Cli {
     #[arg(short = 'C', global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
 
+    /// The environment to evaluate, plan and apply (before the command:
+    /// `ev -e local plan`); default: the one the program marks `default`.
+    #[arg(short = 'e', long = "env", value_name = "ENV")]
+    pub environment: Option<String>,
+
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,

@@ -17,6 +17,8 @@ pub struct Settings {
     pub color: bool,
     /// Diagnostics format.
     pub message_format: MessageFormat,
+    /// The environment named with `-e` (none: the program's default).
+    pub environment: Option<String>,
 }
 
 impl Settings {
@@ -44,6 +46,7 @@ impl Settings {
             root,
             color,
             message_format: cli.message_format,
+            environment: cli.environment.clone(),
         })
     }
 

@@ -661,3 +661,101 @@ fn init_starts_a_repository_that_checks_and_plans() {
         "{again}"
     );
 }
+
+/// Environments: `-e` picks one; each has its own state, rendered files,
+/// exports and machine flakes, and the default one keeps today's places.
+#[test]
+fn environments_keep_their_state_exports_and_flakes_apart() {
+    let program = r#"environment prod { default = true }
+environment local { }
+
+stack cloud { resources = [{ name = "x", type = "random:index/randomId:RandomId" }] }
+machine web {
+  platform = "x86_64-linux"
+  os = "nixos"
+  address = by_env({ local = "127.0.0.1" }, default = "192.0.2.10")
+  modules = ["venus/web.nix"]
+  activation = { method = "nixos-rebuild" }
+}
+export in_use = env.name
+"#;
+    let repo = Repo::new(&[
+        ("everything.ev", program),
+        ("venus/web.nix", "{ ... }: { }\n"),
+    ]);
+    let eval = |env: &[&str]| {
+        let mut args = env.to_vec();
+        args.extend([
+            "eval",
+            "-e",
+            "[in_use, stack.cloud.outputs_file, machine.web.flake_dir]",
+        ]);
+        repo.run(&args)
+    };
+    let default = eval(&[]);
+    assert!(
+        default
+            .contains(r#"["prod", "exports/cloud/generated.json", "flake-profiles/system-web"]"#),
+        "{default}"
+    );
+    assert_eq!(
+        eval(&["-e", "prod"]),
+        default,
+        "the default environment by name is the default environment"
+    );
+    let local = eval(&["-e", "local"]);
+    assert!(
+        local.contains(r#"["local", "exports/env/local/cloud/generated.json", "flake-profiles/env/local/system-web"]"#),
+        "{local}"
+    );
+
+    // Rendered files and flakes go to the environment's own places.
+    let build = repo.run(&["-e", "local", "build"]);
+    assert!(build.starts_with("exit: 0"), "{build}");
+    assert!(repo
+        .path()
+        .join(".ev/env/local/build/pulumi/cloud/Pulumi.yaml")
+        .is_file());
+    let flake = std::fs::read_to_string(
+        repo.path()
+            .join("flake-profiles/env/local/system-web/flake.nix"),
+    )
+    .expect("the local flake");
+    assert!(flake.contains("../../../../venus/web.nix"), "{flake}");
+    assert!(!repo.path().join(".ev/build").exists());
+    assert!(!repo.path().join("flake-profiles/system-web").exists());
+
+    // Each environment reads its own state: a broken default state stops
+    // the default environment's plan, never another's.
+    let write = |path: &str, text: &str| {
+        let full = repo.path().join(path);
+        std::fs::create_dir_all(full.parent().expect("dir")).expect("mkdir");
+        std::fs::write(full, text).expect("write");
+    };
+    write(".ev/state.json", "{ broken");
+    let default_plan = repo.run(&["plan"]);
+    assert!(
+        default_plan.starts_with("exit: 2") && default_plan.contains("E0601"),
+        "{default_plan}"
+    );
+    let local_plan = repo.run(&["-e", "local", "plan"]);
+    assert!(
+        local_plan.starts_with("exit: 0") && local_plan.contains("actions: 2 to create"),
+        "{local_plan}"
+    );
+    write(".ev/env/local/state.json", "{ broken too");
+    let local_plan = repo.run(&["-e", "local", "plan"]);
+    assert!(
+        local_plan.contains("`.ev/env/local/state.json` is corrupted"),
+        "{local_plan}"
+    );
+
+    // A name the program does not declare is refused before anything runs.
+    let typo = repo.run(&["-e", "loca", "plan"]);
+    assert!(
+        typo.starts_with("exit: 2")
+            && typo.contains("E0612")
+            && typo.contains("did you mean `local`?"),
+        "{typo}"
+    );
+}

@@ -115,6 +115,7 @@ builtins! {
     SecretFile => "secret_file" ("file") / 1, "secret_file(file): the whole decrypted content of the sops-encrypted `file`, in any format sops reads (YAML, JSON, dotenv, INI, binary); opaque.";
     TypeOf => "type_of" ("value") / 1, "type_of(value): the value's type name.";
     IsKnown => "is_known" ("value") / 1, "is_known(value): false for values not known until apply.";
+    EnvironmentName => "environment_name" () / 0, "environment_name(): the environment named with `ev -e NAME`, or null without one (the standard library's `env` is the environment in use).";
 }
 
 impl Builtin {
@@ -966,6 +967,10 @@ impl Cx<'_, '_> {
             }
             Builtin::TypeOf => Value::str(arg(a, 0).type_name()),
             Builtin::IsKnown => Value::Bool(!matches!(arg(a, 0), Value::Unknown(_))),
+            Builtin::EnvironmentName => match &self.ev.program.environment {
+                Some(name) => Value::str(name),
+                None => Value::Null,
+            },
         })
     }
 

@@ -217,6 +217,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0609", "confirmation required"),
     ("E0610", "invalid command-line argument"),
     ("E0611", "language server session failed"),
+    ("E0612", "unknown environment"),
     (
         "W0601",
         "machines built from a directory that is not a git repository",

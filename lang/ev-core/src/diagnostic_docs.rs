@@ -67,6 +67,7 @@ pub const PAGES: &[(&str, &str)] = &[
     ("E0609", include_str!("../../../docs/diagnostics/E0609.md")),
     ("E0610", include_str!("../../../docs/diagnostics/E0610.md")),
     ("E0611", include_str!("../../../docs/diagnostics/E0611.md")),
+    ("E0612", include_str!("../../../docs/diagnostics/E0612.md")),
     ("W0601", include_str!("../../../docs/diagnostics/W0601.md")),
     ("E0999", include_str!("../../../docs/diagnostics/E0999.md")),
 ];

@@ -141,6 +141,9 @@ pub struct Program {
     schema_globals: HashSet<GlobalRef>,
     /// Each resource by kind and name: `kind.name` resolves in constant time.
     resource_ids: HashMap<(KindId, String), ResourceId>,
+    /// The environment it is evaluated in, as named with `ev -e` (none:
+    /// the program's default one); `environment_name()` returns it.
+    pub environment: Option<String>,
 }
 
 /// One occurrence of a name in the source and what it resolved to.
@@ -390,6 +393,7 @@ pub fn load_cached(
         names: Vec::new(),
         schema_globals: HashSet::new(),
         resource_ids: HashMap::new(),
+        environment: None,
     };
     let mut resolve_errors = errors;
     let mut names = Vec::new();

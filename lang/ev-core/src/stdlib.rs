@@ -4,6 +4,7 @@
 /// (display path, text) of every standard library file, in load order.
 pub const FILES: &[(&str, &str)] = &[
     ("stdlib/core.ev", include_str!("../../../stdlib/core.ev")),
+    ("stdlib/env.ev", include_str!("../../../stdlib/env.ev")),
     (
         "stdlib/machine.ev",
         include_str!("../../../stdlib/machine.ev"),

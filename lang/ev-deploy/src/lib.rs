@@ -85,3 +85,100 @@ pub fn checked_model(program: &Program, ev: &Evaluator<'_>) -> Result<Model, Vec
 pub fn build_model(program: &Program, ev: &Evaluator<'_>) -> (Model, Vec<Diagnostic>) {
     Model::build(program, ev, &Deploy)
 }
+
+/// The environments a program declares, by name (static: their
+/// declarations, no evaluation).
+fn declared_environments(program: &Program) -> Vec<&str> {
+    program
+        .resources
+        .iter()
+        .filter(|r| {
+            program
+                .kind(r.kind)
+                .is_some_and(|k| k.name.as_str() == "environment")
+        })
+        .map(|r| r.name.as_str())
+        .collect()
+}
+
+/// E0612 when `ev -e NAME` names no environment of the program, with the
+/// declared ones (checked before anything is evaluated, by every command).
+pub fn check_environment(
+    program: &Program,
+    environment: Option<&str>,
+) -> Result<(), Box<Diagnostic>> {
+    let Some(name) = environment else {
+        return Ok(());
+    };
+    let names = declared_environments(program);
+    if names.contains(&name) {
+        return Ok(());
+    }
+    let mut d = Diagnostic::general("E0612", format!("no environment `{name}`"));
+    let suggestions = ev_core::suggest::similar(name, names.iter().copied());
+    if let Some(hint) = ev_core::suggest::did_you_mean(&suggestions) {
+        d = d.with_note(hint);
+    }
+    Err(Box::new(d.with_help(if names.is_empty() {
+        "the program declares no environments: drop `-e`, or declare one (`environment local { }`)"
+            .to_string()
+    } else {
+        format!("the program's environments: {}", names.join(", "))
+    })))
+}
+
+/// The folder of ev's own files for the environment named with `ev -e`
+/// (none: the default one): `.ev` for the default environment (and a
+/// program without environments), `.ev/env/<name>` for another. A program
+/// that declares environments marks exactly one `default` (E0612).
+pub fn environment_dir(
+    model: &ev_core::model::Model,
+    environment: Option<&str>,
+) -> Result<plan::state::EvDir, Box<Diagnostic>> {
+    let declared: Vec<&ModelResource> = model.of_kind("environment").collect();
+    let defaults: Vec<&str> = declared
+        .iter()
+        .filter(|r| r.value.get("default") == Some(&serde_json::Value::Bool(true)))
+        .map(|r| r.key.name.as_str())
+        .collect();
+    let names = || {
+        declared
+            .iter()
+            .map(|r| r.key.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match defaults.as_slice() {
+        [] if !declared.is_empty() => {
+            return Err(Box::new(Diagnostic::general(
+                "E0612",
+                "no environment is the default",
+            )
+            .with_help(format!(
+                "mark the one ev uses without `-e` with `default = true` (the program's environments: {})",
+                names()
+            ))))
+        }
+        [_, _, ..] => {
+            return Err(Box::new(
+                Diagnostic::general(
+                    "E0612",
+                    format!("several environments are the default: {}", defaults.join(", ")),
+                )
+                .with_help("mark only one with `default = true`"),
+            ))
+        }
+        _ => {}
+    }
+    match environment {
+        None => Ok(plan::state::EvDir::default()),
+        Some(name) if defaults.contains(&name) => Ok(plan::state::EvDir::default()),
+        Some(name) if declared.iter().any(|r| r.key.name == name) => {
+            Ok(plan::state::EvDir::of_environment(name))
+        }
+        Some(name) => Err(Box::new(
+            Diagnostic::general("E0612", format!("no environment `{name}`"))
+                .with_help(format!("the program's environments: {}", names())),
+        )),
+    }
+}

@@ -173,7 +173,7 @@ fn state_files_are_validated() {
     let d = v1.err().map(|e| e.diagnostic()).expect("a diagnostic");
     assert_eq!(d.code, "E0601");
     assert!(
-        d.help.as_deref().unwrap_or("").contains("state.v1.json"),
+        d.help.as_deref().unwrap_or("").contains("state.json.v1"),
         "{d:?}"
     );
     let empty = State::empty();

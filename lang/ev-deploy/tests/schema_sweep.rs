@@ -67,6 +67,7 @@ machine web {
   values = {
     region = "eu",
   }
+  flake_dir = "flake-profiles/system-web"
   apply_timeout = 600
 }
 
@@ -185,6 +186,17 @@ domain "example.net" {
   records = []
 }
 
+environment prod {
+  default = true
+  description = "what runs"
+  exports = "exports"
+}
+
+environment local {
+  default = false
+  exports = "exports/env/local"
+}
+
 stack cloud {
   project = "cloud"
   stack = "prod"
@@ -200,6 +212,7 @@ stack cloud {
       protect = true,
     },
   }]
+  outputs_file = "exports/cloud/generated.json"
   exports = {
     ip = "\${server.ipv4Address}",
   }
@@ -680,7 +693,13 @@ fn every_field_of_the_base_reaches_the_typed_model() {
         let (model, diagnostics) = ev_deploy::build_model(&program, &ev);
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         let mut dropped = Vec::new();
-        for r in &model.resources {
+        // Environments are not deployed: they choose where the others go
+        // (`ev_deploy::environment_dir`).
+        for r in model
+            .resources
+            .iter()
+            .filter(|r| r.key.kind != "environment")
+        {
             let backend = ev_deploy::BackendId::of_kind(&r.key.kind)
                 .unwrap_or_else(|| panic!("no backend realizes the stdlib kind {}", r.key.kind));
             let typed = backend

@@ -172,6 +172,13 @@ impl<'fs> Session<'fs> {
         }
     }
 
+    /// Evaluates the program in the environment named with `ev -e` (none:
+    /// its default one), for every input from now on.
+    pub fn set_environment(&mut self, name: Option<String>) {
+        self.program.environment = name;
+        self.model = None;
+    }
+
     /// The program's syntax and resolve errors, rendered (empty when clean).
     pub fn load_errors(&self) -> String {
         self.render(&self.program.diagnostics)
@@ -617,10 +624,6 @@ impl<'fs> Session<'fs> {
     }
 
     fn plan(&mut self, target: &str) -> Reply {
-        let state = match ev_deploy::plan::state::State::load(self.fs) {
-            Ok((s, _)) => s,
-            Err(e) => return self.refuse(e.diagnostic()),
-        };
         let fs = self.fs;
         if let Err(e) = self.model() {
             return Reply::err(e);
@@ -630,6 +633,15 @@ impl<'fs> Session<'fs> {
                 ev_core::diagnostic::INTERNAL_ERROR,
                 "the model is missing after it was built",
             ));
+        };
+        // The state of the environment the session evaluates.
+        let ev_dir = match ev_deploy::environment_dir(model, self.program.environment.as_deref()) {
+            Ok(dir) => dir,
+            Err(d) => return self.refuse(*d),
+        };
+        let state = match ev_deploy::plan::state::State::load(self.fs, &ev_dir) {
+            Ok((s, _)) => s,
+            Err(e) => return self.refuse(e.diagnostic()),
         };
         let (graph, mut plan) = ev_deploy::plan::plan(&self.program, fs, model, &state);
         let targets: Vec<String> = target.split_whitespace().map(str::to_string).collect();
@@ -813,7 +825,9 @@ impl<'fs> Session<'fs> {
             }
             self.entry = path;
         }
+        let environment = self.program.environment.take();
         self.program = ev_core::load(self.fs, &self.entry);
+        self.program.environment = environment;
         self.model = None;
         self.topology_bound = false;
         let mut text = self.load_errors();

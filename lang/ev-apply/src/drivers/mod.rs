@@ -61,7 +61,7 @@ pub struct Ctx {
     pub id: String,
     /// The repository root.
     pub root: PathBuf,
-    /// Where rendered files are (`.ev/build`).
+    /// Where rendered files are (`.ev/build`, or the environment's).
     pub build: PathBuf,
     /// A private scratch directory for this run and action (created with
     /// the context; removed after the action).
@@ -98,6 +98,7 @@ impl Ctx {
     /// files, secrets or previous state yet.
     pub fn new(
         root: &std::path::Path,
+        ev: &ev_deploy::plan::state::EvDir,
         run: &str,
         id: &str,
         kill: watch::Receiver<bool>,
@@ -110,7 +111,7 @@ impl Ctx {
         Ok(Ctx {
             id: id.to_string(),
             root: root.to_path_buf(),
-            build: root.join(".ev/build"),
+            build: root.join(ev.build()),
             scratch,
             env: crate::process::base_env(),
             log: Log::create(&log)?,

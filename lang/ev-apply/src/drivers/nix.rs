@@ -14,7 +14,7 @@ use super::{Applied, Ctx, Driver, Failure};
 /// with the profile's directory, so the whole repository is the flake's
 /// source and the profile's `../../venus/...` modules resolve (Nix copies
 /// only tracked files; `path:` flakes cannot name a subdirectory in Nix 2.8).
-pub fn flake_ref(ctx: &Ctx, machine: &str) -> Result<String, Failure> {
+pub fn flake_ref(ctx: &Ctx, m: &Profile) -> Result<String, Failure> {
     if !ctx.root.join(".git").exists() {
         return Err(Failure::new(format!(
             "{} is not a git repository: Nix builds machine profiles from the repository's git tree (run `git init && git add -A` there)",
@@ -22,8 +22,9 @@ pub fn flake_ref(ctx: &Ctx, machine: &str) -> Result<String, Failure> {
         )));
     }
     Ok(format!(
-        "git+file://{}?dir=flake-profiles/system-{machine}",
-        ctx.root.to_string_lossy()
+        "git+file://{}?dir={}",
+        ctx.root.to_string_lossy(),
+        m.dir()
     ))
 }
 
@@ -57,7 +58,7 @@ fn store_path(json_text: &str) -> Option<String> {
 
 /// Builds and activates the machine.
 pub async fn apply(m: &Profile, ctx: &Ctx) -> Result<Applied, Failure> {
-    let flake = flake_ref(ctx, &m.name)?;
+    let flake = flake_ref(ctx, m)?;
     track_profile(ctx, m).await?;
     let installable = format!("{flake}#{}", m.system_attribute());
     let mut applied = Applied::default();
@@ -132,11 +133,7 @@ pub async fn apply(m: &Profile, ctx: &Ctx) -> Result<Applied, Failure> {
 /// Compares the system the profile would build with the one last activated.
 pub async fn refresh(m: &Profile, ctx: &Ctx) -> Result<String, Failure> {
     track_profile(ctx, m).await?;
-    let installable = format!(
-        "{}#{}.outPath",
-        flake_ref(ctx, &m.name)?,
-        m.system_attribute()
-    );
+    let installable = format!("{}#{}.outPath", flake_ref(ctx, m)?, m.system_attribute());
     let out = ctx
         .run(&ctx.nix(&["eval", "--raw", &installable], &ctx.root), &[])
         .await?;

@@ -5,7 +5,7 @@
 //! never in clear.
 
 use ev_deploy::backend::ArtifactData;
-use ev_deploy::backends::pulumi::{export_file, Program};
+use ev_deploy::backends::pulumi::Program;
 
 use super::{Applied, Ctx, Driver, Export, Failure};
 use crate::confined::Mode;
@@ -104,7 +104,7 @@ pub async fn apply(s: &Program, ctx: &Ctx) -> Result<Applied, Failure> {
     text.push('\n');
     Ok(Applied {
         exports: vec![Export {
-            path: export_file(&s.name),
+            path: s.outputs_path(),
             content: text,
         }],
         outputs: Default::default(),
@@ -148,7 +148,7 @@ pub async fn destroy(previous: &Program, ctx: &Ctx) -> Result<Applied, Failure> 
         ctx.run(&cmd, &[]).await?;
     }
     Ok(Applied {
-        removed_exports: vec![export_file(name)],
+        removed_exports: vec![previous.outputs_path()],
         ..Applied::default()
     })
 }

@@ -218,6 +218,7 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
         grace: Duration::from_secs(options.grace),
         force: options.allow_large_changes,
         run_id: run_id.clone(),
+        ev_dir: prepared.loaded.ev_dir.clone(),
     };
     // The live view starts once the question above is answered.
     let mut human;

@@ -12,10 +12,10 @@ use crate::settings::Settings;
 /// Runs `ev build`.
 pub fn run(settings: &Settings) -> Output {
     let mut out = Output::default();
-    let Some(model) = super::model(settings, &mut out) else {
+    let Some(loaded) = super::loaded(settings, &mut out) else {
         return out;
     };
-    let graph = lower(&model, &ev_core::fs::OsFs::new(settings.root.clone()));
+    let graph = lower(&loaded.model, &loaded.fs);
     let writer = Writer::new(&settings.root);
     let mut written = std::collections::BTreeSet::new();
     for action in graph.ordered() {
@@ -23,7 +23,7 @@ pub fn run(settings: &Settings) -> Output {
             if !written.insert(file.path.clone()) {
                 continue;
             }
-            let (area, path) = Writer::rendered(&file);
+            let (area, path) = Writer::rendered(&loaded.ev_dir, &file);
             let target = settings.root.join(&path);
             if let Err(e) = writer.write(area, &path, file.content.as_bytes(), Mode::Durable) {
                 return Output::usage(settings, super::cannot_write(&path, &e));

@@ -27,6 +27,8 @@ pub struct Loaded {
     pub fs: OsFs,
     /// The evaluated model.
     pub model: ev_core::model::Model,
+    /// The environment's own folder (state, journal, rendered files).
+    pub ev_dir: ev_deploy::plan::state::EvDir,
 }
 
 /// Loads, checks and models the repository's program; on any diagnostic,
@@ -42,7 +44,18 @@ pub fn loaded(settings: &Settings, out: &mut Output) -> Option<Loaded> {
     match ev_deploy::checked_model(&program, &ev) {
         Ok(model) => {
             drop(ev);
-            Some(Loaded { program, fs, model })
+            match ev_deploy::environment_dir(&model, settings.environment.as_deref()) {
+                Ok(ev_dir) => Some(Loaded {
+                    program,
+                    fs,
+                    model,
+                    ev_dir,
+                }),
+                Err(d) => {
+                    *out = Output::usage(settings, *d);
+                    None
+                }
+            }
         }
         Err(diagnostics) => {
             out.diagnostics(settings, &diagnostics, &program.sources);
@@ -58,7 +71,12 @@ pub fn load(settings: &Settings, entry: &str, out: &mut Output) -> Option<(Progr
         *out = Output::usage(settings, no_entry(entry, &settings.root));
         return None;
     }
-    let program = ev_core::load(&fs, entry);
+    let mut program = ev_core::load(&fs, entry);
+    if let Err(d) = ev_deploy::check_environment(&program, settings.environment.as_deref()) {
+        *out = Output::usage(settings, *d);
+        return None;
+    }
+    program.environment = settings.environment.clone();
     Some((program, fs))
 }
 

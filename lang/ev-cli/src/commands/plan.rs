@@ -7,7 +7,7 @@ use ev_deploy::plan::diff::{
     actions_digest, digest_files, guardrails, program_digest, render_targeted, target, Basis,
     Detail, PlanError,
 };
-use ev_deploy::plan::state::{State, STATE_PATH};
+use ev_deploy::plan::state::{EvDir, State};
 use ev_deploy::plan::ActionGraph;
 
 use crate::printer::Output;
@@ -65,12 +65,12 @@ pub fn prepare(
     allow_large_changes: bool,
 ) -> Result<Prepared, Output> {
     let mut out = Output::default();
-    let (state, state_text) = match read_state(settings) {
-        Ok(s) => s,
-        Err(e) => return Err(Output::usage(settings, e.diagnostic())),
-    };
     let Some(loaded) = super::loaded(settings, &mut out) else {
         return Err(out);
+    };
+    let (state, state_text) = match read_state(settings, &loaded.ev_dir) {
+        Ok(s) => s,
+        Err(e) => return Err(Output::usage(settings, e.diagnostic())),
     };
     let (graph, mut plan) =
         ev_deploy::plan::plan(&loaded.program, &loaded.fs, &loaded.model, &state);
@@ -102,8 +102,9 @@ pub fn prepare(
 /// unknown-version one is an error (and is left untouched).
 pub fn read_state(
     settings: &Settings,
+    ev_dir: &EvDir,
 ) -> Result<(State, Option<String>), ev_deploy::plan::state::StateError> {
-    ev_apply::state_file::read(&settings.root)
+    ev_apply::state_file::read(&settings.root, ev_dir)
 }
 
 /// Runs `ev plan`.
@@ -148,7 +149,13 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
     } else {
         let mut text = render_targeted(&plan, &targets, &pulled_in, detail);
         if refresh {
-            text.push_str(&refresh_live(settings, &graph, &plan, &state));
+            text.push_str(&refresh_live(
+                settings,
+                &loaded.ev_dir,
+                &graph,
+                &plan,
+                &state,
+            ));
         }
         text
     };
@@ -181,7 +188,7 @@ pub fn basis(
         exports: digest_files(exports.iter().map(|(p, b)| (p.as_str(), b.as_slice()))),
         state: state_text.map_or_else(
             || "none".to_string(),
-            |t| digest_files([(STATE_PATH, t.as_bytes())]),
+            |t| digest_files([(loaded.ev_dir.state().as_str(), t.as_bytes())]),
         ),
     }
 }
@@ -207,6 +214,7 @@ fn files_below(root: &Path, dir: &str) -> Vec<(String, Vec<u8>)> {
 /// Asks every planned action's tool for the live state (`--refresh`).
 fn refresh_live(
     settings: &Settings,
+    ev_dir: &EvDir,
     graph: &ActionGraph,
     plan: &ev_deploy::plan::diff::Plan,
     state: &State,
@@ -226,6 +234,7 @@ fn refresh_live(
     };
     let results = runtime.block_on(ev_apply::refresh::refresh(
         &settings.root,
+        ev_dir,
         graph,
         state,
         &ids,

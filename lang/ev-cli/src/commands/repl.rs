@@ -33,6 +33,7 @@ fn format_of(f: QueryFormat) -> Format {
 pub fn query(settings: &Settings, input: &str, format: QueryFormat) -> Output {
     let fs = OsFs::new(settings.root.clone());
     let mut session = Session::new(&fs, ENTRY);
+    session.set_environment(settings.environment.clone());
     session.format = format_of(format);
     session.color = settings.color;
     session.json_diagnostics = settings.message_format == crate::cli::MessageFormat::Json;
@@ -70,6 +71,7 @@ pub fn run(settings: &Settings, batch: bool, format: QueryFormat) -> Output {
     }
     let fs = OsFs::new(settings.root.clone());
     let mut session = Session::new(&fs, ENTRY);
+    session.set_environment(settings.environment.clone());
     session.format = format_of(format);
     session.json_diagnostics = settings.message_format == crate::cli::MessageFormat::Json;
     if batch || !std::io::stdin().is_terminal() {

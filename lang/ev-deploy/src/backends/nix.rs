@@ -119,6 +119,8 @@ pub struct Machine {
     /// are `$unknown` markers; secrets are refused at build).
     #[serde(default)]
     pub values: serde_json::Map<String, serde_json::Value>,
+    /// The repository folder of its flake (per environment).
+    pub flake_dir: String,
     /// Seconds one tool run of applying it may take.
     #[serde(default)]
     pub apply_timeout: Option<u64>,
@@ -329,6 +331,10 @@ pub struct Profile {
     pub tags: Vec<String>,
     /// Values its modules read as `ev.<name>` (marked).
     pub values: serde_json::Map<String, Value>,
+    /// The repository folder of its flake (empty in states recorded before
+    /// it was: `flake-profiles/system-<name>`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub flake_dir: String,
 }
 
 impl Profile {
@@ -356,6 +362,7 @@ impl Profile {
                 .collect(),
             tags: m.tags.clone(),
             values: m.values.clone(),
+            flake_dir: m.flake_dir.clone(),
         }
     }
 
@@ -380,9 +387,20 @@ impl Profile {
         }
     }
 
-    /// Its directory in the repository.
+    /// Its flake's directory in the repository: `flake-profiles/system-<name>`
+    /// in the default environment, `flake-profiles/env/<env>/system-<name>`
+    /// in another.
     pub fn dir(&self) -> String {
-        format!("flake-profiles/system-{}", self.name)
+        match self.flake_dir.as_str() {
+            "" => format!("flake-profiles/system-{}", self.name),
+            dir => dir.to_string(),
+        }
+    }
+
+    /// The way from its flake's directory up to the repository root
+    /// (`../..`), for the paths of repository files in the flake.
+    fn up(&self) -> String {
+        vec![".."; self.dir().split('/').count()].join("/")
     }
 }
 
@@ -489,16 +507,17 @@ pub fn nix_key(k: &str) -> String {
 
 /// A repository file as a Nix path from the profile's directory: a path
 /// literal when it is plain, else the directory plus a quoted string.
-fn nix_repo_path(p: &str) -> String {
+fn nix_repo_path(m: &Profile, p: &str) -> String {
     let plain = p
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '/'))
         && !p.contains("//")
         && !p.ends_with('/');
+    let up = m.up();
     if plain {
-        format!("../../{p}")
+        format!("{up}/{p}")
     } else {
-        format!("(../.. + {})", nix_string(&format!("/{p}")))
+        format!("({up} + {})", nix_string(&format!("/{p}")))
     }
 }
 
@@ -569,7 +588,11 @@ fn flake_inputs(m: &Profile) -> String {
 /// home-manager users.
 fn configuration_modules(m: &Profile) -> String {
     let line = |s: &str| format!("          {s}\n");
-    let mut out: String = m.modules.iter().map(|p| line(&nix_repo_path(p))).collect();
+    let mut out: String = m
+        .modules
+        .iter()
+        .map(|p| line(&nix_repo_path(m, p)))
+        .collect();
     out.extend(m.input_modules.iter().map(|p| line(&input_attr(p))));
     out.extend((0..m.inline_modules.len()).map(|i| line(&format!("./{}", inline_file(i)))));
     if !m.overlays.is_empty() {
@@ -578,7 +601,7 @@ fn configuration_modules(m: &Profile) -> String {
             .iter()
             .map(|o| {
                 if is_repo_file(o) {
-                    format!("(import {})", nix_repo_path(o))
+                    format!("(import {})", nix_repo_path(m, o))
                 } else {
                     input_attr(o)
                 }
@@ -604,7 +627,7 @@ fn configuration_modules(m: &Profile) -> String {
             out.push_str(&format!(
                 "            sops.secrets.{} = {{ sopsFile = {}; format = {};{key} }};\n",
                 nix_string(name),
-                nix_repo_path(&s.file),
+                nix_repo_path(m, &s.file),
                 nix_string(&s.format),
             ));
         }
@@ -620,7 +643,7 @@ fn configuration_modules(m: &Profile) -> String {
             let imports: Vec<String> = u
                 .modules
                 .iter()
-                .map(|p| nix_repo_path(p))
+                .map(|p| nix_repo_path(m, p))
                 .chain(u.input_modules.iter().map(|p| input_attr(p)))
                 .collect();
             out.push_str(&format!(

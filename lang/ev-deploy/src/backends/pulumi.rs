@@ -51,7 +51,9 @@ pub struct Stack {
     pub resources: Vec<StackResource>,
     /// Declared exports (Pulumi output expressions).
     pub exports: IndexMap<String, serde_json::Value>,
-    /// Values read back from exports/<name>/generated.json.
+    /// Where its outputs are written (under the environment's exports).
+    pub outputs_file: String,
+    /// Values read back from `outputs_file`.
     pub outputs: Known<serde_json::Value>,
     /// Refuse destruction.
     pub protect: bool,
@@ -84,7 +86,7 @@ impl Backend for Pulumi {
                     vec![r.key.clone()],
                     Artifact::Pulumi(Program::of(&s)),
                 );
-                action.produces = vec![export_file(&s.name)];
+                action.produces = vec![s.outputs_file.clone()];
                 action.exports_pending = !matches!(s.outputs, Known::Value(_));
                 action.protected = s.protect;
                 action.timeout = s.apply_timeout;
@@ -94,7 +96,8 @@ impl Backend for Pulumi {
     }
 }
 
-/// Where a stack's outputs are written.
+/// Where a stack's outputs are written in a program without environments
+/// (and by states recorded before the path was).
 pub fn export_file(stack: &str) -> String {
     format!("exports/{stack}/generated.json")
 }
@@ -118,9 +121,21 @@ pub struct Program {
     pub outputs: IndexMap<String, Value>,
     /// Configuration (marked: secrets are set at apply from sops).
     pub config: IndexMap<String, Value>,
+    /// Where the outputs are written (empty in states recorded before it
+    /// was: [`Program::outputs_path`]).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub outputs_file: String,
 }
 
 impl Program {
+    /// Where the outputs are written.
+    pub fn outputs_path(&self) -> String {
+        match self.outputs_file.as_str() {
+            "" => export_file(&self.name),
+            path => path.to_string(),
+        }
+    }
+
     /// The artifact of a stack.
     pub fn of(s: &Stack) -> Program {
         Program {
@@ -130,6 +145,7 @@ impl Program {
             backend: s.backend.clone(),
             resources: s.resources.clone(),
             outputs: s.exports.clone(),
+            outputs_file: s.outputs_file.clone(),
             config: s
                 .config
                 .iter()

@@ -19,15 +19,60 @@ use crate::backend::Artifact;
 /// as data (1 recorded rendered files).
 pub const STATE_VERSION: u32 = 2;
 
-/// Where the state lives, relative to the repository root.
+/// Where the state of the default environment lives, relative to the
+/// repository root ([`EvDir::state`] for any environment).
 pub const STATE_PATH: &str = ".ev/state.json";
 
-/// The apply journal, relative to the repository root: one line per action
-/// applied since the state file was last written whole. `ev apply` appends
-/// to it after every action (cheap, so a large apply does not rewrite the
-/// whole state a thousand times) and folds it into the state when it ends;
-/// after a crash the next run replays it, so nothing that succeeded is lost.
-pub const JOURNAL_PATH: &str = ".ev/state.journal";
+/// Where ev keeps its own files for one environment, relative to the
+/// repository root: `.ev` for the default environment (and a program that
+/// declares none), `.ev/env/<name>` for another. Each environment has its
+/// own state, journal, apply lock, rendered files, logs and scratch
+/// directories, so applying one never reads or moves another's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvDir(String);
+
+impl Default for EvDir {
+    fn default() -> EvDir {
+        EvDir(".ev".into())
+    }
+}
+
+impl EvDir {
+    /// The folder of a non-default environment (its name is a checked
+    /// `Name`: no `/`, no `..`).
+    pub fn of_environment(name: &str) -> EvDir {
+        EvDir(format!(".ev/env/{name}"))
+    }
+
+    /// The folder, relative to the root.
+    pub fn dir(&self) -> &str {
+        &self.0
+    }
+
+    /// A path inside it, relative to the root.
+    pub fn join(&self, rel: &str) -> String {
+        format!("{}/{rel}", self.0)
+    }
+
+    /// The state file.
+    pub fn state(&self) -> String {
+        self.join("state.json")
+    }
+
+    /// The apply journal: one line per action applied since the state file
+    /// was last written whole. `ev apply` appends to it after every action
+    /// (cheap, so a large apply does not rewrite the whole state a thousand
+    /// times) and folds it into the state when it ends; after a crash the
+    /// next run replays it, so nothing that succeeded is lost.
+    pub fn journal(&self) -> String {
+        self.join("state.journal")
+    }
+
+    /// Where rendered files are written (`ev build`, before each action).
+    pub fn build(&self) -> String {
+        self.join("build")
+    }
+}
 
 /// One journal line: an action recorded as applied, or forgotten.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -106,31 +151,43 @@ pub enum StateError {
     /// The state or its journal cannot be read.
     Unreadable {
         /// Which file.
-        path: &'static str,
+        path: String,
         /// Why.
         why: String,
+    },
+    /// A state file that is corrupted or of another version, by path.
+    In {
+        /// The state file.
+        path: String,
+        /// What is wrong with it.
+        error: Box<StateError>,
     },
 }
 
 impl StateError {
     /// The diagnostic every face renders (E0601).
     pub fn diagnostic(&self) -> ev_core::diagnostic::Diagnostic {
+        self.diagnostic_of(STATE_PATH)
+    }
+
+    fn diagnostic_of(&self, state_path: &str) -> ev_core::diagnostic::Diagnostic {
         use ev_core::diagnostic::Diagnostic;
         match self {
+            StateError::In { path, error } => error.diagnostic_of(path),
             StateError::Corrupted(why) => {
-                Diagnostic::general("E0601", format!("`{STATE_PATH}` is corrupted: {why}"))
+                Diagnostic::general("E0601", format!("`{state_path}` is corrupted: {why}"))
                     .with_note("it was left untouched")
                     .with_help("restore it from a backup or version control")
             }
             StateError::UnknownVersion(1) => Diagnostic::general(
                 "E0601",
-                format!("`{STATE_PATH}` has format version 1 (rendered files), written by an older ev; this ev records what each tool was given as data (version {STATE_VERSION})"),
+                format!("`{state_path}` has format version 1 (rendered files), written by an older ev; this ev records what each tool was given as data (version {STATE_VERSION})"),
             )
             .with_note("it was left untouched")
-            .with_help(format!("apply once with the ev that wrote it to bring nothing pending, then move it aside (`mv {STATE_PATH} .ev/state.v1.json`) and run `ev apply`: every action runs once more and the tools converge (zones sync, objects are applied server-side, stacks and profiles are unchanged); objects deleted from the program before that are not pruned")),
+            .with_help(format!("apply once with the ev that wrote it to bring nothing pending, then move it aside (`mv {state_path} {state_path}.v1`) and run `ev apply`: every action runs once more and the tools converge (zones sync, objects are applied server-side, stacks and profiles are unchanged); objects deleted from the program before that are not pruned")),
             StateError::UnknownVersion(v) => Diagnostic::general(
                 "E0601",
-                format!("`{STATE_PATH}` has format version {v}, but this ev reads version {STATE_VERSION}"),
+                format!("`{state_path}` has format version {v}, but this ev reads version {STATE_VERSION}"),
             )
             .with_help("use the ev that wrote it"),
             StateError::Unreadable { path, why } => {
@@ -143,6 +200,11 @@ impl StateError {
 impl std::fmt::Display for StateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            StateError::In { path, error } => match &**error {
+                StateError::Corrupted(why) => write!(f, "{path} is corrupted ({why}); it was left untouched: restore it from a backup or version control"),
+                StateError::UnknownVersion(v) => write!(f, "{path} has format version {v}, but this ev reads version {STATE_VERSION}"),
+                other => other.fmt(f),
+            },
             StateError::Corrupted(why) => write!(f, "{STATE_PATH} is corrupted ({why}); it was left untouched: restore it from a backup or version control"),
             StateError::UnknownVersion(v) => write!(f, "{STATE_PATH} has format version {v}, but this ev reads version {STATE_VERSION}"),
             StateError::Unreadable { path, why } => write!(f, "cannot read {path}: {why}"),
@@ -191,7 +253,7 @@ impl State {
                 Err(_) if i + 1 == lines.len() && !complete => break,
                 Err(e) => {
                     return Err(StateError::Corrupted(format!(
-                        "{JOURNAL_PATH} line {}: {e}",
+                        "its journal, line {}: {e}",
                         i + 1
                     )))
                 }
@@ -205,11 +267,15 @@ impl State {
         Ok(applied)
     }
 
-    /// Reads the state through `fs`, with any journal left by an
-    /// interrupted apply replayed (nothing is written). The text is `None`
-    /// when there is no state; errors name the file.
-    pub fn load(fs: &dyn ev_core::fs::FileSystem) -> Result<(State, Option<String>), StateError> {
-        let read = |path: &'static str| match fs.read(path) {
+    /// Reads the state of the environment whose files are in `ev` through
+    /// `fs`, with any journal left by an interrupted apply replayed
+    /// (nothing is written). The text is `None` when there is no state;
+    /// errors name the file.
+    pub fn load(
+        fs: &dyn ev_core::fs::FileSystem,
+        ev: &EvDir,
+    ) -> Result<(State, Option<String>), StateError> {
+        let read = |path: String| match fs.read(&path) {
             Ok(text) => Ok(Some(text)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StateError::Unreadable {
@@ -217,12 +283,16 @@ impl State {
                 why: e.to_string(),
             }),
         };
-        let (mut state, mut text) = match read(STATE_PATH)? {
-            Some(text) => (State::parse(&text)?, Some(text)),
+        let at = |error: StateError| StateError::In {
+            path: ev.state(),
+            error: Box::new(error),
+        };
+        let (mut state, mut text) = match read(ev.state())? {
+            Some(text) => (State::parse(&text).map_err(at)?, Some(text)),
             None => (State::empty(), None),
         };
-        if let Some(journal) = read(JOURNAL_PATH)? {
-            state.replay(&journal)?;
+        if let Some(journal) = read(ev.journal())? {
+            state.replay(&journal).map_err(at)?;
             text = Some(state.to_text());
         }
         Ok((state, text))
