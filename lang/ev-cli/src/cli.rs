@@ -167,6 +167,15 @@ pub enum Command {
     },
     /// Render every backend's files (octodns, Kubernetes, Nix, Pulumi, images) without planning.
     Build,
+    /// Compare two environments: what B's declarations render unlike A's,
+    /// and whether B deploys the images A has applied (promotion; exit 1
+    /// when it does not).
+    DiffEnv {
+        /// The environment promoted from (e.g. `staging`).
+        a: String,
+        /// The environment promoted to (e.g. `prod`).
+        b: String,
+    },
     /// Print the action graph.
     Graph {
         /// Output format.

@@ -166,6 +166,7 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                         detail: commands::plan::detail(full, compact, std::io::stdout()),
                     },
                 ),
+                Command::DiffEnv { a, b } => commands::diff_env::run(&settings, &a, &b),
                 Command::Graph { format, resources } => {
                     commands::graph::run(&settings, format, resources)
                 }

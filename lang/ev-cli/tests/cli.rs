@@ -759,3 +759,91 @@ export in_use = env.name
         "{typo}"
     );
 }
+
+/// The state an apply of the program in `environment` records, with the
+/// image pushed as `digest` (what the registry driver records).
+fn record_environment(root: &Path, environment: &str, digest: &str) {
+    let (root_owned, environment_owned, digest) = (
+        root.to_path_buf(),
+        environment.to_string(),
+        digest.to_string(),
+    );
+    let (dir, text) = ev_core::eval::run_with_stack(move || {
+        let fs = ev_core::fs::OsFs::new(root_owned);
+        let mut program = ev_core::load(&fs, "everything.ev");
+        program.environment = Some(environment_owned);
+        let ev = ev_core::Evaluator::new(&program, &fs);
+        let (model, diagnostics) = ev_deploy::build_model(&program, &ev);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let dir = ev_deploy::environment_dir(&model, program.environment.as_deref())
+            .expect("a declared environment");
+        let graph = ev_deploy::plan::lower(&model, &fs);
+        let mut state = ev_deploy::plan::state::State::empty();
+        for action in graph.ordered() {
+            state.record(action);
+        }
+        for applied in state.actions.values_mut() {
+            if applied.backend == "registry" {
+                applied.outputs.insert("digest".into(), digest.clone());
+            }
+        }
+        (dir.state(), state.to_text())
+    });
+    let path = root.join(dir);
+    std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+    std::fs::write(path, text).expect("write state");
+}
+
+/// `ev diff-env A B`: what B renders unlike A, and the promotion check —
+/// B deploys only images A applied, with the digests A tested.
+#[test]
+fn diff_env_shows_differences_and_checks_promotion() {
+    let program = |prod_attribute: &str| {
+        format!(
+            r#"environment prod {{ default = true }}
+environment staging {{ }}
+
+image site {{
+  repository = by_env({{ staging = "registry.example/staging/site" }}, default = "registry.example/me/site")
+  build = {{ kind = "nix", attribute = by_env({{ prod = "{prod_attribute}" }}, default = "site") }}
+}}
+"#
+        )
+    };
+    let repo = Repo::new(&[("everything.ev", &program("site"))]);
+    let never = repo.run(&["diff-env", "staging", "prod"]);
+    assert!(
+        never.starts_with("exit: 1")
+            && never.contains("✗ image:site:push  image never applied in staging"),
+        "{never}"
+    );
+
+    // Staging pushed the image; prod builds the same: promoted.
+    record_environment(repo.path(), "staging", "sha256:aaaa");
+    let promoted = repo.run(&["diff-env", "staging", "prod"]);
+    assert!(promoted.starts_with("exit: 0"), "{promoted}");
+    insta::assert_snapshot!("diff_env_promoted", promoted);
+
+    // Prod runs another digest than staging tested.
+    record_environment(repo.path(), "prod", "sha256:bbbb");
+    let drifted = repo.run(&["diff-env", "staging", "prod"]);
+    assert!(
+        drifted.starts_with("exit: 1")
+            && drifted.contains("prod runs sha256:bbbb, staging tested sha256:aaaa"),
+        "{drifted}"
+    );
+
+    // Prod would build something else than staging applied.
+    std::fs::write(repo.path().join("everything.ev"), program("site-prod")).expect("write");
+    let rebuilt = repo.run(&["diff-env", "staging", "prod"]);
+    assert!(
+        rebuilt.starts_with("exit: 1")
+            && rebuilt.contains("its build is not the one staging applied"),
+        "{rebuilt}"
+    );
+    let typo = repo.run(&["diff-env", "staging", "prd"]);
+    assert!(
+        typo.starts_with("exit: 2") && typo.contains("E0612"),
+        "{typo}"
+    );
+}

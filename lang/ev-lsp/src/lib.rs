@@ -42,6 +42,8 @@ pub struct Options {
     pub entry: String,
     /// Where embedded files (stdlib, diagnostic pages) are written for editors.
     pub cache: PathBuf,
+    /// The environment programs are evaluated in (`ev -e NAME lsp`).
+    pub environment: Option<String>,
 }
 
 /// Serves LSP over stdin/stdout until the client exits.
@@ -68,6 +70,7 @@ pub fn serve(connection: Connection, options: Options) -> Result<(), String> {
         .map(str::to_string)
         .unwrap_or(options.entry);
     let files = Files::new(root.clone(), options.cache);
+    let environment = options.environment;
     // Evaluation recurses deeply: the world lives on a thread with the
     // evaluator's stack (deep programs end in the recursion-limit diagnostic).
     let Connection { sender, receiver } = connection;
@@ -86,7 +89,7 @@ pub fn serve(connection: Connection, options: Options) -> Result<(), String> {
         .stack_size(ev_core::eval::STACK_SIZE)
         .spawn(move || {
             let mut server = Server {
-                world: World::new(root, &entry),
+                world: World::new(root, &entry).in_environment(environment),
                 files,
                 sender,
                 pending,

@@ -11,6 +11,7 @@ pub fn run(settings: &Settings) -> Output {
         root: settings.root.clone(),
         entry: ENTRY.to_string(),
         cache: cache_dir(),
+        environment: settings.environment.clone(),
     };
     match ev_lsp::run_stdio(options) {
         Ok(()) => Output::default(),

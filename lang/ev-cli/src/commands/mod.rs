@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod build;
 pub mod check;
+pub mod diff_env;
 pub mod eval;
 pub mod fmt;
 pub mod graph;

@@ -263,17 +263,36 @@ pub fn rebuild(
                 _ => {}
             }
         }
-        // The files its tool reads, as people read a change to them.
+        // The files its tool reads, as people read a change to them: by
+        // name (one folder per machine or image), a moved folder said once.
+        let folder = |a: Option<&Artifact>| -> Option<String> {
+            let files = a?.files();
+            let path = &files.first()?.path;
+            Some(path.rsplit_once('/').map_or("", |(dir, _)| dir).to_string())
+        };
+        if let (Some(from), Some(to)) = (folder(before.artifact), folder(after.artifact)) {
+            if from != to {
+                details.push(format!("its files move from {from}/ to {to}/"));
+            }
+        }
         let files = |a: Option<&Artifact>| -> BTreeMap<String, String> {
-            a.map(|a| a.files().into_iter().map(|f| (f.path, f.content)).collect())
-                .unwrap_or_default()
+            a.map(|a| {
+                a.files()
+                    .into_iter()
+                    .map(|f| {
+                        let name = f.path.rsplit('/').next().unwrap_or(&f.path).to_string();
+                        (name, f.content)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
         };
         let (old, new) = (files(before.artifact), files(after.artifact));
         let paths: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
         for path in paths {
             let (a, b) = (old.get(path), new.get(path));
             if a != b {
-                let name = path.rsplit('/').next().unwrap_or(path);
+                let name = path;
                 details.push(format!("{name}:"));
                 details.extend(unified(
                     a.map(String::as_str).unwrap_or(""),

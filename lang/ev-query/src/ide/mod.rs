@@ -98,6 +98,9 @@ pub struct World {
     /// The loaded program and its entry: normally `entry`, or a file the
     /// entry does not import while a query is about that file.
     program: Option<(String, Program)>,
+    /// The environment programs are evaluated in (`ev -e NAME lsp`; none:
+    /// the default one).
+    environment: Option<String>,
 }
 
 impl World {
@@ -111,6 +114,12 @@ impl World {
         }
     }
 
+    /// The world evaluating programs in `environment` (`ev -e NAME lsp`).
+    pub fn in_environment(mut self, environment: Option<String>) -> World {
+        self.environment = environment;
+        self
+    }
+
     /// A world over any file system (tests).
     pub fn with_fs(base: Box<dyn FileSystem>, entry: &str) -> World {
         World {
@@ -122,6 +131,7 @@ impl World {
             checks: HashMap::new(),
             disk_generation: 0,
             program: None,
+            environment: None,
         }
     }
 
@@ -222,7 +232,10 @@ impl World {
                     overlay: &self.buffers,
                     base: self.base.as_ref(),
                 };
-                load_cached(&fs, entry, ev_core::stdlib::FILES, &mut self.parse_cache)
+                let mut program =
+                    load_cached(&fs, entry, ev_core::stdlib::FILES, &mut self.parse_cache);
+                program.environment = self.environment.clone();
+                program
             }
         };
         &mut self.program.insert((entry.to_string(), program)).1
@@ -330,7 +343,8 @@ impl World {
             .collect();
         // An open file the entry does not import is checked on its own.
         for path in strays {
-            let stray = ev_core::program::load(&fs, &path);
+            let mut stray = ev_core::program::load(&fs, &path);
+            stray.environment = self.environment.clone();
             let ev = Evaluator::new(&stray, &fs).with_interrupt(interrupt.clone());
             let found = ev_deploy::check(&stray, &ev);
             if found.iter().any(|d| d.code == "E0418") {
