@@ -159,9 +159,16 @@ fn every_code_reaches_json_output() {
             .iter()
             .map(|(p, t)| (p.as_str(), t.as_str()))
             .collect();
+        let environment = header
+            .iter()
+            .find_map(|l| l.strip_prefix("# environment:"))
+            .map(|e| e.trim().to_string());
         let mut args = vec!["--message-format", "json"];
         if let Some(steps) = &steps {
             args.extend(["--max-steps", steps.as_str()]);
+        }
+        if let Some(environment) = &environment {
+            args.extend(["-e", environment.as_str()]);
         }
         args.push("check");
         let run = Repo::new(&files).ev(&args);

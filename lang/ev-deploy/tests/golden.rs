@@ -9,6 +9,7 @@
 //! # expect: error E0201 E0301       -> exactly these codes are reported
 //! # steps: 10000                    -> (optional) evaluation step limit
 //! # time-ms: 0                      -> (optional) evaluation time limit
+//! # environment: local              -> (optional) evaluated as with `ev -e local`
 //! ```
 //!
 //! A case that checks clean also builds its model, which must report
@@ -39,6 +40,7 @@ struct Case {
     expect: Expect,
     steps: Option<u64>,
     time_ms: Option<u64>,
+    environment: Option<String>,
     files: Vec<(String, String)>,
 }
 
@@ -46,6 +48,7 @@ fn parse_case(text: &str) -> Case {
     let mut expect = None;
     let mut steps = None;
     let mut time_ms = None;
+    let mut environment = None;
     for line in text.lines().take_while(|l| l.starts_with('#')) {
         if let Some(rest) = line.strip_prefix("# expect:") {
             let rest = rest.trim();
@@ -67,12 +70,16 @@ fn parse_case(text: &str) -> Case {
         if let Some(rest) = line.strip_prefix("# time-ms:") {
             time_ms = Some(rest.trim().parse().expect("`# time-ms:` takes a number"));
         }
+        if let Some(rest) = line.strip_prefix("# environment:") {
+            environment = Some(rest.trim().to_string());
+        }
     }
     let files = common::split_case(text);
     Case {
         expect: expect.expect("a case starts with `# expect: ...`"),
         steps,
         time_ms,
+        environment,
         files,
     }
 }
@@ -82,12 +89,14 @@ fn run_case(case: &Case) -> (BTreeSet<String>, String) {
     let files = case.files.clone();
     let steps = case.steps;
     let time_ms = case.time_ms;
+    let environment = case.environment.clone();
     run_with_stack(move || {
         let mut fs = MemFs::new();
         for (path, text) in &files {
             fs.insert(path.clone(), text.clone());
         }
-        let program = ev_core::load(&fs, "everything.ev");
+        let mut program = ev_core::load(&fs, "everything.ev");
+        program.environment = environment;
         let mut limits = Limits::default();
         if let Some(steps) = steps {
             limits.max_steps = steps;
