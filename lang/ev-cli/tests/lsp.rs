@@ -661,8 +661,17 @@ fn compare_with_check(path: &Path, text: &str) {
         std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
         std::fs::write(p, body).expect("write");
     }
+    // A case evaluated in another environment: both faces get `-e`.
+    let environment: Vec<&str> = text
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .find_map(|l| l.strip_prefix("# environment:"))
+        .map(|e| vec!["-e", e.trim()])
+        .unwrap_or_default();
     let out = std::process::Command::new(ev_binary())
-        .args(["--message-format", "json", "check"])
+        .args(["--message-format", "json"])
+        .args(&environment)
+        .arg("check")
         .current_dir(&root)
         .output()
         .expect("ev check");
@@ -683,8 +692,9 @@ fn compare_with_check(path: &Path, text: &str) {
             )
         })
         .collect();
+    let lsp: Vec<&str> = environment.iter().copied().chain(["lsp"]).collect();
     let mut client =
-        Client::start(&ev_binary(), &["lsp"], &root, &dir.path().join("cache")).expect("ev lsp");
+        Client::start(&ev_binary(), &lsp, &root, &dir.path().join("cache")).expect("ev lsp");
     client
         .wait_diagnostics(Duration::from_secs(60), &|_| true)
         .map(|first| {
@@ -703,9 +713,26 @@ fn compare_with_check(path: &Path, text: &str) {
         else {
             continue;
         };
+        // A standard library file is served from the cache, as `stdlib/...`.
+        let cache = dir.path().join("cache");
         let rel = file
             .strip_prefix(&root)
             .map(|p| p.display().to_string())
+            .or_else(|_| {
+                let inside = file.strip_prefix(&cache)?;
+                let at = inside
+                    .components()
+                    .position(|c| c.as_os_str() == "stdlib")
+                    .unwrap_or(0);
+                Ok::<_, std::path::StripPrefixError>(
+                    inside
+                        .components()
+                        .skip(at)
+                        .collect::<std::path::PathBuf>()
+                        .display()
+                        .to_string(),
+                )
+            })
             .unwrap_or_default();
         let body = std::fs::read_to_string(&file).unwrap_or_default();
         for d in params["diagnostics"]

@@ -37,6 +37,11 @@ impl ResourceCheck for Deploy {
         if !resource.standard {
             return Vec::new();
         }
+        if resource.key.kind == "environment" {
+            return one_default_environment(program, ev, id)
+                .into_iter()
+                .collect();
+        }
         let Some(backend) = BackendId::of_kind(&resource.key.kind) else {
             return Vec::new();
         };
@@ -84,6 +89,73 @@ pub fn checked_model(program: &Program, ev: &Evaluator<'_>) -> Result<Model, Vec
 /// and reported.
 pub fn build_model(program: &Program, ev: &Evaluator<'_>) -> (Model, Vec<Diagnostic>) {
     Model::build(program, ev, &Deploy)
+}
+
+/// E0612 at an environment when the program's environments do not mark
+/// exactly one `default`: at each default after the first, or at the first
+/// environment when none is (reported once, with a span, in `ev check` and
+/// the editor; [`environment_dir`] refuses the same before planning).
+fn one_default_environment(
+    program: &Program,
+    ev: &Evaluator<'_>,
+    id: ResourceId,
+) -> Option<Diagnostic> {
+    let environments: Vec<ResourceId> = (0..program.resources.len())
+        .map(|i| ResourceId(i as u32))
+        .filter(|r| {
+            program
+                .resource(*r)
+                .and_then(|d| program.kind(d.kind))
+                .is_some_and(|k| k.name.as_str() == "environment")
+        })
+        .collect();
+    let is_default = |r: ResourceId| -> bool {
+        let Some(def) = program.resource(r) else {
+            return false;
+        };
+        match ev.resource(r, def.name_span) {
+            Ok(ev_core::value::Value::Record(record)) => record
+                .get(ev_core::intern::Sym::new("default"))
+                .and_then(|t| ev.force(t, def.name_span).ok())
+                .is_some_and(|v| matches!(v, ev_core::value::Value::Bool(true))),
+            _ => false,
+        }
+    };
+    let defaults: Vec<ResourceId> = environments
+        .iter()
+        .copied()
+        .filter(|r| is_default(*r))
+        .collect();
+    let def = program.resource(id)?;
+    let name = |r: ResourceId| program.resource(r).map_or("?", |d| d.name.as_str());
+    match defaults.as_slice() {
+        [] if environments.first() == Some(&id) => Some(
+            Diagnostic::error(
+                "E0612",
+                "no environment is the default",
+                Label::new(def.name_span, "the program's first environment"),
+            )
+            .with_help(format!(
+                "mark the one ev uses without `-e` with `default = true` (the program's environments: {})",
+                environments.iter().map(|r| name(*r)).collect::<Vec<_>>().join(", ")
+            )),
+        ),
+        [first, rest @ ..] if rest.contains(&id) => Some(
+            Diagnostic::error(
+                "E0612",
+                format!("environment `{}` is the default too", def.name),
+                Label::new(
+                    ev_core::model::field_span(program, ev, id, "default").unwrap_or(def.name_span),
+                    "a second default",
+                ),
+            )
+            .with_help(format!(
+                "`{}` is the default already: only one environment is",
+                name(*first)
+            )),
+        ),
+        _ => None,
+    }
 }
 
 /// The environments a program declares, by name (static: their
