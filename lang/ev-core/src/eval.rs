@@ -1168,7 +1168,9 @@ impl<'p> Evaluator<'p> {
         match f {
             Value::Func(func) => match &**func {
                 Func::Builtin(b) => crate::builtins::call(self, *b, args, named, span),
-                Func::Closure { def, env } => self.call_closure(def, env, args, named, span),
+                Func::Closure { def, env } => self
+                    .call_closure(def, env, args, named, span)
+                    .map_err(|e| self.at_the_caller(e, def, span)),
             },
             Value::Unknown(u) => Ok(Value::Unknown(u.clone())),
             other => Err(EvalError::new(
@@ -1176,6 +1178,29 @@ impl<'p> Evaluator<'p> {
                 span,
             )),
         }
+    }
+
+    /// An `error(...)` a standard library function raises is the user's
+    /// mistake at the call (a `by_env` without the environment's value):
+    /// reported there, with the library's line as the second label, so
+    /// the terminal and the editor show it in the user's file.
+    fn at_the_caller(&self, mut e: Box<EvalError>, def: &LambdaDef, call: Span) -> Box<EvalError> {
+        let in_stdlib = |s: Span| {
+            self.program
+                .modules
+                .iter()
+                .any(|m| m.is_stdlib && m.file == s.file)
+        };
+        if matches!(e.kind, EvalErrorKind::UserError(_)) && in_stdlib(e.span) && !in_stdlib(call) {
+            let name = def
+                .name
+                .map_or("a standard library function".to_string(), |n| {
+                    format!("`{n}`")
+                });
+            e.trace.insert(0, (format!("raised in {name}"), e.span));
+            e.span = call;
+        }
+        e
     }
 
     fn call_closure(
