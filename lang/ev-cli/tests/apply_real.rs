@@ -459,6 +459,15 @@ struct Kube {
 /// reached by URL authenticates with, and a canary.
 const KUBE_TOKEN: &str = "test-only-kube-token-canary-Zx81";
 
+/// What a real Kubernetes API server test needs.
+const KUBE_TOOLS: [&str; 5] = [
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kubectl",
+    "openssl",
+];
+
 fn kube() -> Kube {
     let dir = tempfile::tempdir().expect("dir");
     let d = dir.path().to_string_lossy().into_owned();
@@ -668,17 +677,7 @@ app worker {
 
 #[test]
 fn apply_real_kubernetes_apply_change_prune_and_secrets() {
-    if tools(&[
-        "etcd",
-        "kube-apiserver",
-        "kube-controller-manager",
-        "kubectl",
-        "openssl",
-        "sops",
-        "age-keygen",
-    ])
-    .is_none()
-    {
+    if tools(&[KUBE_TOOLS.as_slice(), &["sops", "age-keygen"]].concat()).is_none() {
         return;
     }
     let kube = kube();
@@ -1223,15 +1222,7 @@ manifests extras {
 /// without being recreated (issue 15).
 #[test]
 fn apply_real_kubernetes_crds_charts_and_adoption() {
-    if tools(&[
-        "etcd",
-        "kube-apiserver",
-        "kube-controller-manager",
-        "kubectl",
-        "openssl",
-    ])
-    .is_none()
-    {
+    if tools(&KUBE_TOOLS).is_none() {
         return;
     }
     let kube = kube();
@@ -1372,17 +1363,7 @@ fn apply_real_kubernetes_crds_charts_and_adoption() {
 /// appears nowhere, and a wrong CA is refused.
 #[test]
 fn apply_real_kubernetes_cluster_by_server_url() {
-    if tools(&[
-        "etcd",
-        "kube-apiserver",
-        "kube-controller-manager",
-        "kubectl",
-        "openssl",
-        "sops",
-        "age-keygen",
-    ])
-    .is_none()
-    {
+    if tools(&[KUBE_TOOLS.as_slice(), &["sops", "age-keygen"]].concat()).is_none() {
         return;
     }
     let kube = kube();

@@ -91,16 +91,10 @@ pub fn build_model(program: &Program, ev: &Evaluator<'_>) -> (Model, Vec<Diagnos
     Model::build(program, ev, &Deploy)
 }
 
-/// E0612 at an environment when the program's environments do not mark
-/// exactly one `default`: at each default after the first, or at the first
-/// environment when none is (reported once, with a span, in `ev check` and
-/// the editor; [`environment_dir`] refuses the same before planning).
-fn one_default_environment(
-    program: &Program,
-    ev: &Evaluator<'_>,
-    id: ResourceId,
-) -> Option<Diagnostic> {
-    let environments: Vec<ResourceId> = (0..program.resources.len())
+/// The environments a program declares, in declaration order (static:
+/// their declarations, no evaluation).
+fn declared_environments(program: &Program) -> Vec<ResourceId> {
+    (0..program.resources.len())
         .map(|i| ResourceId(i as u32))
         .filter(|r| {
             program
@@ -108,7 +102,19 @@ fn one_default_environment(
                 .and_then(|d| program.kind(d.kind))
                 .is_some_and(|k| k.name.as_str() == "environment")
         })
-        .collect();
+        .collect()
+}
+
+/// E0612 at an environment when the program's environments do not mark
+/// exactly one `default`: at each default after the first, or at the first
+/// environment when none is (reported once, with a span, in `ev check` and
+/// the editor, and by every command before it reads any state).
+fn one_default_environment(
+    program: &Program,
+    ev: &Evaluator<'_>,
+    id: ResourceId,
+) -> Option<Diagnostic> {
+    let environments = declared_environments(program);
     let is_default = |r: ResourceId| -> bool {
         let Some(def) = program.resource(r) else {
             return false;
@@ -158,19 +164,19 @@ fn one_default_environment(
     }
 }
 
-/// The environments a program declares, by name (static: their
-/// declarations, no evaluation).
-fn declared_environments(program: &Program) -> Vec<&str> {
-    program
-        .resources
-        .iter()
-        .filter(|r| {
-            program
-                .kind(r.kind)
-                .is_some_and(|k| k.name.as_str() == "environment")
-        })
-        .map(|r| r.name.as_str())
-        .collect()
+/// E0612 for `ev -e NAME` naming none of the program's environments.
+fn unknown_environment(name: &str, declared: &[&str]) -> Box<Diagnostic> {
+    let mut d = Diagnostic::general("E0612", format!("no environment `{name}`"));
+    let suggestions = ev_core::suggest::similar(name, declared.iter().copied());
+    if let Some(hint) = ev_core::suggest::did_you_mean(&suggestions) {
+        d = d.with_note(hint);
+    }
+    Box::new(d.with_help(if declared.is_empty() {
+        "the program declares no environments: drop `-e`, or declare one (`environment local { }`)"
+            .to_string()
+    } else {
+        format!("the program's environments: {}", declared.join(", "))
+    }))
 }
 
 /// E0612 when `ev -e NAME` names no environment of the program, with the
@@ -182,75 +188,40 @@ pub fn check_environment(
     let Some(name) = environment else {
         return Ok(());
     };
-    let names = declared_environments(program);
+    let names: Vec<&str> = declared_environments(program)
+        .into_iter()
+        .filter_map(|r| program.resource(r).map(|d| d.name.as_str()))
+        .collect();
     if names.contains(&name) {
-        return Ok(());
-    }
-    let mut d = Diagnostic::general("E0612", format!("no environment `{name}`"));
-    let suggestions = ev_core::suggest::similar(name, names.iter().copied());
-    if let Some(hint) = ev_core::suggest::did_you_mean(&suggestions) {
-        d = d.with_note(hint);
-    }
-    Err(Box::new(d.with_help(if names.is_empty() {
-        "the program declares no environments: drop `-e`, or declare one (`environment local { }`)"
-            .to_string()
+        Ok(())
     } else {
-        format!("the program's environments: {}", names.join(", "))
-    })))
+        Err(unknown_environment(name, &names))
+    }
 }
 
 /// The folder of ev's own files for the environment named with `ev -e`
 /// (none: the default one): `.ev` for the default environment (and a
-/// program without environments), `.ev/env/<name>` for another. A program
-/// that declares environments marks exactly one `default` (E0612).
+/// program without environments), `.ev/env/<name>` for another. That the
+/// program marks exactly one default is the check's (E0612 at the
+/// declarations); a name it does not declare is E0612 here too.
 pub fn environment_dir(
     model: &ev_core::model::Model,
     environment: Option<&str>,
 ) -> Result<plan::state::EvDir, Box<Diagnostic>> {
-    let declared: Vec<&ModelResource> = model.of_kind("environment").collect();
-    let defaults: Vec<&str> = declared
-        .iter()
-        .filter(|r| r.value.get("default") == Some(&serde_json::Value::Bool(true)))
-        .map(|r| r.key.name.as_str())
-        .collect();
-    let names = || {
-        declared
-            .iter()
-            .map(|r| r.key.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+    let Some(name) = environment else {
+        return Ok(plan::state::EvDir::default());
     };
-    match defaults.as_slice() {
-        [] if !declared.is_empty() => {
-            return Err(Box::new(Diagnostic::general(
-                "E0612",
-                "no environment is the default",
-            )
-            .with_help(format!(
-                "mark the one ev uses without `-e` with `default = true` (the program's environments: {})",
-                names()
-            ))))
+    match model.of_kind("environment").find(|r| r.key.name == name) {
+        Some(r) if r.value.get("default") == Some(&serde_json::Value::Bool(true)) => {
+            Ok(plan::state::EvDir::default())
         }
-        [_, _, ..] => {
-            return Err(Box::new(
-                Diagnostic::general(
-                    "E0612",
-                    format!("several environments are the default: {}", defaults.join(", ")),
-                )
-                .with_help("mark only one with `default = true`"),
-            ))
+        Some(_) => Ok(plan::state::EvDir::of_environment(name)),
+        None => {
+            let names: Vec<&str> = model
+                .of_kind("environment")
+                .map(|r| r.key.name.as_str())
+                .collect();
+            Err(unknown_environment(name, &names))
         }
-        _ => {}
-    }
-    match environment {
-        None => Ok(plan::state::EvDir::default()),
-        Some(name) if defaults.contains(&name) => Ok(plan::state::EvDir::default()),
-        Some(name) if declared.iter().any(|r| r.key.name == name) => {
-            Ok(plan::state::EvDir::of_environment(name))
-        }
-        Some(name) => Err(Box::new(
-            Diagnostic::general("E0612", format!("no environment `{name}`"))
-                .with_help(format!("the program's environments: {}", names())),
-        )),
     }
 }

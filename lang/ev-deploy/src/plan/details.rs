@@ -265,35 +265,32 @@ pub fn rebuild(
         }
         // The files its tool reads, as people read a change to them: by
         // name (one folder per machine or image), a moved folder said once.
-        let folder = |a: Option<&Artifact>| -> Option<String> {
-            let files = a?.files();
+        let rendered = |a: Option<&Artifact>| a.map(|a| a.files()).unwrap_or_default();
+        let (before_files, after_files) = (rendered(before.artifact), rendered(after.artifact));
+        let folder = |files: &[crate::backend::RenderedFile]| {
             let path = &files.first()?.path;
             Some(path.rsplit_once('/').map_or("", |(dir, _)| dir).to_string())
         };
-        if let (Some(from), Some(to)) = (folder(before.artifact), folder(after.artifact)) {
+        if let (Some(from), Some(to)) = (folder(&before_files), folder(&after_files)) {
             if from != to {
                 details.push(format!("its files move from {from}/ to {to}/"));
             }
         }
-        let files = |a: Option<&Artifact>| -> BTreeMap<String, String> {
-            a.map(|a| {
-                a.files()
-                    .into_iter()
-                    .map(|f| {
-                        let name = f.path.rsplit('/').next().unwrap_or(&f.path).to_string();
-                        (name, f.content)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        let by_name = |files: Vec<crate::backend::RenderedFile>| -> BTreeMap<String, String> {
+            files
+                .into_iter()
+                .map(|f| {
+                    let name = f.path.rsplit('/').next().unwrap_or(&f.path).to_string();
+                    (name, f.content)
+                })
+                .collect()
         };
-        let (old, new) = (files(before.artifact), files(after.artifact));
+        let (old, new) = (by_name(before_files), by_name(after_files));
         let paths: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
         for path in paths {
             let (a, b) = (old.get(path), new.get(path));
             if a != b {
-                let name = path;
-                details.push(format!("{name}:"));
+                details.push(format!("{path}:"));
                 details.extend(unified(
                     a.map(String::as_str).unwrap_or(""),
                     b.map(String::as_str).unwrap_or(""),
