@@ -160,9 +160,14 @@ fn at_scale(ev: &Path, scale: Scale, runs: usize, json: bool) -> f64 {
     let summary = out.lines().last().unwrap_or("").to_string();
     println!("  ev plan, 1% of records changed {med:.3} s  (best {best:.3} s)  {summary}");
     if json {
-        std::fs::remove_file(dir.join(".ev/state.json")).expect("remove state");
+        // The state is set aside, not removed, so a kept repository still
+        // has it for profiling the no-op plan.
+        let state = dir.join(".ev/state.json");
+        let aside = dir.join(".ev/state.json.aside");
+        std::fs::rename(&state, &aside).expect("set the state aside");
         generate(dir, scale, false);
         let (med, best, out) = time(ev, dir, &["plan", "--json"], runs);
+        std::fs::rename(&aside, &state).expect("put the state back");
         println!(
             "  ev plan --json, no state       {med:.3} s  (best {best:.3} s)  {} bytes of JSON",
             out.len()

@@ -445,7 +445,7 @@ impl<'p> Evaluator<'p> {
         let value = self.conform(
             Value::Record(rec),
             &kind.schema,
-            "",
+            &FieldPath::Root,
             def.name_span,
             None,
             &mut errors,
@@ -1429,11 +1429,11 @@ impl<'p> Evaluator<'p> {
     /// Checks `value` against `ty`, filling schema defaults. Violations are
     /// pushed to `errors` (all of them, not just the first); evaluation
     /// errors met on the way are returned.
-    pub fn conform(
+    fn conform(
         &self,
         value: Value,
         ty: &Type,
-        path: &str,
+        path: &FieldPath<'_>,
         span: Span,
         decl: Option<Span>,
         errors: &mut Vec<SchemaError>,
@@ -1441,7 +1441,7 @@ impl<'p> Evaluator<'p> {
         let mismatch = |errors: &mut Vec<SchemaError>, v: &Value| {
             errors.push(SchemaError {
                 kind: SchemaErrorKind::TypeMismatch {
-                    path: display_path(path),
+                    path: path.display(),
                     expected: ty.shape(),
                     found: v.type_name().to_string(),
                     hint: self.mismatch_hint(ty, v, span),
@@ -1455,7 +1455,7 @@ impl<'p> Evaluator<'p> {
                 if !ty.admits_unknown() {
                     errors.push(SchemaError {
                         kind: SchemaErrorKind::NotKnown {
-                            path: display_path(path),
+                            path: path.display(),
                             expected: ty.shape(),
                             reason: match &u.file {
                                 Some(f) if !u.reason.contains(f.as_str()) => {
@@ -1488,7 +1488,7 @@ impl<'p> Evaluator<'p> {
                 if let Some(reason) = crate::schema::name_problem(s) {
                     errors.push(SchemaError {
                         kind: SchemaErrorKind::UnsafeName {
-                            path: display_path(path),
+                            path: path.display(),
                             value: s.to_string(),
                             reason,
                         },
@@ -1509,7 +1509,7 @@ impl<'p> Evaluator<'p> {
                     out.push(self.conform(
                         item.clone(),
                         inner,
-                        &format!("{path}[{i}]"),
+                        &FieldPath::Index(path, i),
                         span,
                         decl,
                         errors,
@@ -1523,7 +1523,7 @@ impl<'p> Evaluator<'p> {
                     let v = self.force(t, span)?;
                     let at = rec.value_span(*k).unwrap_or(span);
                     let v =
-                        self.conform(v, inner, &join_path(path, k.as_str()), at, decl, errors)?;
+                        self.conform(v, inner, &FieldPath::Field(path, *k), at, decl, errors)?;
                     fields.push((*k, Thunk::Ready(v)));
                 }
                 Ok(Value::Record(Rc::new(Record::with_spans(
@@ -1552,7 +1552,7 @@ impl<'p> Evaluator<'p> {
                         return Ok(v);
                     }
                     let shape_matches = !scratch.iter().any(|e| {
-                        matches!(&e.kind, SchemaErrorKind::TypeMismatch { path: p, .. } if *p == display_path(path))
+                        matches!(&e.kind, SchemaErrorKind::TypeMismatch { path: p, .. } if *p == path.display())
                     });
                     if shape_matches && best.as_ref().is_none_or(|b| scratch.len() < b.len()) {
                         best = Some(scratch);
@@ -1565,16 +1565,11 @@ impl<'p> Evaluator<'p> {
                 Ok(value)
             }
             (Type::Ref(kind, kind_name), Value::Str(name)) => {
-                let found = self
-                    .program
-                    .resources
-                    .iter()
-                    .position(|r| r.kind == *kind && *r.name == **name);
-                match found {
-                    Some(i) => {
+                match self.program.resource_named(*kind, name) {
+                    Some(id) => {
                         // Referring to a resource is using it.
                         if let Some(top) = self.deps.borrow_mut().last_mut() {
-                            top.push(ResourceId(i as u32));
+                            top.push(id);
                         }
                     }
                     None => {
@@ -1586,7 +1581,7 @@ impl<'p> Evaluator<'p> {
                             .map(|r| r.name.as_str());
                         errors.push(SchemaError {
                             kind: SchemaErrorKind::UnknownResource {
-                                path: display_path(path),
+                                path: path.display(),
                                 kind: kind_name.to_string(),
                                 name: name.to_string(),
                                 suggestions: similar(name, names),
@@ -1677,12 +1672,12 @@ impl<'p> Evaluator<'p> {
     fn plain_data(
         &self,
         value: &Value,
-        path: &str,
+        path: &FieldPath<'_>,
         span: Span,
         decl: Option<Span>,
         errors: &mut Vec<SchemaError>,
     ) -> EvalResult<()> {
-        let mut todo: Vec<(Value, String, Span)> = vec![(value.clone(), path.to_string(), span)];
+        let mut todo: Vec<(Value, String, Span)> = vec![(value.clone(), path.render(), span)];
         while let Some((v, at_path, at)) = todo.pop() {
             match &v {
                 Value::Secret(_) => errors.push(SchemaError {
@@ -1724,7 +1719,7 @@ impl<'p> Evaluator<'p> {
         &self,
         ty: &Type,
         value: &Value,
-        path: &str,
+        path: &FieldPath<'_>,
         span: Span,
         decl: Option<Span>,
         errors: &mut Vec<SchemaError>,
@@ -1737,13 +1732,13 @@ impl<'p> Evaluator<'p> {
             .collect();
         let kind = match value {
             Value::Str(s) => SchemaErrorKind::NotAllowed {
-                path: display_path(path),
+                path: path.display(),
                 value: s.to_string(),
                 suggestions: similar(s, allowed.iter().map(|a| a.as_str())),
                 allowed,
             },
             other => SchemaErrorKind::TypeMismatch {
-                path: display_path(path),
+                path: path.display(),
                 expected: ty.to_string(),
                 found: other.type_name().to_string(),
                 hint: None,
@@ -1760,18 +1755,17 @@ impl<'p> Evaluator<'p> {
         &self,
         rec: &Rc<Record>,
         schema: &Rc<SchemaDef>,
-        path: &str,
+        path: &FieldPath<'_>,
         span: Span,
         errors: &mut Vec<SchemaError>,
     ) -> EvalResult {
-        let schema_name = schema.name.to_string();
         let errors_at_start = errors.len();
         for (k, _) in rec.fields() {
             if schema.field(*k).is_none() {
                 errors.push(SchemaError {
                     kind: SchemaErrorKind::UnknownField {
                         field: k.to_string(),
-                        schema: schema_name.clone(),
+                        schema: schema.name.to_string(),
                         suggestions: similar(
                             k.as_str(),
                             schema.fields.iter().map(|f| f.name.as_str()),
@@ -1792,7 +1786,7 @@ impl<'p> Evaluator<'p> {
             .iter()
             .any(|f| !f.optional && f.default.is_none() && rec.get(f.name).is_none());
         for field in &schema.fields {
-            let fpath = join_path(path, field.name.as_str());
+            let fpath = FieldPath::Field(path, field.name);
             let errors_before = errors.len();
             // The field's value and where it comes from (the user's value,
             // or the schema's default).
@@ -1837,10 +1831,10 @@ impl<'p> Evaluator<'p> {
                             kind: SchemaErrorKind::MissingField {
                                 field: field.name.to_string(),
                                 ty: field.ty.to_string(),
-                                schema: schema_name.clone(),
+                                schema: schema.name.to_string(),
                             },
                             // A resource points at its name; a nested record at itself.
-                            span: if path.is_empty() {
+                            span: if path.is_root() {
                                 span
                             } else {
                                 rec.span().unwrap_or(span)
@@ -1900,7 +1894,7 @@ impl<'p> Evaluator<'p> {
         &self,
         check: &crate::schema::CheckDef,
         env: &Env,
-        path: &str,
+        path: &FieldPath<'_>,
         span: Span,
         errors: &mut Vec<SchemaError>,
     ) -> EvalResult<()> {
@@ -1916,7 +1910,7 @@ impl<'p> Evaluator<'p> {
                 };
                 errors.push(SchemaError {
                     kind: SchemaErrorKind::CheckFailed {
-                        path: path.to_string(),
+                        path: path.render(),
                         message,
                     },
                     span,
@@ -1975,7 +1969,7 @@ impl<'p> Evaluator<'p> {
                     };
                     errors.push(SchemaError {
                         kind: SchemaErrorKind::CheckFailed {
-                            path: path.to_string(),
+                            path: path.render(),
                             message,
                         },
                         span: at,
@@ -2126,6 +2120,54 @@ fn lookup_local(env: &Env, depth: u32, index: u32) -> Option<Thunk> {
         frame = frame.parent.as_ref()?;
     }
     frame.slots.get(index as usize).cloned()
+}
+
+/// Where a value sits inside the resource being conformed: built as the
+/// walk descends, rendered (`spec.ports[0]`) only when a problem is
+/// reported, since almost every value conforms.
+#[derive(Clone, Copy)]
+enum FieldPath<'a> {
+    /// The resource itself.
+    Root,
+    /// A field of the value at the parent path.
+    Field(&'a FieldPath<'a>, Sym),
+    /// An item of the list at the parent path.
+    Index(&'a FieldPath<'a>, usize),
+}
+
+impl FieldPath<'_> {
+    fn is_root(&self) -> bool {
+        matches!(self, FieldPath::Root)
+    }
+
+    /// The path as written in messages; empty for the resource itself.
+    fn render(&self) -> String {
+        let mut out = String::new();
+        self.render_into(&mut out);
+        out
+    }
+
+    fn render_into(&self, out: &mut String) {
+        match self {
+            FieldPath::Root => {}
+            FieldPath::Field(parent, key) => {
+                parent.render_into(out);
+                if !parent.is_root() {
+                    out.push('.');
+                }
+                out.push_str(key.as_str());
+            }
+            FieldPath::Index(parent, i) => {
+                parent.render_into(out);
+                let _ = std::fmt::Write::write_fmt(out, format_args!("[{i}]"));
+            }
+        }
+    }
+
+    /// The path as a message's subject: `value` for the resource itself.
+    fn display(&self) -> String {
+        display_path(&self.render())
+    }
 }
 
 fn display_path(path: &str) -> String {

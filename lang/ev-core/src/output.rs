@@ -307,11 +307,19 @@ fn secret_json(s: &crate::value::Secret) -> serde_json::Value {
 /// Plain data cannot spell the markers: only `secret()` is a secret, only
 /// an unknown value is unknown.
 fn refuse_marker_keys(rec: &Record, span: Span) -> EvalResult<()> {
-    for key in [SECRET_KEY, UNKNOWN_KEY] {
-        if rec.fields().iter().any(|(k, _)| k.as_str() == key) {
+    // Interned once: this runs for every record written out.
+    static MARKERS: std::sync::OnceLock<[(Sym, &str); 2]> = std::sync::OnceLock::new();
+    let markers = MARKERS.get_or_init(|| {
+        [
+            (Sym::new(SECRET_KEY), SECRET_KEY),
+            (Sym::new(UNKNOWN_KEY), UNKNOWN_KEY),
+        ]
+    });
+    for &(sym, key) in markers {
+        if rec.get(sym).is_some() {
             return Err(EvalError::new(
                 EvalErrorKind::NotData(format!("record with a `{key}` field")),
-                rec.key_span(crate::intern::Sym::new(key)).unwrap_or(span),
+                rec.key_span(sym).unwrap_or(span),
             ));
         }
     }

@@ -221,6 +221,11 @@ impl Program {
         self.resources.get(id.0 as usize)
     }
 
+    /// The resource of this kind and name.
+    pub fn resource_named(&self, kind: KindId, name: &str) -> Option<ResourceId> {
+        self.resource_ids.get(&(kind, name.to_string())).copied()
+    }
+
     /// Whether there were syntax or resolve errors.
     pub fn has_errors(&self) -> bool {
         !self.diagnostics.is_empty()

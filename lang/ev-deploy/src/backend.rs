@@ -105,10 +105,9 @@ pub trait Backend: Sync {
     /// program that checks clean lowers.
     fn typed_view(&self, resource: &ModelResource) -> Result<Value, Box<Misfit>>;
 
-    /// Whether one resource fits (what `ev check` asks; see [`Backend::typed_view`]).
-    fn check(&self, resource: &ModelResource) -> Result<(), Box<Misfit>> {
-        self.typed_view(resource).map(drop)
-    }
+    /// Whether one resource fits: [`Backend::typed_view`] without
+    /// serializing the view back (what `ev check` and every plan ask).
+    fn check(&self, resource: &ModelResource) -> Result<(), Box<Misfit>>;
 
     /// Its actions for the model's resources (resources that do not fit
     /// were reported by [`Backend::check`] and are left out).
@@ -202,10 +201,14 @@ pub struct Misfit {
     pub help: Option<String>,
 }
 
-/// The typed view `T` of a resource's marked JSON value, serialized back.
-/// A failure is a bug in ev (the stdlib schema admits what `T` cannot
+/// The typed view `T` of a resource's marked JSON value. A failure is a bug in ev (the stdlib schema admits what `T` cannot
 /// hold): E0999 naming the path; the schema sweep test looks for these.
 pub fn view<T: DeserializeOwned + Serialize>(resource: &ModelResource) -> Result<T, Box<Misfit>> {
+    // Values fit unless ev has a bug: the path is tracked (slower) only
+    // to explain a misfit.
+    if let Ok(typed) = T::deserialize(&resource.value) {
+        return Ok(typed);
+    }
     serde_path_to_error::deserialize::<_, T>(&resource.value).map_err(|e| {
         let field = e.path().iter().next().and_then(|segment| match segment {
             serde_path_to_error::Segment::Map { key } => Some(key.clone()),

@@ -75,6 +75,9 @@ pub fn parse_module(src: &str, file: FileId) -> Parsed {
         .map(|(t, r)| (t, SimpleSpan::from(r)))
         .collect();
     let mut items = Vec::new();
+    // Built once: building the combinator tree costs as much as parsing
+    // a small item.
+    let parser = items_parser(file);
     for chunk in item_chunks(src, &tokens) {
         let (start, end) = match (chunk.first(), chunk.last()) {
             (Some(first), Some(last)) => (first.1.start, last.1.end),
@@ -95,7 +98,7 @@ pub fn parse_module(src: &str, file: FileId) -> Parsed {
             continue;
         }
         let eoi = SimpleSpan::from(end..end);
-        let (out, errs) = items_parser(file)
+        let (out, errs) = parser
             .parse(chunk.split_token_span(eoi))
             .into_output_errors();
         if let Some((item, error)) = terraform_resource(chunk, Span::new(file, start, end)) {

@@ -169,6 +169,11 @@ impl Backend for Nix {
     }
 
     fn typed_view(&self, resource: &ModelResource) -> Result<Value, Box<Misfit>> {
+        self.check(resource)?;
+        view_json::<Machine>(resource)
+    }
+
+    fn check(&self, resource: &ModelResource) -> Result<(), Box<Misfit>> {
         let machine = view::<Machine>(resource)?;
         for (name, secret) in &machine.secrets {
             SopsSecret::of(secret).map_err(|why| {
@@ -185,7 +190,7 @@ impl Backend for Nix {
                 })
             })?;
         }
-        view_json::<Machine>(resource)
+        Ok(())
     }
 
     fn lower(&self, model: &Model) -> Vec<Lowered> {

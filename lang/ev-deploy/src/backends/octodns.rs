@@ -185,19 +185,26 @@ impl Backend for Octodns {
     }
 
     fn typed_view(&self, resource: &ModelResource) -> Result<Value, Box<Misfit>> {
+        self.check(resource)?;
+        if resource.key.kind == "octodns_config" {
+            view_json::<OctodnsConfig>(resource)
+        } else {
+            view_json::<Domain>(resource)
+        }
+    }
+
+    fn check(&self, resource: &ModelResource) -> Result<(), Box<Misfit>> {
         if resource.key.kind == "octodns_config" {
             let config = view::<OctodnsConfig>(resource)?;
-            refuse_composed_secrets(
+            return refuse_composed_secrets(
                 "octodns config",
                 &config.name,
                 Some(&config.provider),
                 &config.processors,
-            )?;
-            return view_json::<OctodnsConfig>(resource);
+            );
         }
         let d = view::<Domain>(resource)?;
-        refuse_composed_secrets("domain", &d.name, d.provider.as_ref(), &d.processors)?;
-        view_json::<Domain>(resource)
+        refuse_composed_secrets("domain", &d.name, d.provider.as_ref(), &d.processors)
     }
 
     fn lower(&self, model: &Model) -> Vec<Lowered> {

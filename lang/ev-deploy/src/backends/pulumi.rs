@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::backend::{
-    layer, view_json, views, Artifact, ArtifactData, Backend, BackendId, Item, ItemView, Lowered,
-    Misfit, RenderedFile,
+    layer, view, view_json, views, Artifact, ArtifactData, Backend, BackendId, Item, ItemView,
+    Lowered, Misfit, RenderedFile,
 };
 use crate::markers::{for_tool, marked, yaml, SecretAs};
 use crate::plan::details::ItemKind;
@@ -76,6 +76,10 @@ impl Backend for Pulumi {
 
     fn typed_view(&self, resource: &ModelResource) -> Result<Value, Box<Misfit>> {
         view_json::<Stack>(resource)
+    }
+
+    fn check(&self, resource: &ModelResource) -> Result<(), Box<Misfit>> {
+        view::<Stack>(resource).map(drop)
     }
 
     fn lower(&self, model: &Model) -> Vec<Lowered> {

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::backend::{
-    layer, view_json, views, Artifact, ArtifactData, Backend, BackendId, Item, ItemView, Lowered,
-    Misfit, RenderedFile, Side,
+    layer, view, view_json, views, Artifact, ArtifactData, Backend, BackendId, Item, ItemView,
+    Lowered, Misfit, RenderedFile, Side,
 };
 use crate::markers::{marked, yaml};
 use crate::plan::details::{rebuild, ItemChange, ItemKind};
@@ -89,6 +89,10 @@ impl Backend for Registry {
 
     fn typed_view(&self, resource: &ModelResource) -> Result<Value, Box<Misfit>> {
         view_json::<Image>(resource)
+    }
+
+    fn check(&self, resource: &ModelResource) -> Result<(), Box<Misfit>> {
+        view::<Image>(resource).map(drop)
     }
 
     fn lower(&self, model: &Model) -> Vec<Lowered> {

@@ -223,9 +223,15 @@ impl State {
 
     /// Parses a state file.
     pub fn parse(text: &str) -> Result<State, StateError> {
-        let raw: serde_json::Value =
+        // The version is read first, skipping the rest, so a state of
+        // another version is named as such rather than as corrupted.
+        #[derive(Deserialize)]
+        struct Versioned {
+            version: Option<serde_json::Value>,
+        }
+        let versioned: Versioned =
             serde_json::from_str(text).map_err(|e| StateError::Corrupted(e.to_string()))?;
-        match raw.get("version").and_then(|v| v.as_u64()) {
+        match versioned.version.as_ref().and_then(|v| v.as_u64()) {
             Some(v) if v == u64::from(STATE_VERSION) => {}
             Some(v) => {
                 return Err(StateError::UnknownVersion(
@@ -234,7 +240,7 @@ impl State {
             }
             None => return Err(StateError::Corrupted("no format version".into())),
         }
-        serde_json::from_value(raw).map_err(|e| StateError::Corrupted(e.to_string()))
+        serde_json::from_str(text).map_err(|e| StateError::Corrupted(e.to_string()))
     }
 
     /// Applies a journal's entries in order. A last line cut short (the

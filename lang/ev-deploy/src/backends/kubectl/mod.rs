@@ -24,8 +24,8 @@ use serde_json::{json, Map, Value};
 pub use app::{App, Ingress, Port, PortRef, Probes, Volume};
 
 use crate::backend::{
-    layer, view_json, views, Artifact, ArtifactData, Backend, BackendId, Item, ItemView, Lowered,
-    Misfit, RenderedFile,
+    layer, view, view_json, views, Artifact, ArtifactData, Backend, BackendId, Item, ItemView,
+    Lowered, Misfit, RenderedFile,
 };
 use crate::markers::{for_tool, marked, yaml, SecretAs};
 use crate::plan::details::ItemKind;
@@ -228,6 +228,15 @@ impl Backend for Kubectl {
             "manifests" => view_json::<ManifestSet>(resource),
             "chart" => view_json::<Chart>(resource),
             _ => view_json::<App>(resource),
+        }
+    }
+
+    fn check(&self, resource: &ModelResource) -> Result<(), Box<Misfit>> {
+        match resource.key.kind.as_str() {
+            "cluster" => view::<Cluster>(resource).map(drop),
+            "manifests" => view::<ManifestSet>(resource).map(drop),
+            "chart" => view::<Chart>(resource).map(drop),
+            _ => view::<App>(resource).map(drop),
         }
     }
 
