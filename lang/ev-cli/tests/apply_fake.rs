@@ -719,20 +719,33 @@ machine yuto {
     let run = repo.ev_with_path(&["apply", "--yes", "--parallelism", "1"], &path);
     assert_eq!(run.code, 0, "{}", run.all());
     let flake = |name: &str| format!("git+file://{root}?dir=flake-profiles/system-{name}");
+    // Each flake is locked first (in turn: Nix adds a new lock file to
+    // git), so the builds write nothing to the repository.
+    let lock = |name: &str| {
+        format!(
+            "nix --extra-experimental-features nix-command flakes flake lock {}",
+            flake(name)
+        )
+    };
     let recorded = std::fs::read_to_string(&record).expect("record");
     let lines: Vec<&str> = recorded.lines().collect();
     assert_eq!(
         lines,
         vec![
+            lock("cloud").as_str(),
             // nixos-rebuild builds on the target (remote_build): no local build.
             format!("nixos-rebuild switch --flake {}#cloud --target-host root@192.0.2.30 --build-host root@192.0.2.30", flake("cloud")).as_str(),
+            lock("home").as_str(),
             format!("nix --extra-experimental-features nix-command flakes build --no-link --json {}#nixosConfigurations.home.config.system.build.toplevel", flake("home")).as_str(),
             format!("deploy --skip-checks {}#home", flake("home")).as_str(),
+            lock("laptop").as_str(),
             format!("nix --extra-experimental-features nix-command flakes build --no-link --json {}#darwinConfigurations.laptop.system", flake("laptop")).as_str(),
             format!("darwin-rebuild switch --flake {}#laptop", flake("laptop")).as_str(),
             // Local activation, of the configuration's own name.
+            lock("propane").as_str(),
             format!("nix --extra-experimental-features nix-command flakes build --no-link --json {}#nixosConfigurations.wsl.config.system.build.toplevel", flake("propane")).as_str(),
             format!("nixos-rebuild switch --flake {}#wsl", flake("propane")).as_str(),
+            lock("yuto").as_str(),
             format!("nix --extra-experimental-features nix-command flakes build --no-link --json {}#homeConfigurations.yuto.activationPackage", flake("yuto")).as_str(),
             format!("home-manager switch --flake {}#yuto", flake("yuto")).as_str(),
         ]

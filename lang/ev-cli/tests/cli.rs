@@ -206,6 +206,18 @@ fn example_and_stdlib_are_formatted() {
     assert!(stdlib.starts_with("exit: 0"), "{stdlib}");
 }
 
+/// The example's `local` environment against `prod`: every value that
+/// differs by environment (the PowerDNS provider, the loopback registry and
+/// API server, the machines' stand-in flakes), the stack standing in with
+/// its recorded outputs, and the promotion check (nothing was applied in
+/// prod here, so every image and machine would arrive untried).
+#[test]
+fn example_diff_env_shows_what_the_local_environment_changes() {
+    let out = example(&["diff-env", "prod", "local"]);
+    assert!(out.starts_with("exit: 1"), "{out}");
+    insta::assert_snapshot!(out);
+}
+
 #[test]
 fn example_show_json() {
     let out = example(&["show", "--format", "json"]);
@@ -217,7 +229,7 @@ fn example_show_json() {
     let doc: serde_json::Value = serde_json::from_str(json).expect("show --format json is JSON");
     assert_eq!(doc["version"], 1);
     let resources = doc["resources"].as_array().map(Vec::len).unwrap_or(0);
-    assert_eq!(resources, 36, "the example declares 36 resources");
+    assert_eq!(resources, 38, "the example declares 38 resources");
     // No secret value may appear, only references to them.
     assert!(
         !out.contains("test-only-"),
@@ -758,6 +770,17 @@ export in_use = env.name
             && typo.contains("did you mean `local`?"),
         "{typo}"
     );
+    // So are the REPL and its one-shot queries.
+    for args in [
+        &["-e", "loca", "repl", "--batch"][..],
+        &["-e", "loca", "query", "in_use"][..],
+    ] {
+        let refused = repo.run(args);
+        assert!(
+            refused.starts_with("exit: 2") && refused.contains("E0612"),
+            "{args:?}: {refused}"
+        );
+    }
 }
 
 /// The state an apply of the program in `environment` records, with the
@@ -832,6 +855,7 @@ image site {{
             && drifted.contains("prod runs sha256:bbbb, staging tested sha256:aaaa"),
         "{drifted}"
     );
+    insta::assert_snapshot!("diff_env_digest_differs", drifted);
 
     // Prod would build something else than staging applied.
     std::fs::write(repo.path().join("everything.ev"), program("site-prod")).expect("write");

@@ -95,6 +95,14 @@ pub trait ResourceCheck {
         id: ResourceId,
         resource: &ModelResource,
     ) -> Vec<Diagnostic>;
+
+    /// Whether using a resource of this kind is part of the topology
+    /// (`uses`, `used_by`): not for kinds that every resource reads and
+    /// nothing deploys, whose edges would say nothing.
+    fn in_topology(&self, kind: &str) -> bool {
+        let _ = kind;
+        true
+    }
 }
 
 /// The language's checks alone: nothing beyond schemas and evaluation.
@@ -237,7 +245,12 @@ impl Model {
         for (res, id) in model.resources.iter_mut().zip(ok_ids.iter()) {
             let uses: BTreeSet<ResourceKey> = ev
                 .resource_uses(*id)
-                .map(|u| u.iter().filter_map(|d| key_of(*d)).collect())
+                .map(|u| {
+                    u.iter()
+                        .filter_map(|d| key_of(*d))
+                        .filter(|k| check.in_topology(&k.kind))
+                        .collect()
+                })
                 .unwrap_or_default();
             for target in &uses {
                 used_by

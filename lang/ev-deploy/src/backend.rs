@@ -113,6 +113,15 @@ pub trait Backend: Sync {
     /// were reported by [`Backend::check`] and are left out).
     fn lower(&self, model: &Model) -> Vec<Lowered>;
 
+    /// Resources of its kinds that are declared to be realized elsewhere
+    /// in this environment (a stack whose outputs are recorded): no action
+    /// runs for them, an action the state holds for them is left alone,
+    /// and plans name them.
+    fn stand_ins(&self, model: &Model) -> Vec<StandIn> {
+        let _ = model;
+        Vec::new()
+    }
+
     /// The changed items between what was applied (`before`) and what is
     /// desired (`after`) for one action; `subject` names what it realizes
     /// (`machine methanol`). By default the items of both artifacts are
@@ -124,6 +133,18 @@ pub trait Backend: Sync {
             &after.artifact.map(Artifact::items).unwrap_or_default(),
         )
     }
+}
+
+/// A resource no action realizes in this environment, and why (see
+/// [`Backend::stand_ins`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StandIn {
+    /// The id its action has where it is applied.
+    pub id: String,
+    /// The resource (`stack jupiter`).
+    pub resource: String,
+    /// What stands in for applying it, for people.
+    pub note: String,
 }
 
 /// One side of an action's comparison: its artifact (none when not

@@ -27,6 +27,12 @@ pub use backends::nix::repository_warnings;
 pub struct Deploy;
 
 impl ResourceCheck for Deploy {
+    /// Environments choose where the others go: whatever reads `env`
+    /// reads them all.
+    fn in_topology(&self, kind: &str) -> bool {
+        kind != "environment"
+    }
+
     fn check_resource(
         &self,
         program: &Program,

@@ -5,7 +5,7 @@ use std::path::Path;
 use ev_core::eval::run_with_stack;
 use ev_core::fs::{FileSystem, MemFs, OsFs, OverlayFs};
 use ev_core::Evaluator;
-use ev_deploy::plan::diff::{diff, render_human, Change};
+use ev_deploy::plan::diff::{diff, render_human, render_human_as, Change, Detail};
 use ev_deploy::plan::state::{ActionState, State, StateError, STATE_VERSION};
 use ev_deploy::plan::{lower, ActionGraph};
 
@@ -488,4 +488,62 @@ fn every_unknown_is_produced_by_an_action_waited_for() {
         });
         assert!(problems.is_empty(), "{name}:\n{}", problems.join("\n"));
     }
+}
+
+/// The example's `local` environment planned from nothing: every layer at
+/// its server on loopback (the values that differ by environment: the
+/// PowerDNS provider, the registry, the API server, the machines' stand-in
+/// flakes and profiles) and the jupiter stack standing in with its
+/// recorded outputs, whose addresses the records use.
+#[test]
+fn the_local_environment_plans_every_layer_on_loopback() {
+    let text = run_with_stack(|| {
+        with_example(|fs| {
+            let mut program = ev_core::load(fs, "everything.ev");
+            program.environment = Some("local".into());
+            let ev = Evaluator::new(&program, fs);
+            let (model, diagnostics) = ev_deploy::build_model(&program, &ev);
+            assert!(diagnostics.is_empty(), "{diagnostics:?}");
+            let plan = diff(&lower(&model, fs), &State::default());
+            render_human_as(&plan, Detail::Compact)
+        })
+    });
+    assert!(
+        text.contains("= stack jupiter  not applied: its outputs are the ones recorded in exports/env/local/jupiter/generated.json"),
+        "{text}"
+    );
+    assert!(!text.contains("jupiter:up"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+/// A stack that becomes `recorded` (applied elsewhere) keeps what the state
+/// holds for it: no destroy is planned, and the plan names it.
+#[test]
+fn a_recorded_stack_is_named_and_never_destroyed() {
+    fn plan_of(recorded: bool, state: &State) -> (ev_deploy::plan::diff::Plan, State) {
+        let mut fs = MemFs::new();
+        fs.insert(
+            "everything.ev",
+            format!(
+                "stack cloud {{\n  resources = [{{ name = \"x\", type = \"random:index/randomId:RandomId\" }}]\n  recorded = {recorded}\n}}\n"
+            ),
+        );
+        fs.insert("exports/cloud/generated.json", "{ \"id\": \"abc\" }\n");
+        let program = ev_core::load(&fs, "everything.ev");
+        let ev = Evaluator::new(&program, &fs);
+        let (model, diagnostics) = ev_deploy::build_model(&program, &ev);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let graph = lower(&model, &fs);
+        (diff(&graph, state), State::fully_applied(&graph))
+    }
+    run_with_stack(|| {
+        let (_, applied) = plan_of(false, &State::empty());
+        assert_eq!(applied.actions.len(), 1);
+        let (plan, _) = plan_of(true, &applied);
+        assert!(!plan.has_changes(), "{}", render_human(&plan));
+        assert_eq!(plan.stand_ins.len(), 1);
+        assert!(render_human(&plan).contains(
+            "= stack cloud  not applied: its outputs are the ones recorded in exports/cloud/generated.json"
+        ));
+    });
 }

@@ -220,6 +220,7 @@ stack cloud {
     ip = "192.0.2.50",
   }
   protect = false
+  recorded = false
   apply_timeout = 900
 }
 

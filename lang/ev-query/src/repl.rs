@@ -173,10 +173,13 @@ impl<'fs> Session<'fs> {
     }
 
     /// Evaluates the program in the environment named with `ev -e` (none:
-    /// its default one), for every input from now on.
-    pub fn set_environment(&mut self, name: Option<String>) {
+    /// its default one), for every input from now on; E0612 when the
+    /// program declares no such environment.
+    pub fn set_environment(&mut self, name: Option<String>) -> Result<(), Box<Diagnostic>> {
+        ev_deploy::check_environment(&self.program, name.as_deref())?;
         self.program.environment = name;
         self.model = None;
+        Ok(())
     }
 
     /// The program's syntax and resolve errors, rendered (empty when clean).

@@ -28,9 +28,25 @@ pub fn flake_ref(ctx: &Ctx, m: &Profile) -> Result<String, Failure> {
     ))
 }
 
+/// Turns at the repository's git index. git takes `.git/index.lock` to add
+/// a file, so two actions adding at once would make one fail (exit 128):
+/// ev's own `git add` and Nix's, which adds a lock file it creates.
+static GIT_INDEX: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Writes the flake's lock file where it is missing or lacks an input
+/// (`nix flake lock`, which `git add`s a new one), in turn with the other
+/// writers of the git index: the build after it reads the lock and writes
+/// nothing, so builds run side by side.
+pub(super) async fn lock_flake(ctx: &Ctx, flake: &str) -> Result<(), Failure> {
+    let _turn = GIT_INDEX.lock().await;
+    ctx.run(&ctx.nix(&["flake", "lock", flake], &ctx.root), &[])
+        .await?;
+    Ok(())
+}
+
 /// Marks the rendered profile files for git (`git add --intent-to-add`),
-/// so a new machine's flake is part of the tree Nix copies.
-async fn track_profile(ctx: &Ctx, m: &Profile) -> Result<(), Failure> {
+/// so a new machine's flake is part of the tree Nix copies, and locks it.
+async fn track_profile(ctx: &Ctx, m: &Profile, flake: &str) -> Result<(), Failure> {
     let files: Vec<String> = m
         .files()
         .into_iter()
@@ -39,12 +55,11 @@ async fn track_profile(ctx: &Ctx, m: &Profile) -> Result<(), Failure> {
         .collect();
     let mut args = vec!["add", "--intent-to-add", "--"];
     args.extend(files.iter().map(String::as_str));
-    // git takes `.git/index.lock` for this: two machines' actions running
-    // at once would make one of them fail (exit 128), so they take turns.
-    static GIT_INDEX: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    let _turn = GIT_INDEX.lock().await;
-    ctx.run(&ctx.cmd("git", &args, &ctx.root), &[]).await?;
-    Ok(())
+    {
+        let _turn = GIT_INDEX.lock().await;
+        ctx.run(&ctx.cmd("git", &args, &ctx.root), &[]).await?;
+    }
+    lock_flake(ctx, flake).await
 }
 
 fn store_path(json_text: &str) -> Option<String> {
@@ -59,7 +74,7 @@ fn store_path(json_text: &str) -> Option<String> {
 /// Builds and activates the machine.
 pub async fn apply(m: &Profile, ctx: &Ctx) -> Result<Applied, Failure> {
     let flake = flake_ref(ctx, m)?;
-    track_profile(ctx, m).await?;
+    track_profile(ctx, m, &flake).await?;
     let installable = format!("{flake}#{}", m.system_attribute());
     let mut applied = Applied::default();
     if !m.activation.remote_build {
@@ -132,8 +147,9 @@ pub async fn apply(m: &Profile, ctx: &Ctx) -> Result<Applied, Failure> {
 
 /// Compares the system the profile would build with the one last activated.
 pub async fn refresh(m: &Profile, ctx: &Ctx) -> Result<String, Failure> {
-    track_profile(ctx, m).await?;
-    let installable = format!("{}#{}.outPath", flake_ref(ctx, m)?, m.system_attribute());
+    let flake = flake_ref(ctx, m)?;
+    track_profile(ctx, m, &flake).await?;
+    let installable = format!("{flake}#{}.outPath", m.system_attribute());
     let out = ctx
         .run(&ctx.nix(&["eval", "--raw", &installable], &ctx.root), &[])
         .await?;

@@ -49,7 +49,9 @@ pub async fn apply(image: &Image, ctx: &Ctx) -> Result<Applied, Failure> {
             let flake_dir = ev_core::fs::OsFs::new(&ctx.root)
                 .resolve(flake)
                 .map_err(|e| Failure::new(format!("cannot use the flake `{flake}`: {e}")))?;
-            let installable = format!("{}#{attribute}", flake_dir.to_string_lossy());
+            let flake_dir = flake_dir.to_string_lossy();
+            super::nix::lock_flake(ctx, &flake_dir).await?;
+            let installable = format!("{flake_dir}#{attribute}");
             let out = ctx
                 .run(&ctx.nix(&["build", "--no-link", "--json", &installable], &ctx.root), &[])
                 .await?;

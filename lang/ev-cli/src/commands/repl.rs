@@ -33,7 +33,9 @@ fn format_of(f: QueryFormat) -> Format {
 pub fn query(settings: &Settings, input: &str, format: QueryFormat) -> Output {
     let fs = OsFs::new(settings.root.clone());
     let mut session = Session::new(&fs, ENTRY);
-    session.set_environment(settings.environment.clone());
+    if let Err(d) = session.set_environment(settings.environment.clone()) {
+        return Output::usage(settings, *d);
+    }
     session.format = format_of(format);
     session.color = settings.color;
     session.json_diagnostics = settings.message_format == crate::cli::MessageFormat::Json;
@@ -71,7 +73,9 @@ pub fn run(settings: &Settings, batch: bool, format: QueryFormat) -> Output {
     }
     let fs = OsFs::new(settings.root.clone());
     let mut session = Session::new(&fs, ENTRY);
-    session.set_environment(settings.environment.clone());
+    if let Err(d) = session.set_environment(settings.environment.clone()) {
+        return Output::usage(settings, *d);
+    }
     session.format = format_of(format);
     session.json_diagnostics = settings.message_format == crate::cli::MessageFormat::Json;
     if batch || !std::io::stdin().is_terminal() {

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use crate::backend::{
     layer, view, view_json, views, Artifact, ArtifactData, Backend, BackendId, Item, ItemView,
-    Lowered, Misfit, RenderedFile,
+    Lowered, Misfit, RenderedFile, StandIn,
 };
 use crate::markers::{for_tool, marked, yaml, SecretAs};
 use crate::plan::details::ItemKind;
@@ -57,6 +57,8 @@ pub struct Stack {
     pub outputs: Known<serde_json::Value>,
     /// Refuse destruction.
     pub protect: bool,
+    /// Pulumi is not run: its outputs are the recorded ones.
+    pub recorded: bool,
     /// Seconds one tool run of applying it may take.
     #[serde(default)]
     pub apply_timeout: Option<u64>,
@@ -84,6 +86,7 @@ impl Backend for Pulumi {
 
     fn lower(&self, model: &Model) -> Vec<Lowered> {
         views::<Stack>(model, "stack")
+            .filter(|(_, s)| !s.recorded)
             .map(|(r, s)| {
                 let mut action = Lowered::new(
                     ActionId::new(BackendId::Pulumi, &layer(r), &s.name),
@@ -95,6 +98,20 @@ impl Backend for Pulumi {
                 action.protected = s.protect;
                 action.timeout = s.apply_timeout;
                 action
+            })
+            .collect()
+    }
+
+    fn stand_ins(&self, model: &Model) -> Vec<StandIn> {
+        views::<Stack>(model, "stack")
+            .filter(|(_, s)| s.recorded)
+            .map(|(r, s)| StandIn {
+                id: ActionId::new(BackendId::Pulumi, &layer(r), &s.name).to_string(),
+                resource: format!("stack {}", s.name),
+                note: format!(
+                    "its outputs are the ones recorded in {}; Pulumi is not run in this environment",
+                    s.outputs_file
+                ),
             })
             .collect()
     }

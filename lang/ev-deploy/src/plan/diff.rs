@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::state::State;
 use super::{ActionGraph, BackendId};
-use crate::backend::{Artifact, Side};
+use crate::backend::{Artifact, Side, StandIn};
 
 /// What happens to an action's resources.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -72,6 +72,9 @@ pub struct Plan {
     pub basis: Option<Basis>,
     /// Every action, in execution order, then deletions.
     pub actions: Vec<PlannedAction>,
+    /// Resources realized elsewhere in this environment (no action).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stand_ins: Vec<StandIn>,
 }
 
 /// Digests of what a plan was computed from.
@@ -247,8 +250,11 @@ pub fn diff(graph: &ActionGraph, state: &State) -> Plan {
             protected: action.protected,
         });
     }
+    // What the state holds for a stand-in was applied where it runs:
+    // left alone, not destroyed.
+    let standing_in = |id: &str| graph.stand_ins.iter().any(|s| s.id == id);
     for (id, prev) in &state.actions {
-        if graph.get(id).is_none() {
+        if graph.get(id).is_none() && !standing_in(id) {
             let items = BackendId::from_name(&prev.backend)
                 .map(|b| {
                     b.backend().changes(
@@ -281,6 +287,7 @@ pub fn diff(graph: &ActionGraph, state: &State) -> Plan {
         version: PLAN_VERSION,
         basis: None,
         actions,
+        stand_ins: graph.stand_ins.clone(),
     }
 }
 
@@ -367,6 +374,9 @@ fn render_human_raw(plan: &Plan, detail: Detail) -> String {
                 a.replanned_after.join(", ")
             ));
         }
+    }
+    for s in &plan.stand_ins {
+        out.push_str(&format!("  = {}  not applied: {}\n", s.resource, s.note));
     }
     let (create, update, delete, _) = plan.counts();
     if create + update + delete == 0 {

@@ -147,6 +147,10 @@ pub fn lower(model: &Model, fs: &dyn FileSystem) -> ActionGraph {
             timeout: l.timeout,
         });
     }
+    graph.stand_ins = BackendId::ALL
+        .into_iter()
+        .flat_map(|b| b.backend().stand_ins(model))
+        .collect();
     graph.wait_for_unknowns();
     graph.link();
     graph

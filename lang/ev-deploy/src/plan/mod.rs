@@ -132,6 +132,8 @@ impl Action {
 pub struct ActionGraph {
     graph: StableDiGraph<Action, ()>,
     by_id: BTreeMap<String, NodeIndex>,
+    /// Resources realized elsewhere in this environment.
+    pub stand_ins: Vec<crate::backend::StandIn>,
 }
 
 impl ActionGraph {
