@@ -66,9 +66,17 @@ pub enum Command {
         /// Allow deleting more than 30% of a layer's items.
         #[arg(long)]
         allow_large_changes: bool,
-        /// Print the versioned machine-readable plan instead.
-        #[arg(long)]
+        /// Print the versioned machine-readable plan instead (`--format json`).
+        #[arg(long, conflicts_with = "format")]
         json: bool,
+        /// How the plan prints: for people, as the versioned JSON plan, or
+        /// as Markdown for a pull-request comment (with the blast radius).
+        #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+        format: PlanFormat,
+        /// With --format markdown: link file references to
+        /// `URL/<file>#L<line>` (e.g. `https://github.com/me/repo/blob/<sha>`).
+        #[arg(long, value_name = "URL")]
+        link_base: Option<String>,
         /// Also save the plan (JSON) to this file.
         #[arg(long, value_name = "FILE")]
         out: Option<std::path::PathBuf>,
@@ -214,7 +222,18 @@ pub enum GraphFormat {
     Json,
 }
 
-/// `ev repl --format` / `ev query --format` values.
+/// `ev plan --format` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// Text for people.
+    Human,
+    /// The versioned JSON plan.
+    Json,
+    /// Markdown for a pull-request comment.
+    Markdown,
+}
+
+/// `ev query` and `ev repl --format` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum QueryFormat {
     /// ev syntax and tables.

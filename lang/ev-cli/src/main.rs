@@ -149,6 +149,8 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                     targets,
                     allow_large_changes,
                     json,
+                    format,
+                    link_base,
                     out,
                     detailed_exitcode,
                     refresh,
@@ -159,7 +161,8 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                     commands::plan::Options {
                         targets,
                         allow_large_changes,
-                        json,
+                        format: if json { cli::PlanFormat::Json } else { format },
+                        link_base: link_base.as_deref(),
                         out: out.as_deref(),
                         detailed_exitcode,
                         refresh,

@@ -871,3 +871,28 @@ image site {{
         "{typo}"
     );
 }
+
+/// `ev plan --format markdown` on the example: a comment with the totals,
+/// the layers, the changes and their links; `--json` and `--format` do not
+/// go together.
+#[test]
+fn example_plan_as_markdown() {
+    let out = example(&[
+        "plan",
+        "--format",
+        "markdown",
+        "--link-base",
+        "https://example.test/blob/main",
+    ]);
+    assert!(out.starts_with("exit: 0"), "{out}");
+    assert!(out.contains("--- stdout\n### ev plan\n"), "{out}");
+    assert!(out.contains("| eight | \\+42 record sets | 6 |"), "{out}");
+    assert!(
+        out.contains(
+            "([eight\\/yuto\\.sh\\.ev\\:7](https://example.test/blob/main/eight/yuto.sh.ev#L7))"
+        ),
+        "{out}"
+    );
+    let both = example(&["plan", "--json", "--format", "markdown"]);
+    assert!(both.starts_with("exit: 2"), "{both}");
+}

@@ -547,3 +547,43 @@ fn a_recorded_stack_is_named_and_never_destroyed() {
         ));
     });
 }
+
+/// The pull-request comment (`ev plan --format markdown`) of the example
+/// after one image's files changed: the image and the apps pinning it
+/// change, the blast radius lists what reads them, with links to where
+/// each is declared.
+#[test]
+fn a_markdown_plan_shows_the_change_and_its_blast_radius() {
+    let markdown = run_with_stack(|| {
+        with_example(|fs| {
+            let program = ev_core::load(fs, "everything.ev");
+            let ev = Evaluator::new(&program, fs);
+            let (model, diagnostics) = ev_deploy::build_model(&program, &ev);
+            assert!(diagnostics.is_empty(), "{diagnostics:?}");
+            let mut state = State::fully_applied(&lower(&model, fs));
+            let image = state
+                .actions
+                .get_mut("whale:example-image:push")
+                .expect("the image action");
+            image.inputs.insert(
+                "whale/files/example-image/index.html".into(),
+                "sha256:recorded-before-the-edit".into(),
+            );
+            image.fingerprint = "recorded-before-the-edit".into();
+            let (graph, plan) = ev_deploy::plan::plan(&program, fs, &model, &state);
+            ev_deploy::plan::markdown::render_markdown(
+                &plan,
+                &graph,
+                &model,
+                "ev plan",
+                Some("https://github.com/yutotakano/everything/blob/main"),
+            )
+        })
+    });
+    assert!(markdown.contains("#### Blast radius"), "{markdown}");
+    assert!(
+        markdown.contains("<code>app\\.example\\-image</code> ([milky\\-way\\/apps\\.ev\\:"),
+        "{markdown}"
+    );
+    insta::assert_snapshot!(markdown);
+}

@@ -10,6 +10,7 @@ use ev_deploy::plan::diff::{
 use ev_deploy::plan::state::{EvDir, State};
 use ev_deploy::plan::ActionGraph;
 
+use crate::cli::PlanFormat;
 use crate::printer::Output;
 use crate::settings::Settings;
 
@@ -19,8 +20,10 @@ pub struct Options<'a> {
     pub targets: Vec<String>,
     /// Skip the deletion-share guardrail.
     pub allow_large_changes: bool,
-    /// Print JSON.
-    pub json: bool,
+    /// How the plan prints.
+    pub format: PlanFormat,
+    /// Where Markdown file references link to.
+    pub link_base: Option<&'a str>,
     /// Also save the JSON plan here.
     pub out: Option<&'a Path>,
     /// Exit 2 when changes are present.
@@ -112,7 +115,8 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
     let Options {
         targets,
         allow_large_changes,
-        json,
+        format,
+        link_base,
         out: out_file,
         detailed_exitcode,
         refresh,
@@ -144,8 +148,14 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
     }
     let warnings = ev_deploy::repository_warnings(&loaded.program, &loaded.fs);
     out.diagnostics(settings, &warnings, &loaded.program.sources);
-    out.stdout = if json {
+    out.stdout = if format == PlanFormat::Json {
         plan_json
+    } else if format == PlanFormat::Markdown {
+        let title = match &loaded.program.environment {
+            Some(env) => format!("ev -e {env} plan"),
+            None => "ev plan".to_string(),
+        };
+        ev_deploy::plan::markdown::render_markdown(&plan, &graph, &loaded.model, &title, link_base)
     } else {
         let mut text = render_targeted(&plan, &targets, &pulled_in, detail);
         if refresh {

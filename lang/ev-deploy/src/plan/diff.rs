@@ -414,10 +414,21 @@ impl Tally {
     }
 }
 
-/// The summary, Terraform style: per layer, what changes among the items
-/// people review (record sets, objects, stack resources, machines, images,
-/// files); then the totals of items and of actions.
-fn summary(plan: &Plan) -> String {
+/// What changes in one layer: its name, its changed items by kind
+/// (`~1 record set, +2 objects`) and how many actions change.
+pub struct LayerChanges {
+    /// The layer (`eight`).
+    pub layer: String,
+    /// Its changed items, by kind.
+    pub items: String,
+    /// Its changed actions.
+    pub actions: usize,
+}
+
+/// Per layer, what changes among the items people review (record sets,
+/// objects, stack resources, machines, images, files); then the totals of
+/// added, changed and destroyed items.
+pub fn layer_changes(plan: &Plan) -> (Vec<LayerChanges>, (usize, usize, usize)) {
     use super::details::ItemKind;
     use std::collections::BTreeMap;
     let mut layers: BTreeMap<String, (BTreeMap<ItemKind, Tally>, usize)> = BTreeMap::new();
@@ -430,43 +441,73 @@ fn summary(plan: &Plan) -> String {
             items.count(item.change);
         }
     }
+    let lines = layers
+        .into_iter()
+        .map(|(name, (kinds, actions))| LayerChanges {
+            layer: name,
+            items: tally_text(&kinds),
+            actions,
+        })
+        .collect();
+    (lines, (items.add, items.change, items.destroy))
+}
+
+/// The summary, Terraform style: [`layer_changes`], then the totals of
+/// items and of actions.
+fn summary(plan: &Plan) -> String {
+    let (layers, (add, change, destroy)) = layer_changes(plan);
     let mut out = String::new();
-    let layer_w = layers.keys().map(|l| l.chars().count()).max().unwrap_or(0);
+    let layer_w = layers
+        .iter()
+        .map(|l| l.layer.chars().count())
+        .max()
+        .unwrap_or(0);
     if !layers.is_empty() {
         out.push_str("Changes by layer:\n");
     }
-    for (name, (kinds, actions)) in &layers {
-        let parts: Vec<String> = kinds
-            .iter()
-            .filter(|(_, t)| t.total() > 0)
-            .map(|(kind, t)| {
-                let mut signs = Vec::new();
-                for (sign, n) in [('+', t.add), ('~', t.change), ('-', t.destroy)] {
-                    if n > 0 {
-                        signs.push(format!("{sign}{n}"));
-                    }
-                }
-                let noun = kind.counted(t.total());
-                let noun = noun.split_once(' ').map_or(noun.as_str(), |(_, w)| w);
-                format!("{} {noun}", signs.join(" "))
-            })
-            .collect();
-        let what = if parts.is_empty() {
-            "(no items)".to_string()
-        } else {
-            parts.join(", ")
-        };
+    for l in &layers {
         out.push_str(&format!(
-            "  {name:layer_w$}  {what}  ({actions} action{})\n",
-            if *actions == 1 { "" } else { "s" }
+            "  {:layer_w$}  {}  ({} action{})\n",
+            l.layer,
+            l.items,
+            l.actions,
+            if l.actions == 1 { "" } else { "s" }
         ));
     }
-    let (create, update, delete, same) = plan.counts();
-    out.push_str(&format!(
-        "Plan: {} to add, {} to change, {} to destroy; actions: {create} to create, {update} to update, {delete} to delete, {same} unchanged.\n",
-        items.add, items.change, items.destroy
-    ));
+    out.push_str(&totals(plan, (add, change, destroy)));
     out
+}
+
+/// `Plan: 1 to add, ...; actions: ...` (the last line of every plan).
+pub fn totals(plan: &Plan, (add, change, destroy): (usize, usize, usize)) -> String {
+    let (create, update, delete, same) = plan.counts();
+    format!(
+        "Plan: {add} to add, {change} to change, {destroy} to destroy; actions: {create} to create, {update} to update, {delete} to delete, {same} unchanged.\n"
+    )
+}
+
+/// `~1 record set, +2 objects`, or `(no items)`.
+fn tally_text(kinds: &std::collections::BTreeMap<super::details::ItemKind, Tally>) -> String {
+    let parts: Vec<String> = kinds
+        .iter()
+        .filter(|(_, t)| t.total() > 0)
+        .map(|(kind, t)| {
+            let mut signs = Vec::new();
+            for (sign, n) in [('+', t.add), ('~', t.change), ('-', t.destroy)] {
+                if n > 0 {
+                    signs.push(format!("{sign}{n}"));
+                }
+            }
+            let noun = kind.counted(t.total());
+            let noun = noun.split_once(' ').map_or(noun.as_str(), |(_, w)| w);
+            format!("{} {noun}", signs.join(" "))
+        })
+        .collect();
+    if parts.is_empty() {
+        "(no items)".to_string()
+    } else {
+        parts.join(", ")
+    }
 }
 
 /// The plan for people when it was restricted to `targets`: which actions

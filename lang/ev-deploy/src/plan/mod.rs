@@ -10,6 +10,7 @@ pub mod details;
 pub mod diff;
 pub mod id;
 mod lower;
+pub mod markdown;
 pub mod promotion;
 pub mod state;
 
