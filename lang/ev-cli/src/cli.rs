@@ -168,6 +168,13 @@ pub enum Command {
         #[arg(long)]
         stdio: bool,
     },
+    /// Read or change the recorded state (of the environment `-e` names)
+    /// without running any tool.
+    State {
+        /// What to do.
+        #[command(subcommand)]
+        command: StateCommand,
+    },
     /// Remove a stale apply lock (its id is in the message that reported it).
     ForceUnlock {
         /// The lock's id.
@@ -220,6 +227,42 @@ pub enum GraphFormat {
     Svg,
     /// JSON (versioned).
     Json,
+}
+
+/// `ev state` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Every recorded action: its id, its backend, whether it is protected.
+    List,
+    /// One recorded action as JSON: what its tool was given (secrets only
+    /// as references), its outputs and the digests of its input files.
+    Show {
+        /// The action's id (`eight:yuto.sh`).
+        id: String,
+    },
+    /// The whole state as JSON, an interrupted apply's journal folded in.
+    Pull,
+    /// Replace the state with a file `ev state pull` wrote; the state it
+    /// replaces is kept as `state.json.backup`.
+    Push {
+        /// The state file.
+        file: PathBuf,
+    },
+    /// Record an action under the id the program now gives it (after
+    /// moving a declaration to another folder): no destroy, no create.
+    Mv {
+        /// The recorded id.
+        from: String,
+        /// The id the program declares.
+        to: String,
+    },
+    /// Forget actions: ev stops managing what they applied, which stays
+    /// as it is.
+    Rm {
+        /// The recorded ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
 }
 
 /// `ev plan --format` values.

@@ -137,6 +137,7 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                         json,
                     },
                 ),
+                Command::State { command } => commands::state::run(&settings, command),
                 Command::ForceUnlock { id } => commands::apply::force_unlock(&settings, &id),
                 Command::Fmt { paths, check } => commands::fmt::run(&settings, &paths, check),
                 Command::Init { dir } => commands::init::run(&settings, dir.as_deref()),

@@ -896,3 +896,90 @@ fn example_plan_as_markdown() {
     let both = example(&["plan", "--json", "--format", "markdown"]);
     assert!(both.starts_with("exit: 2"), "{both}");
 }
+
+/// `ev state`: list, show and pull read the state; rm forgets, push puts a
+/// pulled state back (keeping the one it replaces), mv follows a
+/// declaration moved to another folder so nothing is destroyed or created;
+/// refusals are E0613 and change nothing.
+#[test]
+fn state_commands_read_forget_restore_and_move_records() {
+    let zone = |name: &str| {
+        format!(
+            "let fake = {{ name = \"fake\", class = \"octodns_fake.FakeProvider\" }}\nexport domain \"{name}\" {{\n  provider = fake\n  records = [a(\"www\", \"192.0.2.1\")]\n}}\n"
+        )
+    };
+    let repo = Repo::new(&[
+        (
+            "everything.ev",
+            "environment prod { default = true }\nimport \"eight/a.ev\" as a\nimport \"eight/b.ev\" as b\n",
+        ),
+        ("eight/a.ev", &zone("a.test")),
+        ("eight/b.ev", &zone("b.test")),
+    ]);
+    record_environment(repo.dir.path(), "prod", "sha256:unused");
+    let list = repo.run(&["state", "list"]);
+    assert!(
+        list.contains("eight:a.test  octodns\neight:b.test  octodns\n"),
+        "{list}"
+    );
+    let show = repo.run(&["state", "show", "eight:a.test"]);
+    assert!(
+        show.starts_with("exit: 0") && show.contains("\"zone\": \"a.test\""),
+        "{show}"
+    );
+
+    // Pull, forget, push back.
+    let pulled = repo.dir.path().join("pulled.json");
+    let pull = Command::new(env!("CARGO_BIN_EXE_ev"))
+        .arg("-C")
+        .arg(repo.dir.path())
+        .args(["state", "pull"])
+        .output()
+        .expect("ev runs");
+    std::fs::write(&pulled, &pull.stdout).expect("write pulled");
+    let rm = repo.run(&["state", "rm", "eight:a.test"]);
+    assert!(
+        rm.starts_with("exit: 0") && rm.contains("forgot eight:a.test"),
+        "{rm}"
+    );
+    assert!(repo.run(&["plan"]).contains("+ eight:a.test"));
+    let push = repo.run(&["state", "push", "pulled.json"]);
+    assert!(push.starts_with("exit: 0"), "{push}");
+    assert!(repo.dir.path().join(".ev/state.json.backup").is_file());
+    assert!(repo.run(&["plan"]).contains("No changes."));
+
+    // The zone's file moves to another folder: its action's id changes.
+    let moved = zone("b.test");
+    std::fs::create_dir_all(repo.dir.path().join("dns")).expect("mkdir");
+    std::fs::write(repo.dir.path().join("dns/b.ev"), moved).expect("write");
+    std::fs::remove_file(repo.dir.path().join("eight/b.ev")).expect("rm");
+    std::fs::write(
+        repo.dir.path().join("everything.ev"),
+        "environment prod { default = true }\nimport \"eight/a.ev\" as a\nimport \"dns/b.ev\" as b\n",
+    )
+    .expect("write");
+    let plan = // (Without the move, the plan would destroy the zone: refused.)
+    repo.run(&["plan", "--allow-large-changes"]);
+    assert!(
+        plan.contains("+ dns:b.test") && plan.contains("- eight:b.test"),
+        "{plan}"
+    );
+    let typo = repo.run(&["state", "mv", "eight:b.test", "dns:b.tset"]);
+    assert!(
+        typo.starts_with("exit: 1")
+            && typo.contains("E0613")
+            && typo.contains("did you mean `dns:b.test`?"),
+        "{typo}"
+    );
+    let mv = repo.run(&["state", "mv", "eight:b.test", "dns:b.test"]);
+    assert!(mv.starts_with("exit: 0"), "{mv}");
+    assert!(repo.run(&["plan"]).contains("No changes."));
+    let onto = repo.run(&["state", "mv", "eight:a.test", "dns:b.test"]);
+    assert!(
+        onto.contains("E0613") && onto.contains("already records `dns:b.test`"),
+        "{onto}"
+    );
+    let not_a_state = repo.run(&["state", "push", "everything.ev"]);
+    assert!(not_a_state.contains("E0613"), "{not_a_state}");
+    assert!(repo.run(&["plan"]).contains("No changes."));
+}

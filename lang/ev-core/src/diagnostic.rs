@@ -218,6 +218,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0610", "invalid command-line argument"),
     ("E0611", "language server session failed"),
     ("E0612", "unknown environment"),
+    ("E0613", "state command refused"),
     (
         "W0601",
         "machines built from a directory that is not a git repository",

@@ -68,6 +68,7 @@ pub const PAGES: &[(&str, &str)] = &[
     ("E0610", include_str!("../../../docs/diagnostics/E0610.md")),
     ("E0611", include_str!("../../../docs/diagnostics/E0611.md")),
     ("E0612", include_str!("../../../docs/diagnostics/E0612.md")),
+    ("E0613", include_str!("../../../docs/diagnostics/E0613.md")),
     ("W0601", include_str!("../../../docs/diagnostics/W0601.md")),
     ("E0999", include_str!("../../../docs/diagnostics/E0999.md")),
 ];

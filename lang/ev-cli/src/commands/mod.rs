@@ -13,6 +13,7 @@ pub mod lsp;
 pub mod plan;
 pub mod repl;
 pub mod show;
+pub mod state;
 
 use ev_core::fs::OsFs;
 use ev_core::Program;
