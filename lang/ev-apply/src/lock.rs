@@ -165,6 +165,22 @@ impl Lock {
     }
 }
 
+impl Lock {
+    /// Takes the lock, waiting up to `wait` for another holder to release
+    /// it (polling: the holder may be on another process's schedule).
+    pub fn acquire_waiting(root: &Path, wait: std::time::Duration) -> Result<Lock, LockError> {
+        let start = std::time::Instant::now();
+        loop {
+            match Lock::acquire(root) {
+                Err(LockError::Held(_)) if start.elapsed() < wait => {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
 /// The current holder of the repository's lock, as its file records it.
 pub fn read(root: &Path) -> Result<Holder, LockError> {
     let text =

@@ -119,6 +119,10 @@ pub enum Command {
         /// Seconds running tools may take to finish after Ctrl-C.
         #[arg(long, default_value_t = 30, value_name = "SECONDS")]
         grace: u64,
+        /// Seconds to wait for another apply holding the lock to finish
+        /// (default: refuse at once, E0602).
+        #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+        lock_timeout: u64,
         /// Allow deleting more than 30% of a layer's items.
         #[arg(long)]
         allow_large_changes: bool,

@@ -121,6 +121,7 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                     fail_fast,
                     timeout,
                     grace,
+                    lock_timeout,
                     allow_large_changes,
                     json,
                 } => commands::apply::run(
@@ -133,6 +134,7 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                         fail_fast,
                         timeout,
                         grace,
+                        lock_timeout,
                         allow_large_changes,
                         json,
                     },

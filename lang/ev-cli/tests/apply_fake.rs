@@ -511,6 +511,24 @@ fn apply_fake_one_apply_at_a_time() {
         !fakes.repo.path().join(".ev/apply.lock").exists(),
         "released"
     );
+
+    // With --lock-timeout a second apply waits for the holder instead: it
+    // gives up when the time is over, and proceeds once the lock is free.
+    fakes.repo.write(".ev/apply.lock", &live.to_string());
+    let held = std::fs::File::open(fakes.repo.path().join(".ev/apply.lock")).expect("open");
+    held.try_lock().expect("the test takes the lock");
+    let started = std::time::Instant::now();
+    let gave_up = fakes.ev(&["apply", "--yes", "--lock-timeout", "1"]);
+    assert_eq!(gave_up.code, 2, "{}", gave_up.all());
+    assert!(gave_up.stderr.contains("[E0602]"), "{}", gave_up.stderr);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    let waited = std::thread::scope(|s| {
+        let waiter = s.spawn(|| fakes.ev(&["apply", "--yes", "--lock-timeout", "60"]));
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        drop(held);
+        waiter.join().expect("the waiting apply")
+    });
+    assert_eq!(waited.code, 0, "{}", waited.all());
 }
 
 #[test]

@@ -34,6 +34,8 @@ pub struct Options<'a> {
     pub timeout: u64,
     /// Seconds running tools get after Ctrl-C.
     pub grace: u64,
+    /// Seconds to wait for the apply lock.
+    pub lock_timeout: u64,
     /// Allow large deletions (and let tools exceed their thresholds).
     pub allow_large_changes: bool,
     /// Report as JSON events on stdout (diagnostics as JSON on stderr).
@@ -93,7 +95,8 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
     } else {
         settings
     };
-    let lock = match Lock::acquire(&settings.root) {
+    let wait = std::time::Duration::from_secs(options.lock_timeout);
+    let lock = match Lock::acquire_waiting(&settings.root, wait) {
         Ok(l) => l,
         Err(e) => return Output::usage(settings, e.diagnostic()),
     };
