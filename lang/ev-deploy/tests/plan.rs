@@ -321,6 +321,18 @@ fn targets_pull_in_upstream_dependencies() {
 /// (re-evaluating with the exports this plan rewrites unknown), against the
 /// fully applied state changed by `make`.
 fn full_plan_with(make: fn(State) -> State) -> (String, String) {
+    full_plan_as(make, |plan, _, _| {
+        let json = serde_json::to_string_pretty(plan).unwrap_or_default();
+        (render_human(plan), json)
+    })
+}
+
+/// [`full_plan_with`], rendered by `render` (given the plan, its actions
+/// and the model).
+fn full_plan_as<R: Send + 'static>(
+    make: fn(State) -> State,
+    render: fn(&ev_deploy::plan::diff::Plan, &ActionGraph, &ev_core::model::Model) -> R,
+) -> R {
     run_with_stack(move || {
         with_example(|fs| {
             let program = ev_core::load(fs, "everything.ev");
@@ -328,27 +340,30 @@ fn full_plan_with(make: fn(State) -> State) -> (String, String) {
             let (model, diagnostics) = ev_deploy::build_model(&program, &ev);
             assert!(diagnostics.is_empty(), "{diagnostics:?}");
             let state = make(State::fully_applied(&lower(&model, fs)));
-            let (_, plan) = ev_deploy::plan::plan(&program, fs, &model, &state);
-            let json = serde_json::to_string_pretty(&plan).unwrap_or_default();
-            (render_human(&plan), json)
+            let (graph, plan) = ev_deploy::plan::plan(&program, fs, &model, &state);
+            render(&plan, &graph, &model)
         })
     })
 }
 
+/// The state as it was before `whale/files/example-image/index.html` was
+/// edited: the image is rebuilt.
+fn before_the_image_edit(mut s: State) -> State {
+    let image = s
+        .actions
+        .get_mut("whale:example-image:push")
+        .expect("the image action");
+    image.inputs.insert(
+        "whale/files/example-image/index.html".into(),
+        "sha256:recorded-before-the-edit".into(),
+    );
+    image.fingerprint = "recorded-before-the-edit".into();
+    s
+}
+
 #[test]
 fn a_rebuilt_image_makes_the_pinned_digest_unknown() {
-    let (human, json) = full_plan_with(|mut s| {
-        let image = s
-            .actions
-            .get_mut("whale:example-image:push")
-            .expect("the image action");
-        image.inputs.insert(
-            "whale/files/example-image/index.html".into(),
-            "sha256:recorded-before-the-edit".into(),
-        );
-        image.fingerprint = "recorded-before-the-edit".into();
-        s
-    });
+    let (human, json) = full_plan_with(before_the_image_edit);
     assert!(
         human.contains("image example-image: rebuild + push")
             && human.contains("file whale/files/example-image/index.html changed"),
@@ -554,31 +569,14 @@ fn a_recorded_stack_is_named_and_never_destroyed() {
 /// each is declared.
 #[test]
 fn a_markdown_plan_shows_the_change_and_its_blast_radius() {
-    let markdown = run_with_stack(|| {
-        with_example(|fs| {
-            let program = ev_core::load(fs, "everything.ev");
-            let ev = Evaluator::new(&program, fs);
-            let (model, diagnostics) = ev_deploy::build_model(&program, &ev);
-            assert!(diagnostics.is_empty(), "{diagnostics:?}");
-            let mut state = State::fully_applied(&lower(&model, fs));
-            let image = state
-                .actions
-                .get_mut("whale:example-image:push")
-                .expect("the image action");
-            image.inputs.insert(
-                "whale/files/example-image/index.html".into(),
-                "sha256:recorded-before-the-edit".into(),
-            );
-            image.fingerprint = "recorded-before-the-edit".into();
-            let (graph, plan) = ev_deploy::plan::plan(&program, fs, &model, &state);
-            ev_deploy::plan::markdown::render_markdown(
-                &plan,
-                &graph,
-                &model,
-                "ev plan",
-                Some("https://github.com/yutotakano/everything/blob/main"),
-            )
-        })
+    let markdown = full_plan_as(before_the_image_edit, |plan, graph, model| {
+        ev_deploy::plan::markdown::render_markdown(
+            plan,
+            graph,
+            model,
+            "ev plan",
+            Some("https://github.com/yutotakano/everything/blob/main"),
+        )
     });
     assert!(markdown.contains("#### Blast radius"), "{markdown}");
     assert!(
