@@ -286,6 +286,33 @@ for machine in sodium methanol ethane nixie serverref tilderef propane; do
   grep -q "\"name\":\"$machine\"" "$system" || fail "the system of $machine does not describe it"
   observe "profile:$machine" "$system"
 done
+# No secret in anything ev wrote (state, journal, logs, rendered files,
+# scratch, exports, flakes): every decrypted value of the example's secrets
+# is looked for. (The test suite checks what ev printed.)
+leaked=()
+while IFS= read -r value; do
+  [[ -z $value ]] && continue
+  if grep -rqF -- "$value" "$copy/.ev" "$copy/exports" "$copy/flake-profiles"; then
+    leaked+=("$(grep -rlF -- "$value" "$copy/.ev" "$copy/exports" "$copy/flake-profiles" | head -3 | paste -sd' ' -)")
+  fi
+done < <(for f in "$copy"/secrets/*.yaml "$copy"/secrets/*.env; do
+  sops --decrypt --output-type json "$f" | python3 -c '
+import json, sys
+def leaves(v):
+    if isinstance(v, dict):
+        for k, x in v.items():
+            yield from leaves(x)
+    elif isinstance(v, list):
+        for x in v:
+            yield from leaves(x)
+    elif isinstance(v, str) and len(v) >= 8:
+        yield v
+for value in leaves(json.load(sys.stdin)):
+    print(value)
+'
+done)
+((${#leaked[@]} == 0)) || fail "a secret's value is in: ${leaked[*]}"
+observe "secrets:leaked" "none"
 phase_done "check through the tools"
 
 say "ev -e local plan --detailed-exitcode: nothing left to do"

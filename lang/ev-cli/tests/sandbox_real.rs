@@ -50,6 +50,15 @@ fn sandbox(kill: bool) -> BTreeMap<String, String> {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // The sandbox's secrets (secrets/local.yaml) never reach ev's output;
+    // the script itself looks for every secret in what ev wrote.
+    for canary in ["test-only-local-pdns-api-key", "test-only-local-kube-token"] {
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains(canary)
+                && !String::from_utf8_lossy(&out.stderr).contains(canary),
+            "{canary} was printed"
+        );
+    }
     std::fs::read_to_string(report.path())
         .expect("the report")
         .lines()
@@ -101,6 +110,7 @@ fn sandbox_real_applies_the_whole_example_and_survives_a_kill() {
          downloads/qbittorrent traefik/traefik"
     );
     assert!(clean["kubectl:http-echo:args"].contains("hello from the sandbox"));
+    assert_eq!(clean["secrets:leaked"], "none");
     for machine in [
         "sodium",
         "methanol",
