@@ -256,7 +256,8 @@ for zone in andref.app yart.me yut.to yuto.ink yuto.sh yuto.wiki; do
   [[ -n $soa ]] || fail "dig: PowerDNS serves no zone $zone"
   observe "dig:$zone:SOA" "$soa"
   # The whole zone, by transfer: a record lost or written twice shows here.
-  observe "dig:$zone:AXFR" "$(dig @127.0.0.1 -p "$dns_port" +noall +answer "$zone" AXFR | awk '$4 != "SOA" {print $1, $4, $5}' | sort | md5sum | cut -c1-12) $(dig @127.0.0.1 -p "$dns_port" +noall +answer "$zone" AXFR | awk '$4 != "SOA"' | wc -l) records"
+  records=$(dig @127.0.0.1 -p "$dns_port" +noall +answer "$zone" AXFR | awk '$4 != "SOA" {print $1, $4, $5}' | sort)
+  observe "dig:$zone:AXFR" "$(md5sum <<<"$records" | cut -c1-12) $(grep -c . <<<"$records") records"
 done
 expect "dig yuto.sh A" "$(dig_a yuto.sh)" "192.0.2.10"
 observe "dig:yuto.sh:A" "$(dig_a yuto.sh)"
@@ -292,9 +293,8 @@ done
 leaked=()
 while IFS= read -r value; do
   [[ -z $value ]] && continue
-  if grep -rqF -- "$value" "$copy/.ev" "$copy/exports" "$copy/flake-profiles"; then
-    leaked+=("$(grep -rlF -- "$value" "$copy/.ev" "$copy/exports" "$copy/flake-profiles" | head -3 | paste -sd' ' -)")
-  fi
+  found=$(grep -rlF -- "$value" "$copy/.ev" "$copy/exports" "$copy/flake-profiles" | head -3 | paste -sd' ' - || true)
+  [[ -z $found ]] || leaked+=("$found")
 done < <(for f in "$copy"/secrets/*.yaml "$copy"/secrets/*.env; do
   sops --decrypt --output-type json "$f" | python3 -c '
 import json, sys

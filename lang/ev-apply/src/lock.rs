@@ -163,9 +163,7 @@ impl Lock {
             "the lock file keeps being replaced; is another apply starting and stopping?".into(),
         ))
     }
-}
 
-impl Lock {
     /// Takes the lock, waiting up to `wait` for another holder to release
     /// it (polling: the holder may be on another process's schedule).
     pub fn acquire_waiting(root: &Path, wait: std::time::Duration) -> Result<Lock, LockError> {

@@ -1545,14 +1545,17 @@ impl<'p> Evaluator<'p> {
                 // does, report the alternative with the fewest problems when
                 // it is the only one matching the value's shape.
                 let mut best: Option<Vec<SchemaError>> = None;
+                // Rendered once, and only if an alternative fails.
+                let mut here: Option<String> = None;
                 for alt in alts {
                     let mut scratch = Vec::new();
                     let v = self.conform(value.clone(), alt, path, span, decl, &mut scratch)?;
                     if scratch.is_empty() {
                         return Ok(v);
                     }
+                    let here = here.get_or_insert_with(|| path.display());
                     let shape_matches = !scratch.iter().any(|e| {
-                        matches!(&e.kind, SchemaErrorKind::TypeMismatch { path: p, .. } if *p == path.display())
+                        matches!(&e.kind, SchemaErrorKind::TypeMismatch { path: p, .. } if p == here)
                     });
                     if shape_matches && best.as_ref().is_none_or(|b| scratch.len() < b.len()) {
                         best = Some(scratch);

@@ -308,17 +308,12 @@ fn secret_json(s: &crate::value::Secret) -> serde_json::Value {
 /// an unknown value is unknown.
 fn refuse_marker_keys(rec: &Record, span: Span) -> EvalResult<()> {
     // Interned once: this runs for every record written out.
-    static MARKERS: std::sync::OnceLock<[(Sym, &str); 2]> = std::sync::OnceLock::new();
-    let markers = MARKERS.get_or_init(|| {
-        [
-            (Sym::new(SECRET_KEY), SECRET_KEY),
-            (Sym::new(UNKNOWN_KEY), UNKNOWN_KEY),
-        ]
-    });
-    for &(sym, key) in markers {
+    static MARKERS: std::sync::OnceLock<[Sym; 2]> = std::sync::OnceLock::new();
+    let markers = MARKERS.get_or_init(|| [Sym::new(SECRET_KEY), Sym::new(UNKNOWN_KEY)]);
+    for &sym in markers {
         if rec.get(sym).is_some() {
             return Err(EvalError::new(
-                EvalErrorKind::NotData(format!("record with a `{key}` field")),
+                EvalErrorKind::NotData(format!("record with a `{sym}` field")),
                 rec.key_span(sym).unwrap_or(span),
             ));
         }

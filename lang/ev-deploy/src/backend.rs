@@ -222,8 +222,9 @@ pub struct Misfit {
     pub help: Option<String>,
 }
 
-/// The typed view `T` of a resource's marked JSON value. A failure is a bug in ev (the stdlib schema admits what `T` cannot
-/// hold): E0999 naming the path; the schema sweep test looks for these.
+/// The typed view `T` of a resource's marked JSON value. A failure is a
+/// bug in ev (the stdlib schema admits what `T` cannot hold): E0999 naming
+/// the path; the schema sweep test looks for these.
 pub fn view<T: DeserializeOwned + Serialize>(resource: &ModelResource) -> Result<T, Box<Misfit>> {
     // Values fit unless ev has a bug: the path is tracked (slower) only
     // to explain a misfit.

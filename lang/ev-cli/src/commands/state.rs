@@ -1,10 +1,9 @@
 //! `ev state list|show|pull|push|mv|rm`: reading and changing the recorded
 //! state of the environment (`.ev/state.json`, or `.ev/env/NAME/`) without
-//! running any tool. Changes take the apply lock, fold in the journal of an
-//! interrupted apply first and write the state atomically; `push` keeps the
-//! state it replaces beside it (`state.json.backup`).
-
-use std::path::Path;
+//! running any tool. Changes take the apply lock, then read the state (an
+//! interrupted apply's journal folded in), check the change against it and
+//! write the state atomically; `push` keeps the state it replaces beside it
+//! (`state.json.backup`).
 
 use ev_apply::confined::{Area, Mode, Writer};
 use ev_apply::lock::Lock;
@@ -23,40 +22,77 @@ pub fn run(settings: &Settings, command: StateCommand) -> Output {
     let Some(loaded) = super::loaded(settings, &mut out) else {
         return out;
     };
-    let ev_dir = loaded.ev_dir.clone();
-    let (state, _) = match super::plan::read_state(settings, &ev_dir) {
-        Ok(s) => s,
-        Err(e) => return Output::usage(settings, e.diagnostic()),
-    };
+    let ev_dir = &loaded.ev_dir;
+    let read = || super::plan::read_state(settings, ev_dir).map(|(state, _)| state);
     match command {
-        StateCommand::List => Output {
-            stdout: list(&state),
-            ..Output::default()
-        },
-        StateCommand::Show { id } => match state.actions.get(&id) {
-            Some(action) => Output {
-                stdout: serde_json::to_string_pretty(action).unwrap_or_default() + "\n",
+        StateCommand::List => match read() {
+            Ok(state) => Output {
+                stdout: list(&state),
                 ..Output::default()
             },
-            None => refused(settings, not_recorded(&id, &state)),
+            Err(e) => Output::usage(settings, e.diagnostic()),
         },
-        StateCommand::Pull => Output {
-            stdout: state.to_text(),
-            ..Output::default()
+        StateCommand::Show { id } => match read() {
+            Ok(state) => match state.actions.get(&id) {
+                Some(action) => Output {
+                    stdout: serde_json::to_string_pretty(action).unwrap_or_default() + "\n",
+                    ..Output::default()
+                },
+                None => refused(settings, *not_recorded(&id, &state)),
+            },
+            Err(e) => Output::usage(settings, e.diagnostic()),
         },
-        StateCommand::Push { file } => push(settings, &ev_dir, &state, &file),
+        StateCommand::Pull => match read() {
+            Ok(state) => Output {
+                stdout: state.to_text(),
+                ..Output::default()
+            },
+            Err(e) => Output::usage(settings, e.diagnostic()),
+        },
+        StateCommand::Push { file } => {
+            let text = match std::fs::read_to_string(&file) {
+                Ok(t) => t,
+                Err(e) => {
+                    return Output::usage(
+                        settings,
+                        ev_core::Diagnostic::general(
+                            "E0613",
+                            format!("cannot read {}: {e}", file.display()),
+                        ),
+                    )
+                }
+            };
+            match State::parse(&text) {
+                Ok(pushed) => change(settings, ev_dir, |_| {
+                    Ok(Edit::Replace {
+                        with: pushed,
+                        from: file.display().to_string(),
+                    })
+                }),
+                Err(e) => refused(
+                    settings,
+                    ev_core::Diagnostic::general(
+                        "E0613",
+                        format!("{} is not an ev state: {e}", file.display()),
+                    )
+                    .with_help("push a file `ev state pull` wrote"),
+                ),
+            }
+        }
         StateCommand::Mv { from, to } => {
             let graph = ev_deploy::plan::lower(&loaded.model, &loaded.fs);
             let declared: Vec<String> = graph.ordered().iter().map(|a| a.id.clone()).collect();
-            match move_action(&state, &from, &to, &declared) {
-                Ok(()) => change(settings, &ev_dir, state, Edit::Move { from, to }),
-                Err(d) => refused(settings, *d),
-            }
+            change(settings, ev_dir, |state| {
+                move_action(state, &from, &to, &declared)?;
+                Ok(Edit::Move { from, to })
+            })
         }
-        StateCommand::Rm { ids } => match ids.iter().find(|id| !state.actions.contains_key(*id)) {
-            Some(missing) => refused(settings, not_recorded(missing, &state)),
-            None => change(settings, &ev_dir, state, Edit::Forget(ids)),
-        },
+        StateCommand::Rm { ids } => change(settings, ev_dir, |state| {
+            match ids.iter().find(|id| !state.actions.contains_key(*id)) {
+                Some(missing) => Err(not_recorded(missing, state)),
+                None => Ok(Edit::Forget(ids)),
+            }
+        }),
     }
 }
 
@@ -84,29 +120,55 @@ enum Edit {
     Move { from: String, to: String },
     /// Forget these actions.
     Forget(Vec<String>),
+    /// Replace the whole state with one read `from` a file.
+    Replace { with: State, from: String },
 }
 
-/// Makes a checked edit under the apply lock (an apply finishing in
-/// between is waited for by the lock, and its journal folded in first),
-/// then writes the state atomically.
-fn change(settings: &Settings, ev_dir: &EvDir, state: State, edit: Edit) -> Output {
+/// Takes the apply lock, reads the state under it (so an apply that ended
+/// since the command started is not undone), lets `check` refuse or choose
+/// the edit against that state, then makes it and writes the state
+/// atomically.
+fn change(
+    settings: &Settings,
+    ev_dir: &EvDir,
+    check: impl FnOnce(&State) -> Result<Edit, Box<ev_core::Diagnostic>>,
+) -> Output {
     let _lock = match Lock::acquire(&settings.root) {
         Ok(l) => l,
         Err(e) => return Output::usage(settings, e.diagnostic()),
     };
+    let state = match super::plan::read_state(settings, ev_dir) {
+        Ok((state, _)) => state,
+        Err(e) => return Output::usage(settings, e.diagnostic()),
+    };
+    let edit = match check(&state) {
+        Ok(edit) => edit,
+        Err(d) => return refused(settings, *d),
+    };
+    if let Edit::Replace { .. } = edit {
+        let backup = backup_path(ev_dir);
+        if let Err(e) = Writer::new(&settings.root).write(
+            Area::Ev,
+            &backup,
+            state.to_text().as_bytes(),
+            Mode::Durable,
+        ) {
+            return Output::usage(settings, super::cannot_write(&backup, &e));
+        }
+    }
     let mut file = match StateFile::open(&settings.root, ev_dir, state) {
         Ok(f) => f,
         Err(e) => return Output::usage(settings, e.diagnostic()),
     };
     let mut said = String::new();
-    let done = match &edit {
-        Edit::Move { from, to } => match file.state.actions.get(from).cloned() {
-            Some(entry) => file.remove(from).and_then(|()| {
+    let done = match edit {
+        Edit::Move { from, to } => match file.state.actions.get(&from).cloned() {
+            Some(entry) => {
                 said = format!(
                     "moved {from} to {to}: the next plan compares {to} with what {from} applied\n"
                 );
-                file.record(to, entry)
-            }),
+                file.remove(&from).and_then(|()| file.record(&to, entry))
+            }
             None => Ok(()),
         },
         Edit::Forget(ids) => ids.iter().try_for_each(|id| {
@@ -115,6 +177,15 @@ fn change(settings: &Settings, ev_dir: &EvDir, state: State, edit: Edit) -> Outp
             ));
             file.remove(id)
         }),
+        Edit::Replace { with, from } => {
+            said = format!(
+                "pushed {from} ({} actions); the state it replaced is {}\n",
+                with.actions.len(),
+                backup_path(ev_dir)
+            );
+            file.state = with;
+            Ok(())
+        }
     };
     if let Err(e) = done.and_then(|()| file.finish()) {
         return Output::usage(settings, e.diagnostic());
@@ -125,6 +196,11 @@ fn change(settings: &Settings, ev_dir: &EvDir, state: State, edit: Edit) -> Outp
     }
 }
 
+/// Where `push` keeps the state it replaces.
+fn backup_path(ev_dir: &EvDir) -> String {
+    format!("{}.backup", ev_dir.state())
+}
+
 /// Checks that `from` can be recorded as `to`.
 fn move_action(
     state: &State,
@@ -133,7 +209,7 @@ fn move_action(
     declared: &[String],
 ) -> Result<(), Box<ev_core::Diagnostic>> {
     let Some(entry) = state.actions.get(from) else {
-        return Err(Box::new(not_recorded(from, state)));
+        return Err(not_recorded(from, state));
     };
     if state.actions.contains_key(to) {
         return Err(Box::new(
@@ -146,86 +222,40 @@ fn move_action(
     let backend = BackendId::from_name(&entry.backend);
     let same_backend = backend.is_some_and(|b| ActionId::parse(b, to).is_some());
     if !same_backend || !declared.iter().any(|d| d == to) {
-        let mut d = ev_core::Diagnostic::general(
+        let d = ev_core::Diagnostic::general(
             "E0613",
             format!("the program declares no {} action `{to}`", entry.backend),
         )
         .with_help("move a record to the id the program gives the moved declaration (`ev plan` lists it as created)");
-        let similar = ev_core::suggest::similar(to, declared.iter().map(String::as_str));
-        if let Some(first) = similar.first() {
-            d = d.with_note(format!("did you mean `{first}`?"));
-        }
-        return Err(Box::new(d));
+        return Err(Box::new(with_suggestions(
+            d,
+            to,
+            declared.iter().map(String::as_str),
+        )));
     }
     Ok(())
 }
 
 /// E0613: an id the state does not record.
-fn not_recorded(id: &str, state: &State) -> ev_core::Diagnostic {
-    let mut d =
-        ev_core::Diagnostic::general("E0613", format!("the state records no action `{id}`"))
-            .with_help("`ev state list` lists the recorded actions");
-    let similar = ev_core::suggest::similar(id, state.actions.keys().map(String::as_str));
-    if let Some(first) = similar.first() {
-        d = d.with_note(format!("did you mean `{first}`?"));
-    }
-    d
+fn not_recorded(id: &str, state: &State) -> Box<ev_core::Diagnostic> {
+    let d = ev_core::Diagnostic::general("E0613", format!("the state records no action `{id}`"))
+        .with_help("`ev state list` lists the recorded actions");
+    Box::new(with_suggestions(
+        d,
+        id,
+        state.actions.keys().map(String::as_str),
+    ))
 }
 
-/// Replaces the state with `file`'s, keeping the current one as a backup.
-fn push(settings: &Settings, ev_dir: &EvDir, current: &State, file: &Path) -> Output {
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) => {
-            return Output::usage(
-                settings,
-                ev_core::Diagnostic::general(
-                    "E0613",
-                    format!("cannot read {}: {e}", file.display()),
-                ),
-            )
-        }
-    };
-    let pushed = match State::parse(&text) {
-        Ok(s) => s,
-        Err(e) => {
-            return refused(
-                settings,
-                ev_core::Diagnostic::general(
-                    "E0613",
-                    format!("{} is not an ev state: {e}", file.display()),
-                )
-                .with_help("push a file `ev state pull` wrote"),
-            )
-        }
-    };
-    let _lock = match Lock::acquire(&settings.root) {
-        Ok(l) => l,
-        Err(e) => return Output::usage(settings, e.diagnostic()),
-    };
-    let backup = format!("{}.backup", ev_dir.state());
-    if let Err(e) = Writer::new(&settings.root).write(
-        Area::Ev,
-        &backup,
-        current.to_text().as_bytes(),
-        Mode::Durable,
-    ) {
-        return Output::usage(settings, super::cannot_write(&backup, &e));
-    }
-    let mut state_file = match StateFile::open(&settings.root, ev_dir, pushed) {
-        Ok(f) => f,
-        Err(e) => return Output::usage(settings, e.diagnostic()),
-    };
-    if let Err(e) = state_file.finish() {
-        return Output::usage(settings, e.diagnostic());
-    }
-    Output {
-        stderr: format!(
-            "pushed {} ({} actions); the state it replaced is {backup}\n",
-            file.display(),
-            state_file.state.actions.len()
-        ),
-        ..Output::default()
+/// `d` with a "did you mean" note for the ids close to `id`.
+fn with_suggestions<'a>(
+    d: ev_core::Diagnostic,
+    id: &str,
+    ids: impl Iterator<Item = &'a str>,
+) -> ev_core::Diagnostic {
+    match ev_core::suggest::did_you_mean(&ev_core::suggest::similar(id, ids)) {
+        Some(note) => d.with_note(note),
+        None => d,
     }
 }
 
