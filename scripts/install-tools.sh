@@ -31,8 +31,9 @@ missing=()
 for pair in "${tools_needed[@]}"; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
-# Packages without a command of their own.
-for p in pdns-backend-sqlite3 python3-venv; do
+# Packages without a command on PATH (PostgreSQL's are in
+# /usr/lib/postgresql/N/bin: the shared-state tests start their own server).
+for p in pdns-backend-sqlite3 python3-venv postgresql; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
@@ -42,7 +43,7 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian starts these as services on install; tests start their own.
-for s in pdns docker-registry etcd; do
+for s in pdns docker-registry etcd postgresql; do
   (systemctl stop "$s" || service "$s" stop) >/dev/null 2>&1 || true
 done
 

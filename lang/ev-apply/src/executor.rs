@@ -172,15 +172,15 @@ enum Done {
 /// What a spawned action task hands back.
 type Joined = (String, Done, Instant, Duration);
 
-/// Runs the plan. `graph` is what the plan was made from;
-/// `state` is updated and written after every action; everything that
-/// happens goes to `events`.
+/// Runs the plan. `graph` is what the plan was made from; `store`
+/// records every action as it ends (the state on its backend, under the
+/// apply lock); everything that happens goes to `events`.
 #[allow(clippy::too_many_arguments)]
 pub async fn execute(
     root: &Path,
     graph: ActionGraph,
     plan: &Plan,
-    state: State,
+    store: StateFile,
     replan: &mut Replan<'_>,
     options: &Options,
     events: &mut dyn Events,
@@ -189,18 +189,6 @@ pub async fn execute(
     // Scratch files of earlier runs (one killed with -9 never cleaned up):
     // whatever they hold does not outlive the next apply.
     let _ = Writer::new(root).remove_tree(Area::Ev, ".ev/run");
-    let store = match StateFile::open(root, &options.ev_dir, state) {
-        Ok(s) => s,
-        Err(e) => {
-            let outcome = Outcome {
-                state_error: Some(e),
-                log_dir,
-                ..Outcome::default()
-            };
-            events.event(finished(&outcome));
-            return outcome;
-        }
-    };
     // What to do, in plan order (dependencies first).
     let ids: Vec<String> = plan
         .actions

@@ -18,6 +18,25 @@ pub fn extract_path(key: &str) -> String {
         .collect()
 }
 
+/// sops' arguments to decrypt `key` of `file` (the whole file when `key`
+/// is empty). The file is confined like every read (its real path inside
+/// the repository) and handed to sops as that absolute path, so a name
+/// starting with `-` is never read as an option.
+fn sops_args(root: &Path, file: &str, key: &str) -> Result<Vec<String>, String> {
+    let real = ev_core::fs::OsFs::new(root)
+        .resolve(file)
+        .map_err(|e| format!("refusing to decrypt {file}: {e}"))?;
+    let mut args = vec![
+        "--disable-version-check".to_string(),
+        "--decrypt".to_string(),
+    ];
+    if !key.is_empty() {
+        args.extend(["--extract".to_string(), extract_path(key)]);
+    }
+    args.push(real.to_string_lossy().into_owned());
+    Ok(args)
+}
+
 /// Decrypts one value of a sops file, or the whole file when `key` is
 /// empty (a `secret_file`).
 pub async fn decrypt(
@@ -28,20 +47,9 @@ pub async fn decrypt(
     log: &Log,
     kill: &mut watch::Receiver<bool>,
 ) -> Result<String, RunError> {
-    // The file is confined like every read (its real path inside the
-    // repository) and handed to sops as that absolute path, so a name
-    // starting with `-` is never read as an option.
-    let real = ev_core::fs::OsFs::new(root)
-        .resolve(file)
-        .map_err(|e| RunError::Io(format!("refusing to decrypt {file}: {e}")))?;
-    let real = real.to_string_lossy();
+    let args = sops_args(root, file, key).map_err(RunError::Io)?;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let whole_file = key.is_empty();
-    let extract = extract_path(key);
-    let mut args = vec!["--disable-version-check", "--decrypt"];
-    if !whole_file {
-        args.extend(["--extract", extract.as_str()]);
-    }
-    args.push(&real);
     let cmd = Cmd::new("sops", &args, root, env);
     let quiet = Log::create(Path::new("/dev/null")).unwrap_or_else(|_| log.clone());
     // The decrypted value must not reach the log: only the command and

@@ -1,37 +1,28 @@
-//! Persisting the state during an apply: every action's record is appended
-//! to the journal (`.ev/state.journal`, or the environment's) as it succeeds, and the whole state
-//! is written atomically (temp file, fsync, rename) when the apply ends,
-//! after which the journal is removed. The journal is flushed to the OS on
-//! every line (it survives ev being killed) and synced to disk at most every
-//! 100 ms and at the end.
+//! Persisting the state during an apply, through the environment's
+//! [`StateBackend`]: the state is written whole when the apply starts
+//! (folding in the journal of one interrupted before), every action's
+//! record is appended to the journal as it succeeds, and the state is
+//! written whole again when the apply ends, emptying the journal. A killed
+//! apply loses nothing it recorded: the next read replays the journal.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use crate::confined::{Area, Mode, Writer};
-use ev_deploy::plan::state::{ActionState, EvDir, JournalEntry, State};
+use crate::state_backend::{BackendError, Holder, Lease, StateBackend, Stored, Version};
+use ev_deploy::plan::state::{ActionState, JournalEntry, State};
 
-/// Reads the state of the environment whose files are in `ev`, with any
-/// journal left by an interrupted apply replayed (read-only: the files are
-/// not changed). `None` text: there is no state.
-pub fn read(
-    root: &Path,
-    ev: &EvDir,
-) -> Result<(State, Option<String>), ev_deploy::plan::state::StateError> {
-    State::load(&ev_core::fs::OsFs::new(root), ev)
-}
-
-/// A file of the state (or an export) that could not be written: the
-/// apply stops, and what succeeded before stays recorded.
+/// The state (or an export) could not be written: the apply stops, and
+/// what succeeded before stays recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WriteError {
     /// What was being done: `write`, `append to`, `remove`, `open`.
     pub action: &'static str,
-    /// The file, relative to the repository.
+    /// The file, relative to the repository, or the state's location.
     pub path: String,
     /// Why it failed.
     pub why: String,
+    /// Its diagnostic code: E0604 for a file, E0614 or E0615 for the
+    /// state backend ([`BackendError::code`]).
+    pub code: &'static str,
 }
 
 impl WriteError {
@@ -41,12 +32,13 @@ impl WriteError {
             action,
             path: path.to_string(),
             why: why.to_string(),
+            code: "E0604",
         }
     }
 
-    /// The diagnostic every face renders (E0604).
+    /// The diagnostic every face renders.
     pub fn diagnostic(&self) -> ev_core::Diagnostic {
-        ev_core::Diagnostic::general("E0604", self.to_string())
+        ev_core::Diagnostic::general(self.code, self.to_string())
             .with_note("the state records what succeeded before this")
     }
 }
@@ -57,58 +49,54 @@ impl std::fmt::Display for WriteError {
     }
 }
 
-/// The state of a running apply and its journal.
+/// The state of a running apply, recorded on its backend as it goes.
 pub struct StateFile {
-    root: PathBuf,
-    state_path: String,
-    journal_path: String,
+    backend: Arc<dyn StateBackend>,
+    holder: Holder,
+    version: Version,
+    location: String,
     /// The state as recorded so far.
     pub state: State,
-    journal: Option<std::fs::File>,
-    last_sync: Instant,
 }
 
 impl StateFile {
-    /// Starts from `state`; a journal left by a crashed apply is folded in first.
-    pub fn open(root: &Path, ev: &EvDir, state: State) -> Result<StateFile, WriteError> {
+    /// Starts recording under `lease`, from `state` as read from `stored`
+    /// (its journal replayed). The state is written whole first, with any
+    /// journal folded in: from then on this holder's writes follow its
+    /// own, and a holder it took over from can no longer write.
+    pub fn open(lease: &Lease, stored: &Stored, state: State) -> Result<StateFile, WriteError> {
+        let backend = lease.backend().clone();
         let mut file = StateFile {
-            root: root.to_path_buf(),
-            state_path: ev.state(),
-            journal_path: ev.journal(),
+            location: backend.location(),
+            backend,
+            holder: lease.holder.clone(),
+            version: stored.version.clone(),
             state,
-            journal: None,
-            last_sync: Instant::now(),
         };
-        if root.join(&file.journal_path).exists() {
-            file.finish()?;
-        }
+        file.finish()?;
         Ok(file)
     }
 
+    fn failed(&self, action: &'static str, e: BackendError) -> WriteError {
+        WriteError {
+            action,
+            path: self.location.clone(),
+            why: e.to_string(),
+            code: e.code(),
+        }
+    }
+
     fn append(&mut self, entry: &JournalEntry) -> Result<(), WriteError> {
-        if self.journal.is_none() {
-            let journal_path = &self.journal_path;
-            let path = Writer::new(&self.root)
-                .file_path(Area::Ev, journal_path)
-                .map_err(|e| WriteError::new("open", journal_path, e))?;
-            self.journal = Some(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&path)
-                    .map_err(|e| WriteError::new("open", journal_path, e))?,
-            );
-        }
-        if let Some(journal) = self.journal.as_mut() {
-            journal
-                .write_all(entry.to_line().as_bytes())
-                .map_err(|e| WriteError::new("append to", &self.journal_path, e))?;
-            if self.last_sync.elapsed() > Duration::from_millis(100) {
-                let _ = journal.sync_data();
-                self.last_sync = Instant::now();
+        match self
+            .backend
+            .append(entry.to_line().as_bytes(), &self.version, &self.holder)
+        {
+            Ok(v) => {
+                self.version = v;
+                Ok(())
             }
+            Err(e) => Err(self.failed("append to the journal of", e)),
         }
-        Ok(())
     }
 
     /// Records an action as applied.
@@ -129,23 +117,18 @@ impl StateFile {
         })
     }
 
-    /// Writes the whole state atomically and removes the journal.
+    /// Writes the whole state (the journal is emptied).
     pub fn finish(&mut self) -> Result<(), WriteError> {
-        if let Some(journal) = self.journal.take() {
-            let _ = journal.sync_data();
+        match self
+            .backend
+            .write(self.state.to_text().as_bytes(), &self.version, &self.holder)
+        {
+            Ok(v) => {
+                self.version = v;
+                Ok(())
+            }
+            Err(e) => Err(self.failed("write", e)),
         }
-        let writer = Writer::new(&self.root);
-        writer
-            .write(
-                Area::Ev,
-                &self.state_path,
-                self.state.to_text().as_bytes(),
-                Mode::Durable,
-            )
-            .map_err(|e| WriteError::new("write", &self.state_path, e))?;
-        writer
-            .remove(Area::Ev, &self.journal_path)
-            .map_err(|e| WriteError::new("remove", &self.journal_path, e))
     }
 }
 
@@ -177,24 +160,33 @@ mod tests {
 
     #[test]
     fn a_crashed_apply_loses_nothing_it_recorded() {
+        use crate::state_backend::local::Local;
+        use ev_deploy::plan::state::EvDir;
+        use std::io::Write;
         let dir = tempfile::tempdir().expect("dir");
         // Another environment's files: the same code, in its own folder.
         let ev = EvDir::of_environment("local");
-        let mut file = StateFile::open(dir.path(), &ev, State::empty()).expect("open");
+        let backend: Arc<dyn StateBackend> = Arc::new(Local::new(dir.path(), &ev));
+        let lease = Lease::acquire(backend.clone(), std::time::Duration::ZERO).expect("lock");
+        let stored = backend.read().expect("read");
+        let mut file = StateFile::open(&lease, &stored, State::empty()).expect("open");
         file.record("a", entry("1")).expect("record");
         file.record("b", entry("2")).expect("record");
         file.remove("a").expect("remove");
         // The process dies here: no finish(). A torn last line follows.
         drop(file);
+        drop(lease);
         let mut journal = std::fs::OpenOptions::new()
             .append(true)
             .open(dir.path().join(ev.journal()))
             .expect("journal");
         journal.write_all(b"{\"id\": \"c\", \"appl").expect("torn");
-        let (state, _) = read(dir.path(), &ev).expect("replayed");
+        let stored = backend.read().expect("read");
+        let (state, _) = stored.load(&backend.location()).expect("replayed");
         assert_eq!(state.actions.keys().collect::<Vec<_>>(), vec!["b"]);
         // The next apply folds the journal into the state file.
-        let file = StateFile::open(dir.path(), &ev, state).expect("open");
+        let lease = Lease::acquire(backend.clone(), std::time::Duration::ZERO).expect("lock");
+        let file = StateFile::open(&lease, &stored, state).expect("open");
         assert!(!dir.path().join(ev.journal()).exists());
         let on_disk =
             State::parse(&std::fs::read_to_string(dir.path().join(ev.state())).expect("state"))

@@ -267,6 +267,23 @@ pub enum StateCommand {
         #[arg(required = true)]
         ids: Vec<String>,
     },
+    /// Move the state between the environment's local files and the
+    /// backend its `state` names: copied, read back and compared by
+    /// digest before the old copy is set aside.
+    Migrate {
+        /// Where the state goes.
+        #[arg(long, value_enum)]
+        to: StateTarget,
+    },
+}
+
+/// `ev state migrate --to` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StateTarget {
+    /// The environment's files in `.ev/`.
+    Local,
+    /// The PostgreSQL database the environment's `state` names.
+    Postgres,
 }
 
 /// `ev plan --format` values.

@@ -9,81 +9,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{free_port, sh, tools, wait_port, Repo, Server};
-
-/// A PowerDNS server with the sqlite backend and its HTTP API.
-struct PowerDns {
-    _server: Server,
-    dns_port: u16,
-    api_port: u16,
-    _dir: tempfile::TempDir,
-}
-
-const PDNS_KEY: &str = "test-only-pdns-api-key-canary-7Q2X";
-
-fn powerdns() -> PowerDns {
-    let dir = tempfile::tempdir().expect("dir");
-    let d = dir.path().to_string_lossy().into_owned();
-    let (dns_port, api_port) = (free_port(), free_port());
-    let db = format!("{d}/pdns.sqlite3");
-    let schema =
-        std::fs::read_to_string("/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql")
-            .expect("the sqlite schema of pdns-backend-sqlite3");
-    let out = std::process::Command::new("sqlite3")
-        .arg(&db)
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin
-                .take()
-                .expect("stdin")
-                .write_all(schema.as_bytes())?;
-            c.wait()
-        })
-        .expect("sqlite3");
-    assert!(out.success());
-    std::fs::write(
-        dir.path().join("pdns.conf"),
-        format!(
-            "launch=gsqlite3\ngsqlite3-database={db}\nlocal-address=127.0.0.1\nlocal-port={dns_port}\n\
-             socket-dir={d}\ndaemon=no\nguardian=no\ndisable-syslog=yes\nsecurity-poll-suffix=\n\
-             api=yes\napi-key={PDNS_KEY}\nwebserver=yes\nwebserver-address=127.0.0.1\n\
-             webserver-port={api_port}\nwebserver-allow-from=127.0.0.1/32\n\
-             default-soa-content=ns1.@ hostmaster.@ 0 10800 3600 604800 3600\n"
-        ),
-    )
-    .expect("pdns.conf");
-    let server = Server::start(
-        "pdns_server",
-        "pdns_server",
-        &[&format!("--config-dir={d}")],
-        &dir.path().join("pdns.log"),
-    );
-    wait_port(api_port, Duration::from_secs(20));
-    PowerDns {
-        _server: server,
-        dns_port,
-        api_port,
-        _dir: dir,
-    }
-}
-
-fn dig(pdns: &PowerDns, name: &str, kind: &str) -> String {
-    sh(
-        "dig",
-        &[
-            "@127.0.0.1",
-            "-p",
-            &pdns.dns_port.to_string(),
-            "+short",
-            name,
-            kind,
-        ],
-    )
-    .trim()
-    .to_string()
-}
+use support::{dig, free_port, powerdns, sh, tools, wait_port, Repo, Server, PDNS_KEY};
 
 fn zone_program(api_port: u16, records: &str) -> String {
     format!(
@@ -222,7 +148,7 @@ fn apply_real_dns_through_octodns_to_powerdns() {
     sh(
         "pdnsutil",
         &[
-            &format!("--config-dir={}", pdns._dir.path().display()),
+            &format!("--config-dir={}", pdns.dir.path().display()),
             "add-record",
             "example.test",
             "home-ddns",

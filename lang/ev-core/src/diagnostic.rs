@@ -219,6 +219,9 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0611", "language server session failed"),
     ("E0612", "unknown environment"),
     ("E0613", "state command refused"),
+    ("E0614", "state backend unavailable"),
+    ("E0615", "the state moved on without this apply"),
+    ("E0616", "state not migrated"),
     (
         "W0601",
         "machines built from a directory that is not a git repository",

@@ -69,6 +69,9 @@ pub const PAGES: &[(&str, &str)] = &[
     ("E0611", include_str!("../../../docs/diagnostics/E0611.md")),
     ("E0612", include_str!("../../../docs/diagnostics/E0612.md")),
     ("E0613", include_str!("../../../docs/diagnostics/E0613.md")),
+    ("E0614", include_str!("../../../docs/diagnostics/E0614.md")),
+    ("E0615", include_str!("../../../docs/diagnostics/E0615.md")),
+    ("E0616", include_str!("../../../docs/diagnostics/E0616.md")),
     ("W0601", include_str!("../../../docs/diagnostics/W0601.md")),
     ("E0999", include_str!("../../../docs/diagnostics/E0999.md")),
 ];

@@ -13,6 +13,7 @@ pub mod backend;
 pub mod backends;
 pub mod markers;
 pub mod plan;
+pub mod state_store;
 
 use ev_core::diagnostic::{Diagnostic, Label};
 use ev_core::ir::{ModuleId, ResourceId};
@@ -43,15 +44,19 @@ impl ResourceCheck for Deploy {
         if !resource.standard {
             return Vec::new();
         }
-        if resource.key.kind == "environment" {
-            return one_default_environment(program, ev, id)
-                .into_iter()
-                .collect();
-        }
-        let Some(backend) = BackendId::of_kind(&resource.key.kind) else {
-            return Vec::new();
+        let checked = if resource.key.kind == "environment" {
+            let defaults = one_default_environment(program, ev, id);
+            if defaults.is_some() {
+                return defaults.into_iter().collect();
+            }
+            state_store::environment_view(resource).map(|_| ())
+        } else {
+            let Some(backend) = BackendId::of_kind(&resource.key.kind) else {
+                return Vec::new();
+            };
+            backend.backend().check(resource)
         };
-        match backend.backend().check(resource) {
+        match checked {
             Ok(()) => Vec::new(),
             Err(misfit) => {
                 let at = misfit

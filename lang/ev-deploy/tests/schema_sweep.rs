@@ -190,11 +190,28 @@ environment prod {
   default = true
   description = "what runs"
   exports = "exports"
+  state = {
+    backend = "postgres",
+    host = "db.example.org",
+    port = 5432,
+    database = "ev",
+    user = "ev",
+    password = secret("secrets/test.yaml", "token"),
+    workspace = "prod",
+    lease_seconds = 60,
+  }
 }
 
 environment local {
   default = false
   exports = "exports/env/local"
+  state = {
+    backend = "postgres",
+    host = "127.0.0.1",
+    database = "ev",
+    user = "ev",
+    password_env = "EV_STATE_PASSWORD",
+  }
 }
 
 stack cloud {
@@ -695,7 +712,17 @@ fn every_field_of_the_base_reaches_the_typed_model() {
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         let mut dropped = Vec::new();
         // Environments are not deployed: they choose where the others go
-        // (`ev_deploy::environment_dir`).
+        // (`ev_deploy::environment_dir`) and where the state is kept.
+        for r in model.of_kind("environment") {
+            let view = ev_deploy::state_store::environment_view(r).expect("fits its view");
+            let typed = serde_json::to_value(view.state).expect("json");
+            let (mut have, mut kept) = (BTreeSet::new(), BTreeSet::new());
+            key_paths(&r.value["state"], "state", &mut have);
+            key_paths(&typed, "state", &mut kept);
+            for path in have.difference(&kept) {
+                dropped.push(format!("{}: {path}", r.key));
+            }
+        }
         for r in model
             .resources
             .iter()

@@ -151,7 +151,22 @@ pub struct Session<'fs> {
     pub interrupt: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// The topology functions (`refs`, `uses`, ...) are bound.
     topology_bound: bool,
+    /// How `:plan` reads the recorded state; `None`: the environment's
+    /// local files through the session's file system.
+    state_reader: Option<StateReader>,
 }
+
+/// Reads the recorded state of the environment a model was evaluated for
+/// (named with `ev -e`, `None`: the default one), whose local folder is
+/// the given one: the face that has the state backends (the CLI) hands
+/// one to the session.
+pub type StateReader = Box<
+    dyn Fn(
+        &Model,
+        &ev_deploy::plan::state::EvDir,
+        Option<&str>,
+    ) -> Result<ev_deploy::plan::state::State, Box<Diagnostic>>,
+>;
 
 impl<'fs> Session<'fs> {
     /// Loads `entry` (parsing and resolving only: values are computed when
@@ -169,7 +184,14 @@ impl<'fs> Session<'fs> {
             format: Format::Human,
             interrupt: Default::default(),
             topology_bound: false,
+            state_reader: None,
         }
+    }
+
+    /// Reads the state for `:plan` with `reader` (the environment's state
+    /// backend) instead of the local files.
+    pub fn read_state_with(&mut self, reader: StateReader) {
+        self.state_reader = Some(reader);
     }
 
     /// Evaluates the program in the environment named with `ev -e` (none:
@@ -642,9 +664,15 @@ impl<'fs> Session<'fs> {
             Ok(dir) => dir,
             Err(d) => return self.refuse(*d),
         };
-        let state = match ev_deploy::plan::state::State::load(self.fs, &ev_dir) {
-            Ok((s, _)) => s,
-            Err(e) => return self.refuse(e.diagnostic()),
+        let read = match &self.state_reader {
+            Some(reader) => reader(model, &ev_dir, self.program.environment.as_deref()),
+            None => ev_deploy::plan::state::State::load(self.fs, &ev_dir)
+                .map(|(s, _)| s)
+                .map_err(|e| Box::new(e.diagnostic())),
+        };
+        let state = match read {
+            Ok(s) => s,
+            Err(d) => return self.refuse(*d),
         };
         let (graph, mut plan) = ev_deploy::plan::plan(&self.program, fs, model, &state);
         let targets: Vec<String> = target.split_whitespace().map(str::to_string).collect();

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use ev_apply::events::{Event, Events};
 use ev_apply::executor::{execute, Options as ExecOptions, Outcome};
-use ev_apply::lock::Lock;
 use ev_apply::report::{Human, JsonLines};
+use ev_apply::state_backend::Lease;
+use ev_apply::state_file::StateFile;
 use ev_core::Diagnostic;
 use ev_deploy::plan::diff::{render_human_as, Plan};
 use ev_deploy::plan::lower;
@@ -95,11 +96,20 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
     } else {
         settings
     };
-    let wait = std::time::Duration::from_secs(options.lock_timeout);
-    let lock = match Lock::acquire_waiting(&settings.root, wait) {
-        Ok(l) => l,
-        Err(e) => return Output::usage(settings, e.diagnostic()),
+    let mut loading = Output::default();
+    let Some(loaded) = super::loaded(settings, &mut loading) else {
+        return loading;
     };
+    let backend = match loaded.state_backend(settings) {
+        Ok(b) => b,
+        Err(out) => return out,
+    };
+    let wait = std::time::Duration::from_secs(options.lock_timeout);
+    let lease = match Lease::acquire(backend.clone(), wait) {
+        Ok(l) => l,
+        Err(e) => return Output::usage(settings, e.diagnostic(&backend.location())),
+    };
+    let takeover = lease.takeover_notice();
     let saved: Option<Plan> = match options.plan_file {
         Some(path) => match std::fs::read_to_string(path)
             .map_err(|e| e.to_string())
@@ -115,7 +125,13 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
         Some(p) => p.actions.iter().map(|a| a.id.clone()).collect(),
         None => options.targets.clone(),
     };
-    let prepared = match super::plan::prepare(settings, &targets, options.allow_large_changes) {
+    let prepared = match super::plan::prepare_with(
+        settings,
+        loaded,
+        backend,
+        &targets,
+        options.allow_large_changes,
+    ) {
         Ok(p) => p,
         Err(out) => return out,
     };
@@ -172,6 +188,17 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
     let plan = prepared.plan;
     let mut stderr = std::io::stderr();
     let mut json = options.json.then(|| JsonLines::new(std::io::stdout()));
+    if let Some(notice) = takeover {
+        match &mut json {
+            Some(json) => json.event(Event::Notice {
+                message: notice.trim_end().to_string(),
+            }),
+            None if settings.message_format == crate::cli::MessageFormat::Human => {
+                let _ = write!(stderr, "{notice}");
+            }
+            None => {}
+        }
+    }
     if let Some(json) = &mut json {
         json.event(Event::Plan {
             plan: serde_json::to_value(&plan).unwrap_or_default(),
@@ -235,6 +262,10 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
             &mut human
         }
     };
+    let store = match StateFile::open(&lease, &prepared.stored, prepared.state) {
+        Ok(s) => s,
+        Err(e) => return Output::usage(settings, e.diagnostic()),
+    };
     let started = std::time::Instant::now();
     let loaded = prepared.loaded;
     let root = settings.root.clone();
@@ -263,12 +294,12 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
         &root,
         prepared.graph,
         &plan,
-        prepared.state,
+        store,
         &mut replan,
         &exec,
         events,
     ));
-    drop(lock);
+    drop(lease);
     let mut out = summary(settings, &outcome, started.elapsed());
     if options.json {
         // The `finished` event said it all; only a diagnostic stays.
@@ -357,17 +388,29 @@ fn summary(settings: &Settings, outcome: &Outcome, took: Duration) -> Output {
     }
 }
 
-/// `ev force-unlock ID`.
+/// `ev force-unlock ID`: removes the environment's lock with this id, on
+/// whichever backend holds it.
 pub fn force_unlock(settings: &Settings, id: &str) -> Output {
-    match ev_apply::lock::force_unlock(&settings.root, id) {
+    let mut out = Output::default();
+    let Some(loaded) = super::loaded(settings, &mut out) else {
+        return out;
+    };
+    let backend = match loaded.state_backend(settings) {
+        Ok(b) => b,
+        Err(out) => return out,
+    };
+    match backend.force_unlock(id) {
         Ok(h) => Output {
             stderr: format!(
-                "removed the apply lock {} (pid {} on {})\n",
-                h.id, h.pid, h.host
+                "removed the apply lock {} (pid {} on {}) from {}\n",
+                h.id,
+                h.pid,
+                h.host,
+                backend.location()
             ),
             ..Output::default()
         },
-        Err(e) => Output::usage(settings, e.diagnostic()),
+        Err(e) => Output::usage(settings, e.diagnostic(&backend.location())),
     }
 }
 

@@ -44,13 +44,17 @@ pub fn run(settings: &Settings, a: &str, b: &str) -> Output {
     } else {
         text.push_str("No differences.\n");
     }
-    let read = |s: &Settings, dir| super::plan::read_state(s, dir);
-    let (state_a, state_b) = match (
-        read(&settings_a, &loaded_a.ev_dir),
-        read(&settings_b, &loaded_b.ev_dir),
-    ) {
-        (Ok((sa, _)), Ok((sb, _))) => (sa, sb),
-        (Err(e), _) | (_, Err(e)) => return Output::usage(settings, e.diagnostic()),
+    let read = |s: &Settings, loaded: &super::Loaded| {
+        let backend = loaded.state_backend(s)?;
+        super::plan::read_state(s, &*backend).map(|(_, state, _)| state)
+    };
+    let state_a = match read(&settings_a, &loaded_a) {
+        Ok(s) => s,
+        Err(out) => return out,
+    };
+    let state_b = match read(&settings_b, &loaded_b) {
+        Ok(s) => s,
+        Err(out) => return out,
     };
     let promotions = promotion::check((a, b), &state_a, &state_b, &graph_b);
     text.push('\n');

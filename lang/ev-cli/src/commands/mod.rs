@@ -10,11 +10,15 @@ pub mod fmt;
 pub mod graph;
 pub mod init;
 pub mod lsp;
+pub mod migrate;
 pub mod plan;
 pub mod repl;
 pub mod show;
 pub mod state;
 
+use std::sync::Arc;
+
+use ev_apply::state_backend::StateBackend;
 use ev_core::fs::OsFs;
 use ev_core::Program;
 
@@ -31,6 +35,48 @@ pub struct Loaded {
     pub model: ev_core::model::Model,
     /// The environment's own folder (state, journal, rendered files).
     pub ev_dir: ev_deploy::plan::state::EvDir,
+}
+
+impl Loaded {
+    /// The environment's `state` setting.
+    pub fn state_store(&self, settings: &Settings) -> ev_deploy::state_store::StateStore {
+        ev_deploy::state_store::state_store(&self.model, settings.environment.as_deref())
+    }
+
+    /// Where the environment's state and lock live
+    /// ([`ev_apply::state_backend::of_environment`]).
+    pub fn state_backend(&self, settings: &Settings) -> Result<Arc<dyn StateBackend>, Output> {
+        ev_apply::state_backend::of_environment(
+            &settings.root,
+            &self.model,
+            &self.ev_dir,
+            settings.environment.as_deref(),
+        )
+        .map_err(|d| Output::usage(settings, *d))
+    }
+
+    /// [`Loaded::state_backend`] without the check that the state was
+    /// migrated to it (`ev state migrate` itself).
+    pub fn configured_state_backend(
+        &self,
+        settings: &Settings,
+    ) -> Result<Arc<dyn StateBackend>, Output> {
+        ev_apply::state_backend::configured(
+            &settings.root,
+            &self.model,
+            &self.ev_dir,
+            settings.environment.as_deref(),
+        )
+        .map_err(|d| Output::usage(settings, *d))
+    }
+
+    /// The environment's local files, whatever its `state` says.
+    pub fn local_state(&self, settings: &Settings) -> Arc<dyn StateBackend> {
+        Arc::new(ev_apply::state_backend::local::Local::new(
+            &settings.root,
+            &self.ev_dir,
+        ))
+    }
 }
 
 /// Loads, checks and models the repository's program; on any diagnostic,

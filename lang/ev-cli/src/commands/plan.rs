@@ -2,6 +2,9 @@
 //! recorded state (`.ev/state.json`) without running any tool.
 
 use std::path::Path;
+use std::sync::Arc;
+
+use ev_apply::state_backend::{StateBackend, Stored};
 
 use ev_deploy::plan::diff::{
     actions_digest, digest_files, guardrails, program_digest, render_targeted, target, Basis,
@@ -58,10 +61,13 @@ pub struct Prepared {
     pub state_text: Option<String>,
     /// Actions pulled in by targets as dependencies.
     pub pulled_in: Vec<String>,
+    /// What the backend stored (the version an apply writes over).
+    pub stored: Stored,
 }
 
-/// Reads the state, evaluates the program and plans it against the state,
-/// restricted to `targets`, with the guardrails applied.
+/// Evaluates the program, reads the state from its backend and plans the
+/// program against it, restricted to `targets`, with the guardrails
+/// applied.
 pub fn prepare(
     settings: &Settings,
     targets: &[String],
@@ -71,10 +77,20 @@ pub fn prepare(
     let Some(loaded) = super::loaded(settings, &mut out) else {
         return Err(out);
     };
-    let (state, state_text) = match read_state(settings, &loaded.ev_dir) {
-        Ok(s) => s,
-        Err(e) => return Err(Output::usage(settings, e.diagnostic())),
-    };
+    let backend = loaded.state_backend(settings)?;
+    prepare_with(settings, loaded, backend, targets, allow_large_changes)
+}
+
+/// [`prepare`] for a program already loaded, against `backend` (`ev
+/// apply` holds its lock by now).
+pub fn prepare_with(
+    settings: &Settings,
+    loaded: super::Loaded,
+    backend: Arc<dyn StateBackend>,
+    targets: &[String],
+    allow_large_changes: bool,
+) -> Result<Prepared, Output> {
+    let (stored, state, state_text) = read_state(settings, &*backend)?;
     let (graph, mut plan) =
         ev_deploy::plan::plan(&loaded.program, &loaded.fs, &loaded.model, &state);
     let cycles: Vec<PlanError> = graph
@@ -97,17 +113,16 @@ pub fn prepare(
         state,
         state_text,
         pulled_in,
+        stored,
     })
 }
 
-/// The state (with the journal of an interrupted apply replayed) and its
-/// text; a missing file is the empty state; an unreadable, corrupted or
-/// unknown-version one is an error (and is left untouched).
+/// [`ev_apply::state_backend::read_state`], refused as an [`Output`].
 pub fn read_state(
     settings: &Settings,
-    ev_dir: &EvDir,
-) -> Result<(State, Option<String>), ev_deploy::plan::state::StateError> {
-    ev_apply::state_file::read(&settings.root, ev_dir)
+    backend: &dyn StateBackend,
+) -> Result<(Stored, State, Option<String>), Output> {
+    ev_apply::state_backend::read_state(backend).map_err(|d| Output::usage(settings, *d))
 }
 
 /// Runs `ev plan`.
@@ -129,6 +144,7 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
         state,
         state_text,
         pulled_in,
+        ..
     } = match prepare(settings, &targets, allow_large_changes) {
         Ok(p) => p,
         Err(out) => return out,

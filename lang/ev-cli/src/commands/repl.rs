@@ -29,6 +29,15 @@ fn format_of(f: QueryFormat) -> Format {
     }
 }
 
+/// `:plan` reads the state from the environment's backend, as `ev plan`.
+fn state_reader(settings: &Settings) -> ev_query::repl::StateReader {
+    let root = settings.root.clone();
+    Box::new(move |model, ev_dir, environment| {
+        let backend = ev_apply::state_backend::of_environment(&root, model, ev_dir, environment)?;
+        ev_apply::state_backend::read_state(&*backend).map(|(_, state, _)| state)
+    })
+}
+
 /// `ev query INPUT`: one input, printed.
 pub fn query(settings: &Settings, input: &str, format: QueryFormat) -> Output {
     let fs = OsFs::new(settings.root.clone());
@@ -36,6 +45,7 @@ pub fn query(settings: &Settings, input: &str, format: QueryFormat) -> Output {
     if let Err(d) = session.set_environment(settings.environment.clone()) {
         return Output::usage(settings, *d);
     }
+    session.read_state_with(state_reader(settings));
     session.format = format_of(format);
     session.color = settings.color;
     session.json_diagnostics = settings.message_format == crate::cli::MessageFormat::Json;
@@ -76,6 +86,7 @@ pub fn run(settings: &Settings, batch: bool, format: QueryFormat) -> Output {
     if let Err(d) = session.set_environment(settings.environment.clone()) {
         return Output::usage(settings, *d);
     }
+    session.read_state_with(state_reader(settings));
     session.format = format_of(format);
     session.json_diagnostics = settings.message_format == crate::cli::MessageFormat::Json;
     if batch || !std::io::stdin().is_terminal() {

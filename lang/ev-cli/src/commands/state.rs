@@ -1,12 +1,15 @@
-//! `ev state list|show|pull|push|mv|rm`: reading and changing the recorded
-//! state of the environment (`.ev/state.json`, or `.ev/env/NAME/`) without
-//! running any tool. Changes take the apply lock, then read the state (an
-//! interrupted apply's journal folded in), check the change against it and
-//! write the state atomically; `push` keeps the state it replaces beside it
+//! `ev state list|show|pull|push|mv|rm|migrate`: reading and changing the
+//! recorded state of the environment, on its backend, without running any
+//! tool. Changes take the apply lock, then read the state (an interrupted
+//! apply's journal folded in), check the change against it and write it
+//! whole; `push` keeps the state it replaces in a local file
 //! (`state.json.backup`).
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use ev_apply::confined::{Area, Mode, Writer};
-use ev_apply::lock::Lock;
+use ev_apply::state_backend::{Lease, StateBackend};
 use ev_apply::state_file::StateFile;
 use ev_deploy::plan::state::{EvDir, State};
 use ev_deploy::plan::ActionId;
@@ -23,14 +26,23 @@ pub fn run(settings: &Settings, command: StateCommand) -> Output {
         return out;
     };
     let ev_dir = &loaded.ev_dir;
-    let read = || super::plan::read_state(settings, ev_dir).map(|(state, _)| state);
+    // Migrating is what makes the shared backend hold the state.
+    let backend = match &command {
+        StateCommand::Migrate { .. } => loaded.configured_state_backend(settings),
+        _ => loaded.state_backend(settings),
+    };
+    let backend = match backend {
+        Ok(b) => b,
+        Err(out) => return out,
+    };
+    let read = || super::plan::read_state(settings, &*backend).map(|(_, state, _)| state);
     match command {
         StateCommand::List => match read() {
             Ok(state) => Output {
                 stdout: list(&state),
                 ..Output::default()
             },
-            Err(e) => Output::usage(settings, e.diagnostic()),
+            Err(out) => out,
         },
         StateCommand::Show { id } => match read() {
             Ok(state) => match state.actions.get(&id) {
@@ -40,14 +52,14 @@ pub fn run(settings: &Settings, command: StateCommand) -> Output {
                 },
                 None => refused(settings, *not_recorded(&id, &state)),
             },
-            Err(e) => Output::usage(settings, e.diagnostic()),
+            Err(out) => out,
         },
         StateCommand::Pull => match read() {
             Ok(state) => Output {
                 stdout: state.to_text(),
                 ..Output::default()
             },
-            Err(e) => Output::usage(settings, e.diagnostic()),
+            Err(out) => out,
         },
         StateCommand::Push { file } => {
             let text = match std::fs::read_to_string(&file) {
@@ -63,7 +75,7 @@ pub fn run(settings: &Settings, command: StateCommand) -> Output {
                 }
             };
             match State::parse(&text) {
-                Ok(pushed) => change(settings, ev_dir, |_| {
+                Ok(pushed) => change(settings, ev_dir, &backend, |_| {
                     Ok(Edit::Replace {
                         with: pushed,
                         from: file.display().to_string(),
@@ -82,12 +94,13 @@ pub fn run(settings: &Settings, command: StateCommand) -> Output {
         StateCommand::Mv { from, to } => {
             let graph = ev_deploy::plan::lower(&loaded.model, &loaded.fs);
             let declared: Vec<String> = graph.ordered().iter().map(|a| a.id.clone()).collect();
-            change(settings, ev_dir, |state| {
+            change(settings, ev_dir, &backend, |state| {
                 move_action(state, &from, &to, &declared)?;
                 Ok(Edit::Move { from, to })
             })
         }
-        StateCommand::Rm { ids } => change(settings, ev_dir, |state| {
+        StateCommand::Migrate { to } => super::migrate::run(settings, &loaded, backend, to),
+        StateCommand::Rm { ids } => change(settings, ev_dir, &backend, |state| {
             match ids.iter().find(|id| !state.actions.contains_key(*id)) {
                 Some(missing) => Err(not_recorded(missing, state)),
                 None => Ok(Edit::Forget(ids)),
@@ -131,15 +144,16 @@ enum Edit {
 fn change(
     settings: &Settings,
     ev_dir: &EvDir,
+    backend: &Arc<dyn StateBackend>,
     check: impl FnOnce(&State) -> Result<Edit, Box<ev_core::Diagnostic>>,
 ) -> Output {
-    let _lock = match Lock::acquire(&settings.root) {
+    let lease = match Lease::acquire(backend.clone(), Duration::ZERO) {
         Ok(l) => l,
-        Err(e) => return Output::usage(settings, e.diagnostic()),
+        Err(e) => return Output::usage(settings, e.diagnostic(&backend.location())),
     };
-    let state = match super::plan::read_state(settings, ev_dir) {
-        Ok((state, _)) => state,
-        Err(e) => return Output::usage(settings, e.diagnostic()),
+    let (stored, state, _) = match super::plan::read_state(settings, &**backend) {
+        Ok(read) => read,
+        Err(out) => return out,
     };
     let edit = match check(&state) {
         Ok(edit) => edit,
@@ -156,7 +170,7 @@ fn change(
             return Output::usage(settings, super::cannot_write(&backup, &e));
         }
     }
-    let mut file = match StateFile::open(&settings.root, ev_dir, state) {
+    let mut file = match StateFile::open(&lease, &stored, state) {
         Ok(f) => f,
         Err(e) => return Output::usage(settings, e.diagnostic()),
     };

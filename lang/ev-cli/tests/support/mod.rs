@@ -348,3 +348,267 @@ impl Drop for Tmux {
         self.run(&["kill-server"]);
     }
 }
+
+/// A PowerDNS server with the sqlite backend and its HTTP API.
+pub struct PowerDns {
+    _server: Server,
+    /// Its DNS port.
+    pub dns_port: u16,
+    /// Its HTTP API port.
+    pub api_port: u16,
+    /// Its configuration, database and log.
+    pub dir: tempfile::TempDir,
+}
+
+/// The API key (a canary: it must never appear in anything ev writes).
+pub const PDNS_KEY: &str = "test-only-pdns-api-key-canary-7Q2X";
+
+/// Starts PowerDNS on free loopback ports.
+pub fn powerdns() -> PowerDns {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path().to_string_lossy().into_owned();
+    let (dns_port, api_port) = (free_port(), free_port());
+    let db = format!("{d}/pdns.sqlite3");
+    let schema =
+        std::fs::read_to_string("/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql")
+            .expect("the sqlite schema of pdns-backend-sqlite3");
+    let out = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin
+                .take()
+                .expect("stdin")
+                .write_all(schema.as_bytes())?;
+            c.wait()
+        })
+        .expect("sqlite3");
+    assert!(out.success());
+    std::fs::write(
+        dir.path().join("pdns.conf"),
+        format!(
+            "launch=gsqlite3\ngsqlite3-database={db}\nlocal-address=127.0.0.1\nlocal-port={dns_port}\n\
+             socket-dir={d}\ndaemon=no\nguardian=no\ndisable-syslog=yes\nsecurity-poll-suffix=\n\
+             api=yes\napi-key={PDNS_KEY}\nwebserver=yes\nwebserver-address=127.0.0.1\n\
+             webserver-port={api_port}\nwebserver-allow-from=127.0.0.1/32\n\
+             default-soa-content=ns1.@ hostmaster.@ 0 10800 3600 604800 3600\n"
+        ),
+    )
+    .expect("pdns.conf");
+    let server = Server::start(
+        "pdns_server",
+        "pdns_server",
+        &[&format!("--config-dir={d}")],
+        &dir.path().join("pdns.log"),
+    );
+    wait_port(api_port, Duration::from_secs(20));
+    PowerDns {
+        _server: server,
+        dns_port,
+        api_port,
+        dir,
+    }
+}
+
+/// `dig +short NAME KIND` against the server.
+pub fn dig(pdns: &PowerDns, name: &str, kind: &str) -> String {
+    sh(
+        "dig",
+        &[
+            "@127.0.0.1",
+            "-p",
+            &pdns.dns_port.to_string(),
+            "+short",
+            name,
+            kind,
+        ],
+    )
+    .trim()
+    .to_string()
+}
+
+/// A PostgreSQL server of its own on a free loopback port (password
+/// authentication), run as the `postgres` user when the tests run as root
+/// (the server refuses root). Stopped with a fast shutdown on drop.
+pub struct Postgres {
+    /// Its port.
+    pub port: u16,
+    /// The superuser's name.
+    pub user: &'static str,
+    /// Its password.
+    pub password: &'static str,
+    server: Option<Child>,
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+/// Debian's PostgreSQL programs (not on PATH): `/usr/lib/postgresql/N/bin`.
+pub fn postgres_bin() -> Option<PathBuf> {
+    let found = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .find(|bin| bin.join("initdb").is_file());
+    if found.is_none() && std::env::var("EV_REAL_TOOLS").as_deref() == Ok("1") {
+        panic!("PostgreSQL is required (EV_REAL_TOOLS=1): run scripts/install-tools.sh");
+    }
+    found
+}
+
+impl Postgres {
+    /// Creates a cluster and starts it; `None` (skipped) without PostgreSQL.
+    pub fn start(password: &'static str) -> Option<Postgres> {
+        let bin = postgres_bin()?;
+        tool("psql")?;
+        let dir = tempfile::tempdir().expect("dir");
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).expect("data dir");
+        std::fs::write(dir.path().join("pwfile"), format!("{password}\n")).expect("pwfile");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // The server's user must reach its files.
+            let open = std::fs::Permissions::from_mode(0o755);
+            std::fs::set_permissions(dir.path(), open).expect("chmod");
+            if is_root() {
+                let out = Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(dir.path())
+                    .output()
+                    .expect("chown");
+                assert!(out.status.success(), "{out:?}");
+            }
+        }
+        let pg = Postgres {
+            port: free_port(),
+            user: "ev",
+            password,
+            server: None,
+            bin,
+            dir,
+        };
+        let out = pg
+            .as_server_user(&pg.bin.join("initdb"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", pg.user, "--auth=scram-sha-256", "--no-sync"])
+            .arg(format!(
+                "--pwfile={}",
+                pg.dir.path().join("pwfile").display()
+            ))
+            .output()
+            .expect("initdb runs");
+        assert!(out.status.success(), "initdb: {out:?}");
+        let mut pg = pg;
+        pg.restart();
+        Some(pg)
+    }
+
+    fn as_server_user(&self, program: &Path) -> Command {
+        if is_root() {
+            // setpriv execs the program: its pid is the server's.
+            let mut c = Command::new("setpriv");
+            c.args([
+                "--reuid=postgres",
+                "--regid=postgres",
+                "--init-groups",
+                "--",
+            ]);
+            c.arg(program);
+            c
+        } else {
+            Command::new(program)
+        }
+    }
+
+    /// Starts the server (again, on the same port and data).
+    pub fn restart(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("postgres.log"))
+            .expect("log");
+        let child = self
+            .as_server_user(&self.bin.join("postgres"))
+            .arg("-D")
+            .arg(self.dir.path().join("data"))
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-c",
+                "listen_addresses=127.0.0.1",
+            ])
+            .arg("-c")
+            .arg(format!(
+                "unix_socket_directories={}",
+                self.dir.path().display()
+            ))
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("postgres starts");
+        self.server = Some(child);
+        let start = Instant::now();
+        while self.try_psql("SELECT 1").is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "postgres did not start: {}",
+                std::fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops the server (a fast shutdown: clients are disconnected).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.server.take() {
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+
+    /// `psql -At -c SQL` through the server's own client, as its superuser.
+    pub fn try_psql(&self, sql: &str) -> Result<String, String> {
+        let out = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                self.user,
+            ])
+            .args(["-d", "postgres", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .env("PGPASSWORD", self.password)
+            .env("PATH", tools_path())
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// [`Postgres::try_psql`], which must succeed.
+    pub fn psql(&self, sql: &str) -> String {
+        self.try_psql(sql)
+            .unwrap_or_else(|e| panic!("psql {sql}: {e}"))
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}

@@ -1,0 +1,115 @@
+//! Where an environment keeps its state and apply lock: the typed view of
+//! an environment's `state` field (`stdlib/env.ev`'s `LocalState |
+//! PostgresState`). `ev-apply` opens the backend it names; credentials
+//! are secrets or environment variable names here, never values.
+
+use ev_core::model::{Model, ModelResource, Secret};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{view, Misfit};
+
+/// An environment, as far as ev's own files go.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentView {
+    /// Its name.
+    pub name: String,
+    /// Where its state lives.
+    pub state: StateStore,
+}
+
+/// A state backend's settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "backend", rename_all = "lowercase")]
+pub enum StateStore {
+    /// Files in `.ev/` (`.ev/env/<name>/`).
+    Local,
+    /// A PostgreSQL database.
+    Postgres(PostgresStore),
+}
+
+impl StateStore {
+    /// Its `backend` name: `local`, `postgres`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StateStore::Local => "local",
+            StateStore::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Where it points, for messages before it is opened.
+    pub fn describe(&self) -> String {
+        match self {
+            StateStore::Local => "local".into(),
+            StateStore::Postgres(pg) => {
+                format!(
+                    "postgres {}@{}:{}/{}",
+                    pg.user, pg.host, pg.port, pg.database
+                )
+            }
+        }
+    }
+}
+
+/// `state = { backend = "postgres", ... }`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PostgresStore {
+    /// Host name, address, or a Unix socket's folder (starting with `/`).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Database.
+    pub database: String,
+    /// Role to connect as.
+    pub user: String,
+    /// The password, from sops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<SecretValue>,
+    /// Or the environment variable holding it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// The rows the environment's state and lock are kept under (the
+    /// environment's name when `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    /// Seconds a lease lasts unless renewed.
+    pub lease_seconds: u64,
+}
+
+/// A field typed `Secret` (always a `$secret` marker in the model).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SecretValue {
+    /// The marker's content.
+    #[serde(rename = "$secret")]
+    pub secret: Secret,
+}
+
+/// The typed view of an environment declaration.
+pub fn environment_view(resource: &ModelResource) -> Result<EnvironmentView, Box<Misfit>> {
+    view(resource)
+}
+
+/// The name of the environment named with `ev -e` (none: the default
+/// one; `default` in a program that declares none).
+pub fn environment_name(model: &Model, environment: Option<&str>) -> String {
+    match environment {
+        Some(name) => name.to_string(),
+        None => model
+            .of_kind("environment")
+            .find(|r| r.value.get("default") == Some(&serde_json::Value::Bool(true)))
+            .map(|r| r.key.name.clone())
+            .unwrap_or_else(|| "default".into()),
+    }
+}
+
+/// Where the environment named with `ev -e` (none: the default one) keeps
+/// its state: local files for a program without environments.
+pub fn state_store(model: &Model, environment: Option<&str>) -> StateStore {
+    let chosen = model.of_kind("environment").find(|r| match environment {
+        Some(name) => r.key.name == name,
+        None => r.value.get("default") == Some(&serde_json::Value::Bool(true)),
+    });
+    chosen
+        .and_then(|r| environment_view(r).ok())
+        .map(|e| e.state)
+        .unwrap_or(StateStore::Local)
+}
