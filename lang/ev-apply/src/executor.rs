@@ -164,6 +164,27 @@ impl StopSignals {
     }
 }
 
+/// Removes the scratch folders (`.ev/run/<name>-<pid>`) of processes that
+/// no longer run: another environment's apply, a `plan --refresh` or a
+/// state backend's connection files in use are kept. Without `/proc` (no
+/// way to tell), all of them go.
+fn remove_stale_scratch(root: &Path) {
+    let writer = Writer::new(root);
+    let Ok(entries) = std::fs::read_dir(root.join(".ev/run")) else {
+        return;
+    };
+    let can_tell = Path::new("/proc/self").exists();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name.rsplit('-').next().and_then(|p| p.parse::<u32>().ok());
+        let alive =
+            can_tell && pid.is_some_and(|p| Path::new("/proc").join(p.to_string()).exists());
+        if !alive {
+            let _ = writer.remove_tree(Area::Ev, &format!(".ev/run/{name}"));
+        }
+    }
+}
+
 enum Done {
     Applied(Applied),
     Failed(Failure),
@@ -188,7 +209,7 @@ pub async fn execute(
     let log_dir = root.join(".ev/logs").join(&options.run_id);
     // Scratch files of earlier runs (one killed with -9 never cleaned up):
     // whatever they hold does not outlive the next apply.
-    let _ = Writer::new(root).remove_tree(Area::Ev, ".ev/run");
+    remove_stale_scratch(root);
     // What to do, in plan order (dependencies first).
     let ids: Vec<String> = plan
         .actions

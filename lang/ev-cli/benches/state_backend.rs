@@ -1,13 +1,14 @@
 //! State backend benchmark: what keeping the state on each backend costs
-//! an apply. For local files and for PostgreSQL on loopback (a server of
-//! its own, as the tests start it), 200 rounds of each operation an apply
+//! an apply. For local files, PostgreSQL and a Kubernetes API server on
+//! loopback (servers of their own, as the tests start them), 200 rounds (30
+//! through kubectl, which starts a process for each) of each operation an apply
 //! makes on a state of 100 recorded actions: taking and releasing the lock
 //! (`Lease::acquire` + drop), reading the state, writing it whole, and
 //! appending one journal line (what every finished action costs). Prints
 //! the median and 90th percentile in milliseconds; asserts nothing.
 //!
-//! Run with `cargo bench -p ev-cli --bench state_backend` (PostgreSQL is
-//! skipped when it is not installed: `scripts/install-tools.sh`).
+//! Run with `cargo bench -p ev-cli --bench state_backend` (a server that
+//! is not installed is skipped: `scripts/install-tools.sh`).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -15,12 +16,12 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ev_apply::state_backend::kubernetes::{Kubernetes, Reach};
 use ev_apply::state_backend::local::Local;
 use ev_apply::state_backend::postgres::{Connection, Postgres};
 use ev_apply::state_backend::{Lease, StateBackend};
 use ev_deploy::plan::state::{ActionState, EvDir, JournalEntry, State};
 
-const ROUNDS: usize = 200;
 const ACTIONS: usize = 100;
 
 /// A state of `ACTIONS` recorded image pushes (each a few hundred bytes).
@@ -60,7 +61,7 @@ fn median_p90(mut samples: Vec<Duration>) -> (f64, f64) {
     )
 }
 
-fn bench(name: &str, backend: Arc<dyn StateBackend>) {
+fn bench(name: &str, backend: Arc<dyn StateBackend>, rounds: usize) {
     let state = state();
     let text = state.to_text();
     let line = JournalEntry {
@@ -69,7 +70,7 @@ fn bench(name: &str, backend: Arc<dyn StateBackend>) {
     }
     .to_line();
     let time = |f: &mut dyn FnMut()| {
-        (0..ROUNDS)
+        (0..rounds)
             .map(|_| {
                 let start = Instant::now();
                 f();
@@ -96,7 +97,10 @@ fn bench(name: &str, backend: Arc<dyn StateBackend>) {
         backend.read().expect("read");
     });
     drop(lease);
-    println!("{name} ({} bytes of state, {ACTIONS} actions):", text.len());
+    println!(
+        "{name} ({} bytes of state, {ACTIONS} actions, {rounds} rounds):",
+        text.len()
+    );
     for (op, samples) in [
         ("lock + release", lock),
         ("read", read),
@@ -113,6 +117,7 @@ fn main() {
     bench(
         "local files (.ev/)",
         Arc::new(Local::new(dir.path(), &EvDir::default())),
+        200,
     );
     match support::Postgres::start("test-only-bench-password") {
         Some(pg) => bench(
@@ -128,7 +133,32 @@ fn main() {
                 "bench",
                 Duration::from_secs(60),
             )),
+            200,
         ),
         None => println!("PostgreSQL: skipped (not installed)"),
+    }
+    if support::tools(&support::KUBE_TOOLS).is_some() {
+        let kube = support::kube();
+        let certificate = std::fs::read_to_string(&kube.certificate).expect("certificate");
+        bench(
+            "Kubernetes API server 127.0.0.1 (kubectl)",
+            Arc::new(
+                Kubernetes::new(
+                    dir.path(),
+                    Reach::Server {
+                        url: kube.server.clone(),
+                        certificate_authority: Some(certificate),
+                        token: support::KUBE_TOKEN.into(),
+                    },
+                    "default",
+                    "bench",
+                    Duration::from_secs(60),
+                )
+                .expect("the backend"),
+            ),
+            30,
+        );
+    } else {
+        println!("Kubernetes: skipped (not installed)");
     }
 }

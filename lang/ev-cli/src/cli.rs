@@ -284,6 +284,8 @@ pub enum StateTarget {
     Local,
     /// The PostgreSQL database the environment's `state` names.
     Postgres,
+    /// The Kubernetes cluster the environment's `state` names.
+    Kubernetes,
 }
 
 /// `ev plan --format` values.

@@ -9,7 +9,10 @@ mod support;
 
 use std::time::Duration;
 
-use support::{dig, free_port, powerdns, sh, tools, wait_port, Repo, Server, PDNS_KEY};
+use support::{
+    apiserver_trouble, dig, free_port, kube, kubectl, powerdns, sh, tools, wait_port, Kube, Repo,
+    Server, DNS_TOOLS, KUBE_TOKEN, KUBE_TOOLS, PDNS_KEY,
+};
 
 fn zone_program(api_port: u16, records: &str) -> String {
     format!(
@@ -32,16 +35,7 @@ domain "example.test" {{
 
 #[test]
 fn apply_real_dns_through_octodns_to_powerdns() {
-    if tools(&[
-        "pdns_server",
-        "sqlite3",
-        "dig",
-        "octodns-sync",
-        "sops",
-        "age-keygen",
-    ])
-    .is_none()
-    {
+    if tools(&DNS_TOOLS).is_none() {
         return;
     }
     let pdns = powerdns();
@@ -371,172 +365,6 @@ fn apply_real_image_pushed_to_a_registry_and_pinned_by_digest() {
 
 /// etcd, kube-apiserver and kube-controller-manager on loopback, with a
 /// kubeconfig whose context `test` points at them.
-struct Kube {
-    _servers: Vec<Server>,
-    kubeconfig: String,
-    /// The API server's URL.
-    server: String,
-    /// The certificate the API server made for itself (with its CA).
-    certificate: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-/// A second bearer token the test API server accepts: what a cluster
-/// reached by URL authenticates with, and a canary.
-const KUBE_TOKEN: &str = "test-only-kube-token-canary-Zx81";
-
-/// What a real Kubernetes API server test needs.
-const KUBE_TOOLS: [&str; 5] = [
-    "etcd",
-    "kube-apiserver",
-    "kube-controller-manager",
-    "kubectl",
-    "openssl",
-];
-
-fn kube() -> Kube {
-    let dir = tempfile::tempdir().expect("dir");
-    let d = dir.path().to_string_lossy().into_owned();
-    let (client, peer, metrics, api, cm) = (
-        free_port(),
-        free_port(),
-        free_port(),
-        free_port(),
-        free_port(),
-    );
-    let etcd = Server::start(
-        "etcd",
-        "etcd",
-        &[
-            "--name",
-            "ev",
-            "--data-dir",
-            &format!("{d}/etcd"),
-            "--listen-client-urls",
-            &format!("http://127.0.0.1:{client}"),
-            "--advertise-client-urls",
-            &format!("http://127.0.0.1:{client}"),
-            "--listen-peer-urls",
-            &format!("http://127.0.0.1:{peer}"),
-            "--initial-advertise-peer-urls",
-            &format!("http://127.0.0.1:{peer}"),
-            "--initial-cluster",
-            &format!("ev=http://127.0.0.1:{peer}"),
-            "--listen-metrics-urls",
-            &format!("http://127.0.0.1:{metrics}"),
-        ],
-        &dir.path().join("etcd.log"),
-    );
-    wait_port(client, Duration::from_secs(30));
-    sh(
-        "openssl",
-        &["genrsa", "-out", &format!("{d}/sa.key"), "2048"],
-    );
-    sh(
-        "openssl",
-        &[
-            "rsa",
-            "-in",
-            &format!("{d}/sa.key"),
-            "-pubout",
-            "-out",
-            &format!("{d}/sa.pub"),
-        ],
-    );
-    std::fs::write(
-        dir.path().join("tokens.csv"),
-        format!("evtoken,ev-admin,ev-admin-uid,system:masters\n{KUBE_TOKEN},ev-edge,ev-edge-uid,system:masters\n"),
-    )
-    .expect("tokens");
-    let apiserver = Server::start(
-        "kube-apiserver",
-        "kube-apiserver",
-        &[
-            &format!("--etcd-servers=http://127.0.0.1:{client}"),
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            &format!("--secure-port={api}"),
-            "--insecure-port=0",
-            &format!("--cert-dir={d}/certs"),
-            &format!("--token-auth-file={d}/tokens.csv"),
-            "--authorization-mode=RBAC",
-            "--service-account-issuer=https://kubernetes.default.svc",
-            "--api-audiences=https://kubernetes.default.svc",
-            &format!("--service-account-key-file={d}/sa.pub"),
-            &format!("--service-account-signing-key-file={d}/sa.key"),
-            "--service-cluster-ip-range=10.96.0.0/24",
-            "--endpoint-reconciler-type=none",
-            "--disable-admission-plugins=ServiceAccount",
-        ],
-        &dir.path().join("apiserver.log"),
-    );
-    let kubeconfig = format!("{d}/kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: https://127.0.0.1:{api}\n    insecure-skip-tls-verify: true\n\
-             users:\n- name: admin\n  user:\n    token: evtoken\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: admin\ncurrent-context: test\n"
-        ),
-    )
-    .expect("kubeconfig");
-    let start = std::time::Instant::now();
-    loop {
-        let ok = std::process::Command::new("kubectl")
-            .args(["--kubeconfig", &kubeconfig, "get", "namespaces"])
-            .env("PATH", support::tools_path())
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if ok {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(90),
-            "the API server did not come up"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    let cm = Server::start(
-        "kube-controller-manager",
-        "kube-controller-manager",
-        &[
-            &format!("--kubeconfig={kubeconfig}"), "--bind-address=127.0.0.1",
-            &format!("--secure-port={cm}"), "--port=0", "--leader-elect=false",
-            &format!("--service-account-private-key-file={d}/sa.key"),
-            "--use-service-account-credentials=false",
-            "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-route,-service,-attachdetach,-persistentvolume-binder,-persistentvolume-expander,-ttl,-bootstrapsigner,-tokencleaner,-csrsigning,-csrapproving,-csrcleaner",
-        ],
-        &dir.path().join("controller-manager.log"),
-    );
-    // Servers stop in reverse order of start.
-    Kube {
-        _servers: vec![cm, apiserver, etcd],
-        kubeconfig,
-        server: format!("https://127.0.0.1:{api}"),
-        certificate: dir.path().join("certs/apiserver.crt"),
-        _dir: dir,
-    }
-}
-
-/// What the API server logged about a crash, if it crashed (a custom
-/// resource crashed an API server built with an unpatched reflect2).
-fn apiserver_trouble(kube: &Kube) -> String {
-    let log = std::fs::read_to_string(kube._dir.path().join("apiserver.log")).unwrap_or_default();
-    match log.find("fatal error").or_else(|| log.find("panic:")) {
-        Some(at) => format!(
-            "the API server crashed:\n{}",
-            log.get(at..(at + 2000).min(log.len())).unwrap_or("")
-        ),
-        None => String::new(),
-    }
-}
-
-fn kubectl(kube: &Kube, args: &[&str]) -> String {
-    let mut all = vec!["--kubeconfig", kube.kubeconfig.as_str()];
-    all.extend_from_slice(args);
-    sh("kubectl", &all)
-}
-
 /// The data of the object another tool created beside ev's.
 fn foreign_owner(kube: &Kube) -> String {
     kubectl(

@@ -1,41 +1,257 @@
 //! Shared state on real servers started on 127.0.0.1: two clones of one
 //! repository (two machines) apply DNS zones through octodns to PowerDNS
-//! while their state, journal and lock live in PostgreSQL. What the
-//! backend holds is read with the server's own client (psql), the zones
-//! with dig. Without the tools the tests skip, unless EV_REAL_TOOLS=1.
+//! while their state, journal and lock live in a shared backend —
+//! PostgreSQL, or a Kubernetes API server (a Secret and a Lease). What the
+//! backend holds is read with the server's own client (psql, kubectl), the
+//! zones with dig. One scenario, run against each backend: migration there
+//! and back byte for byte, two applies at once, `kill -9` of the holder and
+//! a takeover after its lease expires, a holder paused past its lease and
+//! fenced out, the server stopped mid-apply and restarted, no secret in the
+//! stored bytes. Without the tools the tests skip, unless EV_REAL_TOOLS=1.
 
 mod support;
 
+use std::io::Read;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{dig, powerdns, tools, tools_path, Postgres, PowerDns, Repo, Run, PDNS_KEY};
+use base64::Engine as _;
+use support::{
+    dig, kube, kubectl, powerdns, tools, tools_path, Kube, Postgres, PowerDns, Repo, Run,
+    DNS_TOOLS, KUBE_TOKEN, KUBE_TOOLS, PDNS_KEY,
+};
 
-const PG_PASSWORD: &str = "test-only-state-password-canary-P5tG";
 const ZONES: [&str; 4] = ["one.test", "two.test", "three.test", "four.test"];
 
-/// The program: four zones whose `www` is `192.0.2.<last>`, the state in
-/// PostgreSQL (or local files when `pg_port` is `None`).
-fn program(pdns: &PowerDns, pg_port: Option<u16>, last: u8) -> String {
-    let state = match pg_port {
-        Some(port) => format!(
-            r#"
-environment prod {{
-  default = true
-  state = {{
+/// A shared backend's server, started by the test and read through its
+/// own client.
+trait Shared {
+    /// Its `backend` name (`ev state migrate --to`).
+    fn kind(&self) -> &'static str;
+    /// What the program declares for it besides the state (a cluster).
+    fn declarations(&self) -> String {
+        String::new()
+    }
+    /// The default environment's `state` keeping it there (encrypted to
+    /// `recipients` at rest, for a backend tested so).
+    fn state(&self, recipients: &[String]) -> String;
+    /// What each machine's checkout needs (credentials through sops).
+    fn prepare(&self, repo: &Repo);
+    /// The stored state's bytes, if any.
+    fn stored_state(&self) -> Option<Vec<u8>>;
+    /// The stored journal's lines (`None`: unreachable).
+    fn journal_lines(&self) -> Option<usize>;
+    /// What changes with every write (a generation, a resourceVersion).
+    fn version(&self) -> String;
+    /// The lease's holder id and record, if held.
+    fn lock(&self) -> Option<(String, String)>;
+    /// Everything stored, as text (secrets would show).
+    fn dump(&self) -> String;
+    /// How ev names it in messages.
+    fn location(&self) -> &'static str;
+    /// Its own credential (a canary).
+    fn credential(&self) -> &'static str;
+    /// Stops its server.
+    fn stop(&mut self);
+    /// Starts its server again.
+    fn restart(&mut self);
+}
+
+const PG_PASSWORD: &str = "test-only-state-password-canary-P5tG";
+
+impl Shared for Postgres {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+    fn state(&self, recipients: &[String]) -> String {
+        format!(
+            r#"{{
     backend = "postgres",
+    encrypt_to = {recipients:?},
     host = "127.0.0.1",
-    port = {port},
+    port = {},
     database = "postgres",
     user = "ev",
     password = secret("secrets/state.yaml", "postgres"),
-    lease_seconds = 6,
-  }}
+    lease_seconds = 12,
+  }}"#,
+            self.port
+        )
+    }
+    fn prepare(&self, repo: &Repo) {
+        repo.sops_encrypt("secrets/state.yaml", &format!("postgres: {PG_PASSWORD}\n"));
+    }
+    fn stored_state(&self) -> Option<Vec<u8>> {
+        let hex = self.psql("SELECT encode(state, 'hex') FROM ev_state WHERE workspace = 'prod'");
+        (!hex.trim().is_empty()).then(|| hex::decode(hex.trim()).expect("hex"))
+    }
+    fn journal_lines(&self) -> Option<usize> {
+        let text = self
+            .try_psql("SELECT convert_from(journal, 'UTF8') FROM ev_state WHERE workspace = 'prod'")
+            .ok()?;
+        // Encrypted, each line is an armored age file.
+        Some(text.matches("BEGIN AGE ENCRYPTED FILE").count())
+    }
+    fn version(&self) -> String {
+        self.psql("SELECT generation FROM ev_state")
+    }
+    fn lock(&self) -> Option<(String, String)> {
+        let row = self.psql("SELECT id || ' ' || holder FROM ev_lock");
+        row.trim()
+            .split_once(' ')
+            .map(|(id, record)| (id.to_string(), record.to_string()))
+    }
+    fn dump(&self) -> String {
+        // bytea as text: in hex a canary would go unseen.
+        self.psql("SELECT * FROM ev_lock")
+            + &self.psql("SELECT workspace, generation, convert_from(state, 'UTF8'), convert_from(journal, 'UTF8') FROM ev_state")
+    }
+    fn location(&self) -> &'static str {
+        "postgres ev@127.0.0.1"
+    }
+    fn credential(&self) -> &'static str {
+        PG_PASSWORD
+    }
+    fn stop(&mut self) {
+        Postgres::stop(self);
+    }
+    fn restart(&mut self) {
+        Postgres::restart(self);
+    }
+}
+
+impl Shared for Kube {
+    fn kind(&self) -> &'static str {
+        "kubernetes"
+    }
+    fn declarations(&self) -> String {
+        format!(
+            r#"
+cluster vault {{
+  server = "{}"
+  certificate_authority = text("magic/vault-ca.crt")
+  token = secret("secrets/kube.yaml", "vault.token")
 }}
-"#
-        ),
-        None => String::new(),
-    };
+"#,
+            self.server
+        )
+    }
+    fn state(&self, _: &[String]) -> String {
+        r#"{ backend = "kubernetes", cluster = "vault", namespace = "default", lease_seconds = 12 }"#
+            .into()
+    }
+    fn prepare(&self, repo: &Repo) {
+        let certificate = std::fs::read_to_string(&self.certificate).expect("the certificate");
+        repo.write("magic/vault-ca.crt", &certificate);
+        repo.sops_encrypt(
+            "secrets/kube.yaml",
+            &format!("vault:\n    token: {KUBE_TOKEN}\n"),
+        );
+    }
+    fn stored_state(&self) -> Option<Vec<u8>> {
+        secret_key(self, "state")
+    }
+    fn journal_lines(&self) -> Option<usize> {
+        let journal = secret_key(self, "journal").unwrap_or_default();
+        Some(journal.iter().filter(|b| **b == b'\n').count())
+    }
+    fn version(&self) -> String {
+        kubectl(
+            self,
+            &[
+                "get",
+                "secret",
+                "ev-state-prod",
+                "-o",
+                "jsonpath={.metadata.resourceVersion}",
+            ],
+        )
+    }
+    fn lock(&self) -> Option<(String, String)> {
+        let lease = kubectl(
+            self,
+            &[
+                "get",
+                "lease",
+                "ev-lock-prod",
+                "-o",
+                "json",
+                "--ignore-not-found",
+            ],
+        );
+        let lease: serde_json::Value = serde_json::from_str(&lease).ok()?;
+        let id = lease["spec"]["holderIdentity"]
+            .as_str()
+            .filter(|id| !id.is_empty())?;
+        let record = lease["metadata"]["annotations"]["ev.dev/holder"].as_str()?;
+        Some((id.to_string(), record.to_string()))
+    }
+    fn dump(&self) -> String {
+        let state = secret_key(self, "state").unwrap_or_default();
+        let journal = secret_key(self, "journal").unwrap_or_default();
+        format!(
+            "{}{}{}",
+            String::from_utf8_lossy(&state),
+            String::from_utf8_lossy(&journal),
+            kubectl(self, &["get", "secrets,leases", "-o", "json"])
+        )
+    }
+    fn location(&self) -> &'static str {
+        "kubernetes secret default/ev-state-prod"
+    }
+    fn credential(&self) -> &'static str {
+        KUBE_TOKEN
+    }
+    fn stop(&mut self) {
+        self.stop_apiserver();
+    }
+    fn restart(&mut self) {
+        self.start_apiserver();
+    }
+}
+
+/// A key of ev's Secret, base64-decoded and gunzipped, through kubectl.
+fn secret_key(kube: &Kube, key: &str) -> Option<Vec<u8>> {
+    let out = std::process::Command::new("kubectl")
+        .args([
+            "--kubeconfig",
+            &kube.kubeconfig,
+            "get",
+            "secret",
+            "ev-state-prod",
+        ])
+        .args([
+            "--ignore-not-found",
+            "-o",
+            &format!("jsonpath={{.data.{key}}}"),
+        ])
+        .env("PATH", tools_path())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if text.is_empty() {
+        return None;
+    }
+    let zipped = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .expect("base64");
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(zipped.as_slice())
+        .read_to_end(&mut bytes)
+        .expect("gzip");
+    Some(bytes)
+}
+
+/// The program: four zones whose `www` is `192.0.2.<last>` and what
+/// `shared` needs, the state kept there when `shared_state` (else in
+/// local files).
+fn program(
+    pdns: &PowerDns,
+    shared: &dyn Shared,
+    shared_state: Option<&[String]>,
+    last: u8,
+) -> String {
     let zones: String = ZONES
         .iter()
         .map(|z| {
@@ -44,8 +260,15 @@ environment prod {{
             )
         })
         .collect();
+    let state = match shared_state {
+        Some(recipients) => format!("\n  state = {}", shared.state(recipients)),
+        None => String::new(),
+    };
     format!(
-        r#"{state}
+        r#"environment prod {{
+  default = true{state}
+}}
+{}
 let pdns = {{
   name = "pdns",
   class = "octodns_powerdns.PowerDnsProvider",
@@ -53,20 +276,21 @@ let pdns = {{
 }}
 
 {zones}"#,
+        shared.declarations(),
         pdns.api_port
     )
 }
 
 /// A clone of the repository on another machine: its own checkout, its own
 /// age key, the same program.
-fn machine() -> Repo {
+fn machine(shared: &dyn Shared) -> Repo {
     let mut repo = Repo::new(&[]);
     repo.age_key();
     repo.sops_encrypt(
         "secrets/dns.yaml",
         &format!("pdns:\n  api_key: {PDNS_KEY}\n"),
     );
-    repo.sops_encrypt("secrets/state.yaml", &format!("postgres: {PG_PASSWORD}\n"));
+    shared.prepare(&repo);
     repo
 }
 
@@ -75,10 +299,8 @@ fn ev(repo: &Repo, args: &[&str]) -> Run {
 }
 
 /// `ev apply --yes --parallelism 1` running in the background.
-fn spawn_apply(repo: &Repo, extra: &[&str]) -> Child {
-    let mut args = vec!["apply", "--yes", "--parallelism", "1"];
-    args.extend_from_slice(extra);
-    repo.command(&args, &tools_path())
+fn spawn_apply(repo: &Repo) -> Child {
+    repo.command(&["apply", "--yes", "--parallelism", "1"], &tools_path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -94,34 +316,22 @@ fn finish(child: Child) -> Run {
     }
 }
 
-/// Waits until `sql` (through psql) answers something non-empty other
-/// than `0`.
-fn wait_for(pg: &Postgres, sql: &str, what: &str) -> String {
+/// Waits until `ready` holds.
+fn wait_until(what: &str, ready: impl Fn() -> bool) {
     let start = Instant::now();
-    loop {
-        if let Ok(answer) = pg.try_psql(sql) {
-            let answer = answer.trim().to_string();
-            if !answer.is_empty() && answer != "0" {
-                return answer;
-            }
-        }
+    while !ready() {
         assert!(start.elapsed() < Duration::from_secs(60), "never: {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-/// How many lines the journal holds (as psql counts them).
-const JOURNAL_LINES: &str = "SELECT length(convert_from(journal, 'UTF8')) - length(replace(convert_from(journal, 'UTF8'), E'\\n', '')) FROM ev_state WHERE workspace = 'prod'";
-
-/// The recorded action ids, as the backend stores them (psql and jq-free:
-/// the state's JSON parsed here).
-fn recorded(pg: &Postgres) -> Vec<String> {
-    let text = pg.psql("SELECT convert_from(state, 'UTF8') FROM ev_state WHERE workspace = 'prod'");
-    let state: serde_json::Value = serde_json::from_str(&text).expect("the stored state is JSON");
-    state["actions"]
-        .as_object()
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default()
+/// `kill SIGNAL` of a running apply.
+fn signal(child: &Child, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
 }
 
 fn all_zones_answer(pdns: &PowerDns, last: u8) {
@@ -134,83 +344,132 @@ fn all_zones_answer(pdns: &PowerDns, last: u8) {
     }
 }
 
-#[test]
-fn state_real_postgres_shares_state_and_lease_between_machines() {
-    if tools(&[
-        "pdns_server",
-        "sqlite3",
-        "dig",
-        "octodns-sync",
-        "sops",
-        "age-keygen",
-        "psql",
-    ])
-    .is_none()
-    {
-        return;
-    }
-    let Some(mut pg) = Postgres::start(PG_PASSWORD) else {
-        return;
-    };
-    let pdns = powerdns();
-    let (a, b) = (machine(), machine());
+/// The age recipient of a machine's key (what `encrypt_to` lists).
+fn recipient(repo: &Repo) -> String {
+    let key = std::fs::read_to_string(repo.path().join("test-only.agekey")).expect("key");
+    key.lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .expect("public key")
+        .to_string()
+}
 
-    // Machine A starts with local state, then moves it to PostgreSQL.
-    a.write("everything.ev", &program(&pdns, None, 1));
+/// Stored bytes as plaintext: decrypted with machine `a`'s key (through
+/// the `age` tool) when they are encrypted.
+fn plain(repo: &Repo, bytes: Vec<u8>) -> Vec<u8> {
+    if !bytes.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----") {
+        return bytes;
+    }
+    let mut child = std::process::Command::new("age")
+        .arg("--decrypt")
+        .arg("--identity")
+        .arg(repo.path().join("test-only.agekey"))
+        .env("PATH", tools_path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("age");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), &bytes).expect("write");
+    let out = child.wait_with_output().expect("age");
+    assert!(out.status.success(), "age cannot decrypt the stored state");
+    out.stdout
+}
+
+/// How many actions a state's bytes record.
+fn actions_in(state: &[u8]) -> usize {
+    let state: serde_json::Value = serde_json::from_slice(state).expect("the state is JSON");
+    state["actions"].as_object().map_or(0, |m| m.len())
+}
+
+/// The whole scenario against one shared backend.
+fn shares_state_and_lease_between_machines(shared: &mut dyn Shared) {
+    let pdns = powerdns();
+    let (a, b) = (machine(shared), machine(shared));
+    let to = shared.kind();
+    let recipients = [recipient(&a), recipient(&b)];
+    let write_both = |shared: &dyn Shared, last: u8| {
+        a.write(
+            "everything.ev",
+            &program(&pdns, shared, Some(&recipients), last),
+        );
+        b.write(
+            "everything.ev",
+            &program(&pdns, shared, Some(&recipients), last),
+        );
+    };
+    let stored = |shared: &dyn Shared| shared.stored_state().map(|s| plain(&a, s));
+    let local_file = || {
+        plain(
+            &a,
+            std::fs::read(a.path().join(".ev/state.json")).expect("local state"),
+        )
+    };
+
+    // Machine A starts with local state, then moves it to the backend.
+    a.write("everything.ev", &program(&pdns, shared, None, 1));
     let first = ev(&a, &["apply", "--yes"]);
     assert_eq!(first.code, 0, "{}", first.all());
+    write_both(shared, 1);
+    let local_first = ev(&a, &["state", "migrate", "--to", "local"]);
+    assert_eq!(
+        local_first.code,
+        1,
+        "the state is local already: {}",
+        local_first.all()
+    );
     let local_bytes = std::fs::read(a.path().join(".ev/state.json")).expect("local state");
-    a.write("everything.ev", &program(&pdns, Some(pg.port), 1));
+    let recorded = actions_in(&local_bytes);
     let unmigrated = ev(&a, &["plan"]);
     assert_eq!(unmigrated.code, 2, "{}", unmigrated.all());
     assert!(
-        unmigrated.stderr.contains("[E0616]"),
+        unmigrated.stderr.contains("[E0616]")
+            && unmigrated
+                .stderr
+                .contains(&format!("ev state migrate --to {to}")),
         "{}",
         unmigrated.stderr
     );
-    // Local → PostgreSQL → local → PostgreSQL: the same bytes each way.
-    for (to, expect) in [("postgres", None), ("local", Some(())), ("postgres", None)] {
-        let moved = ev(&a, &["state", "migrate", "--to", to]);
+    // There, back, and there again: the same bytes each way.
+    for (target, local) in [(to, false), ("local", true), (to, false)] {
+        let moved = ev(&a, &["state", "migrate", "--to", target]);
         assert_eq!(moved.code, 0, "{}", moved.all());
         assert!(
             moved.stderr.contains("read back and verified"),
             "{}",
             moved.stderr
         );
-        if expect.is_some() {
-            let back = std::fs::read(a.path().join(".ev/state.json")).expect("migrated back");
-            assert_eq!(back, local_bytes, "the round trip is byte-identical");
+        if local {
+            assert_eq!(
+                local_file(),
+                local_bytes,
+                "the round trip is byte-identical"
+            );
+            assert!(
+                shared.stored_state().is_none(),
+                "the shared copy is removed"
+            );
         } else {
             assert!(!a.path().join(".ev/state.json").exists());
             assert!(
                 a.path().join(".ev/state.json.migrated").exists(),
                 "old copy kept"
             );
-            let stored = pg
-                .psql("SELECT encode(sha256(state), 'hex') FROM ev_state WHERE workspace = 'prod'");
-            assert_eq!(
-                stored.trim(),
-                ev_deploy_digest(&local_bytes),
-                "PostgreSQL holds the bytes"
-            );
+            assert_eq!(stored(shared).as_deref(), Some(local_bytes.as_slice()));
         }
     }
-    assert_eq!(recorded(&pg).len(), ZONES.len());
 
     // Machine B, a fresh clone, sees the shared state: nothing to do.
-    b.write("everything.ev", &program(&pdns, Some(pg.port), 1));
     let plan = ev(&b, &["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}", plan.all());
 
     // Two applies at once: one proceeds, the other is refused (E0602,
     // naming the holder), or waits with --lock-timeout and then finds
     // nothing left to do.
-    a.write("everything.ev", &program(&pdns, Some(pg.port), 2));
-    b.write("everything.ev", &program(&pdns, Some(pg.port), 2));
-    let running = spawn_apply(&a, &[]);
-    let holder = wait_for(&pg, "SELECT holder FROM ev_lock", "A holds the lock");
+    write_both(shared, 2);
+    let running = spawn_apply(&a);
     let pid_a = running.id();
-    assert!(holder.contains(&format!("\"pid\":{pid_a}")), "{holder}");
+    wait_until("A holds the lock", || shared.lock().is_some());
+    let (_, record) = shared.lock().expect("held");
+    assert!(record.contains(&format!("\"pid\":{pid_a}")), "{record}");
     let refused = ev(&b, &["apply", "--yes"]);
     assert_eq!(refused.code, 2, "{}", refused.all());
     assert!(
@@ -224,19 +483,16 @@ fn state_real_postgres_shares_state_and_lease_between_machines() {
     assert_eq!(waited.code, 0, "{}", waited.all());
     assert!(waited.stderr.contains("No changes"), "{}", waited.all());
     all_zones_answer(&pdns, 2);
-    assert_eq!(
-        pg.psql("SELECT count(*) FROM ev_lock").trim(),
-        "0",
-        "released"
-    );
+    assert!(shared.lock().is_none(), "released");
 
     // kill -9 of the holder mid-apply: its lease stays until it expires,
     // then the next apply takes over, says whose lease it was, replays
     // what the dead one recorded and finishes.
-    a.write("everything.ev", &program(&pdns, Some(pg.port), 3));
-    b.write("everything.ev", &program(&pdns, Some(pg.port), 3));
-    let mut running = spawn_apply(&a, &[]);
-    wait_for(&pg, JOURNAL_LINES, "A recorded a zone");
+    write_both(shared, 3);
+    let mut running = spawn_apply(&a);
+    wait_until("A recorded a zone", || {
+        shared.journal_lines().unwrap_or(0) > 0
+    });
     let pid_a = running.id();
     running.kill().expect("kill -9");
     let _ = running.wait();
@@ -270,20 +526,17 @@ fn state_real_postgres_shares_state_and_lease_between_machines() {
         took_over.stderr
     );
     all_zones_answer(&pdns, 3);
-    assert_eq!(recorded(&pg).len(), ZONES.len());
-    assert_eq!(
-        pg.psql(JOURNAL_LINES).trim(),
-        "0",
-        "the journal is folded in"
-    );
+    assert_eq!(actions_in(&stored(shared).expect("stored")), recorded);
+    assert_eq!(shared.journal_lines(), Some(0), "the journal is folded in");
 
     // A holder paused past its lease (SIGSTOP) is taken over; when it
     // wakes, its next record is refused (E0615), so it never writes over
     // its successor's state.
-    a.write("everything.ev", &program(&pdns, Some(pg.port), 5));
-    b.write("everything.ev", &program(&pdns, Some(pg.port), 5));
-    let paused = spawn_apply(&a, &[]);
-    wait_for(&pg, JOURNAL_LINES, "A recorded a zone");
+    write_both(shared, 5);
+    let paused = spawn_apply(&a);
+    wait_until("A recorded a zone", || {
+        shared.journal_lines().unwrap_or(0) > 0
+    });
     signal(&paused, "-STOP");
     let successor = ev(&b, &["apply", "--yes", "--lock-timeout", "60"]);
     assert!(
@@ -299,7 +552,7 @@ fn state_real_postgres_shares_state_and_lease_between_machines() {
         "{}",
         successor.all()
     );
-    let generation = pg.psql("SELECT generation FROM ev_state");
+    let version = shared.version();
     signal(&paused, "-CONT");
     let woken = finish(paused);
     assert_ne!(woken.code, 0, "{}", woken.all());
@@ -308,76 +561,84 @@ fn state_real_postgres_shares_state_and_lease_between_machines() {
         "{}",
         woken.stderr
     );
-    assert_eq!(
-        pg.psql("SELECT generation FROM ev_state"),
-        generation,
-        "it wrote nothing"
-    );
+    assert_eq!(shared.version(), version, "it wrote nothing");
     let converged = ev(&b, &["apply", "--yes"]);
     assert_eq!(converged.code, 0, "{}", converged.all());
     all_zones_answer(&pdns, 5);
     assert_eq!(ev(&b, &["plan", "--detailed-exitcode"]).code, 0);
 
-    // PostgreSQL stopped mid-apply: ev stops with E0614; after a restart
+    // The server stopped mid-apply: ev stops with E0614; after a restart
     // the stale lease is removed with force-unlock and a re-run completes.
-    a.write("everything.ev", &program(&pdns, Some(pg.port), 6));
-    b.write("everything.ev", &program(&pdns, Some(pg.port), 6));
-    let running = spawn_apply(&a, &[]);
-    wait_for(&pg, JOURNAL_LINES, "A recorded a zone");
-    let lease = pg.psql("SELECT id FROM ev_lock").trim().to_string();
-    pg.stop();
+    write_both(shared, 6);
+    let running = spawn_apply(&a);
+    wait_until("A recorded a zone", || {
+        shared.journal_lines().unwrap_or(0) > 0
+    });
+    let (lease, _) = shared.lock().expect("held");
+    shared.stop();
     let cut_off = finish(running);
     assert_ne!(cut_off.code, 0, "{}", cut_off.all());
     assert!(
-        cut_off.stderr.contains("[E0614]") && cut_off.stderr.contains("postgres ev@127.0.0.1"),
+        cut_off.stderr.contains("[E0614]") && cut_off.stderr.contains(shared.location()),
         "{}",
         cut_off.stderr
     );
     let down = ev(&b, &["plan"]);
     assert_eq!(down.code, 2, "{}", down.all());
     assert!(down.stderr.contains("[E0614]"), "{}", down.stderr);
-    pg.restart();
+    shared.restart();
     let unlocked = ev(&b, &["force-unlock", &lease]);
     assert_eq!(unlocked.code, 0, "{}", unlocked.all());
     let rerun = ev(&b, &["apply", "--yes"]);
     assert_eq!(rerun.code, 0, "{}", rerun.all());
     all_zones_answer(&pdns, 6);
     assert_eq!(ev(&a, &["plan", "--detailed-exitcode"]).code, 0);
-    // No secret reached the bytes PostgreSQL stores.
-    // (bytea as text: in hex a canary would go unseen)
-    let dump = pg.psql("SELECT * FROM ev_lock")
-        + &pg.psql("SELECT workspace, generation, convert_from(state, 'UTF8'), convert_from(journal, 'UTF8') FROM ev_state");
-    assert!(dump.contains("domain:one.test"), "{dump}");
-    for canary in [PDNS_KEY, PG_PASSWORD] {
-        assert!(!dump.contains(canary), "a secret reached PostgreSQL");
+    // No secret reached the bytes the backend stores.
+    let dump = shared.dump();
+    if shared.state(&recipients).contains("encrypt_to") {
+        assert!(
+            dump.contains("BEGIN AGE ENCRYPTED FILE") && !dump.contains("domain:one.test"),
+            "encrypted at rest: {dump}"
+        );
+    } else {
+        assert!(dump.contains("domain:one.test"), "{dump}");
+    }
+    for canary in [PDNS_KEY, shared.credential()] {
+        assert!(!dump.contains(canary), "a secret reached the backend");
     }
 
-    // Back to local files on machine A: the bytes PostgreSQL held.
-    let held =
-        pg.psql("SELECT encode(sha256(state), 'hex') FROM ev_state WHERE workspace = 'prod'");
+    // Back to local files on machine A: the bytes the backend held.
+    let held = stored(shared).expect("stored");
     let home = ev(&a, &["state", "migrate", "--to", "local"]);
     assert_eq!(home.code, 0, "{}", home.all());
-    let local = std::fs::read(a.path().join(".ev/state.json")).expect("local again");
-    assert_eq!(ev_deploy_digest(&local), held.trim());
-    assert_eq!(pg.psql("SELECT count(*) FROM ev_state").trim(), "0");
+    assert_eq!(local_file(), held);
+    assert!(shared.stored_state().is_none());
 
     // Nor ev's outputs and files.
-    for canary in [PDNS_KEY, PG_PASSWORD] {
+    for canary in [PDNS_KEY, shared.credential()] {
         a.assert_no_leak(&[&first, &applied, &took_over, &cut_off, &home], canary);
-        b.assert_no_leak(&[&waited, &rerun, &refused], canary);
+        b.assert_no_leak(&[&waited, &rerun, &refused, &successor], canary);
     }
 }
 
-/// `kill SIGNAL` of a running apply.
-fn signal(child: &Child, signal: &str) {
-    let status = std::process::Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+/// PostgreSQL, the state encrypted at rest to both machines' age keys.
+#[test]
+fn state_real_postgres_shares_state_and_lease_between_machines() {
+    if tools(&[DNS_TOOLS.as_slice(), &["psql", "age"]].concat()).is_none() {
+        return;
+    }
+    let Some(mut pg) = Postgres::start(PG_PASSWORD) else {
+        return;
+    };
+    shares_state_and_lease_between_machines(&mut pg);
 }
 
-/// The hex SHA-256 of bytes, as ev and PostgreSQL's `sha256` give it.
-fn ev_deploy_digest(bytes: &[u8]) -> String {
-    ev_deploy::plan::state::hex_sha256(bytes)
+/// A Kubernetes API server, the state in plaintext (a Secret).
+#[test]
+fn state_real_kubernetes_shares_state_and_lease_between_machines() {
+    if tools(&[DNS_TOOLS.as_slice(), KUBE_TOOLS.as_slice()].concat()).is_none() {
+        return;
+    }
+    let mut kube = kube();
+    shares_state_and_lease_between_machines(&mut kube);
 }

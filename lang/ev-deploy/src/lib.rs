@@ -49,7 +49,13 @@ impl ResourceCheck for Deploy {
             if defaults.is_some() {
                 return defaults.into_iter().collect();
             }
-            state_store::environment_view(resource).map(|_| ())
+            match state_store::environment_view(resource) {
+                Ok(view) => match unknown_state_cluster(program, ev, id, &view) {
+                    Some(d) => return vec![d],
+                    None => Ok(()),
+                },
+                Err(misfit) => Err(misfit),
+            }
         } else {
             let Some(backend) = BackendId::of_kind(&resource.key.kind) else {
                 return Vec::new();
@@ -173,6 +179,48 @@ fn one_default_environment(
         ),
         _ => None,
     }
+}
+
+/// E0306 when an environment keeps its state in a cluster the program
+/// does not declare (`stdlib/env.ev` cannot type the field `Ref(cluster)`:
+/// the cluster's module imports the environments').
+fn unknown_state_cluster(
+    program: &Program,
+    ev: &Evaluator<'_>,
+    id: ResourceId,
+    view: &state_store::EnvironmentView,
+) -> Option<Diagnostic> {
+    let state_store::StateStore::Kubernetes(k) = &view.state else {
+        return None;
+    };
+    let clusters: Vec<&str> = program
+        .resources
+        .iter()
+        .filter(|r| {
+            program
+                .kind(r.kind)
+                .is_some_and(|k| k.name.as_str() == "cluster")
+        })
+        .map(|r| r.name.as_str())
+        .collect();
+    if clusters.contains(&k.cluster.as_str()) {
+        return None;
+    }
+    let at = ev_core::model::field_span(program, ev, id, "state")
+        .or_else(|| program.resource(id).map(|d| d.name_span))?;
+    let d = Diagnostic::error(
+        "E0306",
+        format!(
+            "`state.cluster` refers to cluster `{}`, which is not declared",
+            k.cluster
+        ),
+        Label::new(at, "no cluster of this name"),
+    );
+    let suggestions = ev_core::suggest::similar(&k.cluster, clusters.iter().copied());
+    Some(match ev_core::suggest::did_you_mean(&suggestions) {
+        Some(note) => d.with_note(note),
+        None => d.with_note(format!("declare it with `cluster {} {{ ... }}`", k.cluster)),
+    })
 }
 
 /// E0612 for `ev -e NAME` naming none of the program's environments.

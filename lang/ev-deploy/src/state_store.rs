@@ -22,28 +22,82 @@ pub struct EnvironmentView {
 #[serde(tag = "backend", rename_all = "lowercase")]
 pub enum StateStore {
     /// Files in `.ev/` (`.ev/env/<name>/`).
-    Local,
+    Local(LocalStore),
     /// A PostgreSQL database.
     Postgres(PostgresStore),
+    /// A Secret and a Lease in a Kubernetes cluster.
+    Kubernetes(KubernetesStore),
+}
+
+/// `state = { backend = "kubernetes", ... }`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KubernetesStore {
+    /// The declared cluster whose API server keeps it (reached as kubectl
+    /// reaches it).
+    pub cluster: String,
+    /// The namespace of the Secret and the Lease.
+    pub namespace: String,
+    /// The objects' suffix (the environment's name when `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    /// Seconds a lease lasts unless renewed.
+    pub lease_seconds: u64,
+    /// age recipients the state is encrypted to at rest (none: plaintext).
+    #[serde(default)]
+    pub encrypt_to: Vec<String>,
+}
+
+/// `state = { backend = "local" }`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LocalStore {
+    /// age recipients the state is encrypted to at rest (none: plaintext).
+    #[serde(default)]
+    pub encrypt_to: Vec<String>,
 }
 
 impl StateStore {
+    /// Local files, unencrypted (a program that says nothing).
+    pub fn local() -> StateStore {
+        StateStore::Local(LocalStore::default())
+    }
+
+    /// Whether the state is kept in local files.
+    pub fn is_local(&self) -> bool {
+        matches!(self, StateStore::Local(_))
+    }
+
+    /// The age recipients its state is encrypted to at rest.
+    pub fn encrypt_to(&self) -> &[String] {
+        match self {
+            StateStore::Local(l) => &l.encrypt_to,
+            StateStore::Postgres(p) => &p.encrypt_to,
+            StateStore::Kubernetes(k) => &k.encrypt_to,
+        }
+    }
+
     /// Its `backend` name: `local`, `postgres`.
     pub fn kind(&self) -> &'static str {
         match self {
-            StateStore::Local => "local",
+            StateStore::Local(_) => "local",
             StateStore::Postgres(_) => "postgres",
+            StateStore::Kubernetes(_) => "kubernetes",
         }
     }
 
     /// Where it points, for messages before it is opened.
     pub fn describe(&self) -> String {
         match self {
-            StateStore::Local => "local".into(),
+            StateStore::Local(_) => "local".into(),
             StateStore::Postgres(pg) => {
                 format!(
                     "postgres {}@{}:{}/{}",
                     pg.user, pg.host, pg.port, pg.database
+                )
+            }
+            StateStore::Kubernetes(k) => {
+                format!(
+                    "kubernetes cluster {}, namespace {}",
+                    k.cluster, k.namespace
                 )
             }
         }
@@ -73,6 +127,9 @@ pub struct PostgresStore {
     pub workspace: Option<String>,
     /// Seconds a lease lasts unless renewed.
     pub lease_seconds: u64,
+    /// age recipients the state is encrypted to at rest (none: plaintext).
+    #[serde(default)]
+    pub encrypt_to: Vec<String>,
 }
 
 /// A field typed `Secret` (always a `$secret` marker in the model).
@@ -81,6 +138,17 @@ pub struct SecretValue {
     /// The marker's content.
     #[serde(rename = "$secret")]
     pub secret: Secret,
+}
+
+/// How kubectl reaches the declared cluster `name` (`None`: no such
+/// cluster in the model).
+pub fn cluster_connection(
+    model: &Model,
+    name: &str,
+) -> Option<crate::backends::kubectl::Connection> {
+    let cluster = model.of_kind("cluster").find(|r| r.key.name == name)?;
+    let view: crate::backends::kubectl::Cluster = view(cluster).ok()?;
+    Some(crate::backends::kubectl::Connection::of(&view))
 }
 
 /// The typed view of an environment declaration.
@@ -111,5 +179,5 @@ pub fn state_store(model: &Model, environment: Option<&str>) -> StateStore {
     chosen
         .and_then(|r| environment_view(r).ok())
         .map(|e| e.state)
-        .unwrap_or(StateStore::Local)
+        .unwrap_or_else(StateStore::local)
 }

@@ -199,6 +199,7 @@ environment prod {
     password = secret("secrets/test.yaml", "token"),
     workspace = "prod",
     lease_seconds = 60,
+    encrypt_to = ["age1qfze7c3hzku72m0s6ugkzzf858lx7waa2crnhvv92lhq9d4m935sx9emu8"],
   }
 }
 
@@ -211,6 +212,16 @@ environment local {
     database = "ev",
     user = "ev",
     password_env = "EV_STATE_PASSWORD",
+  }
+}
+
+environment staging {
+  state = {
+    backend = "kubernetes",
+    cluster = "edge",
+    namespace = "ev-state",
+    workspace = "staging",
+    lease_seconds = 30,
   }
 }
 

@@ -84,22 +84,27 @@ async fn connect(connection: &Connection, ctx: &Ctx) -> Result<Vec<String>, Fail
         let ca = ctx.write_scratch("kube-ca.crt", pem.as_bytes(), Mode::Private)?;
         cluster["certificate-authority"] = Value::String(ca.to_string_lossy().into_owned());
     }
-    // JSON is YAML: kubectl reads it as a kubeconfig, and no value can
-    // break out of its string.
-    let kubeconfig = json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{ "name": "ev", "cluster": cluster }],
-        "users": [{ "name": "ev", "user": { "token": token } }],
-        "contexts": [{ "name": "ev", "context": { "cluster": "ev", "user": "ev" } }],
-        "current-context": "ev",
-    });
+    let kubeconfig = kubeconfig(cluster, &token);
     let path = ctx.write_scratch(
         "kubeconfig",
         kubeconfig.to_string().as_bytes(),
         Mode::Private,
     )?;
     Ok(vec![format!("--kubeconfig={}", path.to_string_lossy())])
+}
+
+/// A kubeconfig reaching `cluster` (its `server` and CA) with a bearer
+/// token. JSON is YAML: kubectl reads it as a kubeconfig, and no value
+/// can break out of its string.
+pub(crate) fn kubeconfig(cluster: Value, token: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{ "name": "ev", "cluster": cluster }],
+        "users": [{ "name": "ev", "user": { "token": token } }],
+        "contexts": [{ "name": "ev", "context": { "cluster": "ev", "user": "ev" } }],
+        "current-context": "ev",
+    })
 }
 
 /// A kubectl command: the connection's arguments, then `args`.

@@ -22,6 +22,8 @@
 //! lines, which never hold a secret's value (secrets are recorded as
 //! `$secret` markers naming a sops file and key).
 
+pub mod encrypted;
+pub mod kubernetes;
 pub mod local;
 pub mod postgres;
 
@@ -387,6 +389,39 @@ impl Drop for Lease {
     }
 }
 
+/// Runs a tool for a backend (kubectl, age) through the one process
+/// runner, on a thread of its own, with the tools' base environment and
+/// nothing logged; exit 1 is returned, not an error, for its stderr to say
+/// why.
+pub(crate) fn run_tool(
+    root: &std::path::Path,
+    program: &str,
+    args: &[&str],
+    stdin: Option<Vec<u8>>,
+) -> Result<crate::process::Captured, BackendError> {
+    let mut cmd = crate::process::Cmd::new(program, args, root, &crate::process::base_env());
+    cmd.stdin = stdin;
+    off_runtime(|| {
+        let failed = |why: String| BackendError::Unavailable(format!("{program}: {why}"));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| failed(e.to_string()))?;
+        let log = crate::process::Log::create(std::path::Path::new("/dev/null"))
+            .map_err(|e| failed(e.to_string()))?;
+        let (_, mut kill) = tokio::sync::watch::channel(false);
+        runtime
+            .block_on(crate::process::run(
+                &cmd,
+                &log,
+                Duration::from_secs(60),
+                &mut kill,
+                &[1],
+            ))
+            .map_err(|e| failed(e.to_string()))
+    })
+}
+
 /// Runs `f` on a thread of its own: a backend whose client runs an async
 /// runtime must not start it on a thread already running one (the
 /// executor's).
@@ -409,8 +444,8 @@ pub fn of_environment(
 ) -> Result<Arc<dyn StateBackend>, Box<ev_core::Diagnostic>> {
     let store = ev_deploy::state_store::state_store(model, environment);
     let backend = configured(root, model, ev, environment)?;
-    if store != ev_deploy::state_store::StateStore::Local {
-        refuse_unmigrated(&local::Local::new(root, ev), &*backend, store.kind())?;
+    if !store.is_local() {
+        refuse_unmigrated(&*local_files(root, ev, &store), &*backend, store.kind())?;
     }
     Ok(backend)
 }
@@ -425,7 +460,7 @@ pub fn configured(
 ) -> Result<Arc<dyn StateBackend>, Box<ev_core::Diagnostic>> {
     let store = ev_deploy::state_store::state_store(model, environment);
     let name = ev_deploy::state_store::environment_name(model, environment);
-    open(root, ev, &store, &name).map_err(|e| Box::new(e.diagnostic(&store.describe())))
+    open(root, model, ev, &store, &name).map_err(|e| Box::new(e.diagnostic(&store.describe())))
 }
 
 /// E0616 when `local` holds a state and `shared` none (or both hold one):
@@ -475,13 +510,14 @@ fn refuse_unmigrated(
 /// variable.
 pub fn open(
     root: &std::path::Path,
+    model: &ev_core::model::Model,
     ev: &ev_deploy::plan::state::EvDir,
     store: &ev_deploy::state_store::StateStore,
     environment: &str,
 ) -> Result<Arc<dyn StateBackend>, BackendError> {
     use ev_deploy::state_store::StateStore;
-    Ok(match store {
-        StateStore::Local => Arc::new(local::Local::new(root, ev)),
+    let inner: Arc<dyn StateBackend> = match store {
+        StateStore::Local(_) => Arc::new(local::Local::new(root, ev)),
         StateStore::Postgres(pg) => {
             let password = match (&pg.password, &pg.password_env) {
                 (Some(secret), _) => Some(reveal(root, &secret.secret)?),
@@ -505,7 +541,66 @@ pub fn open(
                 Duration::from_secs(pg.lease_seconds),
             ))
         }
-    })
+        StateStore::Kubernetes(k) => {
+            use ev_deploy::backends::kubectl::Connection;
+            let reach = match ev_deploy::state_store::cluster_connection(model, &k.cluster) {
+                Some(Connection::Context(context)) => kubernetes::Reach::Context(context),
+                Some(Connection::Server {
+                    url,
+                    certificate_authority,
+                    token,
+                }) => {
+                    let token = match ev_deploy::markers::marker(&token) {
+                        Some(ev_core::model::Known::Secret(secret)) => reveal(root, &secret)?,
+                        _ => {
+                            return Err(BackendError::Unavailable(format!(
+                                "cluster {}'s token is not a secret",
+                                k.cluster
+                            )))
+                        }
+                    };
+                    kubernetes::Reach::Server {
+                        url,
+                        certificate_authority,
+                        token,
+                    }
+                }
+                None => {
+                    return Err(BackendError::Unavailable(format!(
+                        "the program declares no cluster `{}`",
+                        k.cluster
+                    )))
+                }
+            };
+            Arc::new(kubernetes::Kubernetes::new(
+                root,
+                reach,
+                &k.namespace,
+                k.workspace.as_deref().unwrap_or(environment),
+                Duration::from_secs(k.lease_seconds),
+            )?)
+        }
+    };
+    Ok(Arc::new(encrypted::Encrypted::new(
+        inner,
+        root,
+        store.encrypt_to().to_vec(),
+    )))
+}
+
+/// The environment's local files (`.ev/`), encrypted at rest as its
+/// `state` says, whatever backend that names: where `ev state migrate`
+/// moves the state from and to.
+pub fn local_files(
+    root: &std::path::Path,
+    ev: &ev_deploy::plan::state::EvDir,
+    store: &ev_deploy::state_store::StateStore,
+) -> Arc<dyn StateBackend> {
+    Arc::new(encrypted::Encrypted::new(
+        Arc::new(local::Local::new(root, ev)),
+        root,
+        store.encrypt_to().to_vec(),
+    ))
 }
 
 /// A credential's text: each sops key decrypted (as every secret is, by

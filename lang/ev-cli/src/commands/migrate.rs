@@ -12,7 +12,6 @@ use std::time::Duration;
 use ev_apply::confined::{Area, Mode, Writer};
 use ev_apply::state_backend::{Lease, StateBackend};
 use ev_deploy::plan::state::hex_sha256;
-use ev_deploy::state_store::StateStore;
 
 use crate::cli::StateTarget;
 use crate::printer::Output;
@@ -37,18 +36,14 @@ pub fn run(
     to: StateTarget,
 ) -> Output {
     let store = loaded.state_store(settings);
-    let kind = match &store {
-        StateStore::Local => None,
-        StateStore::Postgres(_) => Some(StateTarget::Postgres),
-    };
-    let Some(kind) = kind else {
+    if store.is_local() {
         return refused(
             settings,
             "the environment keeps its state in local files: there is no other backend to migrate between".into(),
             "set the environment's `state` to the shared backend first (`state = { backend = \"postgres\", ... }`), then `ev state migrate --to postgres`",
         );
-    };
-    if to != StateTarget::Local && to != kind {
+    }
+    if to != StateTarget::Local && name(to) != store.kind() {
         return refused(
             settings,
             format!(
@@ -64,7 +59,7 @@ pub fn run(
         StateTarget::Local => (configured, local.clone()),
         _ => (local.clone(), configured),
     };
-    match migrate(settings, &from, &into, to != StateTarget::Local) {
+    match migrate(settings, loaded, &from, &into, to != StateTarget::Local) {
         Ok(said) => Output {
             stderr: said,
             ..Output::default()
@@ -77,6 +72,7 @@ fn name(target: StateTarget) -> &'static str {
     match target {
         StateTarget::Local => "local",
         StateTarget::Postgres => "postgres",
+        StateTarget::Kubernetes => "kubernetes",
     }
 }
 
@@ -84,6 +80,7 @@ fn name(target: StateTarget) -> &'static str {
 /// aside (kept as a file when `from_local`); what was done, for people.
 fn migrate(
     settings: &Settings,
+    loaded: &super::Loaded,
     from: &Arc<dyn StateBackend>,
     into: &Arc<dyn StateBackend>,
     from_local: bool,
@@ -149,7 +146,7 @@ fn migrate(
     // Verified: the old copy is set aside. Local files are kept beside.
     let mut aside = String::new();
     if from_local {
-        let kept = format!("{}.migrated", from.location());
+        let kept = format!("{}.migrated", loaded.ev_dir.state());
         Writer::new(&settings.root)
             .write(Area::Ev, &kept, &bytes, Mode::Durable)
             .map_err(|e| Output::usage(settings, super::cannot_write(&kept, &e)))?;

@@ -70,12 +70,14 @@ impl Loaded {
         .map_err(|d| Output::usage(settings, *d))
     }
 
-    /// The environment's local files, whatever its `state` says.
+    /// The environment's local files, whatever backend its `state` names
+    /// ([`ev_apply::state_backend::local_files`]).
     pub fn local_state(&self, settings: &Settings) -> Arc<dyn StateBackend> {
-        Arc::new(ev_apply::state_backend::local::Local::new(
+        ev_apply::state_backend::local_files(
             &settings.root,
             &self.ev_dir,
-        ))
+            &self.state_store(settings),
+        )
     }
 }
 

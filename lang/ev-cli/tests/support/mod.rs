@@ -349,6 +349,16 @@ impl Drop for Tmux {
     }
 }
 
+/// What a test syncing zones to PowerDNS through octodns needs.
+pub const DNS_TOOLS: [&str; 6] = [
+    "pdns_server",
+    "sqlite3",
+    "dig",
+    "octodns-sync",
+    "sops",
+    "age-keygen",
+];
+
 /// A PowerDNS server with the sqlite backend and its HTTP API.
 pub struct PowerDns {
     _server: Server,
@@ -611,4 +621,210 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+/// A real Kubernetes API server on loopback: etcd, kube-apiserver (token
+/// authentication, RBAC, its own self-signed certificate) and
+/// kube-controller-manager; stopped in reverse order on drop. The API
+/// server can be stopped and started again on its port and data.
+pub struct Kube {
+    /// kube-controller-manager, then etcd (the API server is apart).
+    servers: Vec<Server>,
+    apiserver: Option<Server>,
+    apiserver_args: Vec<String>,
+    /// A kubeconfig with an admin token (context `test`).
+    pub kubeconfig: String,
+    /// The API server's URL.
+    pub server: String,
+    /// The certificate the API server made for itself (with its CA).
+    pub certificate: PathBuf,
+    /// Its data, certificates and logs.
+    pub dir: tempfile::TempDir,
+}
+
+/// A second bearer token the test API server accepts: what a cluster
+/// reached by URL authenticates with, and a canary.
+pub const KUBE_TOKEN: &str = "test-only-kube-token-canary-Zx81";
+
+/// What a real Kubernetes API server test needs.
+pub const KUBE_TOOLS: [&str; 5] = [
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kubectl",
+    "openssl",
+];
+
+/// Starts etcd, the API server and the controller manager on free ports.
+pub fn kube() -> Kube {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path().to_string_lossy().into_owned();
+    let (client, peer, metrics, api, cm) = (
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+    );
+    let etcd = Server::start(
+        "etcd",
+        "etcd",
+        &[
+            "--name",
+            "ev",
+            "--data-dir",
+            &format!("{d}/etcd"),
+            "--listen-client-urls",
+            &format!("http://127.0.0.1:{client}"),
+            "--advertise-client-urls",
+            &format!("http://127.0.0.1:{client}"),
+            "--listen-peer-urls",
+            &format!("http://127.0.0.1:{peer}"),
+            "--initial-advertise-peer-urls",
+            &format!("http://127.0.0.1:{peer}"),
+            "--initial-cluster",
+            &format!("ev=http://127.0.0.1:{peer}"),
+            "--listen-metrics-urls",
+            &format!("http://127.0.0.1:{metrics}"),
+        ],
+        &dir.path().join("etcd.log"),
+    );
+    wait_port(client, Duration::from_secs(30));
+    sh(
+        "openssl",
+        &["genrsa", "-out", &format!("{d}/sa.key"), "2048"],
+    );
+    sh(
+        "openssl",
+        &[
+            "rsa",
+            "-in",
+            &format!("{d}/sa.key"),
+            "-pubout",
+            "-out",
+            &format!("{d}/sa.pub"),
+        ],
+    );
+    std::fs::write(
+        dir.path().join("tokens.csv"),
+        format!("evtoken,ev-admin,ev-admin-uid,system:masters\n{KUBE_TOKEN},ev-edge,ev-edge-uid,system:masters\n"),
+    )
+    .expect("tokens");
+    let apiserver_args = vec![
+        format!("--etcd-servers=http://127.0.0.1:{client}"),
+        "--bind-address=127.0.0.1".into(),
+        "--advertise-address=127.0.0.1".into(),
+        format!("--secure-port={api}"),
+        "--insecure-port=0".into(),
+        format!("--cert-dir={d}/certs"),
+        format!("--token-auth-file={d}/tokens.csv"),
+        "--authorization-mode=RBAC".into(),
+        "--service-account-issuer=https://kubernetes.default.svc".into(),
+        "--api-audiences=https://kubernetes.default.svc".into(),
+        format!("--service-account-key-file={d}/sa.pub"),
+        format!("--service-account-signing-key-file={d}/sa.key"),
+        "--service-cluster-ip-range=10.96.0.0/24".into(),
+        "--endpoint-reconciler-type=none".into(),
+        "--disable-admission-plugins=ServiceAccount".into(),
+    ];
+    let kubeconfig = format!("{d}/kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: https://127.0.0.1:{api}\n    insecure-skip-tls-verify: true\n\
+             users:\n- name: admin\n  user:\n    token: evtoken\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: admin\ncurrent-context: test\n"
+        ),
+    )
+    .expect("kubeconfig");
+    let mut kube = Kube {
+        servers: vec![etcd],
+        apiserver: None,
+        apiserver_args,
+        kubeconfig,
+        server: format!("https://127.0.0.1:{api}"),
+        certificate: dir.path().join("certs/apiserver.crt"),
+        dir,
+    };
+    kube.start_apiserver();
+    let cm = Server::start(
+        "kube-controller-manager",
+        "kube-controller-manager",
+        &[
+            &format!("--kubeconfig={}", kube.kubeconfig), "--bind-address=127.0.0.1",
+            &format!("--secure-port={cm}"), "--port=0", "--leader-elect=false",
+            &format!("--service-account-private-key-file={d}/sa.key"),
+            "--use-service-account-credentials=false",
+            "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-route,-service,-attachdetach,-persistentvolume-binder,-persistentvolume-expander,-ttl,-bootstrapsigner,-tokencleaner,-csrsigning,-csrapproving,-csrcleaner",
+        ],
+        &kube.dir.path().join("controller-manager.log"),
+    );
+    // Servers stop in reverse order of start.
+    kube.servers.insert(0, cm);
+    kube
+}
+
+impl Kube {
+    /// Starts the API server (again) and waits until it answers.
+    pub fn start_apiserver(&mut self) {
+        let args: Vec<&str> = self.apiserver_args.iter().map(String::as_str).collect();
+        self.apiserver = Some(Server::start(
+            "kube-apiserver",
+            "kube-apiserver",
+            &args,
+            &self.dir.path().join("apiserver.log"),
+        ));
+        let answers = |args: &[&str]| {
+            Command::new("kubectl")
+                .args(["--kubeconfig", &self.kubeconfig])
+                .args(args)
+                .env("PATH", tools_path())
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        let start = Instant::now();
+        // The default namespace is made by a controller after start, and
+        // leases come last in the API's discovery.
+        while !(answers(&["get", "namespace/default"]) && answers(&["get", "leases"])) {
+            assert!(
+                start.elapsed() < Duration::from_secs(90),
+                "the API server did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    /// Stops the API server (etcd keeps its data).
+    pub fn stop_apiserver(&mut self) {
+        self.apiserver = None;
+    }
+}
+
+impl Drop for Kube {
+    fn drop(&mut self) {
+        // The controller manager, the API server, then etcd.
+        if !self.servers.is_empty() {
+            drop(self.servers.remove(0));
+        }
+        self.apiserver = None;
+    }
+}
+
+/// What the API server logged about a crash, if it crashed (a custom
+/// resource crashed an API server built with an unpatched reflect2).
+pub fn apiserver_trouble(kube: &Kube) -> String {
+    let log = std::fs::read_to_string(kube.dir.path().join("apiserver.log")).unwrap_or_default();
+    match log.find("fatal error").or_else(|| log.find("panic:")) {
+        Some(at) => format!(
+            "the API server crashed:\n{}",
+            log.get(at..(at + 2000).min(log.len())).unwrap_or("")
+        ),
+        None => String::new(),
+    }
+}
+
+/// `kubectl --kubeconfig (admin) ARGS`, which must succeed.
+pub fn kubectl(kube: &Kube, args: &[&str]) -> String {
+    let mut all = vec!["--kubeconfig", kube.kubeconfig.as_str()];
+    all.extend_from_slice(args);
+    sh("kubectl", &all)
 }
