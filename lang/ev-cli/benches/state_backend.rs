@@ -129,6 +129,7 @@ fn main() {
                     database: "postgres".into(),
                     user: pg.user.into(),
                     password: Some(pg.password.into()),
+                    tls: Some(Some(pg.ca.clone())),
                 },
                 "bench",
                 Duration::from_secs(60),

@@ -121,6 +121,12 @@ pub struct PostgresStore {
     /// Or the environment variable holding it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_env: Option<String>,
+    /// TLS to the server (never over a Unix socket).
+    pub tls: PostgresTls,
+    /// With `tls = "verify"`: the CA certificate (PEM) signing the
+    /// server's, when it is not a public one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_authority: Option<String>,
     /// The rows the environment's state and lock are kept under (the
     /// environment's name when `None`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -130,6 +136,16 @@ pub struct PostgresStore {
     /// age recipients the state is encrypted to at rest (none: plaintext).
     #[serde(default)]
     pub encrypt_to: Vec<String>,
+}
+
+/// `tls` of a PostgreSQL state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostgresTls {
+    /// TLS required, the server's certificate verified for the host.
+    Verify,
+    /// No TLS (a Unix socket, a tunnel, loopback).
+    Disable,
 }
 
 /// A field typed `Secret` (always a `$secret` marker in the model).

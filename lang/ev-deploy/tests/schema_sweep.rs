@@ -194,6 +194,8 @@ environment prod {
     backend = "postgres",
     host = "db.example.org",
     port = 5432,
+    tls = "verify",
+    certificate_authority = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
     database = "ev",
     user = "ev",
     password = secret("secrets/test.yaml", "token"),
@@ -212,6 +214,7 @@ environment local {
     database = "ev",
     user = "ev",
     password_env = "EV_STATE_PASSWORD",
+    tls = "disable",
   }
 }
 

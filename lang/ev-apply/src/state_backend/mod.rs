@@ -534,6 +534,12 @@ pub fn open(
                 database: pg.database.clone(),
                 user: pg.user.clone(),
                 password,
+                tls: match pg.tls {
+                    ev_deploy::state_store::PostgresTls::Verify => {
+                        Some(pg.certificate_authority.clone())
+                    }
+                    ev_deploy::state_store::PostgresTls::Disable => None,
+                },
             };
             Arc::new(postgres::Postgres::new(
                 connection,

@@ -52,6 +52,9 @@ pub struct Connection {
     pub user: String,
     /// Password (decrypted or read from the environment by the caller).
     pub password: Option<String>,
+    /// TLS: `None` for none, else the CA certificates (PEM) the server's
+    /// must chain to (`None` inside: the public web roots).
+    pub tls: Option<Option<String>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -100,7 +103,15 @@ impl Postgres {
         if let Some(password) = &c.password {
             config.password(password);
         }
-        let mut client = config.connect(NoTls).map_err(|e| unavailable(&e))?;
+        let mut client = match (&c.tls, c.host.starts_with('/')) {
+            (Some(ca), false) => {
+                // TLS required: no fallback to plaintext.
+                config.ssl_mode(postgres::config::SslMode::Require);
+                config.connect(tls_connector(ca.as_deref())?)
+            }
+            _ => config.connect(NoTls),
+        }
+        .map_err(|e| unavailable(&e))?;
         let mut tx = client.transaction().map_err(|e| unavailable(&e))?;
         tx.batch_execute(SCHEMA).map_err(|e| unavailable(&e))?;
         tx.commit().map_err(|e| unavailable(&e))?;
@@ -190,6 +201,37 @@ impl Postgres {
             }
         })
     }
+}
+
+/// A TLS connector verifying the server's certificate against `ca` (PEM),
+/// or the public web roots.
+fn tls_connector(
+    ca: Option<&str>,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, BackendError> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let unusable = |why: String| BackendError::Unavailable(format!("TLS: {why}"));
+    let mut roots = rustls::RootCertStore::empty();
+    match ca {
+        Some(pem) => {
+            for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                let cert = cert.map_err(|e| unusable(format!("certificate_authority: {e}")))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| unusable(format!("certificate_authority: {e}")))?;
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    // ring, not aws-lc-rs: no C toolchain build (ring lacks post-quantum
+    // key exchange, which rustls flags by deprecating this constructor).
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| unusable(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 /// The generation a version names (`""`, a state never written: 0).

@@ -439,12 +439,15 @@ pub fn dig(pdns: &PowerDns, name: &str, kind: &str) -> String {
     .to_string()
 }
 
-/// A PostgreSQL server of its own on a free loopback port (password
-/// authentication), run as the `postgres` user when the tests run as root
-/// (the server refuses root). Stopped with a fast shutdown on drop.
+/// A PostgreSQL server of its own on a free loopback port, accepting only
+/// TLS connections (a certificate for 127.0.0.1 signed by a test CA) with
+/// password authentication, run as the `postgres` user when the tests run
+/// as root (the server refuses root). Stopped with a fast shutdown on drop.
 pub struct Postgres {
     /// Its port.
     pub port: u16,
+    /// The CA certificate (PEM) that signed the server's.
+    pub ca: String,
     /// The superuser's name.
     pub user: &'static str,
     /// Its password.
@@ -471,16 +474,59 @@ impl Postgres {
     pub fn start(password: &'static str) -> Option<Postgres> {
         let bin = postgres_bin()?;
         tool("psql")?;
+        tool("openssl")?;
         let dir = tempfile::tempdir().expect("dir");
+        let d = dir.path().to_string_lossy().into_owned();
         let data = dir.path().join("data");
         std::fs::create_dir(&data).expect("data dir");
         std::fs::write(dir.path().join("pwfile"), format!("{password}\n")).expect("pwfile");
+        // A test CA, and a certificate for 127.0.0.1 it signs.
+        new_ca(&format!("{d}/ca"), "ev-test-ca");
+        sh(
+            "openssl",
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                &format!("{d}/server.key"),
+                "-out",
+                &format!("{d}/server.csr"),
+            ],
+        );
+        std::fs::write(dir.path().join("san.ext"), "subjectAltName=IP:127.0.0.1\n").expect("ext");
+        sh(
+            "openssl",
+            &[
+                "x509",
+                "-req",
+                "-days",
+                "2",
+                "-in",
+                &format!("{d}/server.csr"),
+                "-CA",
+                &format!("{d}/ca.crt"),
+                "-CAkey",
+                &format!("{d}/ca.key"),
+                "-CAcreateserial",
+                "-extfile",
+                &format!("{d}/san.ext"),
+                "-out",
+                &format!("{d}/server.crt"),
+            ],
+        );
+        let ca = std::fs::read_to_string(dir.path().join("ca.crt")).expect("ca");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            // The server's user must reach its files.
+            // The server's user must reach its files; its key is its own.
             let open = std::fs::Permissions::from_mode(0o755);
             std::fs::set_permissions(dir.path(), open).expect("chmod");
+            let private = std::fs::Permissions::from_mode(0o600);
+            std::fs::set_permissions(dir.path().join("server.key"), private).expect("chmod");
             if is_root() {
                 let out = Command::new("chown")
                     .args(["-R", "postgres:postgres"])
@@ -492,6 +538,7 @@ impl Postgres {
         }
         let pg = Postgres {
             port: free_port(),
+            ca,
             user: "ev",
             password,
             server: None,
@@ -510,9 +557,22 @@ impl Postgres {
             .output()
             .expect("initdb runs");
         assert!(out.status.success(), "initdb: {out:?}");
+        // Over TCP, TLS only: a connection that works was encrypted.
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all scram-sha-256\nhostssl all all 127.0.0.1/32 scram-sha-256\n",
+        )
+        .expect("pg_hba.conf");
         let mut pg = pg;
         pg.restart();
         Some(pg)
+    }
+
+    /// A CA certificate (PEM) that signed nothing of this server.
+    pub fn another_ca(&self) -> String {
+        let stem = self.dir.path().join("other-ca");
+        new_ca(&stem.to_string_lossy(), "another-ca");
+        std::fs::read_to_string(stem.with_extension("crt")).expect("another CA")
     }
 
     fn as_server_user(&self, program: &Path) -> Command {
@@ -548,7 +608,19 @@ impl Postgres {
                 &self.port.to_string(),
                 "-c",
                 "listen_addresses=127.0.0.1",
+                "-c",
+                "ssl=on",
             ])
+            .arg("-c")
+            .arg(format!(
+                "ssl_cert_file={}",
+                self.dir.path().join("server.crt").display()
+            ))
+            .arg("-c")
+            .arg(format!(
+                "ssl_key_file={}",
+                self.dir.path().join("server.key").display()
+            ))
             .arg("-c")
             .arg(format!(
                 "unix_socket_directories={}",
@@ -614,6 +686,28 @@ impl Drop for Postgres {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A self-signed CA: `<stem>.key` and `<stem>.crt`.
+fn new_ca(stem: &str, name: &str) {
+    sh(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={name}"),
+            "-keyout",
+            &format!("{stem}.key"),
+            "-out",
+            &format!("{stem}.crt"),
+        ],
+    );
 }
 
 fn is_root() -> bool {
