@@ -42,6 +42,9 @@ pub struct Kubernetes {
     /// What was last read or written, so an append sends the journal
     /// without reading it first.
     last: Mutex<Option<Stored>>,
+    /// The Lease as this process last wrote it while holding it, so
+    /// renewing and releasing need not read it first.
+    held: Mutex<Option<Value>>,
 }
 
 /// How the backend reaches the cluster.
@@ -92,6 +95,7 @@ impl Kubernetes {
             workspace: workspace.to_string(),
             lease,
             last: Mutex::new(None),
+            held: Mutex::new(None),
         };
         backend.connect = match reach {
             Reach::Context(context) => vec![format!("--context={context}")],
@@ -248,6 +252,10 @@ impl Kubernetes {
                 }
             }
         }
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Option<Value>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, Option<Stored>> {
@@ -484,17 +492,37 @@ impl StateBackend for Kubernetes {
                 )
             }
         };
-        match (taken, dead) {
+        let acquired = match (&taken, dead) {
             // Someone else wrote the Lease first: they hold it.
-            (None, _) => Err(BackendError::Held(
-                self.lease_holder()?.and_then(|(_, h)| h),
-            )),
-            (Some(_), Some(dead)) => Ok(Acquired::TakenOver(dead)),
-            (Some(_), None) => Ok(Acquired::Free),
-        }
+            (None, _) => {
+                return Err(BackendError::Held(
+                    self.lease_holder()?.and_then(|(_, h)| h),
+                ))
+            }
+            (Some(_), Some(dead)) => Acquired::TakenOver(dead),
+            (Some(_), None) => Acquired::Free,
+        };
+        *self.held() = taken;
+        Ok(acquired)
     }
 
     fn renew(&self, holder: &Holder) -> Result<(), BackendError> {
+        let cached = self.held().clone();
+        if let Some(lease) = cached {
+            // Over the version this process wrote: refused if anyone
+            // wrote since (a takeover, a force-unlock).
+            let renewed = self.put(&self.lease_for(Some(&lease), Some(holder)), true)?;
+            let lost = renewed.is_none();
+            *self.held() = renewed;
+            return if lost {
+                Err(BackendError::LeaseLost {
+                    ours: holder.id.clone(),
+                    now: self.lease_holder()?.and_then(|(_, h)| h),
+                })
+            } else {
+                Ok(())
+            };
+        }
         match self.lease_object()? {
             Some((lease, id, _)) if id == holder.id => {
                 match self.put(&self.lease_for(Some(&lease), Some(holder)), true)? {
@@ -513,6 +541,12 @@ impl StateBackend for Kubernetes {
     }
 
     fn release(&self, holder: &Holder) -> Result<(), BackendError> {
+        let cached = self.held().take();
+        if let Some(lease) = cached {
+            // Refused when it is no longer ours: nothing to release.
+            self.put(&self.lease_for(Some(&lease), None), true)?;
+            return Ok(());
+        }
         if let Some((lease, id, _)) = self.lease_object()? {
             if id == holder.id {
                 self.put(&self.lease_for(Some(&lease), None), true)?;
