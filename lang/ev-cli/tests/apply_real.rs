@@ -10,8 +10,8 @@ mod support;
 use std::time::Duration;
 
 use support::{
-    apiserver_trouble, dig, free_port, kube, kubectl, powerdns, sh, tools, wait_port, Kube, Repo,
-    Server, DNS_TOOLS, KUBE_TOKEN, KUBE_TOOLS, PDNS_KEY,
+    apiserver_trouble, dig, free_port, kube, kubectl, new_ca, powerdns, sh, tools, wait_port, Kube,
+    Repo, Server, DNS_TOOLS, KUBE_TOKEN, KUBE_TOOLS, PDNS_KEY,
 };
 
 fn zone_program(api_port: u16, records: &str) -> String {
@@ -1205,24 +1205,7 @@ manifests settings {
     // A CA that did not sign the server's certificate: kubectl refuses it.
     let other = tempfile::tempdir().expect("dir");
     let other_ca = other.path().join("ca.crt");
-    sh(
-        "openssl",
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=other-ca",
-            "-keyout",
-            &other.path().join("ca.key").to_string_lossy(),
-            "-out",
-            &other_ca.to_string_lossy(),
-        ],
-    );
+    new_ca(&other.path().join("ca").to_string_lossy(), "other-ca");
     repo.write(
         "magic/edge-ca.crt",
         &std::fs::read_to_string(&other_ca).expect("ca"),

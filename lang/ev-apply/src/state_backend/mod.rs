@@ -443,7 +443,7 @@ pub fn of_environment(
     environment: Option<&str>,
 ) -> Result<Arc<dyn StateBackend>, Box<ev_core::Diagnostic>> {
     let store = ev_deploy::state_store::state_store(model, environment);
-    let backend = configured(root, model, ev, environment)?;
+    let backend = open_store(root, model, ev, &store, environment)?;
     if !store.is_local() {
         refuse_unmigrated(&*local_files(root, ev, &store), &*backend, store.kind())?;
     }
@@ -459,8 +459,19 @@ pub fn configured(
     environment: Option<&str>,
 ) -> Result<Arc<dyn StateBackend>, Box<ev_core::Diagnostic>> {
     let store = ev_deploy::state_store::state_store(model, environment);
+    open_store(root, model, ev, &store, environment)
+}
+
+/// [`open`] of `store`, its failure a diagnostic naming it.
+fn open_store(
+    root: &std::path::Path,
+    model: &ev_core::model::Model,
+    ev: &ev_deploy::plan::state::EvDir,
+    store: &ev_deploy::state_store::StateStore,
+    environment: Option<&str>,
+) -> Result<Arc<dyn StateBackend>, Box<ev_core::Diagnostic>> {
     let name = ev_deploy::state_store::environment_name(model, environment);
-    open(root, model, ev, &store, &name).map_err(|e| Box::new(e.diagnostic(&store.describe())))
+    open(root, model, ev, store, &name).map_err(|e| Box::new(e.diagnostic(&store.describe())))
 }
 
 /// E0616 when `local` holds a state and `shared` none (or both hold one):

@@ -172,8 +172,8 @@ impl Postgres {
         }
     }
 
-    /// Writes the state row: `set` is the SQL assignment of the new
-    /// content (`$2` the bytes), `insert` the columns of a first row.
+    /// Writes the state row with `bytes` (`$2`): `update` over the
+    /// generation `expected` (`$3`), or `insert` when none was written.
     fn write_row(
         &self,
         bytes: &[u8],

@@ -689,7 +689,7 @@ impl Drop for Postgres {
 }
 
 /// A self-signed CA: `<stem>.key` and `<stem>.crt`.
-fn new_ca(stem: &str, name: &str) {
+pub fn new_ca(stem: &str, name: &str) {
     sh(
         "openssl",
         &[
