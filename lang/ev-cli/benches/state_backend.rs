@@ -1,6 +1,7 @@
 //! State backend benchmark: what keeping the state on each backend costs
-//! an apply. For local files, PostgreSQL and a Kubernetes API server on
-//! loopback (servers of their own, as the tests start them), 200 rounds (30
+//! an apply. For local files, PostgreSQL, a Kubernetes API server and an
+//! S3-compatible server (s3s-fs) on loopback (servers of their own, as the
+//! tests start them), 200 rounds (30
 //! through kubectl, which starts a process for each) of each operation an apply
 //! makes on a state of 100 recorded actions: taking and releasing the lock
 //! (`Lease::acquire` + drop), reading the state, writing it whole, and
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use ev_apply::state_backend::kubernetes::{Kubernetes, Reach};
 use ev_apply::state_backend::local::Local;
 use ev_apply::state_backend::postgres::{Connection, Postgres};
+use ev_apply::state_backend::s3::{Endpoint, S3};
 use ev_apply::state_backend::{Lease, StateBackend};
 use ev_deploy::plan::state::{ActionState, EvDir, JournalEntry, State};
 
@@ -161,5 +163,32 @@ fn main() {
         );
     } else {
         println!("Kubernetes: skipped (not installed)");
+    }
+    if support::tools(&support::S3_TOOLS).is_some() {
+        let server = support::s3();
+        bench(
+            "S3-compatible server 127.0.0.1 (s3s-fs)",
+            Arc::new(
+                S3::new(
+                    Endpoint {
+                        url: server.endpoint.clone(),
+                        bucket: support::S3_BUCKET.into(),
+                        region: "us-east-1".into(),
+                        path_style: true,
+                        certificate_authority: None,
+                        access_key_id: support::S3_ACCESS_KEY.into(),
+                        secret_access_key: support::S3_SECRET_KEY.into(),
+                        session_token: None,
+                    },
+                    "ev",
+                    "bench",
+                    Duration::from_secs(60),
+                )
+                .expect("the backend"),
+            ),
+            200,
+        );
+    } else {
+        println!("S3: skipped (not installed)");
     }
 }

@@ -286,6 +286,8 @@ pub enum StateTarget {
     Postgres,
     /// The Kubernetes cluster the environment's `state` names.
     Kubernetes,
+    /// The S3-compatible bucket the environment's `state` names.
+    S3,
 }
 
 /// `ev plan --format` values.

@@ -1,8 +1,9 @@
 //! Shared state on real servers started on 127.0.0.1: two clones of one
 //! repository (two machines) apply DNS zones through octodns to PowerDNS
 //! while their state, journal and lock live in a shared backend —
-//! PostgreSQL, or a Kubernetes API server (a Secret and a Lease). What the
-//! backend holds is read with the server's own client (psql, kubectl), the
+//! PostgreSQL, a Kubernetes API server (a Secret and a Lease) or an
+//! S3-compatible server (s3s-fs: two objects). What the backend holds is
+//! read with the server's own client (psql, kubectl, the AWS CLI), the
 //! zones with dig. One scenario, run against each backend: migration there
 //! and back byte for byte, two applies at once, `kill -9` of the holder and
 //! a takeover after its lease expires, a holder paused past its lease and
@@ -17,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use support::{
-    dig, kube, kubectl, powerdns, tools, tools_path, Kube, Postgres, PowerDns, Repo, Run,
-    DNS_TOOLS, KUBE_TOKEN, KUBE_TOOLS, PDNS_KEY,
+    dig, kube, kubectl, powerdns, s3, tools, tools_path, Kube, Postgres, PowerDns, Repo, Run,
+    S3Server, DNS_TOOLS, KUBE_TOKEN, KUBE_TOOLS, PDNS_KEY, S3_ACCESS_KEY, S3_SECRET_KEY, S3_TOOLS,
 };
 
 const ZONES: [&str; 4] = ["one.test", "two.test", "three.test", "four.test"];
@@ -48,7 +49,7 @@ trait Shared {
     /// Everything stored, as text (secrets would show).
     fn dump(&self) -> String;
     /// How ev names it in messages.
-    fn location(&self) -> &'static str;
+    fn location(&self) -> String;
     /// Its own credential (a canary).
     fn credential(&self) -> &'static str;
     /// Stops its server.
@@ -108,8 +109,8 @@ impl Shared for Postgres {
         self.psql("SELECT * FROM ev_lock")
             + &self.psql("SELECT workspace, generation, convert_from(state, 'UTF8'), convert_from(journal, 'UTF8') FROM ev_state")
     }
-    fn location(&self) -> &'static str {
-        "postgres ev@127.0.0.1"
+    fn location(&self) -> String {
+        "postgres ev@127.0.0.1".into()
     }
     fn credential(&self) -> &'static str {
         PG_PASSWORD
@@ -198,8 +199,8 @@ cluster vault {{
             kubectl(self, &["get", "secrets,leases", "-o", "json"])
         )
     }
-    fn location(&self) -> &'static str {
-        "kubernetes secret default/ev-state-prod"
+    fn location(&self) -> String {
+        "kubernetes secret default/ev-state-prod".into()
     }
     fn credential(&self) -> &'static str {
         KUBE_TOKEN
@@ -210,6 +211,90 @@ cluster vault {{
     fn restart(&mut self) {
         self.start_apiserver();
     }
+}
+
+impl Shared for S3Server {
+    fn kind(&self) -> &'static str {
+        "s3"
+    }
+    fn state(&self, _: &[String]) -> String {
+        format!(
+            r#"{{ backend = "s3", endpoint = "{}", bucket = "ev-state", access_key_id = "{S3_ACCESS_KEY}", secret_access_key = secret("secrets/s3.yaml", "s3.secret"), lease_seconds = 12 }}"#,
+            self.endpoint
+        )
+    }
+    fn prepare(&self, repo: &Repo) {
+        repo.sops_encrypt(
+            "secrets/s3.yaml",
+            &format!("s3:\n    secret: {S3_SECRET_KEY}\n"),
+        );
+    }
+    fn stored_state(&self) -> Option<Vec<u8>> {
+        state_object(self)?["state"]
+            .as_str()
+            .map(|s| s.as_bytes().to_vec())
+    }
+    fn journal_lines(&self) -> Option<usize> {
+        let object = state_object(self)?;
+        Some(
+            object["journal"]
+                .as_str()
+                .unwrap_or("")
+                .matches('\n')
+                .count(),
+        )
+    }
+    fn version(&self) -> String {
+        let head = self
+            .aws(&[
+                "s3api",
+                "head-object",
+                "--bucket",
+                "ev-state",
+                "--key",
+                "ev/prod/state.json",
+            ])
+            .expect("the state object");
+        let head: serde_json::Value = serde_json::from_slice(&head).expect("JSON");
+        head["ETag"].as_str().expect("an ETag").to_string()
+    }
+    fn lock(&self) -> Option<(String, String)> {
+        let lock: serde_json::Value =
+            serde_json::from_slice(&self.object("ev/prod/lock.json")?).ok()?;
+        let holder = lock.get("holder").filter(|h| !h.is_null())?;
+        Some((holder["id"].as_str()?.to_string(), holder.to_string()))
+    }
+    fn dump(&self) -> String {
+        let listing = self
+            .aws(&["s3api", "list-objects-v2", "--bucket", "ev-state"])
+            .unwrap_or_default();
+        let listing: serde_json::Value = serde_json::from_slice(&listing).unwrap_or_default();
+        let mut all = String::new();
+        for object in listing["Contents"].as_array().into_iter().flatten() {
+            let key = object["Key"].as_str().unwrap_or("");
+            all.push_str(&String::from_utf8_lossy(
+                &self.object(key).unwrap_or_default(),
+            ));
+        }
+        all
+    }
+    fn location(&self) -> String {
+        format!("s3 {}/ev-state/ev/prod", self.endpoint)
+    }
+    fn credential(&self) -> &'static str {
+        S3_SECRET_KEY
+    }
+    fn stop(&mut self) {
+        S3Server::stop(self);
+    }
+    fn restart(&mut self) {
+        self.start();
+    }
+}
+
+/// ev's state object in the bucket, read with the AWS CLI.
+fn state_object(s3: &S3Server) -> Option<serde_json::Value> {
+    serde_json::from_slice(&s3.object("ev/prod/state.json")?).ok()
 }
 
 /// A key of ev's Secret, base64-decoded and gunzipped, through kubectl.
@@ -587,7 +672,7 @@ fn shares_state_and_lease_between_machines(shared: &mut dyn Shared) {
     let cut_off = finish(running);
     assert_ne!(cut_off.code, 0, "{}", cut_off.all());
     assert!(
-        cut_off.stderr.contains("[E0614]") && cut_off.stderr.contains(shared.location()),
+        cut_off.stderr.contains("[E0614]") && cut_off.stderr.contains(&shared.location()),
         "{}",
         cut_off.stderr
     );
@@ -676,4 +761,14 @@ fn state_real_kubernetes_shares_state_and_lease_between_machines() {
     }
     let mut kube = kube();
     shares_state_and_lease_between_machines(&mut kube);
+}
+
+/// An S3-compatible server (s3s-fs), the state in plaintext objects.
+#[test]
+fn state_real_s3_shares_state_and_lease_between_machines() {
+    if tools(&[DNS_TOOLS.as_slice(), S3_TOOLS.as_slice()].concat()).is_none() {
+        return;
+    }
+    let mut server = s3();
+    shares_state_and_lease_between_machines(&mut server);
 }

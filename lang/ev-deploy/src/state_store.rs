@@ -1,6 +1,6 @@
 //! Where an environment keeps its state and apply lock: the typed view of
 //! an environment's `state` field (`stdlib/env.ev`'s `LocalState |
-//! PostgresState`). `ev-apply` opens the backend it names; credentials
+//! PostgresState | KubernetesState | S3State`). `ev-apply` opens the backend it names; credentials
 //! are secrets or environment variable names here, never values.
 
 use ev_core::model::{Model, ModelResource, Secret};
@@ -27,6 +27,52 @@ pub enum StateStore {
     Postgres(PostgresStore),
     /// A Secret and a Lease in a Kubernetes cluster.
     Kubernetes(KubernetesStore),
+    /// Objects in an S3-compatible bucket.
+    S3(S3Store),
+}
+
+/// `state = { backend = "s3", ... }`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct S3Store {
+    /// The service's URL (`https://`; `http://` only to loopback).
+    pub endpoint: String,
+    /// The bucket (it must exist).
+    pub bucket: String,
+    /// The signing region.
+    pub region: String,
+    /// The objects' key prefix.
+    pub prefix: String,
+    /// The objects' folder under the prefix (the environment's name when
+    /// `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    /// `path` (`endpoint/bucket/key`) or `virtual-host` (`bucket.endpoint/key`).
+    pub addressing: S3Addressing,
+    /// The access key id (with `secret_access_key`); both left out: the
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` variables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    /// The secret access key, from sops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<SecretValue>,
+    /// The CA certificate (PEM) signing the server's, when not a public one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_authority: Option<String>,
+    /// Seconds a lease lasts unless renewed.
+    pub lease_seconds: u64,
+    /// age recipients the state is encrypted to at rest (none: plaintext).
+    #[serde(default)]
+    pub encrypt_to: Vec<String>,
+}
+
+/// `addressing` of an S3 state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum S3Addressing {
+    /// `endpoint/bucket/key`.
+    Path,
+    /// `bucket.endpoint/key`.
+    VirtualHost,
 }
 
 /// `state = { backend = "kubernetes", ... }`.
@@ -72,15 +118,17 @@ impl StateStore {
             StateStore::Local(l) => &l.encrypt_to,
             StateStore::Postgres(p) => &p.encrypt_to,
             StateStore::Kubernetes(k) => &k.encrypt_to,
+            StateStore::S3(s) => &s.encrypt_to,
         }
     }
 
-    /// Its `backend` name: `local`, `postgres`.
+    /// Its `backend` name: `local`, `postgres`, `kubernetes`, `s3`.
     pub fn kind(&self) -> &'static str {
         match self {
             StateStore::Local(_) => "local",
             StateStore::Postgres(_) => "postgres",
             StateStore::Kubernetes(_) => "kubernetes",
+            StateStore::S3(_) => "s3",
         }
     }
 
@@ -100,6 +148,7 @@ impl StateStore {
                     k.cluster, k.namespace
                 )
             }
+            StateStore::S3(s) => format!("s3 bucket {} at {}", s.bucket, s.endpoint),
         }
     }
 }

@@ -228,6 +228,21 @@ environment staging {
   }
 }
 
+environment ci {
+  state = {
+    backend = "s3",
+    endpoint = "https://s3.eu-west-1.amazonaws.com",
+    bucket = "acme-ev-state",
+    region = "eu-west-1",
+    prefix = "ev/team",
+    workspace = "ci",
+    addressing = "virtual-host",
+    access_key_id = "AKIAIOSFODNN7EXAMPLE",
+    secret_access_key = secret("secrets/test.yaml", "token"),
+    lease_seconds = 60,
+  }
+}
+
 stack cloud {
   project = "cloud"
   stack = "prod"

@@ -1,7 +1,9 @@
 //! Where an environment's state, journal and apply lock live: the
 //! [`StateBackend`] interface (after Terraform's backends) and its
-//! implementations: [`local`] files in `.ev/` (the default) and
-//! [`postgres`], a table shared by everyone who applies the environment.
+//! implementations: [`local`] files in `.ev/` (the default), and shared by
+//! everyone who applies the environment: [`postgres`] tables,
+//! [`kubernetes`] objects and [`s3`] objects in a bucket; [`encrypted`]
+//! wraps any of them.
 //!
 //! Every backend offers the same guarantees, so the executor and `ev state`
 //! never ask which one they hold:
@@ -26,6 +28,7 @@ pub mod encrypted;
 pub mod kubernetes;
 pub mod local;
 pub mod postgres;
+pub mod s3;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -597,12 +600,56 @@ pub fn open(
                 Duration::from_secs(k.lease_seconds),
             )?)
         }
+        StateStore::S3(store) => Arc::new(s3::S3::new(
+            s3_endpoint(root, store)?,
+            &store.prefix,
+            store.workspace.as_deref().unwrap_or(environment),
+            Duration::from_secs(store.lease_seconds),
+        )?),
     };
     Ok(Arc::new(encrypted::Encrypted::new(
         inner,
         root,
         store.encrypt_to().to_vec(),
     )))
+}
+
+/// Where an S3 state's bucket is, its credentials read: from the program
+/// (the secret key through sops) or from the `AWS_*` variables.
+fn s3_endpoint(
+    root: &std::path::Path,
+    store: &ev_deploy::state_store::S3Store,
+) -> Result<s3::Endpoint, BackendError> {
+    let variable = |name: &str| {
+        std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or_else(|| {
+            BackendError::Unavailable(format!(
+                "the environment variable {name} is not set (the program gives no `access_key_id` and `secret_access_key`)"
+            ))
+        })
+    };
+    // Where they would go is checked before credentials are read.
+    s3::endpoint_url(&store.endpoint)?;
+    let (access_key_id, secret_access_key, session_token) =
+        match (&store.access_key_id, &store.secret_access_key) {
+            (Some(id), Some(secret)) => (id.clone(), reveal(root, &secret.secret)?, None),
+            _ => (
+                variable("AWS_ACCESS_KEY_ID")?,
+                variable("AWS_SECRET_ACCESS_KEY")?,
+                std::env::var("AWS_SESSION_TOKEN")
+                    .ok()
+                    .filter(|t| !t.is_empty()),
+            ),
+        };
+    Ok(s3::Endpoint {
+        url: store.endpoint.clone(),
+        bucket: store.bucket.clone(),
+        region: store.region.clone(),
+        path_style: store.addressing == ev_deploy::state_store::S3Addressing::Path,
+        certificate_authority: store.certificate_authority.clone(),
+        access_key_id,
+        secret_access_key,
+        session_token,
+    })
 }
 
 /// The environment's local files (`.ev/`), encrypted at rest as its

@@ -73,6 +73,7 @@ fn name(target: StateTarget) -> &'static str {
         StateTarget::Local => "local",
         StateTarget::Postgres => "postgres",
         StateTarget::Kubernetes => "kubernetes",
+        StateTarget::S3 => "s3",
     }
 }
 

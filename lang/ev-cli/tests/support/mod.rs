@@ -15,7 +15,7 @@ pub fn tools_path() -> String {
     let home = std::env::var("HOME").unwrap_or_default();
     let tools = std::env::var("EV_TOOLS_DIR").unwrap_or_else(|_| format!("{home}/.cache/ev-tools"));
     format!(
-        "{tools}/venv/bin:{tools}/kubernetes-1.20.2-r2/bin:{}",
+        "{tools}/venv/bin:{tools}/kubernetes-1.20.2-r2/bin:{tools}/s3s-fs-0.14.0/bin:{}",
         std::env::var("PATH").unwrap_or_default()
     )
 }
@@ -921,4 +921,103 @@ pub fn kubectl(kube: &Kube, args: &[&str]) -> String {
     let mut all = vec!["--kubeconfig", kube.kubeconfig.as_str()];
     all.extend_from_slice(args);
     sh("kubectl", &all)
+}
+
+/// An S3-compatible server of its own on a free loopback port: s3s-fs,
+/// which keeps objects in files (so a restart keeps them) and honours
+/// conditional writes, with one access key; read through the AWS CLI.
+/// Stopped on drop; it can be stopped and started again on its port and
+/// files.
+pub struct S3Server {
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    server: Option<Server>,
+    port: u16,
+    /// Its objects and log.
+    pub dir: tempfile::TempDir,
+}
+
+/// The test server's access key id.
+pub const S3_ACCESS_KEY: &str = "test-only-access-key";
+/// Its secret access key (a canary).
+pub const S3_SECRET_KEY: &str = "test-only-s3-secret-canary-9Lk4";
+/// The bucket made at start.
+pub const S3_BUCKET: &str = "ev-state";
+/// What an S3 test needs: the server and the AWS CLI.
+pub const S3_TOOLS: [&str; 2] = ["s3s-fs", "aws"];
+
+/// Starts s3s-fs and makes the bucket.
+pub fn s3() -> S3Server {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::create_dir(dir.path().join("objects")).expect("objects");
+    let port = free_port();
+    let mut server = S3Server {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        server: None,
+        port,
+        dir,
+    };
+    server.start();
+    server
+        .aws(&["s3api", "create-bucket", "--bucket", S3_BUCKET])
+        .expect("the bucket is made");
+    server
+}
+
+impl S3Server {
+    /// Starts the server (again) and waits until it listens.
+    pub fn start(&mut self) {
+        let objects = self.dir.path().join("objects");
+        let port = self.port.to_string();
+        self.server = Some(Server::start(
+            "s3s-fs",
+            "s3s-fs",
+            &[
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port,
+                "--access-key",
+                S3_ACCESS_KEY,
+                "--secret-key",
+                S3_SECRET_KEY,
+                &objects.to_string_lossy(),
+            ],
+            &self.dir.path().join("s3s-fs.log"),
+        ));
+        wait_port(self.port, Duration::from_secs(30));
+    }
+
+    /// Stops the server (its files stay).
+    pub fn stop(&mut self) {
+        self.server = None;
+    }
+
+    /// `aws --endpoint-url ENDPOINT ARGS` with the test key: its stdout,
+    /// or its stderr when it fails.
+    pub fn aws(&self, args: &[&str]) -> Result<Vec<u8>, String> {
+        let out = Command::new("aws")
+            .args(["--endpoint-url", &self.endpoint])
+            .args(args)
+            .env("PATH", tools_path())
+            .env("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY)
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .expect("aws runs");
+        if out.status.success() {
+            Ok(out.stdout)
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// An object's bytes (`None`: there is none).
+    pub fn object(&self, key: &str) -> Option<Vec<u8>> {
+        self.aws(&["s3", "cp", &format!("s3://{S3_BUCKET}/{key}"), "-"])
+            .ok()
+    }
 }

@@ -141,8 +141,9 @@ fn render(
                 .iter()
                 .map(|p| format!("<code>{}</code>", text(p)))
                 .collect();
+            let verb = if after.len() == 1 { "has" } else { "have" };
             out.push_str(&format!(
-                "- <code>{}</code> renders values known only once {} has run; it is planned again then\n",
+                "- <code>{}</code> renders values known only once {} {verb} run; it is planned again then\n",
                 text(&a.id),
                 after.join(", ")
             ));
