@@ -194,6 +194,52 @@ impl Writer {
         Ok(true)
     }
 
+    /// Checks `rel` names a program source (`*.ev`) outside ev's own
+    /// areas, and returns it normalized.
+    fn check_source(&self, rel: &str) -> io::Result<String> {
+        let normal = ev_core::fs::normalize(rel)
+            .map_err(|_| refused(rel, "the path leaves the repository"))?;
+        let own = [Area::Ev, Area::Profiles, Area::Exports]
+            .iter()
+            .any(|a| normal == a.folder() || normal.starts_with(&format!("{}/", a.folder())));
+        if own || !normal.ends_with(".ev") || normal.contains('\0') || normal.is_empty() {
+            return Err(refused(rel, "ev writes program sources only as `*.ev` files outside `.ev/`, `exports/` and `flake-profiles/`"));
+        }
+        Ok(normal)
+    }
+
+    /// Creates the program source `rel` (`ev import`): never over an
+    /// existing file or through a symbolic link.
+    pub fn create_source(&self, rel: &str, bytes: &[u8]) -> io::Result<()> {
+        let normal = self.check_source(rel)?;
+        let (parent, name) = normal.rsplit_once('/').unwrap_or(("", &normal));
+        let dir = if parent.is_empty() {
+            self.root.clone()
+        } else {
+            self.make_dirs(rel, parent)?
+        };
+        let path = dir.join(name);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        io::Write::write_all(&mut file, bytes)?;
+        file.sync_all()
+    }
+
+    /// Replaces the existing program source `rel` atomically (a symbolic
+    /// link there is refused).
+    pub fn replace_source(&self, rel: &str, bytes: &[u8]) -> io::Result<()> {
+        let normal = self.check_source(rel)?;
+        let path = self.root.join(&normal);
+        let meta = std::fs::symlink_metadata(&path)?;
+        if !meta.is_file() {
+            return Err(refused(rel, "it is not a regular file"));
+        }
+        crate::atomic::write(&path, bytes, false)?;
+        std::fs::set_permissions(&path, meta.permissions())
+    }
+
     /// Removes the file `rel` in `area` (a missing one is no error).
     pub fn remove(&self, area: Area, rel: &str) -> io::Result<()> {
         let path = self.file_path(area, rel)?;

@@ -179,6 +179,14 @@ pub enum Command {
         #[command(subcommand)]
         command: StateCommand,
     },
+    /// Write declarations of what already runs (zone files, ...) into the
+    /// program, checked to render what they were read from and recorded in
+    /// the state as applied.
+    Import {
+        /// What to import.
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Remove a stale apply lock (its id is in the message that reported it).
     ForceUnlock {
         /// The lock's id.
@@ -274,6 +282,30 @@ pub enum StateCommand {
         /// Where the state goes.
         #[arg(long, value_enum)]
         to: StateTarget,
+    },
+}
+
+/// `ev import` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// octodns zone files (the YamlProvider format, what `octodns-dump`
+    /// writes), each `<zone>.yaml`, as `domain` declarations.
+    Dns {
+        /// The program's `octodns_config` listing the zones (its provider
+        /// is where they live).
+        #[arg(long)]
+        config: String,
+        /// The folder the `.ev` files are written to.
+        #[arg(long, default_value = "eight")]
+        into: String,
+        /// The TTL of a record set the files give none: the `default_ttl`
+        /// of the YamlProvider that wrote them (octodns' default, also
+        /// `octodns-dump`'s).
+        #[arg(long, default_value_t = 3600)]
+        default_ttl: u32,
+        /// The zone files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
     },
 }
 

@@ -140,6 +140,7 @@ fn run(command: Command, settings: Settings) -> Result<Output, String> {
                     },
                 ),
                 Command::State { command } => commands::state::run(&settings, command),
+                Command::Import { command } => commands::import::run(&settings, command),
                 Command::ForceUnlock { id } => commands::apply::force_unlock(&settings, &id),
                 Command::Fmt { paths, check } => commands::fmt::run(&settings, &paths, check),
                 Command::Init { dir } => commands::init::run(&settings, dir.as_deref()),

@@ -1221,3 +1221,116 @@ manifests settings {
 
     repo.assert_no_leak(&[&first, &refresh, &pruned, &refused], KUBE_TOKEN);
 }
+
+/// `ev import dns` of a zone octodns created in PowerDNS (not ev), dumped
+/// by `octodns-dump`: the imported program plans no change, the live zone
+/// is in sync, and applying writes nothing (the zone's SOA serial, which
+/// PowerDNS raises with every change, stays as it was).
+#[test]
+fn apply_real_import_a_live_powerdns_zone() {
+    if tools(&[DNS_TOOLS.as_slice(), &["octodns-dump"]].concat()).is_none() {
+        return;
+    }
+    let pdns = powerdns();
+    let outside = tempfile::tempdir().expect("dir");
+    let octodns = |args: &[&str]| {
+        let out = std::process::Command::new(args[0])
+            .args(&args[1..])
+            .current_dir(outside.path())
+            .env("PATH", support::tools_path())
+            .env("PDNS_API_KEY", PDNS_KEY)
+            .output()
+            .expect("octodns runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::create_dir(outside.path().join("zones")).expect("dir");
+    std::fs::write(
+        outside.path().join("config.yaml"),
+        format!(
+            "providers:\n  config:\n    class: octodns.provider.yaml.YamlProvider\n    directory: ./zones\n    default_ttl: 300\n  pdns:\n    class: octodns_powerdns.PowerDnsProvider\n    host: 127.0.0.1\n    port: {}\n    api_key: env/PDNS_API_KEY\nzones:\n  imported.test.:\n    sources: [config]\n    targets: [pdns]\n",
+            pdns.api_port
+        ),
+    )
+    .expect("config");
+    std::fs::write(
+        outside.path().join("zones/imported.test.yaml"),
+        r#"---
+'':
+  - type: A
+    values: [192.0.2.30, 192.0.2.31]
+  - type: MX
+    values:
+      - exchange: mx.imported.test.
+        preference: 10
+  - type: TXT
+    value: v=spf1 mx -all
+_sip._tcp:
+  type: SRV
+  value: {port: 5060, priority: 10, target: sip.imported.test., weight: 5}
+mail:
+  ttl: 3600
+  type: A
+  value: 192.0.2.32
+www:
+  type: CNAME
+  value: imported.test.
+"#,
+    )
+    .expect("zone");
+    octodns(&["octodns-sync", "--config-file", "config.yaml", "--doit"]);
+    octodns(&[
+        "octodns-dump",
+        "--config-file",
+        "config.yaml",
+        "--output-dir",
+        "dump",
+        "imported.test.",
+        "pdns",
+    ]);
+    let serial = || dig(&pdns, "imported.test", "SOA");
+    let before = serial();
+    assert!(!before.is_empty());
+
+    let mut repo = Repo::new(&[]);
+    repo.age_key();
+    repo.sops_encrypt(
+        "secrets/dns.yaml",
+        &format!("pdns:\n  api_key: {PDNS_KEY}\n"),
+    );
+    repo.write(
+        "everything.ev",
+        &format!(
+            "let pdns = {{\n  name = \"pdns\",\n  class = \"octodns_powerdns.PowerDnsProvider\",\n  settings = {{ host = \"127.0.0.1\", port = {}, api_key = secret(\"secrets/dns.yaml\", \"pdns.api_key\") }},\n}}\n\noctodns_config live {{\n  provider = pdns\n}}\n",
+            pdns.api_port
+        ),
+    );
+    let dump = outside.path().join("dump/imported.test.yaml");
+    let imported = repo.ev(&["import", "dns", "--config", "live", &dump.to_string_lossy()]);
+    assert_eq!(imported.code, 0, "{}", imported.all());
+    let written = repo.read("eight/imported.test.ev");
+    assert!(
+        written.contains("mx(\"\", [{ exchange = \"mx.imported.test.\", preference = 10 }])")
+            && written.contains("a(\"mail\", \"192.0.2.32\", ttl = 3600)"),
+        "{written}\nfrom the dump:\n{}",
+        std::fs::read_to_string(&dump).unwrap_or_default()
+    );
+    assert_eq!(repo.ev(&["fmt", "--check"]).code, 0);
+    let plan = repo.ev(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    let refresh = repo.ev(&["plan", "--refresh"]);
+    assert!(
+        refresh.stdout.contains("eight:imported.test: in sync"),
+        "{}",
+        refresh.all()
+    );
+    let applied = repo.ev(&["apply", "--yes"]);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    assert!(applied.stderr.contains("No changes"), "{}", applied.stderr);
+    assert_eq!(serial(), before, "nothing was written to the zone");
+    assert_eq!(dig(&pdns, "mail.imported.test", "A"), "192.0.2.32");
+    repo.assert_no_leak(&[&imported, &plan, &refresh, &applied], PDNS_KEY);
+}

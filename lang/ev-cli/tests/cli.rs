@@ -977,3 +977,104 @@ fn state_commands_read_forget_restore_and_move_records() {
     assert!(not_a_state.contains("E0613"), "{not_a_state}");
     assert!(repo.run(&["plan"]).contains("No changes."));
 }
+
+/// `ev import dns` round trip on the example: the example's zones as it
+/// renders them, imported into a repository that only declares an
+/// `octodns_config`, plan no change (recorded as applied), are formatted,
+/// and render the very same zone files. A zone with a record ev cannot
+/// declare, or one already declared, is refused (E0617) and nothing is
+/// written.
+#[test]
+fn import_dns_round_trips_the_example_zones() {
+    use ev_deploy::backend::{Artifact, ArtifactData};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let zones: Vec<(String, String)> = ev_core::eval::run_with_stack(move || {
+        let fs = ev_core::fs::OsFs::new(root);
+        let program = ev_core::load(&fs, "everything.ev");
+        let ev = ev_core::Evaluator::new(&program, &fs);
+        let (model, diagnostics) = ev_deploy::build_model(&program, &ev);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        ev_deploy::plan::lower(&model, &fs)
+            .ordered()
+            .into_iter()
+            .filter_map(|a| match &a.artifact {
+                Artifact::Octodns(z) => z
+                    .files()
+                    .into_iter()
+                    .find(|f| f.path.starts_with("octodns/zones/"))
+                    .map(|f| (f.path, f.content)),
+                _ => None,
+            })
+            .collect()
+    });
+    assert_eq!(zones.len(), 6, "the example's zones");
+    let mut files: Vec<(&str, &str)> = zones
+        .iter()
+        .map(|(path, text)| (path.strip_prefix("octodns/").unwrap_or(path), text.as_str()))
+        .collect();
+    let config = "let pdns = { name = \"pdns\", class = \"octodns_powerdns.PowerDnsProvider\" }\noctodns_config eight {\n  provider = pdns\n}\n";
+    files.push(("everything.ev", config));
+    let repo = Repo::new(&files);
+    let mut args = vec!["import", "dns", "--config", "eight"];
+    let paths: Vec<String> = zones
+        .iter()
+        .map(|(p, _)| p.trim_start_matches("octodns/").to_string())
+        .collect();
+    args.extend(paths.iter().map(String::as_str));
+    let imported = repo.run(&args);
+    assert!(
+        imported.starts_with("exit: 0") && imported.contains("6 zones, 42 record sets"),
+        "{imported}"
+    );
+    let plan = repo.run(&["plan", "--detailed-exitcode"]);
+    assert!(
+        plan.starts_with("exit: 0") && plan.contains("6 unchanged"),
+        "{plan}"
+    );
+    assert!(repo.run(&["fmt", "--check"]).starts_with("exit: 0"));
+    assert!(repo.run(&["build"]).starts_with("exit: 0"));
+    for (path, text) in &zones {
+        let rendered = std::fs::read_to_string(repo.path().join(".ev/build").join(path))
+            .expect("rendered again");
+        assert_eq!(&rendered, text, "{path} renders the same bytes");
+    }
+
+    // Refused: nothing written, the entry file as it was.
+    std::fs::write(
+        repo.path().join("zones/refused.test.yaml"),
+        "mail:\n  type: TLSA\n  value: x\n",
+    )
+    .expect("write");
+    let entry = std::fs::read_to_string(repo.path().join("everything.ev")).expect("entry");
+    let refused = repo.run(&[
+        "import",
+        "dns",
+        "--config",
+        "eight",
+        "zones/refused.test.yaml",
+        "zones/yuto.ink.yaml",
+    ]);
+    assert!(
+        refused.starts_with("exit: 1")
+            && refused.contains("[E0617]")
+            && refused.contains("mail TLSA: ev has no TLSA records")
+            && refused.contains("already declares the zone yuto.ink"),
+        "{refused}"
+    );
+    assert!(!repo.path().join("eight/refused.test.ev").exists());
+    assert_eq!(
+        std::fs::read_to_string(repo.path().join("everything.ev")).expect("entry"),
+        entry
+    );
+    let unknown = repo.run(&[
+        "import",
+        "dns",
+        "--config",
+        "nope",
+        "zones/refused.test.yaml",
+    ]);
+    assert!(
+        unknown.contains("[E0617]") && unknown.contains("the program declares: eight"),
+        "{unknown}"
+    );
+}

@@ -58,6 +58,10 @@ const NOT_FROM_A_COMMAND_LINE: &[(&str, &str)] = &[
         "a shared state backend that holds no state yet: needs a PostgreSQL server (state_real.rs)",
     ),
     (
+        "E0618",
+        "an import that renders otherwise than its input: a bug in the importer, which every golden import rules out (ev-deploy's import.rs)",
+    ),
+    (
         "E0999",
         "an internal error: no input may produce one (schema_sweep.rs, robustness.rs)",
     ),

@@ -222,6 +222,11 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0614", "state backend unavailable"),
     ("E0615", "the state moved on without this apply"),
     ("E0616", "state not migrated"),
+    ("E0617", "import refused"),
+    (
+        "E0618",
+        "an import does not render what it was imported from",
+    ),
     (
         "W0601",
         "machines built from a directory that is not a git repository",

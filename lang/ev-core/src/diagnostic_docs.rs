@@ -72,6 +72,8 @@ pub const PAGES: &[(&str, &str)] = &[
     ("E0614", include_str!("../../../docs/diagnostics/E0614.md")),
     ("E0615", include_str!("../../../docs/diagnostics/E0615.md")),
     ("E0616", include_str!("../../../docs/diagnostics/E0616.md")),
+    ("E0617", include_str!("../../../docs/diagnostics/E0617.md")),
+    ("E0618", include_str!("../../../docs/diagnostics/E0618.md")),
     ("W0601", include_str!("../../../docs/diagnostics/W0601.md")),
     ("E0999", include_str!("../../../docs/diagnostics/E0999.md")),
 ];

@@ -11,6 +11,7 @@
 
 pub mod backend;
 pub mod backends;
+pub mod import;
 pub mod markers;
 pub mod plan;
 pub mod state_store;

@@ -8,6 +8,7 @@ pub mod diff_env;
 pub mod eval;
 pub mod fmt;
 pub mod graph;
+pub mod import;
 pub mod init;
 pub mod lsp;
 pub mod migrate;

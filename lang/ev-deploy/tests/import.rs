@@ -1,0 +1,92 @@
+//! Golden imports: every zone file under `tests/import/dns/` is one case
+//! (`<zone>.yaml`). Its snapshot is the `.ev` file `ev import dns` writes,
+//! or the problems that keep it from importing; an imported case must also
+//! evaluate cleanly in a program listing it in an `octodns_config`, and
+//! render exactly the record sets the file holds (compared as data).
+
+use std::path::Path;
+
+use ev_core::eval::run_with_stack;
+use ev_core::fs::MemFs;
+use ev_core::Evaluator;
+use ev_deploy::import::dns::{declaration, differences, read_zone, rendered};
+
+/// The config's default TTL in every case (a record set with another
+/// says so)...
+const TTL: u32 = 3600;
+/// ...and the files' (octodns' YamlProvider's own default, which
+/// `octodns-dump` writes with).
+const FILE_TTL: u32 = 3600;
+
+#[test]
+fn dns_imports() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/import/dns");
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .expect("the cases")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    cases.sort();
+    assert!(!cases.is_empty());
+    for path in cases {
+        let zone = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("a name")
+            .to_string();
+        let text = std::fs::read_to_string(&path).expect("the case");
+        let snapshot = match read_zone(&text, FILE_TTL) {
+            Err(problems) => {
+                assert!(
+                    zone.starts_with("refused"),
+                    "{zone} was refused: {problems:?}"
+                );
+                problems
+                    .iter()
+                    .map(|p| format!("{}: {}\n", p.record, p.why))
+                    .collect()
+            }
+            Ok(file) => {
+                let source = declaration(&zone, &file, "shared", TTL, &format!("{zone}.yaml"));
+                assert_eq!(
+                    ev_syntax::format::format(&source).as_deref(),
+                    Ok(source.as_str()),
+                    "{zone}: formatted as `ev fmt` formats"
+                );
+                let problems = renders_the_file(&zone, &source, &file.records);
+                assert!(problems.is_empty(), "{zone}: {problems:#?}");
+                source
+            }
+        };
+        insta::with_settings!({ snapshot_suffix => zone.clone(), prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!("dns_import", snapshot);
+        });
+    }
+}
+
+/// How the program with the imported declaration renders the zone unlike
+/// the file.
+fn renders_the_file(
+    zone: &str,
+    source: &str,
+    records: &[ev_deploy::backends::octodns::RecordSet],
+) -> Vec<ev_deploy::import::dns::Problem> {
+    let mut fs = MemFs::new();
+    fs.insert(
+        "everything.ev",
+        format!(
+            "octodns_config shared {{\n  provider = {{ name = \"pdns\", class = \"octodns_powerdns.PowerDnsProvider\" }}\n  ttl = {TTL}\n}}\nimport \"eight/{zone}.ev\" as imported\n"
+        ),
+    );
+    fs.insert(format!("eight/{zone}.ev"), source);
+    let (zone, records) = (zone.to_string(), records.to_vec());
+    run_with_stack(move || {
+        let program = ev_core::load(&fs, "everything.ev");
+        let ev = Evaluator::new(&program, &fs);
+        let (model, diagnostics) = ev_deploy::build_model(&program, &ev);
+        assert!(diagnostics.is_empty(), "{zone}: {diagnostics:#?}");
+        let graph = ev_deploy::plan::lower(&model, &fs);
+        let (_, got) = rendered(&graph, &zone).expect("the zone is synced");
+        differences(&records, got)
+    })
+}
