@@ -10,6 +10,7 @@ pub mod confined;
 pub mod drivers;
 pub mod events;
 pub mod executor;
+pub mod import;
 pub mod oci;
 pub mod process;
 pub mod refresh;

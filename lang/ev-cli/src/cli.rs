@@ -303,9 +303,13 @@ pub enum ImportCommand {
         /// `octodns-dump`'s).
         #[arg(long, default_value_t = 3600)]
         default_ttl: u32,
-        /// The zone files.
+        /// Read the zones from the config's provider (through
+        /// `octodns-dump`): the arguments are zone names.
+        #[arg(long)]
+        live: bool,
+        /// The zone files (`<zone>.yaml`), or with `--live` the zones.
         #[arg(required = true)]
-        files: Vec<std::path::PathBuf>,
+        inputs: Vec<std::path::PathBuf>,
     },
 }
 

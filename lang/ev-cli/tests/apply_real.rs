@@ -1222,10 +1222,12 @@ manifests settings {
     repo.assert_no_leak(&[&first, &refresh, &pruned, &refused], KUBE_TOKEN);
 }
 
-/// `ev import dns` of a zone octodns created in PowerDNS (not ev), dumped
-/// by `octodns-dump`: the imported program plans no change, the live zone
-/// is in sync, and applying writes nothing (the zone's SOA serial, which
-/// PowerDNS raises with every change, stays as it was).
+/// `ev import dns --live` of a zone octodns created in PowerDNS (not ev):
+/// ev dumps it through octodns-dump with the config's provider and its
+/// secret; the imported program plans no change, the live zone is in
+/// sync, and applying writes nothing (the zone's SOA serial, which
+/// PowerDNS raises with every change, stays as it was). Importing the
+/// file octodns-dump writes by hand gives the same declaration.
 #[test]
 fn apply_real_import_a_live_powerdns_zone() {
     if tools(&[DNS_TOOLS.as_slice(), &["octodns-dump"]].concat()).is_none() {
@@ -1309,9 +1311,28 @@ www:
         ),
     );
     let dump = outside.path().join("dump/imported.test.yaml");
-    let imported = repo.ev(&["import", "dns", "--config", "live", &dump.to_string_lossy()]);
+    let by_hand = Repo::new(&[]);
+    for file in ["everything.ev", "secrets/dns.yaml"] {
+        by_hand.write(file, &repo.read(file));
+    }
+    let from_file = by_hand.ev(&["import", "dns", "--config", "live", &dump.to_string_lossy()]);
+    assert_eq!(from_file.code, 0, "{}", from_file.all());
+    let imported = repo.ev(&[
+        "import",
+        "dns",
+        "--config",
+        "live",
+        "--live",
+        "imported.test",
+    ]);
     assert_eq!(imported.code, 0, "{}", imported.all());
     let written = repo.read("eight/imported.test.ev");
+    assert_eq!(written, by_hand.read("eight/imported.test.ev"));
+    let scratch = repo.path().join(".ev/run");
+    assert!(
+        std::fs::read_dir(&scratch).map_or(true, |mut d| d.next().is_none()),
+        "the dump's scratch is removed"
+    );
     assert!(
         written.contains("mx(\"\", [{ exchange = \"mx.imported.test.\", preference = 10 }])")
             && written.contains("a(\"mail\", \"192.0.2.32\", ttl = 3600)"),

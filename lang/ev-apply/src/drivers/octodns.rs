@@ -96,6 +96,55 @@ pub async fn destroy(previous: &Zone, ctx: &Ctx) -> Result<Applied, Failure> {
     Ok(Applied::default())
 }
 
+/// The zone as it lives at its provider, in the YamlProvider format
+/// (`ev import dns --live`): `octodns-dump` of the zone's config (its
+/// provider, no records of ev's) into the action's scratch directory,
+/// which is removed after. Records without a TTL in the text have
+/// octodns' default, 3600.
+pub async fn dump(zone: &Zone, ctx: &Ctx) -> Result<String, Failure> {
+    let name = zone.zone.as_str();
+    ctx.write_scratch(
+        &format!("octodns/{}", zone.config_file()),
+        zone.config().content.as_bytes(),
+        Mode::Volatile,
+    )?;
+    let out_dir = ctx.scratch.join("dump");
+    let out_text = out_dir.to_string_lossy().into_owned();
+    let config = zone.config_file();
+    let fqdn = format!("{name}.");
+    let mut cmd = ctx.cmd(
+        "octodns-dump",
+        &[
+            "--config-file",
+            &config,
+            "--output-dir",
+            &out_text,
+            &fqdn,
+            &zone.provider.name,
+        ],
+        ctx.scratch.join("octodns"),
+    );
+    cmd.env = environment(zone, ctx).await?;
+    ctx.run(&cmd, &[]).await.map_err(|e| {
+        let failed = matches!(e, crate::process::RunError::Failed { .. });
+        let mut f = Failure::from(e);
+        if let Some(reason) = last_error_line(&ctx.log_tail()).filter(|_| failed) {
+            f.message = format!("octodns-dump failed for zone {name}: {reason}");
+        }
+        f
+    })?;
+    // The file octodns-dump wrote, read only if it is a regular file of
+    // the scratch directory.
+    let written = out_dir.join(format!("{name}.yaml"));
+    match std::fs::symlink_metadata(&written) {
+        Ok(meta) if meta.is_file() => std::fs::read_to_string(&written)
+            .map_err(|e| Failure::new(format!("cannot read what octodns-dump wrote: {e}"))),
+        _ => Err(Failure::new(format!(
+            "octodns-dump wrote no zone file for {name}"
+        ))),
+    }
+}
+
 /// What octodns would change in the live zone.
 pub async fn refresh(zone: &Zone, ctx: &Ctx) -> Result<String, Failure> {
     let plan = sync(zone, ctx, false).await?;

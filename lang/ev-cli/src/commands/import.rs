@@ -32,7 +32,8 @@ pub fn run(settings: &Settings, command: ImportCommand) -> Output {
         config,
         into,
         default_ttl,
-        files,
+        live,
+        inputs,
     } = command;
     let mut out = Output::default();
     let Some(loaded) = super::loaded(settings, &mut out) else {
@@ -83,17 +84,22 @@ pub fn run(settings: &Settings, command: ImportCommand) -> Output {
     // Everything is read and checked before anything is written.
     let mut zones: Vec<Zone> = Vec::new();
     let mut problems = Vec::new();
-    for path in &files {
+    for path in &inputs {
         let origin = path.display().to_string();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_suffix(".yaml").or_else(|| n.strip_suffix(".yml")))
-            .unwrap_or("");
+        let name = if live {
+            path.to_str().unwrap_or("")
+        } else {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".yaml").or_else(|| n.strip_suffix(".yml")))
+                .unwrap_or("")
+        };
         if !dns::is_zone_name(name) {
-            problems.push(format!(
-                "  {origin}: a zone file is named `<zone>.yaml`, the zone in lower case"
-            ));
+            problems.push(if live {
+                format!("  {origin}: not a zone name (lower case, without the final `.`)")
+            } else {
+                format!("  {origin}: a zone file is named `<zone>.yaml`, the zone in lower case")
+            });
             continue;
         }
         let target = format!("{}/{name}.ev", into.trim_end_matches('/'));
@@ -109,14 +115,22 @@ pub fn run(settings: &Settings, command: ImportCommand) -> Output {
             problems.push(format!("  {origin}: {target} exists already"));
             continue;
         }
-        let text = match std::fs::read_to_string(path) {
+        let read = if live {
+            dump(settings, &loaded, &entry, &config, name, &target)
+                .map_err(|why| format!("  {origin}: cannot read it from the provider: {why}"))
+        } else {
+            std::fs::read_to_string(path).map_err(|e| format!("  {origin}: cannot read it: {e}"))
+        };
+        let text = match read {
             Ok(t) => t,
-            Err(e) => {
-                problems.push(format!("  {origin}: cannot read it: {e}"));
+            Err(problem) => {
+                problems.push(problem);
                 continue;
             }
         };
-        match dns::read_zone(&text, default_ttl) {
+        // octodns-dump writes with the YamlProvider's default TTL.
+        let file_ttl = if live { 3600 } else { default_ttl };
+        match dns::read_zone(&text, file_ttl) {
             Ok(file) => zones.push(Zone {
                 name: name.to_string(),
                 target,
@@ -269,6 +283,62 @@ pub fn run(settings: &Settings, command: ImportCommand) -> Output {
         stderr: said,
         ..Output::default()
     }
+}
+
+/// The zone `name` as the provider of the program's `octodns_config`
+/// named `config` holds it: the program evaluated with an empty
+/// declaration of the zone at `target` (in memory) renders the zone's
+/// config and names its secrets, and octodns-dump reads the zone with
+/// them.
+fn dump(
+    settings: &Settings,
+    loaded: &super::Loaded,
+    entry: &str,
+    config: &str,
+    name: &str,
+    target: &str,
+) -> Result<String, String> {
+    use ev_core::output::quote;
+    let mut overlay = ev_core::fs::MemFs::new();
+    overlay.insert(
+        ENTRY,
+        format!("{entry}\nimport {} as {}\n", quote(target), alias(name)),
+    );
+    overlay.insert(
+        target,
+        format!(
+            "export domain {} {{\n  config = {}\n}}\n",
+            quote(name),
+            quote(config)
+        ),
+    );
+    let fs = ev_core::fs::OverlayFs {
+        overlay: &overlay,
+        base: &loaded.fs,
+    };
+    let program = ev_core::load(&fs, ENTRY);
+    let ev = ev_core::Evaluator::new(&program, &fs);
+    let (model, diagnostics) = ev_deploy::build_model(&program, &ev);
+    if let Some(d) = diagnostics.first() {
+        return Err(format!(
+            "the zone's config does not evaluate: {}",
+            d.message
+        ));
+    }
+    let graph = ev_deploy::plan::lower(&model, &fs);
+    let Some((action, _)) = dns::rendered(&graph, name) else {
+        return Err("no action would sync it".into());
+    };
+    let ev_deploy::backend::Artifact::Octodns(zone) = &action.artifact else {
+        return Err("no action would sync it".into());
+    };
+    ev_apply::import::dump_zone(
+        &settings.root,
+        &loaded.ev_dir,
+        zone,
+        action.secrets.clone(),
+        Duration::from_secs(300),
+    )
 }
 
 /// The name a zone's file is imported as: `zone-example-test`.
