@@ -138,6 +138,11 @@ fn record_set(name: &str, set: &Value, default_ttl: u32) -> Result<(RecordSet, C
     if name != name.to_lowercase() {
         return Err(problem("record names are lower case in ev".into()));
     }
+    if !is_record_name(name) {
+        return Err(problem(
+            "not a record name: labels of letters, digits, `-` and `_` joined by `.` (`*` first for a wildcard)".into(),
+        ));
+    }
     if let Some(key) = object
         .keys()
         .find(|k| !["type", "ttl", "value", "values", "octodns"].contains(&k.as_str()))
@@ -357,6 +362,21 @@ pub fn declaration(
     ev_syntax::format::format(&text).unwrap_or(text)
 }
 
+/// Whether `name` is a record name relative to its zone: `` (the apex),
+/// `www`, `_sip._tcp`, `*.dev`.
+fn is_record_name(name: &str) -> bool {
+    name.is_empty()
+        || (name.len() <= 253
+            && name.split('.').enumerate().all(|(i, label)| {
+                (i == 0 && label == "*")
+                    || (!label.is_empty()
+                        && label.len() <= 63
+                        && label.bytes().all(|b| {
+                            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                        }))
+            }))
+}
+
 /// Whether `zone` is a DNS name ev declares zones under (and a file name).
 pub fn is_zone_name(zone: &str) -> bool {
     !zone.is_empty()
@@ -449,6 +469,16 @@ mod tests {
             "a.test.",
         ] {
             assert!(!is_zone_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn record_names() {
+        for good in ["", "www", "_sip._tcp", "*.dev", "a-b.c_d"] {
+            assert!(is_record_name(good), "{good}");
+        }
+        for bad in ["x\ny", "a..b", "a.*", "a b", "a/b", ".a", "a."] {
+            assert!(!is_record_name(bad), "{bad:?}");
         }
     }
 
