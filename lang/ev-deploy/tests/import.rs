@@ -87,6 +87,6 @@ fn renders_the_file(
         assert!(diagnostics.is_empty(), "{zone}: {diagnostics:#?}");
         let graph = ev_deploy::plan::lower(&model, &fs);
         let (_, got) = rendered(&graph, &zone).expect("the zone is synced");
-        differences(&records, got)
+        differences(&records, &got.records)
     })
 }

@@ -41,7 +41,7 @@ pub struct Kubernetes {
     lease: Duration,
     /// What was last read or written, so an append sends the journal
     /// without reading it first.
-    last: Mutex<Option<Stored>>,
+    last: super::LastStored,
     /// The Lease as this process last wrote it while holding it, so
     /// renewing and releasing need not read it first.
     held: Mutex<Option<Value>>,
@@ -94,7 +94,7 @@ impl Kubernetes {
             namespace: namespace.to_string(),
             workspace: workspace.to_string(),
             lease,
-            last: Mutex::new(None),
+            last: super::LastStored::default(),
             held: Mutex::new(None),
         };
         backend.connect = match reach {
@@ -232,15 +232,15 @@ impl Kubernetes {
         match self.put(&object, !expected.0.is_empty())? {
             Some(stored) => {
                 let version = Version(resource_version(&stored));
-                *self.cache() = Some(Stored {
+                self.last.set(Some(Stored {
                     state,
                     journal,
                     version: version.clone(),
-                });
+                }));
                 Ok(version)
             }
             None => {
-                *self.cache() = None;
+                self.last.set(None);
                 match self.lease_holder()? {
                     Some((id, _)) if id == holder.id => Err(BackendError::Conflict(
                         "the Secret's resourceVersion is not the one this process read".into(),
@@ -256,19 +256,6 @@ impl Kubernetes {
 
     fn held(&self) -> std::sync::MutexGuard<'_, Option<Value>> {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn cache(&self) -> std::sync::MutexGuard<'_, Option<Stored>> {
-        self.last.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// What is stored now: the cached copy if it is the version asked
-    /// for, else read again.
-    fn current(&self, expected: &Version) -> Result<Stored, BackendError> {
-        if let Some(last) = self.cache().as_ref().filter(|s| &s.version == expected) {
-            return Ok(last.clone());
-        }
-        self.read()
     }
 
     /// The Lease, its holder's id (empty: released) and record.
@@ -432,7 +419,7 @@ impl StateBackend for Kubernetes {
             },
             None => Stored::default(),
         };
-        *self.cache() = Some(stored.clone());
+        self.last.set(Some(stored.clone()));
         Ok(stored)
     }
 
@@ -451,10 +438,8 @@ impl StateBackend for Kubernetes {
         expected: &Version,
         holder: &Holder,
     ) -> Result<Version, BackendError> {
-        let current = self.current(expected)?;
-        let mut journal = current.journal;
-        journal.extend_from_slice(line);
-        self.store(current.state, journal, expected, holder)
+        let (state, journal) = self.last.appended(expected, line, || self.read())?;
+        self.store(state, journal, expected, holder)
     }
 
     fn remove(&self, _: &Version, _: &Holder) -> Result<(), BackendError> {
@@ -467,7 +452,7 @@ impl StateBackend for Kubernetes {
             ],
             None,
         )?;
-        *self.cache() = None;
+        self.last.set(None);
         if out.code == 0 {
             Ok(())
         } else {

@@ -151,6 +151,43 @@ pub fn read_state(
     Ok((stored, state, text))
 }
 
+/// What a backend that rewrites one whole object per write (the
+/// Kubernetes Secret, the S3 object) last read or wrote, so an append
+/// sends the journal without reading it first.
+#[derive(Default)]
+pub(crate) struct LastStored(std::sync::Mutex<Option<Stored>>);
+
+impl LastStored {
+    /// Keeps `stored` (`None`: what is stored is not known).
+    pub(crate) fn set(&self, stored: Option<Stored>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = stored;
+    }
+
+    /// The state and the journal with `line` appended, over the version
+    /// `expected`: from the copy kept when it is that version, else from
+    /// `read`.
+    pub(crate) fn appended(
+        &self,
+        expected: &Version,
+        line: &[u8],
+        read: impl FnOnce() -> Result<Stored, BackendError>,
+    ) -> Result<(Option<Vec<u8>>, Vec<u8>), BackendError> {
+        let kept = self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .filter(|s| &s.version == expected);
+        let current = match kept {
+            Some(kept) => kept,
+            None => read()?,
+        };
+        let mut journal = current.journal;
+        journal.extend_from_slice(line);
+        Ok((current.state, journal))
+    }
+}
+
 /// A lock just taken.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Acquired {

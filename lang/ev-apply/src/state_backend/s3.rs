@@ -62,7 +62,7 @@ pub struct S3 {
     lease: Duration,
     /// What was last read or written, so an append sends the journal
     /// without reading it first.
-    last: Mutex<Option<Stored>>,
+    last: super::LastStored,
     /// The lock's etag as this process last wrote it while holding it, so
     /// renewing and releasing need not read it first.
     held: Mutex<Option<String>>,
@@ -243,7 +243,7 @@ impl S3 {
             lock_key: format!("{base}/lock.json"),
             probe_key: format!("{base}/conditional-write-probe"),
             lease,
-            last: Mutex::new(None),
+            last: super::LastStored::default(),
             held: Mutex::new(None),
             conditional_writes_checked: AtomicBool::new(false),
         })
@@ -371,10 +371,6 @@ impl S3 {
         ))
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, Option<Stored>> {
-        self.last.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn held(&self) -> std::sync::MutexGuard<'_, Option<String>> {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -450,21 +446,21 @@ impl S3 {
         match self.put(&self.state_key, condition, &body)? {
             Put::Written(etag) if !etag.is_empty() => {
                 let version = Version(etag);
-                *self.cache() = Some(Stored {
+                self.last.set(Some(Stored {
                     state,
                     journal,
                     version: version.clone(),
-                });
+                }));
                 Ok(version)
             }
             Put::Written(_) => {
-                *self.cache() = None;
+                self.last.set(None);
                 Err(BackendError::Unavailable(
                     "the server answered a write without an ETag".into(),
                 ))
             }
             Put::Refused => {
-                *self.cache() = None;
+                self.last.set(None);
                 match self.lock()? {
                     Some((_, Some(h), _)) if h.id == holder.id => Err(BackendError::Conflict(
                         "the state object's ETag is not the one this process read".into(),
@@ -476,15 +472,6 @@ impl S3 {
                 }
             }
         }
-    }
-
-    /// What is stored now: the cached copy if it is the version asked
-    /// for, else read again.
-    fn current(&self, expected: &Version) -> Result<Stored, BackendError> {
-        if let Some(last) = self.cache().as_ref().filter(|s| &s.version == expected) {
-            return Ok(last.clone());
-        }
-        self.read()
     }
 
     /// Writes the lock over `etag` for `holder` (`None`: released).
@@ -538,7 +525,7 @@ impl StateBackend for S3 {
             }
             None => Stored::default(),
         };
-        *self.cache() = Some(stored.clone());
+        self.last.set(Some(stored.clone()));
         Ok(stored)
     }
 
@@ -557,14 +544,12 @@ impl StateBackend for S3 {
         expected: &Version,
         holder: &Holder,
     ) -> Result<Version, BackendError> {
-        let current = self.current(expected)?;
-        let mut journal = current.journal;
-        journal.extend_from_slice(line);
-        self.store(current.state, journal, expected, holder)
+        let (state, journal) = self.last.appended(expected, line, || self.read())?;
+        self.store(state, journal, expected, holder)
     }
 
     fn remove(&self, _: &Version, _: &Holder) -> Result<(), BackendError> {
-        *self.cache() = None;
+        self.last.set(None);
         let (status, _, body) = self.send("DELETE", &self.state_key, None, None)?;
         match status {
             200..=299 | 404 => Ok(()),

@@ -76,9 +76,15 @@ pub fn run(settings: &Settings, command: ImportCommand) -> Output {
         .get("ttl")
         .and_then(serde_json::Value::as_u64)
         .unwrap_or(300) as u32;
+    // Its bytes as on disk: what a failed import puts back.
     let entry = match std::fs::read_to_string(settings.root.join(ENTRY)) {
         Ok(text) => text,
-        Err(e) => return Output::usage(settings, super::cannot_write(ENTRY, &e)),
+        Err(e) => {
+            return refused(
+                vec![format!("  cannot read {ENTRY}: {e}")],
+                "the entry file gets an import of each zone",
+            )
+        }
     };
 
     // Everything is read and checked before anything is written.
@@ -216,8 +222,8 @@ pub fn run(settings: &Settings, command: ImportCommand) -> Output {
     for zone in &zones {
         match dns::rendered(&graph, &zone.name) {
             None => unlike.push(format!("  {}: no action syncs it", zone.name)),
-            Some((action, records)) => {
-                for p in dns::differences(&zone.file.records, records) {
+            Some((action, rendered)) => {
+                for p in dns::differences(&zone.file.records, &rendered.records) {
                     unlike.push(format!("  {}: {}: {}", zone.name, p.record, p.why));
                 }
                 actions.push(action);
@@ -326,10 +332,7 @@ fn dump(
         ));
     }
     let graph = ev_deploy::plan::lower(&model, &fs);
-    let Some((action, _)) = dns::rendered(&graph, name) else {
-        return Err("no action would sync it".into());
-    };
-    let ev_deploy::backend::Artifact::Octodns(zone) = &action.artifact else {
+    let Some((action, zone)) = dns::rendered(&graph, name) else {
         return Err("no action would sync it".into());
     };
     ev_apply::import::dump_zone(

@@ -435,18 +435,16 @@ pub fn differences(expected: &[RecordSet], rendered: &[RecordSet]) -> Vec<Proble
     problems
 }
 
-/// The action syncing `zone` in `graph` and the record sets it renders.
+/// The action syncing `zone` in `graph` and the zone it renders.
 pub fn rendered<'g>(
     graph: &'g crate::plan::ActionGraph,
     zone: &str,
-) -> Option<(&'g crate::plan::Action, &'g [RecordSet])> {
+) -> Option<(&'g crate::plan::Action, &'g crate::backends::octodns::Zone)> {
     graph
         .ordered()
         .into_iter()
         .find_map(|action| match &action.artifact {
-            crate::backend::Artifact::Octodns(z) if z.zone == zone => {
-                Some((action, z.records.as_slice()))
-            }
+            crate::backend::Artifact::Octodns(z) if z.zone == zone => Some((action, z)),
             _ => None,
         })
 }
