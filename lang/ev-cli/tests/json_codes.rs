@@ -118,23 +118,6 @@ fn parse_cli_case(text: &str) -> CliCase {
     case
 }
 
-/// Writes the state of `entry`'s program fully applied into the repository.
-fn record_applied(root: &Path, entry: &str) {
-    let (root_owned, entry) = (root.to_path_buf(), entry.to_string());
-    let text = ev_core::eval::run_with_stack(move || {
-        let fs = ev_core::fs::OsFs::new(root_owned);
-        let program = ev_core::load(&fs, &entry);
-        assert!(program.diagnostics.is_empty(), "{:?}", program.diagnostics);
-        let ev = ev_core::Evaluator::new(&program, &fs);
-        let (model, diagnostics) = ev_deploy::build_model(&program, &ev);
-        assert!(diagnostics.is_empty(), "{diagnostics:?}");
-        let graph = ev_deploy::plan::lower(&model, &fs);
-        ev_deploy::plan::state::State::fully_applied(&graph).to_text()
-    });
-    std::fs::create_dir_all(root.join(".ev")).expect("mkdir .ev");
-    std::fs::write(root.join(".ev/state.json"), text).expect("write state");
-}
-
 #[test]
 fn every_code_reaches_json_output() {
     let mut seen: BTreeSet<String> = BTreeSet::new();
@@ -209,7 +192,7 @@ fn every_code_reaches_json_output() {
             .collect();
         let mut repo = Repo::new(&files);
         if let Some(entry) = &case.applied {
-            record_applied(repo.path(), entry);
+            repo.record_applied(entry);
         }
         let mut tool_path = None;
         for (k, v) in &case.env {

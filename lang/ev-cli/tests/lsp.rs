@@ -374,13 +374,30 @@ impl Harness {
                 match self.client.request("textDocument/rename", params) {
                     Ok(v) => {
                         let mut lines = Vec::new();
+                        let show = |uri: &str, e: &Value| {
+                            let offered = e["annotationId"]
+                                .as_str()
+                                .and_then(|id| v["changeAnnotations"][id]["label"].as_str())
+                                .map(|label| format!("  (offered, to confirm: {label})"))
+                                .unwrap_or_default();
+                            format!(
+                                "{} -> {:?}{offered}",
+                                self.show_range(uri, &e["range"]),
+                                e["newText"].as_str().unwrap_or("")
+                            )
+                        };
                         for (uri, edits) in v["changes"].as_object().cloned().unwrap_or_default() {
                             for e in edits.as_array().cloned().unwrap_or_default() {
-                                lines.push(format!(
-                                    "{} -> {:?}",
-                                    self.show_range(&uri, &e["range"]),
-                                    e["newText"].as_str().unwrap_or("")
-                                ));
+                                lines.push(show(&uri, &e));
+                            }
+                        }
+                        for doc in v["documentChanges"].as_array().cloned().unwrap_or_default() {
+                            let uri = doc["textDocument"]["uri"]
+                                .as_str()
+                                .unwrap_or("")
+                                .to_string();
+                            for e in doc["edits"].as_array().cloned().unwrap_or_default() {
+                                lines.push(show(&uri, &e));
                             }
                         }
                         lines.sort();

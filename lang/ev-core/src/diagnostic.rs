@@ -227,6 +227,7 @@ pub const CODES: &[(&str, &str)] = &[
         "E0618",
         "an import does not render what it was imported from",
     ),
+    ("E0619", "a `moved` or `forget` is refused"),
     (
         "W0601",
         "machines built from a directory that is not a git repository",

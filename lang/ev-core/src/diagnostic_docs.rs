@@ -74,6 +74,7 @@ pub const PAGES: &[(&str, &str)] = &[
     ("E0616", include_str!("../../../docs/diagnostics/E0616.md")),
     ("E0617", include_str!("../../../docs/diagnostics/E0617.md")),
     ("E0618", include_str!("../../../docs/diagnostics/E0618.md")),
+    ("E0619", include_str!("../../../docs/diagnostics/E0619.md")),
     ("W0601", include_str!("../../../docs/diagnostics/W0601.md")),
     ("E0999", include_str!("../../../docs/diagnostics/E0999.md")),
 ];

@@ -16,6 +16,10 @@ pub const FILES: &[(&str, &str)] = &[
         "stdlib/cluster.ev",
         include_str!("../../../stdlib/cluster.ev"),
     ),
+    (
+        "stdlib/refactor.ev",
+        include_str!("../../../stdlib/refactor.ev"),
+    ),
 ];
 
 #[cfg(test)]

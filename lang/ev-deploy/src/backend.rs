@@ -122,6 +122,15 @@ pub trait Backend: Sync {
         Vec::new()
     }
 
+    /// Why what `before` realizes cannot become what `after` realizes by
+    /// a `moved` (to its tool they are two things, and moving the record
+    /// would leave one unmanaged while the plan calls it an update);
+    /// `None` when the tool converges the one into the other.
+    fn cannot_move(&self, before: &Artifact, after: &Artifact) -> Option<String> {
+        let _ = (before, after);
+        None
+    }
+
     /// The changed items between what was applied (`before`) and what is
     /// desired (`after`) for one action; `subject` names what it realizes
     /// (`machine methanol`). By default the items of both artifacts are

@@ -58,10 +58,13 @@ impl ResourceCheck for Deploy {
                 Err(misfit) => Err(misfit),
             }
         } else {
-            let Some(backend) = BackendId::of_kind(&resource.key.kind) else {
-                return Vec::new();
-            };
-            backend.backend().check(resource)
+            match BackendId::of_kind(&resource.key.kind) {
+                Some(backend) => backend.backend().check(resource),
+                None => match plan::refactor::typed_view(resource) {
+                    Some(view) => view.map(drop),
+                    None => return Vec::new(),
+                },
+            }
         };
         match checked {
             Ok(()) => Vec::new(),

@@ -421,6 +421,15 @@ chart traefik {
   source = "traefik/traefik@34.1.0"
   files = ["charts/traefik.yaml"]
 }
+
+moved renamed {
+  from = "eight:old.test"
+  to = "eight:new.test"
+}
+
+forget retired {
+  action = "venus:old:deploy"
+}
 "#;
 
 /// Files the base reads (modules and image files must exist).
@@ -757,12 +766,15 @@ fn every_field_of_the_base_reaches_the_typed_model() {
             .iter()
             .filter(|r| r.key.kind != "environment")
         {
-            let backend = ev_deploy::BackendId::of_kind(&r.key.kind)
-                .unwrap_or_else(|| panic!("no backend realizes the stdlib kind {}", r.key.kind));
-            let typed = backend
-                .backend()
-                .typed_view(r)
-                .expect("fits its typed view");
+            // `moved` and `forget` edit the state: their view is the plan's.
+            let typed = match ev_deploy::plan::refactor::typed_view(r) {
+                Some(view) => view,
+                None => ev_deploy::BackendId::of_kind(&r.key.kind)
+                    .unwrap_or_else(|| panic!("no backend realizes the stdlib kind {}", r.key.kind))
+                    .backend()
+                    .typed_view(r),
+            }
+            .expect("fits its typed view");
             let (mut have, mut kept) = (BTreeSet::new(), BTreeSet::new());
             key_paths(&r.value, "", &mut have);
             key_paths(&typed, "", &mut kept);

@@ -64,7 +64,15 @@ impl Client {
                 "processId": null,
                 "rootUri": uri.as_str(),
                 "workspaceFolders": [{ "uri": uri.as_str(), "name": "repo" }],
-                "capabilities": {}
+                // As VS Code: edits by document, offered ones confirmed.
+                "capabilities": {
+                    "workspace": {
+                        "workspaceEdit": {
+                            "documentChanges": true,
+                            "changeAnnotationSupport": { "groupsOnLabel": true }
+                        }
+                    }
+                }
             }),
         )?;
         client.notify("initialized", json!({}))?;

@@ -69,6 +69,13 @@ pub fn serve(connection: Connection, options: Options) -> Result<(), String> {
         .and_then(Json::as_str)
         .map(str::to_string)
         .unwrap_or(options.entry);
+    // Offered edits are marked for confirmation where the client can ask.
+    let annotations = params
+        .capabilities
+        .workspace
+        .as_ref()
+        .and_then(|w| w.workspace_edit.as_ref())
+        .is_some_and(|e| e.document_changes == Some(true) && e.change_annotation_support.is_some());
     let files = Files::new(root.clone(), options.cache);
     let environment = options.environment;
     // Evaluation recurses deeply: the world lives on a thread with the
@@ -94,6 +101,7 @@ pub fn serve(connection: Connection, options: Options) -> Result<(), String> {
                 sender,
                 pending,
                 versions: BTreeMap::new(),
+                annotations,
                 published: BTreeSet::new(),
                 dirty_since: Some(Instant::now()),
             };
@@ -162,6 +170,9 @@ struct Server {
     pending: Arc<AtomicBool>,
     /// Open documents' versions.
     versions: BTreeMap<String, i32>,
+    /// The client asks the user to confirm annotated edits
+    /// (`changeAnnotationSupport` with `documentChanges`).
+    annotations: bool,
     /// Files that have diagnostics on the client.
     published: BTreeSet<String>,
     /// Diagnostics are out of date since this instant.
@@ -541,23 +552,76 @@ impl Server {
         Ok(Some(self.workspace_edit(&edits)))
     }
 
-    /// Core edits (repository paths, byte offsets) as an LSP workspace edit.
+    /// Core edits (repository paths, byte offsets) as an LSP workspace
+    /// edit. Offered edits need the user's confirmation where the client
+    /// supports it (change annotations); elsewhere they are plain edits.
     #[allow(clippy::mutable_key_type)] // `Uri` hashes by its text
     fn workspace_edit(&self, edits: &[ev_query::ide::TextEdit]) -> lsp::WorkspaceEdit {
-        let mut changes: std::collections::HashMap<lsp::Uri, Vec<lsp::TextEdit>> =
-            std::collections::HashMap::new();
+        let mut by_file: BTreeMap<String, Vec<(lsp::TextEdit, Option<&str>)>> = BTreeMap::new();
         for edit in edits {
             let Some(text) = self.world.text(&edit.location.path) else {
                 continue;
             };
-            let Some(uri) = self.files.uri(&edit.location.path) else {
-                continue;
-            };
-            changes.entry(uri).or_default().push(lsp::TextEdit {
-                range: convert::range(&text, edit.location.start, edit.location.end),
-                new_text: edit.text.clone(),
-            });
+            by_file
+                .entry(edit.location.path.clone())
+                .or_default()
+                .push((
+                    lsp::TextEdit {
+                        range: convert::range(&text, edit.location.start, edit.location.end),
+                        new_text: edit.text.clone(),
+                    },
+                    edit.offered.as_deref(),
+                ));
         }
+        let offered = edits.iter().find_map(|e| e.offered.as_deref());
+        if let (true, Some(label)) = (self.annotations, offered) {
+            const OFFERED: &str = "offered";
+            let documents = by_file
+                .into_iter()
+                .filter_map(|(path, edits)| {
+                    let uri = self.files.uri(&path)?;
+                    Some(lsp::TextDocumentEdit {
+                        text_document: lsp::OptionalVersionedTextDocumentIdentifier {
+                            uri,
+                            version: self.versions.get(&path).copied(),
+                        },
+                        edits: edits
+                            .into_iter()
+                            .map(|(text_edit, offered)| match offered {
+                                Some(_) => lsp::OneOf::Right(lsp::AnnotatedTextEdit {
+                                    text_edit,
+                                    annotation_id: OFFERED.into(),
+                                }),
+                                None => lsp::OneOf::Left(text_edit),
+                            })
+                            .collect(),
+                    })
+                })
+                .collect();
+            return lsp::WorkspaceEdit {
+                document_changes: Some(lsp::DocumentChanges::Edits(documents)),
+                change_annotations: Some(
+                    [(
+                        OFFERED.to_string(),
+                        lsp::ChangeAnnotation {
+                            label: label.to_string(),
+                            needs_confirmation: Some(true),
+                            description: None,
+                        },
+                    )]
+                    .into_iter()
+                    .collect(),
+                ),
+                ..Default::default()
+            };
+        }
+        let changes: std::collections::HashMap<lsp::Uri, Vec<lsp::TextEdit>> = by_file
+            .into_iter()
+            .filter_map(|(path, edits)| {
+                let uri = self.files.uri(&path)?;
+                Some((uri, edits.into_iter().map(|(e, _)| e).collect()))
+            })
+            .collect();
         lsp::WorkspaceEdit {
             changes: Some(changes),
             ..Default::default()

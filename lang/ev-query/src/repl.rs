@@ -670,11 +670,20 @@ impl<'fs> Session<'fs> {
                 .map(|(s, _)| s)
                 .map_err(|e| Box::new(e.diagnostic())),
         };
-        let state = match read {
+        let mut state = match read {
             Ok(s) => s,
             Err(d) => return self.refuse(*d),
         };
-        let (graph, mut plan) = ev_deploy::plan::plan(&self.program, fs, model, &state);
+        let (graph, mut plan) =
+            match ev_deploy::plan::plan_refactored(&self.program, fs, model, &mut state) {
+                Ok(planned) => planned,
+                Err(refused) => {
+                    return Reply {
+                        refused: true,
+                        ..Reply::err(self.render(&refused))
+                    }
+                }
+            };
         let targets: Vec<String> = target.split_whitespace().map(str::to_string).collect();
         let pulled = match ev_deploy::plan::diff::target(&mut plan, &graph, &targets) {
             Ok(p) => p,

@@ -300,7 +300,7 @@ pub fn run(settings: &Settings, options: Options<'_>) -> Output {
         events,
     ));
     drop(lease);
-    let mut out = summary(settings, &outcome, started.elapsed());
+    let mut out = summary(settings, &plan, &outcome, started.elapsed());
     if options.json {
         // The `finished` event said it all; only a diagnostic stays.
         out.stderr = state_error(settings, &outcome);
@@ -346,7 +346,7 @@ fn run_id() -> String {
     format!("{secs}-{}", std::process::id())
 }
 
-fn summary(settings: &Settings, outcome: &Outcome, took: Duration) -> Output {
+fn summary(settings: &Settings, plan: &Plan, outcome: &Outcome, took: Duration) -> Output {
     let mut text = String::new();
     for (id, why) in &outcome.failed {
         text.push_str(&format!("failed:  {id}: {why}\n"));
@@ -361,6 +361,16 @@ fn summary(settings: &Settings, outcome: &Outcome, took: Duration) -> Output {
         ));
     }
     text.push_str(&state_error(settings, outcome));
+    // Moves and forgets were written with the state before any action ran.
+    for m in &plan.moved {
+        text.push_str(&format!("moved:   {} to {}\n", m.from, m.to));
+    }
+    for f in &plan.forgotten {
+        text.push_str(&format!(
+            "forgot:  {} (what it applied is left as it is)\n",
+            f.id
+        ));
+    }
     text.push_str(&format!(
         "Apply {}: {} applied, {} unchanged once known, {} failed, {} skipped, {} not started ({:.1}s). Logs: {}\n",
         if outcome.success() { "complete" } else if outcome.interrupted { "interrupted" } else { "incomplete" },

@@ -55,7 +55,7 @@ pub struct Prepared {
     pub graph: ActionGraph,
     /// The plan (restricted to targets).
     pub plan: ev_deploy::plan::diff::Plan,
-    /// The recorded state.
+    /// The recorded state, with the program's moves and forgets made.
     pub state: State,
     /// The state file's text (`None` when there is none).
     pub state_text: Option<String>,
@@ -90,9 +90,17 @@ pub fn prepare_with(
     targets: &[String],
     allow_large_changes: bool,
 ) -> Result<Prepared, Output> {
-    let (stored, state, state_text) = read_state(settings, &*backend)?;
+    let (stored, mut state, state_text) = read_state(settings, &*backend)?;
+    // The state as the program's `moved` and `forget` leave it: what the
+    // plan compares with, and what an apply writes.
     let (graph, mut plan) =
-        ev_deploy::plan::plan(&loaded.program, &loaded.fs, &loaded.model, &state);
+        ev_deploy::plan::plan_refactored(&loaded.program, &loaded.fs, &loaded.model, &mut state)
+            .map_err(|refused| {
+                let mut out = Output::default();
+                out.diagnostics(settings, &refused, &loaded.program.sources);
+                out.say(settings, "the plan was refused; nothing was saved");
+                out
+            })?;
     let cycles: Vec<PlanError> = graph
         .cycles()
         .into_iter()

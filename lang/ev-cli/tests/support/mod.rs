@@ -143,6 +143,23 @@ impl Repo {
         std::fs::write(full, text).expect("write");
     }
 
+    /// Records the program of `entry` as fully applied in the default
+    /// environment's state (`.ev/state.json`), as if every action had run.
+    pub fn record_applied(&self, entry: &str) {
+        let (root, entry) = (self.path().to_path_buf(), entry.to_string());
+        let text = ev_core::eval::run_with_stack(move || {
+            let fs = ev_core::fs::OsFs::new(root);
+            let program = ev_core::load(&fs, &entry);
+            assert!(program.diagnostics.is_empty(), "{:?}", program.diagnostics);
+            let ev = ev_core::Evaluator::new(&program, &fs);
+            let (model, diagnostics) = ev_deploy::build_model(&program, &ev);
+            assert!(diagnostics.is_empty(), "{diagnostics:?}");
+            let graph = ev_deploy::plan::lower(&model, &fs);
+            ev_deploy::plan::state::State::fully_applied(&graph).to_text()
+        });
+        self.write(".ev/state.json", &text);
+    }
+
     /// Reads a file.
     pub fn read(&self, path: &str) -> String {
         std::fs::read_to_string(self.path().join(path)).unwrap_or_default()

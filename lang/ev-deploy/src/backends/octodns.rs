@@ -184,6 +184,27 @@ impl Backend for Octodns {
         &["domain", "octodns_config"]
     }
 
+    /// A zone is its name at its provider: octodns cannot rename a zone
+    /// or carry it to another DNS service.
+    fn cannot_move(&self, before: &Artifact, after: &Artifact) -> Option<String> {
+        let (Artifact::Octodns(before), Artifact::Octodns(after)) = (before, after) else {
+            return None;
+        };
+        if before.zone != after.zone {
+            Some(format!(
+                "`{}` and `{}` are two zones, and octodns cannot rename one into the other",
+                before.zone, after.zone
+            ))
+        } else if before.provider.class != after.provider.class {
+            Some(format!(
+                "the zone is synced to another kind of provider (`{}`, was `{}`)",
+                after.provider.class, before.provider.class
+            ))
+        } else {
+            None
+        }
+    }
+
     fn typed_view(&self, resource: &ModelResource) -> Result<Value, Box<Misfit>> {
         self.check(resource)?;
         if resource.key.kind == "octodns_config" {

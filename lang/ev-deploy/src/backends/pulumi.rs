@@ -84,6 +84,22 @@ impl Backend for Pulumi {
         view::<Stack>(resource).map(drop)
     }
 
+    /// A stack is its project, stack and state backend to Pulumi: another
+    /// of any of them is an empty stack that would create every resource
+    /// again.
+    fn cannot_move(&self, before: &Artifact, after: &Artifact) -> Option<String> {
+        let (Artifact::Pulumi(before), Artifact::Pulumi(after)) = (before, after) else {
+            return None;
+        };
+        let identity = |p: &Program| (p.project.clone(), p.stack.clone(), p.backend.clone());
+        (identity(before) != identity(after)).then(|| {
+            format!(
+                "to Pulumi, `{}/{}` in `{}` and `{}/{}` in `{}` are two stacks (set `project`, `stack` and `backend` to the old values to keep the one)",
+                before.project, before.stack, before.backend, after.project, after.stack, after.backend
+            )
+        })
+    }
+
     fn lower(&self, model: &Model) -> Vec<Lowered> {
         views::<Stack>(model, "stack")
             .filter(|(_, s)| !s.recorded)

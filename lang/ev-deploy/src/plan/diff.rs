@@ -75,6 +75,13 @@ pub struct Plan {
     /// Resources realized elsewhere in this environment (no action).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stand_ins: Vec<StandIn>,
+    /// Records the apply re-keys (`moved`): the actions above are compared
+    /// with them under their new ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<super::refactor::Moved>,
+    /// Records the apply drops (`forget`), leaving what they applied as it is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forgotten: Vec<super::refactor::Forgotten>,
 }
 
 /// Digests of what a plan was computed from.
@@ -146,9 +153,12 @@ pub fn actions_digest(graph: &ActionGraph) -> String {
 }
 
 impl Plan {
-    /// Whether anything would change.
+    /// Whether anything would change: an action, or a record the apply
+    /// moves or forgets.
     pub fn has_changes(&self) -> bool {
         self.actions.iter().any(|a| a.change != Change::None)
+            || !self.moved.is_empty()
+            || !self.forgotten.is_empty()
     }
 
     /// Counts of (create, update, delete, unchanged).
@@ -288,6 +298,8 @@ pub fn diff(graph: &ActionGraph, state: &State) -> Plan {
         basis: None,
         actions,
         stand_ins: graph.stand_ins.clone(),
+        moved: Vec::new(),
+        forgotten: Vec::new(),
     }
 }
 
@@ -375,11 +387,12 @@ fn render_human_raw(plan: &Plan, detail: Detail) -> String {
             ));
         }
     }
+    out.push_str(&render_refactoring(plan));
     for s in &plan.stand_ins {
         out.push_str(&format!("  = {}  not applied: {}\n", s.resource, s.note));
     }
     let (create, update, delete, _) = plan.counts();
-    if create + update + delete == 0 {
+    if create + update + delete == 0 && plan.moved.is_empty() && plan.forgotten.is_empty() {
         out.push_str("No changes. The infrastructure matches the recorded state.\n");
     } else {
         out.push('\n');
@@ -387,6 +400,32 @@ fn render_human_raw(plan: &Plan, detail: Detail) -> String {
     out.push_str(&summary(plan));
     if folded {
         out.push_str("(compact: `ev plan --full` shows every item with its values)\n");
+    }
+    out
+}
+
+/// The records the apply moves and forgets, one line each: `> from  to`
+/// and `/ id`, with the declaration asking for it.
+fn render_refactoring(plan: &Plan) -> String {
+    let mut out = String::new();
+    let width = plan
+        .moved
+        .iter()
+        .map(|m| m.from.chars().count())
+        .chain(plan.forgotten.iter().map(|f| f.id.chars().count()))
+        .max()
+        .unwrap_or(0);
+    for m in &plan.moved {
+        out.push_str(&format!(
+            "  > {:width$}  {:<8}  moved to {} (by {}; the state only: nothing is destroyed)\n",
+            m.from, m.backend, m.to, m.by
+        ));
+    }
+    for f in &plan.forgotten {
+        out.push_str(&format!(
+            "  / {:width$}  {:<8}  forgotten (by {}; what it applied is left as it is, no longer managed)\n",
+            f.id, f.backend, f.by
+        ));
     }
     out
 }
@@ -481,8 +520,14 @@ fn summary(plan: &Plan) -> String {
 /// `Plan: 1 to add, ...; actions: ...` (the last line of every plan).
 pub fn totals(plan: &Plan, (add, change, destroy): (usize, usize, usize)) -> String {
     let (create, update, delete, same) = plan.counts();
+    let records = match (plan.moved.len(), plan.forgotten.len()) {
+        (0, 0) => String::new(),
+        (moved, forgotten) => {
+            format!("; records: {moved} to move, {forgotten} to forget")
+        }
+    };
     format!(
-        "Plan: {add} to add, {change} to change, {destroy} to destroy; actions: {create} to create, {update} to update, {delete} to delete, {same} unchanged.\n"
+        "Plan: {add} to add, {change} to change, {destroy} to destroy; actions: {create} to create, {update} to update, {delete} to delete, {same} unchanged{records}.\n"
     )
 }
 

@@ -128,6 +128,27 @@ fn render(
         out.push_str(&code_block("diff", &lines.join("\n")));
         out.push_str("\n</details>\n\n");
     }
+    if !plan.moved.is_empty() || !plan.forgotten.is_empty() {
+        out.push_str("#### Records moved and forgotten (the state only: nothing is destroyed)\n\n");
+        for m in &plan.moved {
+            out.push_str(&format!(
+                "- <code>{}</code> moved to <code>{}</code> ({}, by {})\n",
+                text(&m.from),
+                text(&m.to),
+                text(&m.backend),
+                text(&m.by)
+            ));
+        }
+        for f in &plan.forgotten {
+            out.push_str(&format!(
+                "- <code>{}</code> forgotten: what it applied is left as it is ({}, by {})\n",
+                text(&f.id),
+                text(&f.backend),
+                text(&f.by)
+            ));
+        }
+        out.push('\n');
+    }
     blast_radius(&mut out, plan, graph, model, links);
     let waiting: Vec<_> = changed
         .iter()

@@ -12,6 +12,7 @@ pub mod id;
 mod lower;
 pub mod markdown;
 pub mod promotion;
+pub mod refactor;
 pub mod state;
 
 pub use id::ActionId;
@@ -45,7 +46,40 @@ pub fn plan(
     model: &Model,
     state: &State,
 ) -> (ActionGraph, Plan) {
-    let mut graph = lower(model, fs);
+    plan_lowered(program, fs, lower(model, fs), state)
+}
+
+/// [`plan`] after the program's `moved` and `forget` declarations edited
+/// `state` ([`refactor`]): the plan compares the edited records and lists
+/// the edits. `Err` holds every refused one (E0619), and `state` is then
+/// untouched.
+pub fn plan_refactored(
+    program: &Program,
+    fs: &dyn FileSystem,
+    model: &Model,
+    state: &mut State,
+) -> Result<(ActionGraph, Plan), Vec<ev_core::Diagnostic>> {
+    let graph = lower(model, fs);
+    let done = match refactor::refactor(model, &graph, state) {
+        Ok(done) => done,
+        Err(refused) => {
+            let ev = Evaluator::new(program, fs);
+            return Err(refused.iter().map(|r| r.diagnostic(program, &ev)).collect());
+        }
+    };
+    let (graph, mut planned) = plan_lowered(program, fs, graph, state);
+    planned.moved = done.moved;
+    planned.forgotten = done.forgotten;
+    Ok((graph, planned))
+}
+
+/// [`plan`] of an already lowered graph.
+fn plan_lowered(
+    program: &Program,
+    fs: &dyn FileSystem,
+    mut graph: ActionGraph,
+    state: &State,
+) -> (ActionGraph, Plan) {
     let mut planned = diff::diff(&graph, state);
     let mut hidden = std::collections::BTreeSet::new();
     loop {

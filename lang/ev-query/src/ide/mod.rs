@@ -59,6 +59,9 @@ pub struct TextEdit {
     pub location: Location,
     /// The new text.
     pub text: String,
+    /// An edit offered beside the ones asked for, which the user may
+    /// decline: what a client asks them to confirm (a rename's `moved`).
+    pub offered: Option<String>,
 }
 
 /// A diagnostic with its spans turned into locations (the program it came
@@ -442,6 +445,7 @@ fn locate_diagnostic(program: &Program, d: &Diagnostic) -> FileDiagnostic {
             .fixes
             .iter()
             .map(|f| TextEdit {
+                offered: None,
                 location: location(program, f.span),
                 text: f.replacement.clone(),
             })

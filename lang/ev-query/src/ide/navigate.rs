@@ -323,6 +323,7 @@ impl World {
             if quoted {
                 if written == format!("\"{old}\"") {
                     edits.push(TextEdit {
+                        offered: None,
                         location: Location {
                             path: loc.path.clone(),
                             start: loc.start + 1,
@@ -336,10 +337,65 @@ impl World {
                 edits.push(TextEdit {
                     location: loc,
                     text: new_name.to_string(),
+                    offered: None,
                 });
             }
         }
+        if let NameTarget::Resource(resource) = target {
+            edits.extend(self.moved_offer(resource, new_name));
+        }
         Ok(edits)
+    }
+
+    /// A resource realized by an action of its own (a machine, image,
+    /// stack, cluster) gets a new action id with a new name: the rename
+    /// offers a `moved` after its declaration, so the next plan keeps what
+    /// the old id applied instead of destroying it and creating the new
+    /// one (a `moved` no state needs does nothing).
+    fn moved_offer(&mut self, resource: ResourceId, new_name: &str) -> Option<TextEdit> {
+        let program = self.loaded()?;
+        let def = program.resource(resource)?;
+        let kind = program.kind(def.kind)?.name.to_string();
+        let key = ev_core::model::ResourceKey {
+            kind,
+            name: def.name.clone(),
+        };
+        let fs = self.fs();
+        let ev = Evaluator::new(program, &fs);
+        let (model, _) = ev_deploy::build_model(program, &ev);
+        let graph = ev_deploy::plan::lower(&model, &fs);
+        let old = graph
+            .ordered()
+            .into_iter()
+            .filter(|a| a.resources.contains(&key))
+            .filter_map(|a| a.typed_id())
+            .find(|id| id.name == def.name)?;
+        let new = ev_deploy::plan::ActionId::new(old.backend, &old.layer, new_name);
+        let moved_kind = (0..program.kinds.len())
+            .map(|i| KindId(i as u32))
+            .find(|k| program.kind(*k).is_some_and(|k| k.name.as_str() == "moved"))?;
+        let stem = format!("{}_to_{new_name}", def.name);
+        let name = std::iter::once(stem.clone())
+            .chain((2..).map(|n| format!("{stem}_{n}")))
+            .find(|n| program.resource_named(moved_kind, n).is_none())?;
+        let path = program.sources.get(def.span.file)?.path.clone();
+        let text = format!(
+            "\n\n## `{}` was renamed `{new_name}`: the next plan keeps what it applied.\nmoved {name} {{\n  from = {}\n  to = {}\n}}",
+            def.name,
+            ev_core::output::quote(&old.to_string()),
+            ev_core::output::quote(&new.to_string()),
+        );
+        Some(TextEdit {
+            location: Location {
+                path,
+                start: def.span.end,
+                end: def.span.end,
+            },
+            text,
+            offered: Some(format!(
+                "Record the move: the next plan keeps what `{old}` applied"
+            )),
+        })
     }
 }
 
