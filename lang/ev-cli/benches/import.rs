@@ -1,11 +1,14 @@
-//! Import benchmark: `ev import dns` of one zone of 10,000 record sets
+//! Import benchmarks. `ev import dns` of one zone of 10,000 record sets
 //! (A, AAAA, TXT, MX, SRV and CNAME sets, some with TTLs and Cloudflare
 //! options), as `octodns-dump` would write it, into a repository that
 //! declares only the `octodns_config`: reading the file, writing the `.ev`
 //! file, evaluating the program with it, comparing what it renders with
 //! what was read, and recording it in the state. Times the release `ev`
 //! binary, 5 runs in fresh repositories; prints the median and the
-//! fastest; asserts nothing.
+//! fastest; asserts nothing. Then `ev import k8s` of a manifest stream of
+//! 1,000 objects (Deployments, Services and ConfigMaps, as `helm
+//! template` writes them) into a repository declaring only the cluster,
+//! the same way.
 //!
 //! Run with `cargo bench -p ev-cli --bench import`.
 
@@ -49,28 +52,45 @@ fn zone() -> String {
     text
 }
 
-fn main() {
-    let ev = common::release_ev();
-    let text = zone();
+/// The manifest stream: a third each of Deployments, Services and
+/// ConfigMaps.
+fn manifests() -> String {
+    let mut text = String::new();
+    for i in 0..OBJECTS {
+        let name = format!("svc{:04}", i / 3);
+        let _ = match i % 3 {
+            0 => writeln!(
+                text,
+                "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  namespace: shop\n  labels: {{app: {name}, tier: back}}\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n      - name: app\n        image: docker.io/example/{name}:1.{i}\n        ports: [{{containerPort: 8080, name: http}}]\n        env: [{{name: MODE, value: fast}}]"
+            ),
+            1 => writeln!(
+                text,
+                "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: shop\nspec:\n  selector: {{app: {name}}}\n  ports: [{{name: http, port: 80, targetPort: http}}]"
+            ),
+            _ => writeln!(
+                text,
+                "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: shop\ndata:\n  mode: fast\n  replicas: \"{i}\""
+            ),
+        };
+    }
+    text
+}
+
+const OBJECTS: usize = 1_000;
+
+/// Runs `ev ARGS` in a fresh repository holding `files`, `RUNS` times;
+/// prints the median and the fastest with `what`.
+fn measure(ev: &std::path::Path, files: &[(&str, &str)], args: &[&str], what: &str) {
     let mut samples = Vec::new();
     for _ in 0..RUNS {
         let dir = tempfile::tempdir().expect("dir");
-        std::fs::write(
-            dir.path().join("everything.ev"),
-            "let pdns = { name = \"pdns\", class = \"octodns_powerdns.PowerDnsProvider\" }\noctodns_config shared {\n  provider = pdns\n  ttl = 3600\n}\n",
-        )
-        .expect("write");
-        std::fs::write(dir.path().join("big.example.test.yaml"), &text).expect("write");
+        for (path, text) in files {
+            std::fs::write(dir.path().join(path), text).expect("write");
+        }
         let start = Instant::now();
-        let out = Command::new(&ev)
+        let out = Command::new(ev)
             .current_dir(dir.path())
-            .args([
-                "import",
-                "dns",
-                "--config",
-                "shared",
-                "big.example.test.yaml",
-            ])
+            .args(args)
             .output()
             .expect("ev runs");
         let took = start.elapsed();
@@ -83,13 +103,46 @@ fn main() {
     }
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "ev import dns, one zone of {RECORD_SETS} record sets ({} KB of YAML), {RUNS} runs:",
-        text.len() / 1024
-    );
+    println!("{what}, {RUNS} runs:");
     println!(
         "  median {:.0} ms   fastest {:.0} ms",
         ms(samples[RUNS / 2]),
         ms(samples[0])
+    );
+}
+
+fn main() {
+    let ev = common::release_ev();
+    let stream = manifests();
+    let text = zone();
+    measure(
+        &ev,
+        &[
+            (
+                "everything.ev",
+                "cluster home {\n  context = \"home\"\n  namespace = \"shop\"\n}\n",
+            ),
+            ("shop.yaml", &stream),
+        ],
+        &["import", "k8s", "--cluster", "home", "shop.yaml"],
+        &format!(
+            "ev import k8s, a stream of {OBJECTS} objects ({} KB of YAML)",
+            stream.len() / 1024
+        ),
+    );
+    measure(
+        &ev,
+        &[
+            (
+                "everything.ev",
+                "let pdns = { name = \"pdns\", class = \"octodns_powerdns.PowerDnsProvider\" }\noctodns_config shared {\n  provider = pdns\n  ttl = 3600\n}\n",
+            ),
+            ("big.example.test.yaml", &text),
+        ],
+        &["import", "dns", "--config", "shared", "big.example.test.yaml"],
+        &format!(
+            "ev import dns, one zone of {RECORD_SETS} record sets ({} KB of YAML)",
+            text.len() / 1024
+        ),
     );
 }

@@ -179,9 +179,9 @@ pub enum Command {
         #[command(subcommand)]
         command: StateCommand,
     },
-    /// Write declarations of what already runs (zone files, ...) into the
-    /// program, checked to render what they were read from and recorded in
-    /// the state as applied.
+    /// Write declarations of what already runs (zones, Kubernetes objects)
+    /// into the program, checked to render what they were read from and
+    /// recorded in the state as they are live.
     Import {
         /// What to import.
         #[command(subcommand)]
@@ -308,6 +308,28 @@ pub enum ImportCommand {
         #[arg(long)]
         live: bool,
         /// The zone files (`<zone>.yaml`), or with `--live` the zones.
+        #[arg(required = true)]
+        inputs: Vec<std::path::PathBuf>,
+    },
+    /// Kubernetes objects, from manifest files (YAML streams or JSON:
+    /// kubectl, `tk export`, `helm template`) or a live namespace, each as
+    /// one `manifests` declaration.
+    K8s {
+        /// The program's `cluster` the objects run on.
+        #[arg(long)]
+        cluster: String,
+        /// The folder the `.ev` files are written to.
+        #[arg(long, default_value = "milky-way")]
+        into: String,
+        /// The namespace of the files' objects that name none (default:
+        /// the cluster's).
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Read the objects from the cluster (through kubectl): the
+        /// arguments are namespaces.
+        #[arg(long)]
+        live: bool,
+        /// The manifest files, or with `--live` the namespaces.
         #[arg(required = true)]
         inputs: Vec<std::path::PathBuf>,
     },

@@ -1355,3 +1355,239 @@ www:
     assert_eq!(dig(&pdns, "mail.imported.test", "A"), "192.0.2.32");
     repo.assert_no_leak(&[&imported, &plan, &refresh, &applied], PDNS_KEY);
 }
+
+/// Objects another tool made in a namespace (kubectl, client-side apply and
+/// create), with a Secret whose value is a canary.
+const SHOP: &str = r#"apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+  labels: {team: retail}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+  labels: {app: web, tier: front}
+spec:
+  replicas: 2
+  revisionHistoryLimit: 3
+  selector:
+    matchLabels: {app: web, tier: front}
+  template:
+    metadata:
+      labels: {app: web, tier: front}
+    spec:
+      containers:
+      - name: web
+        image: docker.io/library/nginx:1.27
+        ports: [{containerPort: 80, name: http}]
+        env: [{name: GREETING, value: "hello ${world}"}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {app: web, tier: front}
+  ports: [{name: http, port: 80, targetPort: http}]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: db, namespace: shop}
+stringData: {password: test-only-shop-secret-canary-Q7}
+"#;
+
+#[test]
+fn apply_real_import_a_live_kubernetes_namespace() {
+    if tools(&KUBE_TOOLS).is_none() {
+        return;
+    }
+    let kube = kube();
+    let mut repo = Repo::new(&[(
+        "everything.ev",
+        "cluster milky-way {\n  context = \"test\"\n}\n",
+    )]);
+    repo.env
+        .push(("KUBECONFIG".into(), kube.kubeconfig.clone()));
+    repo.write("shop.yaml", SHOP);
+    let manifest = repo.path().join("shop.yaml");
+    kubectl(&kube, &["apply", "-f", &manifest.to_string_lossy()]);
+    kubectl(
+        &kube,
+        &[
+            "-n",
+            "shop",
+            "create",
+            "configmap",
+            "settings",
+            "--from-literal=mode=fast",
+        ],
+    );
+    std::fs::remove_file(&manifest).expect("the manifest goes: ev reads the cluster");
+    // Each object's uid and what it says (a Deployment's generation also
+    // moves with its annotations, which its controller writes).
+    let identity = || {
+        ["deployment/web", "service/web", "configmap/settings"]
+            .map(|o| {
+                kubectl(
+                    &kube,
+                    &[
+                        "-n",
+                        "shop",
+                        "get",
+                        o,
+                        "-o",
+                        "jsonpath={.metadata.uid} {.spec} {.data}",
+                    ],
+                )
+            })
+            .join(", ")
+    };
+    // The Deployment's ReplicaSet: a changed pod template would make another.
+    let replica_sets = || {
+        kubectl(
+            &kube,
+            &[
+                "-n",
+                "shop",
+                "get",
+                "replicasets",
+                "-o",
+                "jsonpath={.items[*].metadata.uid}",
+            ],
+        )
+    };
+    let started = std::time::Instant::now();
+    while replica_sets().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(60), "no ReplicaSet");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let replica_set = replica_sets();
+    let namespace_uid = || {
+        kubectl(
+            &kube,
+            &["get", "namespace", "shop", "-o", "jsonpath={.metadata.uid}"],
+        )
+    };
+    let (before, namespace_before) = (identity(), namespace_uid());
+
+    let imported = repo.ev(&["import", "k8s", "--cluster", "milky-way", "--live", "shop"]);
+    assert_eq!(
+        imported.code,
+        0,
+        "{}\n{}",
+        imported.all(),
+        apiserver_trouble(&kube)
+    );
+    assert!(
+        imported.stderr.contains("left out: Secret shop/db"),
+        "{}",
+        imported.stderr
+    );
+    let written = repo.read("milky-way/shop.ev");
+    for kept in [
+        "tier = \"front\"",
+        "revisionHistoryLimit = 3",
+        "team = \"retail\"",
+        "mode = \"fast\"",
+        "\\${world}",
+    ] {
+        assert!(written.contains(kept), "{kept} missing from\n{written}");
+    }
+    for dropped in [
+        "uid",
+        "resourceVersion",
+        "managedFields",
+        "last-applied",
+        "clusterIP",
+        "kube-root-ca",
+        "ReplicaSet",
+        "terminationMessagePath",
+    ] {
+        assert!(!written.contains(dropped), "{dropped} in\n{written}");
+    }
+    assert_eq!(repo.ev(&["fmt", "--check"]).code, 0);
+
+    // The plan adds ev's ownership labels and changes nothing else.
+    let plan = repo.ev(&["plan", "--format", "json"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    let planned: serde_json::Value = serde_json::from_str(&plan.stdout).expect("a JSON plan");
+    let actions = planned["actions"].as_array().expect("actions");
+    assert_eq!(actions.len(), 1, "{}", plan.stdout);
+    let items = actions[0]["items"].as_array().expect("items");
+    assert_eq!(
+        items.len(),
+        4,
+        "namespace, deployment, service, configmap: {}",
+        plan.stdout
+    );
+    for item in items {
+        assert_eq!(item["change"], "update", "{item}");
+        let mut after = item["after"].clone();
+        let labels = after["metadata"]["labels"].as_object_mut().expect("labels");
+        assert_eq!(
+            labels.remove("app.kubernetes.io/managed-by"),
+            Some("ev".into())
+        );
+        assert_eq!(labels.remove("ev.dev/cluster"), Some("milky-way".into()));
+        if labels.is_empty() {
+            after["metadata"]
+                .as_object_mut()
+                .expect("metadata")
+                .remove("labels");
+        }
+        assert_eq!(after, item["before"], "more than ev's labels changes");
+    }
+
+    let applied = repo.ev(&["apply", "--yes"]);
+    assert_eq!(
+        applied.code,
+        0,
+        "{}\n{}",
+        applied.all(),
+        apiserver_trouble(&kube)
+    );
+    assert_eq!(
+        identity(),
+        before,
+        "an object was recreated or its spec changed"
+    );
+    assert_eq!(replica_sets(), replica_set, "the pods were rolled");
+    assert_eq!(namespace_uid(), namespace_before);
+    assert_eq!(
+        kubectl(
+            &kube,
+            &["-n", "shop", "get", "deployment", "web", "-o", "jsonpath={.metadata.labels.app\\.kubernetes\\.io/managed-by} {.spec.selector.matchLabels.tier}"],
+        ),
+        "ev front"
+    );
+    let again = repo.ev(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}", again.all());
+    let refresh = repo.ev(&["plan", "--refresh"]);
+    assert!(
+        refresh.stdout.contains("milky-way:apply: in sync"),
+        "{}",
+        refresh.all()
+    );
+    // Never imported, never applied: the Secret is as kubectl made it.
+    assert_eq!(
+        kubectl(
+            &kube,
+            &[
+                "-n",
+                "shop",
+                "get",
+                "secret",
+                "db",
+                "-o",
+                "jsonpath={.metadata.labels}"
+            ]
+        ),
+        ""
+    );
+    repo.assert_no_leak(
+        &[&imported, &plan, &applied, &again, &refresh],
+        "test-only-shop-secret-canary-Q7",
+    );
+}

@@ -978,6 +978,72 @@ fn state_commands_read_forget_restore_and_move_records() {
     assert!(repo.run(&["plan"]).contains("No changes."));
 }
 
+/// (path, text) of one file `pick` chooses of each action's rendered
+/// files, for the repository's example.
+fn example_files(
+    pick: fn(&ev_deploy::backend::Artifact) -> Option<ev_deploy::plan::RenderedFile>,
+) -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    ev_core::eval::run_with_stack(move || {
+        let fs = ev_core::fs::OsFs::new(root);
+        let program = ev_core::load(&fs, "everything.ev");
+        let ev = ev_core::Evaluator::new(&program, &fs);
+        let (model, diagnostics) = ev_deploy::build_model(&program, &ev);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        ev_deploy::plan::lower(&model, &fs)
+            .ordered()
+            .into_iter()
+            .filter_map(|a| pick(&a.artifact))
+            .map(|f| (f.path, f.content))
+            .collect()
+    })
+}
+
+/// The example's clusters rendered (`ev build`), imported into an empty
+/// repository declaring the clusters: the plan is empty (the rendered
+/// objects carry ev's labels), the files are formatted, and every object
+/// but the Secrets (never imported) renders as it did.
+#[test]
+fn import_k8s_round_trips_the_example_clusters() {
+    use ev_deploy::backend::{Artifact, ArtifactData};
+    let streams = example_files(|a| match a {
+        Artifact::Kubectl(c) => c.files().into_iter().next(),
+        _ => None,
+    });
+    assert_eq!(streams.len(), 2, "the example's clusters");
+    let clusters = "cluster milky-way {\n  context = \"milky-way\"\n  namespace = \"apps\"\n}\ncluster andromeda {\n  context = \"andromeda\"\n  namespace = \"downloads\"\n}\n";
+    let mut files: Vec<(&str, &str)> = streams
+        .iter()
+        .map(|(path, text)| (path.as_str(), text.as_str()))
+        .collect();
+    files.push(("everything.ev", clusters));
+    let repo = Repo::new(&files);
+    for (path, _) in &streams {
+        let cluster = path
+            .trim_start_matches("kubernetes/")
+            .trim_end_matches(".yaml");
+        let imported = repo.run(&["import", "k8s", "--cluster", cluster, path]);
+        assert!(imported.starts_with("exit: 0"), "{imported}");
+    }
+    let plan = repo.run(&["plan", "--detailed-exitcode"]);
+    assert!(
+        plan.starts_with("exit: 0") && plan.contains("2 unchanged"),
+        "{plan}"
+    );
+    assert!(repo.run(&["fmt", "--check"]).starts_with("exit: 0"));
+    assert!(repo.run(&["build"]).starts_with("exit: 0"));
+    let objects = |text: &str| -> Vec<serde_json::Value> {
+        let mut all: Vec<serde_json::Value> = serde_saphyr::from_multiple(text).expect("a stream");
+        all.retain(|o| o["kind"] != "Secret");
+        all
+    };
+    for (path, text) in &streams {
+        let rendered = std::fs::read_to_string(repo.path().join(".ev/build").join(path))
+            .expect("rendered again");
+        assert_eq!(objects(&rendered), objects(text), "{path}");
+    }
+}
+
 /// `ev import dns` round trip on the example: the example's zones as it
 /// renders them, imported into a repository that only declares an
 /// `octodns_config`, plan no change (recorded as applied), are formatted,
@@ -987,33 +1053,27 @@ fn state_commands_read_forget_restore_and_move_records() {
 #[test]
 fn import_dns_round_trips_the_example_zones() {
     use ev_deploy::backend::{Artifact, ArtifactData};
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let zones: Vec<(String, String)> = ev_core::eval::run_with_stack(move || {
-        let fs = ev_core::fs::OsFs::new(root);
-        let program = ev_core::load(&fs, "everything.ev");
-        let ev = ev_core::Evaluator::new(&program, &fs);
-        let (model, diagnostics) = ev_deploy::build_model(&program, &ev);
-        assert!(diagnostics.is_empty(), "{diagnostics:?}");
-        ev_deploy::plan::lower(&model, &fs)
-            .ordered()
+    let zones = example_files(|a| match a {
+        Artifact::Octodns(z) => z
+            .files()
             .into_iter()
-            .filter_map(|a| match &a.artifact {
-                Artifact::Octodns(z) => z
-                    .files()
-                    .into_iter()
-                    .find(|f| f.path.starts_with("octodns/zones/"))
-                    .map(|f| (f.path, f.content)),
-                _ => None,
-            })
-            .collect()
+            .find(|f| f.path.starts_with("octodns/zones/")),
+        _ => None,
     });
     assert_eq!(zones.len(), 6, "the example's zones");
     let mut files: Vec<(&str, &str)> = zones
         .iter()
         .map(|(path, text)| (path.strip_prefix("octodns/").unwrap_or(path), text.as_str()))
         .collect();
-    let config = "let pdns = { name = \"pdns\", class = \"octodns_powerdns.PowerDnsProvider\" }\noctodns_config eight {\n  provider = pdns\n}\n";
+    // The stack whose outputs the example's records use, as recorded:
+    // the imported addresses refer to its outputs again.
+    let config = "let pdns = { name = \"pdns\", class = \"octodns_powerdns.PowerDnsProvider\" }\noctodns_config eight {\n  provider = pdns\n}\nstack jupiter {\n  recorded = true\n}\n";
+    let outputs = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../exports/jupiter/generated.json"),
+    )
+    .expect("the example's stack outputs");
     files.push(("everything.ev", config));
+    files.push(("exports/jupiter/generated.json", &outputs));
     let repo = Repo::new(&files);
     let mut args = vec!["import", "dns", "--config", "eight"];
     let paths: Vec<String> = zones
@@ -1030,6 +1090,12 @@ fn import_dns_round_trips_the_example_zones() {
     assert!(
         plan.starts_with("exit: 0") && plan.contains("6 unchanged"),
         "{plan}"
+    );
+    let yuto_wiki =
+        std::fs::read_to_string(repo.path().join("eight/yuto.wiki.ev")).expect("imported");
+    assert!(
+        yuto_wiki.contains("a(\"\", stack.jupiter.outputs.serverref.ipAddress"),
+        "{yuto_wiki}"
     );
     assert!(repo.run(&["fmt", "--check"]).starts_with("exit: 0"));
     assert!(repo.run(&["build"]).starts_with("exit: 0"));

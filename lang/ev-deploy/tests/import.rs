@@ -47,7 +47,14 @@ fn dns_imports() {
                     .collect()
             }
             Ok(file) => {
-                let source = declaration(&zone, &file, "shared", TTL, &format!("{zone}.yaml"));
+                let source = declaration(
+                    &zone,
+                    &file,
+                    "shared",
+                    TTL,
+                    &format!("{zone}.yaml"),
+                    &Default::default(),
+                );
                 assert_eq!(
                     ev_syntax::format::format(&source).as_deref(),
                     Ok(source.as_str()),
@@ -89,4 +96,89 @@ fn renders_the_file(
         let (_, got) = rendered(&graph, &zone).expect("the zone is synced");
         differences(&records, &got.records)
     })
+}
+
+/// Golden Kubernetes imports: every file under `tests/import/k8s/` is one
+/// case, read as `live-*` (what `kubectl get -o json` prints, cleaned of
+/// the API server's fields and defaults) or as files someone wrote. Its
+/// snapshot is the `.ev` file `ev import k8s` writes and what it leaves
+/// out, or the problems that keep it from importing; an imported case
+/// must also evaluate cleanly on a cluster and render exactly the objects
+/// read (compared as data, ev's ownership labels aside).
+#[test]
+fn k8s_imports() {
+    use ev_deploy::import::k8s;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/import/k8s");
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .expect("the cases")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    cases.sort();
+    assert!(!cases.is_empty());
+    for path in cases {
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("a name")
+            .to_string();
+        let text = std::fs::read_to_string(&path).expect("the case");
+        let source = if name.starts_with("live-") {
+            k8s::Source::Live
+        } else {
+            k8s::Source::Files
+        };
+        let read = k8s::read_stream(&text).expect("a stream");
+        let snapshot = match k8s::objects(read, source) {
+            Err(problems) => {
+                assert!(
+                    name.starts_with("refused"),
+                    "{name} was refused: {problems:?}"
+                );
+                problems
+                    .iter()
+                    .map(|p| format!("{}: {}\n", p.object, p.why))
+                    .collect()
+            }
+            Ok(objects) => {
+                let source = k8s::declaration(&name, "home", None, &objects.objects, &name);
+                assert_eq!(
+                    ev_syntax::format::format(&source).as_deref(),
+                    Ok(source.as_str()),
+                    "{name}: formatted as `ev fmt` formats"
+                );
+                let mut fs = MemFs::new();
+                fs.insert(
+                    "everything.ev",
+                    format!("cluster home {{\n  context = \"home\"\n}}\nimport \"milky-way/{name}.ev\" as imported\n"),
+                );
+                fs.insert(format!("milky-way/{name}.ev"), source.as_str());
+                let (case, imported) = (name.clone(), objects.objects.clone());
+                let problems = run_with_stack(move || {
+                    let program = ev_core::load(&fs, "everything.ev");
+                    let ev = Evaluator::new(&program, &fs);
+                    let (model, diagnostics) = ev_deploy::build_model(&program, &ev);
+                    assert!(diagnostics.is_empty(), "{case}: {diagnostics:#?}");
+                    let graph = ev_deploy::plan::lower(&model, &fs);
+                    let Some(ev_deploy::Artifact::Kubectl(apply)) =
+                        graph.get("home:apply").map(|a| &a.artifact)
+                    else {
+                        panic!("{case}: no cluster action");
+                    };
+                    k8s::as_rendered(&imported, &apply.objects)
+                        .err()
+                        .unwrap_or_default()
+                });
+                assert!(problems.is_empty(), "{name}: {problems:#?}");
+                let left: String = objects
+                    .left_out
+                    .iter()
+                    .map(|l| format!("# left out: {l}\n"))
+                    .collect();
+                format!("{left}{source}")
+            }
+        };
+        insta::with_settings!({ snapshot_suffix => name.clone(), prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!("k8s_import", snapshot);
+        });
+    }
 }

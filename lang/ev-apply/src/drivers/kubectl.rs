@@ -484,6 +484,99 @@ impl Driver for Kubectl {
     }
 }
 
+/// What `ev import k8s --live` reads of one namespace: the Namespace, the
+/// objects of every namespaced kind the API server lists (but Secrets,
+/// whose values would reach the log) and the names of its Secrets, which
+/// are not imported but said.
+pub struct Exported {
+    /// The Namespace, then the objects, as the API server returns them.
+    pub objects: Vec<Value>,
+    /// `Secret namespace/name` of each Secret, left out.
+    pub secrets: Vec<String>,
+}
+
+/// Reads `namespace` as [`Exported`] says (`namespace` is a checked
+/// namespace name: no `-` first, no `/`).
+pub async fn export_namespace(
+    connection: &Connection,
+    namespace: &str,
+    ctx: &Ctx,
+) -> Result<Exported, Failure> {
+    let conn = connect(connection, ctx).await?;
+    let json = |out: &crate::process::Captured, what: &str| -> Result<Value, Failure> {
+        serde_json::from_str(&out.stdout)
+            .map_err(|e| Failure::new(format!("kubectl printed no JSON for {what}: {e}")))
+    };
+    let in_namespace = format!("--namespace={namespace}");
+    let own = ctx
+        .run(
+            &kubectl(ctx, &conn, &["get", "namespace", namespace, "-o", "json"]),
+            &[],
+        )
+        .await?;
+    let mut objects = vec![json(&own, "the namespace")?];
+    let kinds = ctx
+        .run(
+            &kubectl(
+                ctx,
+                &conn,
+                &[
+                    "api-resources",
+                    "--verbs=list",
+                    "--namespaced=true",
+                    "-o",
+                    "name",
+                ],
+            ),
+            &[],
+        )
+        .await?;
+    // Secrets are never fetched whole (their data would be logged), nor
+    // what the cluster keeps for itself.
+    let listed: Vec<&str> = kinds
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|k| {
+            !k.is_empty()
+                && !matches!(
+                    *k,
+                    "secrets"
+                        | "events"
+                        | "events.events.k8s.io"
+                        | "bindings"
+                        | "localsubjectaccessreviews.authorization.k8s.io"
+                )
+        })
+        .collect();
+    if !listed.is_empty() {
+        let all = listed.join(",");
+        let list = ctx
+            .run(
+                &kubectl(ctx, &conn, &["get", &all, &in_namespace, "-o", "json"]),
+                &[],
+            )
+            .await?;
+        match json(&list, "the namespace's objects")?.get_mut("items") {
+            Some(Value::Array(items)) => objects.append(items),
+            _ => return Err(Failure::new("kubectl listed no items")),
+        }
+    }
+    let names = ctx
+        .run(
+            &kubectl(ctx, &conn, &["get", "secrets", &in_namespace, "-o", "name"]),
+            &[],
+        )
+        .await?;
+    let secrets = names
+        .stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("secret/"))
+        .map(|name| format!("Secret {namespace}/{name}"))
+        .collect();
+    Ok(Exported { objects, secrets })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

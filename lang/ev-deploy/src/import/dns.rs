@@ -333,13 +333,15 @@ fn helper_options(block: &Map<String, Value>) -> Result<Vec<String>, String> {
 /// The `.ev` text declaring `zone` from the zone file read, listed in
 /// the program's `octodns_config` named `config`, whose default TTL is
 /// `config_ttl` (a record set with another says so); `origin` names the
-/// file in its first comment. Formatted as `ev fmt` formats.
+/// file in its first comment; an address equal to a value `references`
+/// names is written as that reference. Formatted as `ev fmt` formats.
 pub fn declaration(
     zone: &str,
     file: &ZoneFile,
     config: &str,
     config_ttl: u32,
     origin: &str,
+    references: &super::References,
 ) -> String {
     let records: String = file
         .calls
@@ -347,6 +349,9 @@ pub fn declaration(
         .zip(&file.records)
         .map(|(call, record)| {
             let mut args = call.arguments.to_vec();
+            if let Some(text) = referenced_values(record, references) {
+                args[1] = text;
+            }
             if record.ttl != config_ttl {
                 args.push(format!("ttl = {}", record.ttl));
             }
@@ -360,6 +365,26 @@ pub fn declaration(
         quote(zone)
     );
     ev_syntax::format::format(&text).unwrap_or(text)
+}
+
+/// An address record's values with those the program names written as
+/// references (`stack.jupiter.outputs.ethane.ipAddress`), if any is.
+fn referenced_values(record: &RecordSet, references: &super::References) -> Option<String> {
+    if !matches!(record.kind.as_str(), "A" | "AAAA") {
+        return None;
+    }
+    let texts: Vec<&str> = record.values.iter().filter_map(Value::as_str).collect();
+    if texts.len() != record.values.len() || !texts.iter().any(|t| references.to(t).is_some()) {
+        return None;
+    }
+    let written: Vec<String> = texts
+        .iter()
+        .map(|t| references.to(t).map_or_else(|| quote(t), str::to_string))
+        .collect();
+    Some(match written.as_slice() {
+        [one] => one.clone(),
+        all => format!("[{}]", all.join(", ")),
+    })
 }
 
 /// Whether `name` is a record name relative to its zone: `` (the apex),

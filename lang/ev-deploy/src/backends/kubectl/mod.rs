@@ -108,6 +108,12 @@ pub fn ownership(cluster: &str) -> Map<String, Value> {
 /// Namespaces Kubernetes makes itself: ev never creates (or owns) them.
 const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
+/// Whether Kubernetes makes this namespace itself (`default`,
+/// `kube-system`, ...): ev never creates or owns it.
+pub fn is_system_namespace(name: &str) -> bool {
+    SYSTEM_NAMESPACES.contains(&name)
+}
+
 /// Kubernetes' built-in kinds that live outside namespaces.
 const CLUSTER_SCOPED: &[&str] = &[
     "Namespace",

@@ -1,20 +1,15 @@
-//! `ev import dns`: declarations written from what already runs. Every
-//! input is read and checked before anything is written (E0617 names
-//! everything that cannot be imported); the program with the new files
-//! is then evaluated and must render exactly what was read (else E0618,
-//! and the files are taken back); only then are the imported actions
-//! recorded in the state as applied, under the apply lock, so the next
-//! plan has nothing to do for them.
+//! `ev import dns`: octodns zone files, or the zones of a config's
+//! provider read through `octodns-dump`, as `domain` declarations listed
+//! in one of the program's `octodns_config`s (see the module above for
+//! the steps every import takes).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use ev_apply::confined::Writer;
-use ev_apply::state_backend::Lease;
-use ev_apply::state_file::StateFile;
 use ev_deploy::import::dns;
 use ev_deploy::plan::state::ActionState;
 
-use crate::cli::ImportCommand;
+use super::{alias, read_entry, record, refused, write_and_load, Declaration};
 use crate::printer::Output;
 use crate::settings::{Settings, ENTRY};
 
@@ -26,30 +21,20 @@ struct Zone {
     file: dns::ZoneFile,
 }
 
-/// Runs `ev import`.
-pub fn run(settings: &Settings, command: ImportCommand) -> Output {
-    let ImportCommand::Dns {
-        config,
-        into,
-        default_ttl,
-        live,
-        inputs,
-    } = command;
+/// Runs `ev import dns`.
+pub fn run(
+    settings: &Settings,
+    config: &str,
+    into: &str,
+    default_ttl: u32,
+    live: bool,
+    inputs: &[PathBuf],
+) -> Output {
     let mut out = Output::default();
-    let Some(loaded) = super::loaded(settings, &mut out) else {
+    let Some(loaded) = super::super::loaded(settings, &mut out) else {
         return out;
     };
-    let refused = |problems: Vec<String>, help: &str| {
-        Output::refused(
-            settings,
-            &[ev_core::Diagnostic::general(
-                "E0617",
-                format!("nothing was imported:\n{}", problems.join("\n")),
-            )
-            .with_help(help.to_string())],
-            1,
-        )
-    };
+    let refused = |problems: Vec<String>, help: &str| refused(settings, problems, help);
     let Some(declared) = loaded
         .model
         .of_kind("octodns_config")
@@ -76,21 +61,15 @@ pub fn run(settings: &Settings, command: ImportCommand) -> Output {
         .get("ttl")
         .and_then(serde_json::Value::as_u64)
         .unwrap_or(300) as u32;
-    // Its bytes as on disk: what a failed import puts back.
-    let entry = match std::fs::read_to_string(settings.root.join(ENTRY)) {
+    let entry = match read_entry(settings, "zone") {
         Ok(text) => text,
-        Err(e) => {
-            return refused(
-                vec![format!("  cannot read {ENTRY}: {e}")],
-                "the entry file gets an import of each zone",
-            )
-        }
+        Err(out) => return out,
     };
 
     // Everything is read and checked before anything is written.
     let mut zones: Vec<Zone> = Vec::new();
     let mut problems = Vec::new();
-    for path in &inputs {
+    for path in inputs {
         let origin = path.display().to_string();
         let name = if live {
             path.to_str().unwrap_or("")
@@ -122,7 +101,7 @@ pub fn run(settings: &Settings, command: ImportCommand) -> Output {
             continue;
         }
         let read = if live {
-            dump(settings, &loaded, &entry, &config, name, &target)
+            dump(settings, &loaded, &entry, config, name, &target)
                 .map_err(|why| format!("  {origin}: cannot read it from the provider: {why}"))
         } else {
             std::fs::read_to_string(path).map_err(|e| format!("  {origin}: cannot read it: {e}"))
@@ -159,63 +138,30 @@ pub fn run(settings: &Settings, command: ImportCommand) -> Output {
     }
 
     // Written: one file per zone, and an import of each in the entry file.
-    let writer = Writer::new(&settings.root);
-    let mut written: Vec<&str> = Vec::new();
-    let take_back = |written: &[&str]| {
-        for target in written {
-            let _ = std::fs::remove_file(settings.root.join(target));
-        }
-        let _ = writer.replace_source(ENTRY, entry.as_bytes());
+    let references = ev_deploy::import::References::of(&loaded.model);
+    let declarations: Vec<Declaration> = zones
+        .iter()
+        .map(|zone| Declaration {
+            target: zone.target.clone(),
+            // The file's name only (checked: a zone name and `.yaml`): no
+            // directory of this machine, nothing that could end the comment.
+            text: dns::declaration(
+                &zone.name,
+                &zone.file,
+                config,
+                ttl,
+                &format!("{}.yaml", zone.name),
+                &references,
+            ),
+            alias: alias("zone", &zone.name),
+        })
+        .collect();
+    let (mut written, reloaded) = match write_and_load(settings, entry, &declarations) {
+        Ok(w) => w,
+        Err(out) => return out,
     };
-    let mut imports = String::new();
-    for zone in &zones {
-        // The file's name only (checked: a zone name and `.yaml`): no
-        // directory of this machine, nothing that could end the comment.
-        let file_name = format!("{}.yaml", zone.name);
-        let text = dns::declaration(&zone.name, &zone.file, &config, ttl, &file_name);
-        if let Err(e) = writer.create_source(&zone.target, text.as_bytes()) {
-            take_back(&written);
-            return Output::usage(settings, super::cannot_write(&zone.target, &e));
-        }
-        written.push(&zone.target);
-        // Unique among the entry file's imports and this run's.
-        let base = alias(&zone.name);
-        let taken = |a: &str| {
-            let line_end = format!(" as {a}\n");
-            entry.contains(&line_end) || imports.contains(&line_end)
-        };
-        let name = (1..)
-            .map(|n| {
-                if n == 1 {
-                    base.clone()
-                } else {
-                    format!("{base}-{n}")
-                }
-            })
-            .find(|a| !taken(a))
-            .unwrap_or(base);
-        imports.push_str(&format!(
-            "import {} as {name}\n",
-            ev_core::output::quote(&zone.target)
-        ));
-    }
-    let separator = if entry.ends_with('\n') || entry.is_empty() {
-        ""
-    } else {
-        "\n"
-    };
-    let new_entry = format!("{entry}{separator}{imports}");
-    if let Err(e) = writer.replace_source(ENTRY, new_entry.as_bytes()) {
-        take_back(&written);
-        return Output::usage(settings, super::cannot_write(ENTRY, &e));
-    }
 
     // The program as it now is must render what was read.
-    let mut out = Output::default();
-    let Some(reloaded) = super::loaded(settings, &mut out) else {
-        take_back(&written);
-        return out;
-    };
     let graph = ev_deploy::plan::lower(&reloaded.model, &reloaded.fs);
     let mut actions = Vec::new();
     let mut unlike = Vec::new();
@@ -231,46 +177,26 @@ pub fn run(settings: &Settings, command: ImportCommand) -> Output {
         }
     }
     if !unlike.is_empty() {
-        take_back(&written);
-        return Output::refused(
-            settings,
-            &[ev_core::Diagnostic::general(
-                "E0618",
-                format!(
-                    "the imported declarations do not render what they were read from, so they were taken back:\n{}",
-                    unlike.join("\n")
-                ),
-            )
-            .with_help("this is a bug in ev's importer: please report it with the zone file")],
-            1,
-        );
+        return super::unlike(settings, &unlike, "zone file");
     }
 
     // Recorded as applied, under the apply lock.
-    let recorded = (|| -> Result<(), Output> {
-        let backend = reloaded.state_backend(settings)?;
-        let lease = Lease::acquire(backend.clone(), Duration::ZERO)
-            .map_err(|e| Output::usage(settings, e.diagnostic(&backend.location())))?;
-        let (stored, state, _) = super::plan::read_state(settings, &*backend)?;
+    let recorded = record(settings, &reloaded, |state| {
         if let Some(action) = actions.iter().find(|a| state.actions.contains_key(&a.id)) {
             return Err(refused(
                 vec![format!("  the state already records `{}`", action.id)],
                 "`ev state rm ID` first if the imported declaration should take its record over",
             ));
         }
-        let mut file = StateFile::open(&lease, &stored, state)
-            .map_err(|e| Output::usage(settings, e.diagnostic()))?;
-        for action in &actions {
-            file.record(&action.id, ActionState::of(action))
-                .map_err(|e| Output::usage(settings, e.diagnostic()))?;
-        }
-        file.finish()
-            .map_err(|e| Output::usage(settings, e.diagnostic()))
-    })();
+        Ok(actions
+            .iter()
+            .map(|a| (a.id.clone(), ActionState::of(a)))
+            .collect())
+    });
     if let Err(out) = recorded {
-        take_back(&written);
         return out;
     }
+    written.kept = true;
     let sets: usize = zones.iter().map(|z| z.file.records.len()).sum();
     let mut said = String::new();
     for zone in &zones {
@@ -298,7 +224,7 @@ pub fn run(settings: &Settings, command: ImportCommand) -> Output {
 /// them.
 fn dump(
     settings: &Settings,
-    loaded: &super::Loaded,
+    loaded: &super::super::Loaded,
     entry: &str,
     config: &str,
     name: &str,
@@ -308,7 +234,11 @@ fn dump(
     let mut overlay = ev_core::fs::MemFs::new();
     overlay.insert(
         ENTRY,
-        format!("{entry}\nimport {} as {}\n", quote(target), alias(name)),
+        format!(
+            "{entry}\nimport {} as {}\n",
+            quote(target),
+            alias("zone", name)
+        ),
     );
     overlay.insert(
         target,
@@ -341,15 +271,5 @@ fn dump(
         zone,
         action.secrets.clone(),
         Duration::from_secs(300),
-    )
-}
-
-/// The name a zone's file is imported as: `zone-example-test`.
-fn alias(zone: &str) -> String {
-    format!(
-        "zone-{}",
-        zone.chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .collect::<String>()
     )
 }
