@@ -333,6 +333,23 @@ pub enum ImportCommand {
         #[arg(required = true)]
         inputs: Vec<std::path::PathBuf>,
     },
+    /// A Pulumi stack, from what `pulumi stack export` writes, as a
+    /// `stack` declaration on the stack's own state backend.
+    Pulumi {
+        /// Where Pulumi keeps the stack's state (`pulumi whoami --verbose`
+        /// names it: `file://~/.pulumi`, `s3://bucket`, ...): ev's runs
+        /// use the very stack.
+        #[arg(long)]
+        backend: String,
+        /// The stack's name in ev (default: its Pulumi project).
+        #[arg(long)]
+        name: Option<String>,
+        /// The folder the `.ev` file is written to.
+        #[arg(long, default_value = "jupiter")]
+        into: String,
+        /// The export (`pulumi stack export --file F`).
+        export: std::path::PathBuf,
+    },
 }
 
 /// `ev state migrate --to` values.

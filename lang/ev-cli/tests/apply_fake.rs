@@ -68,6 +68,9 @@ echo '{{}}'
                 r#"#!/bin/sh
 echo "pulumi $*" >> {r}
 [ -n "$PULUMI_BACKEND_URL" ] || {{ echo "no backend" >&2; exit 65; }}
+if [ -e {b}/want-backend ] && [ "$PULUMI_BACKEND_URL" != "$(cat {b}/want-backend)" ]; then
+  echo "the wrong backend: $PULUMI_BACKEND_URL" >&2; exit 66
+fi
 case "$*" in
   "stack select --create prod --non-interactive") exit 0 ;;
   "up --yes --json --stack prod --non-interactive")
@@ -1338,4 +1341,67 @@ exit 0
     // Applying again finds nothing to do.
     let again = repo.ev_with_path(&["plan", "--detailed-exitcode"], &path);
     assert_eq!(again.code, 0, "{}", again.all());
+}
+
+/// What `pulumi stack export` writes for the stack the fake runs.
+const CLOUD_EXPORT: &str = r#"{
+  "version": 3,
+  "deployment": { "resources": [
+    { "urn": "urn:pulumi:prod::cloud::pulumi:pulumi:Stack::cloud-prod", "custom": false, "type": "pulumi:pulumi:Stack",
+      "outputs": { "vm": { "ipAddress": "203.0.113.50" } } },
+    { "urn": "urn:pulumi:prod::cloud::pulumi:providers:hcloud::default_1_20_0", "custom": true, "id": "p", "type": "pulumi:providers:hcloud" },
+    { "urn": "urn:pulumi:prod::cloud::hcloud:index/server:Server::vm", "custom": true, "id": "77", "type": "hcloud:index/server:Server",
+      "parent": "urn:pulumi:prod::cloud::pulumi:pulumi:Stack::cloud-prod",
+      "inputs": { "__defaults": [], "name": "vm", "serverType": "cx22" },
+      "outputs": { "id": "77", "ipv4Address": "203.0.113.50" } }
+  ] }
+}"#;
+
+/// A stack imported from its export plans and applies nothing; once its
+/// declaration changes, Pulumi runs on the stack's own backend and stack.
+#[test]
+fn import_fake_pulumi_stack_plans_nothing_then_runs_on_its_own_backend() {
+    let fakes = Fakes::new();
+    fakes
+        .repo
+        .write("everything.ev", "# The cloud, imported.\n");
+    fakes.repo.write("cloud.json", CLOUD_EXPORT);
+    let export = fakes.repo.path().join("cloud.json");
+    let imported = fakes.ev(&[
+        "import",
+        "pulumi",
+        "--backend",
+        "s3://test-only-state",
+        &export.to_string_lossy(),
+    ]);
+    assert_eq!(imported.code, 0, "{}", imported.all());
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&fakes.repo.read("exports/cloud/generated.json"))
+            .expect("the outputs"),
+        serde_json::json!({ "vm": { "ipAddress": "203.0.113.50" } })
+    );
+    let plan = fakes.ev(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    let applied = fakes.ev(&["apply", "--yes"]);
+    assert!(applied.stderr.contains("No changes"), "{}", applied.all());
+    assert!(fakes.take_record().is_empty(), "a tool ran");
+
+    let declared = fakes.repo.read("jupiter/cloud.ev");
+    fakes.repo.write(
+        "jupiter/cloud.ev",
+        &declared.replace("\"cx22\"", "\"cx32\""),
+    );
+    // Pulumi must run on the stack's own backend, or it would see an
+    // empty stack and create everything again.
+    std::fs::write(fakes.bin.join("want-backend"), "s3://test-only-state").expect("flag");
+    let changed = fakes.ev(&["apply", "--yes"]);
+    assert_eq!(changed.code, 0, "{}", changed.all());
+    assert_eq!(
+        fakes.take_record(),
+        [
+            "pulumi stack select --create prod --non-interactive",
+            "pulumi up --yes --json --stack prod --non-interactive",
+            "pulumi stack output --json --stack prod",
+        ]
+    );
 }

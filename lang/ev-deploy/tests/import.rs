@@ -182,3 +182,85 @@ fn k8s_imports() {
         });
     }
 }
+
+/// Golden Pulumi imports: every `pulumi stack export` under
+/// `tests/import/pulumi/` is one case. Its snapshot is the `.ev` file `ev
+/// import pulumi` writes, or the problems that keep it from importing (no
+/// secret's value among them); an imported case must also evaluate
+/// cleanly and render exactly the resources and outputs of the export, on
+/// the export's project, stack and backend.
+#[test]
+fn pulumi_imports() {
+    use ev_deploy::import::pulumi;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/import/pulumi");
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .expect("the cases")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    cases.sort();
+    assert!(!cases.is_empty());
+    for path in cases {
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("a name")
+            .to_string();
+        let text = std::fs::read_to_string(&path).expect("the case");
+        let snapshot = match pulumi::read_export(&text) {
+            Err(problems) => {
+                assert!(
+                    name.starts_with("refused"),
+                    "{name} was refused: {problems:?}"
+                );
+                let said: String = problems
+                    .iter()
+                    .map(|p| format!("{}: {}\n", p.at, p.why))
+                    .collect();
+                assert!(!said.contains("canary"), "a secret's value in {said}");
+                said
+            }
+            Ok(export) => {
+                let backend = "s3://test-only-state";
+                let source = pulumi::declaration(&name, &export, backend, &name);
+                assert_eq!(
+                    ev_syntax::format::format(&source).as_deref(),
+                    Ok(source.as_str()),
+                    "{name}: formatted as `ev fmt` formats"
+                );
+                let mut fs = MemFs::new();
+                fs.insert(
+                    "everything.ev",
+                    format!("import \"jupiter/{name}.ev\" as imported\n"),
+                );
+                fs.insert(format!("jupiter/{name}.ev"), source.as_str());
+                let case = name.clone();
+                let program = run_with_stack(move || {
+                    let program = ev_core::load(&fs, "everything.ev");
+                    let ev = Evaluator::new(&program, &fs);
+                    let (model, diagnostics) = ev_deploy::build_model(&program, &ev);
+                    assert!(diagnostics.is_empty(), "{case}: {diagnostics:#?}");
+                    let graph = ev_deploy::plan::lower(&model, &fs);
+                    match graph.get(&format!("{case}:up")).map(|a| &a.artifact) {
+                        Some(ev_deploy::Artifact::Pulumi(p)) => p.clone(),
+                        _ => panic!("{case}: no stack action"),
+                    }
+                });
+                assert_eq!(program.resources, export.resources, "{name}: resources");
+                assert_eq!(program.outputs, export.exports, "{name}: outputs");
+                assert_eq!(
+                    (
+                        program.project.as_str(),
+                        program.stack.as_str(),
+                        program.backend.as_str()
+                    ),
+                    (export.project.as_str(), export.stack.as_str(), backend),
+                    "{name}: the same stack"
+                );
+                source
+            }
+        };
+        insta::with_settings!({ snapshot_suffix => name.clone(), prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!("pulumi_import", snapshot);
+        });
+    }
+}

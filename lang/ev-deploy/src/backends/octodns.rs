@@ -225,6 +225,19 @@ impl Backend for Octodns {
             );
         }
         let d = view::<Domain>(resource)?;
+        if let Some(r) = d.records.iter().find(|r| !is_record_name(&r.name)) {
+            return Err(Box::new(Misfit {
+                code: "E0305",
+                field: Some("records".into()),
+                message: format!(
+                    "{} is not a record name",
+                    ev_core::output::quote(&r.name)
+                ),
+                label: "a record set of this zone".into(),
+                notes: Vec::new(),
+                help: Some("a record name is labels of lower-case letters, digits, `-` and `_` joined by `.` (`*` first for a wildcard), or \"\" for the apex".into()),
+            }));
+        }
         refuse_composed_secrets("domain", &d.name, d.provider.as_ref(), &d.processors)
     }
 
@@ -724,4 +737,19 @@ impl ArtifactData for Zone {
         });
         items
     }
+}
+
+/// Whether `name` is a record name relative to its zone: `` (the apex),
+/// `www`, `_sip._tcp`, `*.dev` (what octodns and DNS accept, lower case).
+pub fn is_record_name(name: &str) -> bool {
+    name.is_empty()
+        || (name.len() <= 253
+            && name.split('.').enumerate().all(|(i, label)| {
+                (i == 0 && label == "*")
+                    || (!label.is_empty()
+                        && label.len() <= 63
+                        && label.bytes().all(|b| {
+                            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                        }))
+            }))
 }

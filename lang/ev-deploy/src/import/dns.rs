@@ -11,7 +11,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::backends::octodns::RecordSet;
+use crate::backends::octodns::{is_record_name, RecordSet};
 use crate::markers::sorted;
 use ev_core::output::{marked_json_to_ev, quote};
 
@@ -385,21 +385,6 @@ fn referenced_values(record: &RecordSet, references: &super::References) -> Opti
         [one] => one.clone(),
         all => format!("[{}]", all.join(", ")),
     })
-}
-
-/// Whether `name` is a record name relative to its zone: `` (the apex),
-/// `www`, `_sip._tcp`, `*.dev`.
-fn is_record_name(name: &str) -> bool {
-    name.is_empty()
-        || (name.len() <= 253
-            && name.split('.').enumerate().all(|(i, label)| {
-                (i == 0 && label == "*")
-                    || (!label.is_empty()
-                        && label.len() <= 63
-                        && label.bytes().all(|b| {
-                            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
-                        }))
-            }))
 }
 
 /// Whether `zone` is a DNS name ev declares zones under (and a file name).

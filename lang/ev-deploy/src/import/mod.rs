@@ -4,6 +4,7 @@
 
 pub mod dns;
 pub mod k8s;
+pub mod pulumi;
 
 use std::collections::HashMap;
 

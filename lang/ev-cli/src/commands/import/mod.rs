@@ -9,6 +9,7 @@
 
 mod dns;
 mod k8s;
+mod pulumi;
 
 use std::time::Duration;
 
@@ -45,6 +46,12 @@ pub fn run(settings: &Settings, command: ImportCommand) -> Output {
             live,
             &inputs,
         ),
+        ImportCommand::Pulumi {
+            backend,
+            name,
+            into,
+            export,
+        } => pulumi::run(settings, &backend, name.as_deref(), &into, &export),
     }
 }
 
