@@ -19,9 +19,11 @@ pub fn run(
     compact: bool,
 ) -> Output {
     let mut out = Output::default();
+    let mut clock = Phases::from_env();
     let Some((mut program, fs)) = super::load(settings, entry, &mut out) else {
         return out;
     };
+    clock.mark("load (parse and resolve)");
     if program.has_errors() {
         out.diagnostics(settings, &program.diagnostics, &program.sources);
         return out;
@@ -51,11 +53,14 @@ pub fn run(
             Ok((ev.module_exports(program.entry), span))
         }
     };
+    clock.mark("evaluate (to a lazy value)");
     let rendered = result.and_then(|(value, span)| match format {
         OutputFormat::Json => {
             // Check everything first so an error never leaves half a
             // document on stdout; then stream, since outputs can be large.
-            check_data(&ev, &value, span).and_then(|()| {
+            let checked = check_data(&ev, &value, span);
+            clock.mark("force (evaluate every value)");
+            checked.and_then(|()| {
                 let mut stdout = std::io::stdout().lock();
                 let mut failed = false;
                 write_json_chunked(&ev, &value, span, !compact, &mut |chunk: &mut String| {
@@ -78,6 +83,8 @@ pub fn run(
             })
         }
     });
+    clock.mark("serialise");
+    clock.report();
     match rendered {
         Ok(text) if text == "\u{0}" => {
             return Output::usage(
@@ -96,4 +103,41 @@ pub fn run(
     std::mem::forget(ev);
     std::mem::forget(program);
     out
+}
+
+/// Wall time by phase, printed to stderr when `EV_TIMINGS=1` (what
+/// `bench/profile.py` reads; nothing is measured otherwise).
+struct Phases {
+    last: Option<std::time::Instant>,
+    marks: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl Phases {
+    fn from_env() -> Phases {
+        Phases {
+            last: (std::env::var("EV_TIMINGS").as_deref() == Ok("1")).then(std::time::Instant::now),
+            marks: Vec::new(),
+        }
+    }
+
+    /// Ends the phase `name` now.
+    fn mark(&mut self, name: &'static str) {
+        if let Some(last) = self.last {
+            let now = std::time::Instant::now();
+            self.marks.push((name, now - last));
+            self.last = Some(now);
+        }
+    }
+
+    fn report(&self) {
+        if self.last.is_none() {
+            return;
+        }
+        let phases: Vec<String> = self
+            .marks
+            .iter()
+            .map(|(name, took)| format!("{name} {:.1} ms", took.as_secs_f64() * 1000.0))
+            .collect();
+        eprintln!("timings: {}", phases.join(", "));
+    }
 }
