@@ -800,7 +800,8 @@ pub fn kube() -> Kube {
         ],
         &dir.path().join("etcd.log"),
     );
-    wait_port(client, Duration::from_secs(30));
+    // Slow to start on a loaded 2-core machine (several real tests at once).
+    wait_port(client, Duration::from_secs(90));
     sh(
         "openssl",
         &["genrsa", "-out", &format!("{d}/sa.key"), "2048"],

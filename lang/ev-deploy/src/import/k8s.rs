@@ -184,7 +184,9 @@ fn made_by_the_cluster(o: &Value) -> Option<&'static str> {
     {
         return Some("owned by another object, which makes it");
     }
+    let namespace = str_at(o, "/metadata/namespace");
     match (kind, name) {
+        ("Service", "kubernetes") if namespace == "default" => Some("the API server's own Service"),
         ("Event", _) => Some("an event"),
         ("Endpoints" | "EndpointSlice", _) => Some("kept by the control plane for its Service"),
         ("ServiceAccount", "default") => Some("made in every namespace by the cluster"),
@@ -729,12 +731,13 @@ mod tests {
                 json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "db", "namespace": "a" }, "data": { "p": "aHVudGVyMg==" } }),
                 json!({ "apiVersion": "v1", "kind": "ServiceAccount", "metadata": { "name": "default", "namespace": "a" } }),
                 json!({ "apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": { "name": "web-1", "namespace": "a", "ownerReferences": [{ "kind": "Deployment" }] } }),
+                json!({ "apiVersion": "v1", "kind": "Service", "metadata": { "name": "kubernetes", "namespace": "default" } }),
             ],
             Source::Live,
         )
         .expect("imports");
         assert!(read.objects.is_empty());
-        assert_eq!(read.left_out.len(), 3);
+        assert_eq!(read.left_out.len(), 4);
         assert!(!read.left_out.concat().contains("aHVudGVyMg"));
     }
 
