@@ -20,22 +20,8 @@ const FILE_TTL: u32 = 3600;
 
 #[test]
 fn dns_imports() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/import/dns");
-    let mut cases: Vec<_> = std::fs::read_dir(&dir)
-        .expect("the cases")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
-    cases.sort();
-    assert!(!cases.is_empty());
-    for path in cases {
-        let zone = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .expect("a name")
-            .to_string();
-        let text = std::fs::read_to_string(&path).expect("the case");
-        let snapshot = match read_zone(&text, FILE_TTL) {
+    each_case("dns", "dns_import", |zone, text| {
+        let snapshot = match read_zone(text, FILE_TTL) {
             Err(problems) => {
                 assert!(
                     zone.starts_with("refused"),
@@ -48,7 +34,7 @@ fn dns_imports() {
             }
             Ok(file) => {
                 let source = declaration(
-                    &zone,
+                    zone,
                     &file,
                     "shared",
                     TTL,
@@ -60,19 +46,44 @@ fn dns_imports() {
                     Ok(source.as_str()),
                     "{zone}: formatted as `ev fmt` formats"
                 );
-                let problems = renders_the_file(&zone, &source, &file.records);
+                let problems = renders_the_file(zone, &source, &file.records);
                 assert!(problems.is_empty(), "{zone}: {problems:#?}");
                 source
             }
         };
-        insta::with_settings!({ snapshot_suffix => zone.clone(), prepend_module_to_snapshot => false }, {
-            insta::assert_snapshot!("dns_import", snapshot);
-        });
-    }
+        snapshot
+    });
 }
 
 /// How the program with the imported declaration renders the zone unlike
 /// the file.
+/// Runs `import` on every file of `tests/import/<folder>/` (its stem and
+/// text, in name order) and snapshots what it returns as
+/// `<snapshot>@<stem>`.
+fn each_case(folder: &str, snapshot: &str, import: impl Fn(&str, &str) -> String) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/import")
+        .join(folder);
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .expect("the cases")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    cases.sort();
+    assert!(!cases.is_empty());
+    for path in cases {
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("a name")
+            .to_string();
+        let text = std::fs::read_to_string(&path).expect("the case");
+        let out = import(&name, &text);
+        insta::with_settings!({ snapshot_suffix => name, prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!(snapshot, out);
+        });
+    }
+}
+
 fn renders_the_file(
     zone: &str,
     source: &str,
@@ -108,26 +119,13 @@ fn renders_the_file(
 #[test]
 fn k8s_imports() {
     use ev_deploy::import::k8s;
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/import/k8s");
-    let mut cases: Vec<_> = std::fs::read_dir(&dir)
-        .expect("the cases")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    cases.sort();
-    assert!(!cases.is_empty());
-    for path in cases {
-        let name = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .expect("a name")
-            .to_string();
-        let text = std::fs::read_to_string(&path).expect("the case");
+    each_case("k8s", "k8s_import", |name, text| {
         let source = if name.starts_with("live-") {
             k8s::Source::Live
         } else {
             k8s::Source::Files
         };
-        let read = k8s::read_stream(&text).expect("a stream");
+        let read = k8s::read_stream(text).expect("a stream");
         let snapshot = match k8s::objects(read, source) {
             Err(problems) => {
                 assert!(
@@ -140,7 +138,7 @@ fn k8s_imports() {
                     .collect()
             }
             Ok(objects) => {
-                let source = k8s::declaration(&name, "home", None, &objects.objects, &name);
+                let source = k8s::declaration(name, "home", None, &objects.objects, name);
                 assert_eq!(
                     ev_syntax::format::format(&source).as_deref(),
                     Ok(source.as_str()),
@@ -152,7 +150,7 @@ fn k8s_imports() {
                     format!("cluster home {{\n  context = \"home\"\n}}\nimport \"milky-way/{name}.ev\" as imported\n"),
                 );
                 fs.insert(format!("milky-way/{name}.ev"), source.as_str());
-                let (case, imported) = (name.clone(), objects.objects.clone());
+                let (case, imported) = (name.to_string(), objects.objects.clone());
                 let problems = run_with_stack(move || {
                     let program = ev_core::load(&fs, "everything.ev");
                     let ev = Evaluator::new(&program, &fs);
@@ -177,10 +175,8 @@ fn k8s_imports() {
                 format!("{left}{source}")
             }
         };
-        insta::with_settings!({ snapshot_suffix => name.clone(), prepend_module_to_snapshot => false }, {
-            insta::assert_snapshot!("k8s_import", snapshot);
-        });
-    }
+        snapshot
+    });
 }
 
 /// Golden Pulumi imports: every `pulumi stack export` under
@@ -192,21 +188,8 @@ fn k8s_imports() {
 #[test]
 fn pulumi_imports() {
     use ev_deploy::import::pulumi;
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/import/pulumi");
-    let mut cases: Vec<_> = std::fs::read_dir(&dir)
-        .expect("the cases")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    cases.sort();
-    assert!(!cases.is_empty());
-    for path in cases {
-        let name = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .expect("a name")
-            .to_string();
-        let text = std::fs::read_to_string(&path).expect("the case");
-        let snapshot = match pulumi::read_export(&text) {
+    each_case("pulumi", "pulumi_import", |name, text| {
+        let snapshot = match pulumi::read_export(text) {
             Err(problems) => {
                 assert!(
                     name.starts_with("refused"),
@@ -221,7 +204,7 @@ fn pulumi_imports() {
             }
             Ok(export) => {
                 let backend = "s3://test-only-state";
-                let source = pulumi::declaration(&name, &export, backend, &name);
+                let source = pulumi::declaration(name, &export, backend, name);
                 assert_eq!(
                     ev_syntax::format::format(&source).as_deref(),
                     Ok(source.as_str()),
@@ -233,7 +216,7 @@ fn pulumi_imports() {
                     format!("import \"jupiter/{name}.ev\" as imported\n"),
                 );
                 fs.insert(format!("jupiter/{name}.ev"), source.as_str());
-                let case = name.clone();
+                let case = name.to_string();
                 let program = run_with_stack(move || {
                     let program = ev_core::load(&fs, "everything.ev");
                     let ev = Evaluator::new(&program, &fs);
@@ -259,8 +242,6 @@ fn pulumi_imports() {
                 source
             }
         };
-        insta::with_settings!({ snapshot_suffix => name.clone(), prepend_module_to_snapshot => false }, {
-            insta::assert_snapshot!("pulumi_import", snapshot);
-        });
-    }
+        snapshot
+    });
 }

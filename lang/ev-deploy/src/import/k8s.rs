@@ -114,7 +114,7 @@ pub fn objects(read: Vec<Value>, source: Source) -> Result<Objects, Vec<Problem>
             ));
             continue;
         }
-        if let Err(why) = expressible(&object, "") {
+        if let Err(why) = super::expressible(&object, "") {
             problems.push(Problem { object: key, why });
             continue;
         }
@@ -193,35 +193,6 @@ fn made_by_the_cluster(o: &Value) -> Option<&'static str> {
         ("ConfigMap", "kube-root-ca.crt") => Some("made in every namespace by the cluster"),
         ("Lease", _) => Some("a lease of a running component"),
         _ => None,
-    }
-}
-
-/// Whether every value can be written in ev and read back as it is: no
-/// map of one key ev reads as its markers, numbers within ev's.
-fn expressible(v: &Value, at: &str) -> Result<(), String> {
-    match v {
-        Value::Object(map) => {
-            if ev_core::output::is_marker(v) {
-                return Err(format!(
-                    "`{}` holds a map ev reads as its own marker (`{}`)",
-                    if at.is_empty() { "/" } else { at },
-                    map.keys().next().map(String::as_str).unwrap_or("")
-                ));
-            }
-            map.iter()
-                .try_for_each(|(k, item)| expressible(item, &format!("{at}/{k}")))
-        }
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .try_for_each(|(i, item)| expressible(item, &format!("{at}/{i}"))),
-        Value::Number(n) if n.is_u64() && n.as_i64().is_none() => {
-            Err(format!("`{at}` is a number larger than ev's integers"))
-        }
-        Value::Number(n) if n.as_f64().is_some_and(|f| !f.is_finite()) => {
-            Err(format!("`{at}` is not a finite number"))
-        }
-        _ => Ok(()),
     }
 }
 
@@ -481,12 +452,7 @@ pub fn declaration(
     let namespace = namespace
         .map(|ns| format!("  namespace = {}\n", quote(ns)))
         .unwrap_or_default();
-    // A file's name may hold anything, a newline included: it must not
-    // end the comment.
-    let origin: String = origin
-        .chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
+    let origin = super::comment_text(origin);
     let text = format!(
         "# {name}: imported by `ev import k8s` from {origin}.\n\nexport manifests {} {{\n  cluster = {}\n{namespace}  objects = [\n{items}  ]\n}}\n",
         quote(name),

@@ -61,6 +61,44 @@ impl References {
     }
 }
 
+/// Whether every value below `v` (at the JSON pointer `at`) can be written
+/// in ev and read back as it is: no map of one key ev reads as its
+/// markers, numbers within ev's.
+pub(crate) fn expressible(v: &Value, at: &str) -> Result<(), String> {
+    match v {
+        Value::Object(map) => {
+            if ev_core::output::is_marker(v) {
+                return Err(format!(
+                    "`{}` holds a map ev reads as its own marker (`{}`)",
+                    if at.is_empty() { "/" } else { at },
+                    map.keys().next().map(String::as_str).unwrap_or("")
+                ));
+            }
+            map.iter()
+                .try_for_each(|(k, item)| expressible(item, &format!("{at}/{k}")))
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, item)| expressible(item, &format!("{at}/{i}"))),
+        Value::Number(n) if n.is_u64() && n.as_i64().is_none() => {
+            Err(format!("`{at}` is a number larger than ev's integers"))
+        }
+        Value::Number(n) if n.as_f64().is_some_and(|f| !f.is_finite()) => {
+            Err(format!("`{at}` is not a finite number"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Text for a one-line `#` comment: a file's name may hold anything, and a
+/// control character (a newline) would end the comment, so each is `?`.
+pub(crate) fn comment_text(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::References;

@@ -153,7 +153,7 @@ pub fn read_export(text: &str) -> Result<Export, Vec<Problem>> {
             ));
             continue;
         }
-        if let Err(why) = expressible(&Value::Object(properties.clone())) {
+        if let Err(why) = super::expressible(&Value::Object(properties.clone()), "") {
             problems.push(problem(&name, why));
             continue;
         }
@@ -244,22 +244,6 @@ fn secret_at(v: &Value, at: &str) -> Option<String> {
     }
 }
 
-/// Whether ev reads `v` back as it is: no map it reads as a marker, no
-/// integer beyond 64 bits.
-fn expressible(v: &Value) -> Result<(), String> {
-    match v {
-        Value::Object(_) if ev_core::output::is_marker(v) => {
-            Err("holds a map ev reads as its own marker".into())
-        }
-        Value::Object(map) => map.values().try_for_each(expressible),
-        Value::Array(items) => items.iter().try_for_each(expressible),
-        Value::Number(n) if n.is_u64() && n.as_i64().is_none() => {
-            Err("holds a number larger than ev's integers".into())
-        }
-        _ => Ok(()),
-    }
-}
-
 /// Texts equal to exactly one other resource's id become `${name.id}`;
 /// a text holding `${` would be read by Pulumi as an expression, so it is
 /// escaped as Pulumi escapes it (`$${`).
@@ -321,10 +305,7 @@ fn expression(
 /// `origin` names the export in its first comment. Formatted as `ev fmt`
 /// formats.
 pub fn declaration(name: &str, export: &Export, backend: &str, origin: &str) -> String {
-    let origin: String = origin
-        .chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
+    let origin = super::comment_text(origin);
     let resources: String = export
         .resources
         .iter()

@@ -329,14 +329,7 @@ fn read_file(path: &Path, namespace: Option<&str>) -> Result<Input, Vec<String>>
     if name.is_empty() {
         return Err(vec!["its name gives no declaration name".into()]);
     }
-    let text = match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => return Err(vec!["not a file".into()]),
-        Ok(meta) if meta.len() > MAX_INPUT => {
-            return Err(vec![format!("larger than {} MiB", MAX_INPUT >> 20)])
-        }
-        Ok(_) => std::fs::read_to_string(path).map_err(|e| vec![format!("cannot read it: {e}")])?,
-        Err(e) => return Err(vec![format!("cannot read it: {e}")]),
-    };
+    let text = super::read_input(path, MAX_INPUT).map_err(|why| vec![why])?;
     let objects = k8s::read_stream(&text).map_err(|p| vec![p.why])?;
     let objects = k8s::objects(objects, k8s::Source::Files).map_err(|found| problems_of(&found))?;
     Ok(Input {

@@ -95,6 +95,16 @@ fn read_entry(settings: &Settings, what: &str) -> Result<String, Output> {
     })
 }
 
+/// The text of an input file of at most `max` bytes, or why not.
+fn read_input(path: &std::path::Path, max: u64) -> Result<String, String> {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => Err("not a file".into()),
+        Ok(meta) if meta.len() > max => Err(format!("larger than {} MiB", max >> 20)),
+        Ok(_) => std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}")),
+        Err(e) => Err(format!("cannot read it: {e}")),
+    }
+}
+
 /// One declaration file to write.
 struct Declaration {
     /// Where, relative to the root (checked not to exist).

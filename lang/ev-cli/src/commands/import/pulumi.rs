@@ -41,19 +41,9 @@ pub fn run(
             "nothing was written; a stack is imported whole or not at all",
         )
     };
-    let text = match std::fs::metadata(export_file) {
-        Ok(meta) if !meta.is_file() => return refused(vec![format!("  {origin}: not a file")]),
-        Ok(meta) if meta.len() > MAX_INPUT => {
-            return refused(vec![format!(
-                "  {origin}: larger than {} MiB",
-                MAX_INPUT >> 20
-            )])
-        }
-        Ok(_) => match std::fs::read_to_string(export_file) {
-            Ok(t) => t,
-            Err(e) => return refused(vec![format!("  {origin}: cannot read it: {e}")]),
-        },
-        Err(e) => return refused(vec![format!("  {origin}: cannot read it: {e}")]),
+    let text = match super::read_input(export_file, MAX_INPUT) {
+        Ok(t) => t,
+        Err(why) => return refused(vec![format!("  {origin}: {why}")]),
     };
     let export = match pulumi::read_export(&text) {
         Ok(e) => e,
